@@ -1,0 +1,37 @@
+# CleanApp Cases. Every target does its own set-up (idempotent) on a fresh Debian machine as root.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp
+export TEST_DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test
+
+.PHONY: setup venv postgis demo test lint typecheck pytest bench clean
+
+setup: venv postgis
+
+venv:
+	@scripts/setup_venv.sh
+
+postgis:
+	@scripts/setup_postgis.sh
+
+demo: setup
+	$(PY) -m cleanapp_geo.demo
+
+lint: venv
+	$(VENV)/bin/ruff check cleanapp_geo cleanapp_api tests benchmarks
+	$(VENV)/bin/ruff format --check cleanapp_geo cleanapp_api tests benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(PY) -m pytest -q
+
+test: lint typecheck pytest
+
+bench: setup
+	$(PY) -m benchmarks run --sizes 10k,100k --json benchmarks/results/latest.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

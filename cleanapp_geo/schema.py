@@ -1,0 +1,273 @@
+"""The report-frame contract: column names, dtypes and validation.
+
+A *report frame* is a :class:`geopandas.GeoDataFrame` with one row per report, CRS
+EPSG:4326, point geometry (longitude, latitude) and the columns below, named as the
+CleanApp wire names them. Each row carries the report's *preferred analysis*
+(see :func:`cleanapp_geo.reports.select_preferred_analysis`).
+
+=========================== ============================ =====================================
+column                      dtype                        meaning
+=========================== ============================ =====================================
+``seq``                     int64, unique                report sequence number (primary key)
+``public_id``               str                          ``rpt_`` + 22 base64url characters
+``ts``                      datetime64[ns, UTC]          when the report was made
+``classification``          str                          ``physical`` / ``digital`` ("" = unknown)
+``severity_level``          float64 in [0, 1]            analysed severity
+``title``                   str                          analysis title
+``summary``                 str                          analysis summary
+``description``             str                          analysis description
+``brand_name``              str                          normalised brand key
+``brand_display_name``      str                          brand as displayed ("" = none)
+``inferred_contact_emails`` str                          free text, comma/semicolon separated
+``language``                str                          language code of the analysis
+``geometry``                Point                        report location, EPSG:4326
+=========================== ============================ =====================================
+
+Other columns are kept untouched (for example ``incident_id`` from
+:mod:`cleanapp_geo.synthetic`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from cleanapp_geo.errors import InvalidReportsError
+
+__all__ = [
+    "BRAND_DISPLAY_NAME",
+    "BRAND_NAME",
+    "CLASSIFICATION",
+    "CRS",
+    "DESCRIPTION",
+    "GEOMETRY",
+    "INFERRED_CONTACT_EMAILS",
+    "LANGUAGE",
+    "PUBLIC_ID",
+    "REPORT_COLUMNS",
+    "SEQ",
+    "SEVERITY_LEVEL",
+    "SUMMARY",
+    "TEXT_COLUMNS",
+    "TITLE",
+    "TS",
+    "validate_reports",
+]
+
+SEQ: Final = "seq"
+PUBLIC_ID: Final = "public_id"
+TS: Final = "ts"
+CLASSIFICATION: Final = "classification"
+SEVERITY_LEVEL: Final = "severity_level"
+TITLE: Final = "title"
+SUMMARY: Final = "summary"
+DESCRIPTION: Final = "description"
+BRAND_NAME: Final = "brand_name"
+BRAND_DISPLAY_NAME: Final = "brand_display_name"
+INFERRED_CONTACT_EMAILS: Final = "inferred_contact_emails"
+LANGUAGE: Final = "language"
+GEOMETRY: Final = "geometry"
+
+#: Coordinate reference system of every report frame.
+CRS: Final = "EPSG:4326"
+
+#: Free-text columns; missing values are normalised to "".
+TEXT_COLUMNS: Final = (
+    PUBLIC_ID,
+    CLASSIFICATION,
+    TITLE,
+    SUMMARY,
+    DESCRIPTION,
+    BRAND_NAME,
+    BRAND_DISPLAY_NAME,
+    INFERRED_CONTACT_EMAILS,
+    LANGUAGE,
+)
+
+#: Every column a report frame must have, in wire order.
+REPORT_COLUMNS: Final = (
+    SEQ,
+    PUBLIC_ID,
+    TS,
+    CLASSIFICATION,
+    SEVERITY_LEVEL,
+    TITLE,
+    SUMMARY,
+    DESCRIPTION,
+    BRAND_NAME,
+    BRAND_DISPLAY_NAME,
+    INFERRED_CONTACT_EMAILS,
+    LANGUAGE,
+    GEOMETRY,
+)
+
+_MAX_LISTED = 5
+
+
+def _listed(values: object) -> str:
+    items = list(np.asarray(values).tolist())
+    shown = ", ".join(repr(v) for v in items[:_MAX_LISTED])
+    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+    return f"[{shown}{more}]"
+
+
+def _bad_seqs(frame: pd.DataFrame, mask: np.ndarray) -> str:
+    if SEQ in frame.columns:
+        return "seq " + _listed(frame[SEQ].to_numpy()[mask])
+    return "rows " + _listed(np.flatnonzero(mask))
+
+
+def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Check a report frame against the contract and return a normalised copy.
+
+    Parameters
+    ----------
+    reports : geopandas.GeoDataFrame
+        One row per report with the columns listed in :mod:`cleanapp_geo.schema`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``seq`` as int64, ``ts`` as UTC datetimes, ``severity_level`` as
+        float64 and missing text normalised to "". The index is kept.
+
+    Raises
+    ------
+    InvalidReportsError
+        When a column is missing, the CRS is not EPSG:4326, a geometry is missing, empty
+        or not a point, a coordinate is out of range, a severity is outside [0, 1] or
+        missing, a ``seq`` is missing or repeated, or a timestamp is naive or missing.
+        The message names the offending column and up to five offending seqs.
+
+    Examples
+    --------
+    >>> import cleanapp_geo as cg
+    >>> frame = cg.reports_from_records(
+    ...     [{"seq": 1, "ts": "2026-03-10T10:00:00Z", "latitude": 47.37, "longitude": 8.54,
+    ...       "severity_level": 0.5, "title": "Overflowing bin"}]
+    ... )
+    >>> cg.validate_reports(frame)[["seq", "severity_level"]].to_dict("records")
+    [{'seq': 1, 'severity_level': 0.5}]
+    """
+    if not isinstance(reports, gpd.GeoDataFrame):
+        raise InvalidReportsError(
+            f"reports must be a geopandas.GeoDataFrame, got {type(reports).__name__}; "
+            "build one with cleanapp_geo.reports_from_records"
+        )
+    missing = [c for c in REPORT_COLUMNS if c not in reports.columns]
+    if missing:
+        raise InvalidReportsError(f"reports frame is missing required columns {missing}")
+    if reports.geometry.name != GEOMETRY:
+        raise InvalidReportsError(
+            f"the active geometry column must be {GEOMETRY!r}, got {reports.geometry.name!r}"
+        )
+    if reports.crs is None or not reports.crs.equals(CRS):
+        raise InvalidReportsError(f"reports must have CRS {CRS}, got {reports.crs}")
+
+    out = reports.copy()
+    n = len(out)
+
+    seq = out[SEQ]
+    if seq.isna().any():
+        raise InvalidReportsError(f"column 'seq' has missing values at {_bad_seqs(out, seq.isna().to_numpy())}")
+    if not pd.api.types.is_integer_dtype(seq.dtype):
+        numeric = pd.to_numeric(seq, errors="coerce")
+        if numeric.isna().any() or not np.all(np.equal(np.mod(numeric.to_numpy(float), 1), 0)):
+            raise InvalidReportsError(f"column 'seq' must hold integers, got dtype {seq.dtype}")
+        seq = numeric
+    out[SEQ] = seq.to_numpy(dtype=np.int64)
+    dup = out[SEQ].duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise InvalidReportsError(
+            f"column 'seq' must be unique; repeated {_listed(np.unique(out[SEQ].to_numpy()[dup]))}"
+            " (several analyses per report? reduce them with select_preferred_analysis)"
+        )
+
+    geoms = out.geometry.array
+    missing_geom = np.asarray(shapely.is_missing(geoms))
+    if missing_geom.any():
+        raise InvalidReportsError(f"geometry is missing for {_bad_seqs(out, missing_geom)}")
+    type_ids = np.asarray(shapely.get_type_id(geoms))
+    not_point = type_ids != shapely.GeometryType.POINT
+    if not_point.any():
+        raise InvalidReportsError(f"geometry must be a Point, got other types for {_bad_seqs(out, not_point)}")
+    empty = np.asarray(shapely.is_empty(geoms))
+    if empty.any():
+        raise InvalidReportsError(f"geometry is an empty Point for {_bad_seqs(out, empty)}")
+    lon = np.asarray(shapely.get_x(geoms), dtype=float)
+    lat = np.asarray(shapely.get_y(geoms), dtype=float)
+    bad_lon = ~(np.isfinite(lon) & (lon >= -180.0) & (lon <= 180.0))
+    if bad_lon.any():
+        raise InvalidReportsError(f"longitude must lie in [-180, 180] for {_bad_seqs(out, bad_lon)}")
+    bad_lat = ~(np.isfinite(lat) & (lat >= -90.0) & (lat <= 90.0))
+    if bad_lat.any():
+        raise InvalidReportsError(f"latitude must lie in [-90, 90] for {_bad_seqs(out, bad_lat)}")
+
+    out[SEVERITY_LEVEL] = _validated_severity(out)
+    out[TS] = _validated_ts(out)
+    for column in TEXT_COLUMNS:
+        out[column] = out[column].fillna("").astype(str)
+    assert len(out) == n
+    return out
+
+
+def _validated_severity(frame: pd.DataFrame) -> np.ndarray:
+    raw = frame[SEVERITY_LEVEL]
+    severity = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    not_numeric = np.isnan(severity) & raw.notna().to_numpy()
+    if not_numeric.any():
+        raise InvalidReportsError(f"column 'severity_level' must be numeric; not for {_bad_seqs(frame, not_numeric)}")
+    if np.isnan(severity).any():
+        raise InvalidReportsError(
+            f"column 'severity_level' has missing values at {_bad_seqs(frame, np.isnan(severity))}"
+        )
+    out_of_range = (severity < 0.0) | (severity > 1.0)
+    if out_of_range.any():
+        raise InvalidReportsError(
+            f"column 'severity_level' must lie in [0, 1]; got {_listed(severity[out_of_range])} "
+            f"for {_bad_seqs(frame, out_of_range)}"
+        )
+    return severity
+
+
+def _validated_ts(frame: pd.DataFrame) -> pd.Series:
+    ts = frame[TS]
+    if ts.isna().any():
+        raise InvalidReportsError(f"column 'ts' has missing values at {_bad_seqs(frame, ts.isna().to_numpy())}")
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        if pd.api.types.is_datetime64_dtype(ts.dtype):
+            raise InvalidReportsError(
+                "column 'ts' holds naive timestamps; localise them first, "
+                "e.g. frame['ts'] = frame['ts'].dt.tz_localize('UTC')"
+            )
+        parsed = _parse_aware(frame, ts)
+        if not isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            raise InvalidReportsError(
+                "column 'ts' holds naive timestamps; give an offset such as '2026-03-10T10:00:00Z'"
+            )
+        ts = parsed
+    return ts.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+_OFFSET_SUFFIX = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _parse_aware(frame: pd.DataFrame, ts: pd.Series) -> pd.Series:
+    """Parse timestamps given as strings or objects, refusing naive ones."""
+    as_text = ts.astype(str)
+    naive = ~as_text.str.contains(_OFFSET_SUFFIX, regex=True).to_numpy()
+    aware_objects = ts.map(lambda v: getattr(v, "tzinfo", None) is not None).to_numpy()
+    naive &= ~aware_objects
+    if naive.any():
+        raise InvalidReportsError(
+            f"column 'ts' holds naive timestamps for {_bad_seqs(frame, naive)}; "
+            "give an offset such as '2026-03-10T10:00:00Z'"
+        )
+    try:
+        return pd.to_datetime(ts, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise InvalidReportsError(f"column 'ts' must hold ISO 8601 timestamps: {exc}") from exc
