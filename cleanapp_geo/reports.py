@@ -135,7 +135,9 @@ def reports_from_records(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFra
     return _finish_frame(frame)
 
 
-def reports_from_features(features: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
+def reports_from_features(
+    features: Mapping[str, Any] | Iterable[Mapping[str, Any]],
+) -> gpd.GeoDataFrame:
     """Build a validated report frame from GeoJSON Point Features.
 
     Parameters
@@ -201,12 +203,16 @@ def _finish_frame(frame: pd.DataFrame) -> gpd.GeoDataFrame:
         except (ValueError, TypeError) as exc:
             raise InvalidReportsError(f"latitude/longitude must be numbers: {exc}") from exc
         geometry = gpd.GeoSeries(shapely.points(lon, lat), crs=CRS)
-    frame = frame.drop(columns=[c for c in ("latitude", "longitude", GEOMETRY) if c in frame.columns])
+    frame = frame.drop(
+        columns=[c for c in ("latitude", "longitude", GEOMETRY) if c in frame.columns]
+    )
     if SEQ in frame.columns and frame[SEQ].duplicated().any():
         keep = select_preferred_analysis(frame)
         geometry = geometry.iloc[keep.index]
         frame = keep
-    gdf = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geometry.reset_index(drop=True).array, crs=CRS)
+    gdf = gpd.GeoDataFrame(
+        frame.reset_index(drop=True), geometry=geometry.reset_index(drop=True).array, crs=CRS
+    )
     ordered = [c for c in REPORT_COLUMNS if c in gdf.columns]
     extra = [c for c in gdf.columns if c not in REPORT_COLUMNS]
     return validate_reports(gdf[ordered + extra])

@@ -173,7 +173,9 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
     seq = out[SEQ]
     if seq.isna().any():
-        raise InvalidReportsError(f"column 'seq' has missing values at {_bad_seqs(out, seq.isna().to_numpy())}")
+        raise InvalidReportsError(
+            f"column 'seq' has missing values at {_bad_seqs(out, seq.isna().to_numpy())}"
+        )
     if not pd.api.types.is_integer_dtype(seq.dtype):
         numeric = pd.to_numeric(seq, errors="coerce")
         if numeric.isna().any() or not np.all(np.equal(np.mod(numeric.to_numpy(float), 1), 0)):
@@ -194,7 +196,9 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     type_ids = np.asarray(shapely.get_type_id(geoms))
     not_point = type_ids != shapely.GeometryType.POINT
     if not_point.any():
-        raise InvalidReportsError(f"geometry must be a Point, got other types for {_bad_seqs(out, not_point)}")
+        raise InvalidReportsError(
+            f"geometry must be a Point, got other types for {_bad_seqs(out, not_point)}"
+        )
     empty = np.asarray(shapely.is_empty(geoms))
     if empty.any():
         raise InvalidReportsError(f"geometry is an empty Point for {_bad_seqs(out, empty)}")
@@ -202,7 +206,9 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     lat = np.asarray(shapely.get_y(geoms), dtype=float)
     bad_lon = ~(np.isfinite(lon) & (lon >= -180.0) & (lon <= 180.0))
     if bad_lon.any():
-        raise InvalidReportsError(f"longitude must lie in [-180, 180] for {_bad_seqs(out, bad_lon)}")
+        raise InvalidReportsError(
+            f"longitude must lie in [-180, 180] for {_bad_seqs(out, bad_lon)}"
+        )
     bad_lat = ~(np.isfinite(lat) & (lat >= -90.0) & (lat <= 90.0))
     if bad_lat.any():
         raise InvalidReportsError(f"latitude must lie in [-90, 90] for {_bad_seqs(out, bad_lat)}")
@@ -220,7 +226,9 @@ def _validated_severity(frame: pd.DataFrame) -> np.ndarray:
     severity = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     not_numeric = np.isnan(severity) & raw.notna().to_numpy()
     if not_numeric.any():
-        raise InvalidReportsError(f"column 'severity_level' must be numeric; not for {_bad_seqs(frame, not_numeric)}")
+        raise InvalidReportsError(
+            f"column 'severity_level' must be numeric; not for {_bad_seqs(frame, not_numeric)}"
+        )
     if np.isnan(severity).any():
         raise InvalidReportsError(
             f"column 'severity_level' has missing values at {_bad_seqs(frame, np.isnan(severity))}"
@@ -237,7 +245,9 @@ def _validated_severity(frame: pd.DataFrame) -> np.ndarray:
 def _validated_ts(frame: pd.DataFrame) -> pd.Series:
     ts = frame[TS]
     if ts.isna().any():
-        raise InvalidReportsError(f"column 'ts' has missing values at {_bad_seqs(frame, ts.isna().to_numpy())}")
+        raise InvalidReportsError(
+            f"column 'ts' has missing values at {_bad_seqs(frame, ts.isna().to_numpy())}"
+        )
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         if pd.api.types.is_datetime64_dtype(ts.dtype):
             raise InvalidReportsError(
