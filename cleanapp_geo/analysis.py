@@ -1,0 +1,297 @@
+"""The public analysis entry points: :func:`analyze` and :class:`IncidentClusterer`.
+
+Both share one implementation (as :func:`sklearn.cluster.dbscan` and
+:class:`sklearn.cluster.DBSCAN` do): scope → text features → exact candidate pairs →
+vectorised scoring → connected components → hypotheses and statistics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from cleanapp_geo.errors import InvalidModelError
+from cleanapp_geo.hypotheses import (
+    ClusterStats,
+    HypothesisTable,
+    IncidentHypothesis,
+    cluster_stats,
+    group_hypotheses,
+)
+from cleanapp_geo.schema import CLASSIFICATION, validate_reports
+from cleanapp_geo.scope import Scope, scope_reports
+from cleanapp_geo.similarity import (
+    DEFAULT_MODEL,
+    CandidatePlan,
+    ReportArrays,
+    SimilarityModel,
+    candidate_pairs,
+    edges_frame,
+    prepare_reports,
+    scored_edges,
+)
+
+__all__ = ["AnalysisResult", "IncidentClusterer", "analyze"]
+
+_DEFAULT_CLASSIFICATION = "physical"
+
+
+class AnalysisResult:
+    """The outcome of :func:`analyze` for one scope.
+
+    Attributes
+    ----------
+    reports : geopandas.GeoDataFrame
+        The analysed reports (in scope and of the classification), input index kept.
+    labels : numpy.ndarray
+        For each row of :attr:`reports`, the position of its hypothesis in
+        :attr:`hypotheses`.
+    stats : ClusterStats
+        Scope statistics.
+    table : HypothesisTable
+        Hypotheses in columnar form (what :attr:`hypotheses` is built from).
+    classification : str
+        The scope classification.
+    model : SimilarityModel
+        The model used.
+    plan : CandidatePlan
+        How candidate pairs were generated.
+    now : pandas.Timestamp
+        Reference time of the recency boost.
+    candidate_pair_count : int
+        Number of pairs scored.
+    timings_s : dict of str to float
+        Seconds spent per phase.
+    """
+
+    def __init__(
+        self,
+        *,
+        reports: gpd.GeoDataFrame,
+        arrays: ReportArrays,
+        edges: dict[str, np.ndarray],
+        table: HypothesisTable,
+        stats: ClusterStats,
+        classification: str,
+        model: SimilarityModel,
+        plan: CandidatePlan,
+        now: pd.Timestamp,
+        candidate_pair_count: int,
+        timings_s: dict[str, float],
+    ) -> None:
+        self.reports = reports
+        self.arrays = arrays
+        self._edges = edges
+        self.table = table
+        self.stats = stats
+        self.classification = classification
+        self.model = model
+        self.plan = plan
+        self.now = now
+        self.candidate_pair_count = candidate_pair_count
+        self.timings_s = timings_s
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Hypothesis position of each analysed report."""
+        return self.table.labels
+
+    @cached_property
+    def hypotheses(self) -> list[IncidentHypothesis]:
+        """All hypotheses, ordered by urgency, severity, size (desc), then smallest seq."""
+        return self.table.to_hypotheses()
+
+    @cached_property
+    def edges(self) -> pd.DataFrame:
+        """Edge table indexed ``(focal, neighbor)`` by seq, one column per contribution."""
+        return edges_frame(self.arrays, self._edges)
+
+    def to_dict(self, *, max_hypotheses: int | None = None) -> dict[str, Any]:
+        """Wire JSON of the analysis: ``classification``, ``stats`` and ``hypotheses``.
+
+        Parameters
+        ----------
+        max_hypotheses : int, optional
+            Emit only the first hypotheses (all by default).
+        """
+        hypotheses = (
+            self.hypotheses if max_hypotheses is None else self.table.to_hypotheses(max_hypotheses)
+        )
+        return {
+            "classification": self.classification,
+            "stats": self.stats.to_dict(),
+            "hypotheses": [h.to_dict() for h in hypotheses],
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"AnalysisResult(reports={len(self.reports)}, hypotheses={len(self.table)}, "
+            f"edges={len(self._edges['i'])}, classification={self.classification!r})"
+        )
+
+
+def analyze(
+    reports: gpd.GeoDataFrame,
+    *,
+    scope: Scope | Mapping[str, Any] | str | None = None,
+    classification: str | None = None,
+    model: SimilarityModel | None = None,
+    now: pd.Timestamp | str | None = None,
+) -> AnalysisResult:
+    """Group the reports of a scope into incident hypotheses.
+
+    Parameters
+    ----------
+    reports : geopandas.GeoDataFrame
+        A report frame (see :mod:`cleanapp_geo.schema`); validated here.
+    scope : Polygon, MultiPolygon, RadiusScope, GeoJSON mapping or str, optional
+        Keep only the reports inside it (see :func:`cleanapp_geo.scope.scope_reports`).
+    classification : str, optional
+        Keep only reports of this classification (case-insensitive, as upstream's MySQL
+        ENUM compares). Also the fallback classification of reports without one; the
+        stats echo it (``physical`` when not given).
+    model : SimilarityModel, optional
+        Defaults to :data:`~cleanapp_geo.similarity.DEFAULT_MODEL`.
+    now : pandas.Timestamp or str, optional
+        Reference time of the urgency recency boost; defaults to the current time.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    InvalidReportsError
+        When the frame breaks the contract.
+    InvalidScopeError
+        When the scope is malformed.
+    InvalidModelError
+        When ``model`` is not a :class:`SimilarityModel`.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    model = _check_model(model)
+    reference = _reference_time(now)
+    frame = validate_reports(reports)
+    if scope is not None:
+        frame = scope_reports(frame, scope)
+    if classification:
+        wanted = classification.lower()
+        frame = frame[frame[CLASSIFICATION].str.lower() == wanted]
+    scope_classification = classification or _DEFAULT_CLASSIFICATION
+    clock = _lap(timings, "scope", clock)
+
+    arrays = prepare_reports(frame, model, classification=scope_classification)
+    clock = _lap(timings, "text_features", clock)
+    pairs, plan = candidate_pairs(arrays, model)
+    clock = _lap(timings, "candidates", clock)
+    edges = scored_edges(arrays, pairs, model)
+    clock = _lap(timings, "scoring", clock)
+    table = group_hypotheses(arrays, edges["i"], edges["j"], edges["reasons"], now=reference)
+    stats = cluster_stats(arrays, scope_classification)
+    _lap(timings, "grouping", clock)
+    return AnalysisResult(
+        reports=frame,
+        arrays=arrays,
+        edges=edges,
+        table=table,
+        stats=stats,
+        classification=scope_classification,
+        model=model,
+        plan=plan,
+        now=reference,
+        candidate_pair_count=len(pairs),
+        timings_s=timings,
+    )
+
+
+def _lap(timings: dict[str, float], phase: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[phase] = now - since
+    return now
+
+
+def _check_model(model: SimilarityModel | None) -> SimilarityModel:
+    if model is None:
+        return DEFAULT_MODEL
+    if not isinstance(model, SimilarityModel):
+        raise InvalidModelError(
+            f"model must be a SimilarityModel (e.g. cleanapp_geo.DEFAULT_MODEL), got "
+            f"{type(model).__name__}"
+        )
+    return model
+
+
+def _reference_time(now: pd.Timestamp | str | None) -> pd.Timestamp:
+    if now is None:
+        return pd.Timestamp.now(tz="UTC")
+    ts = pd.Timestamp(now)
+    if ts.tzinfo is None:
+        raise InvalidModelError(f"now must be timezone-aware, got {now!r}")
+    return ts.tz_convert("UTC")
+
+
+class IncidentClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
+    """Scikit-learn style estimator over :func:`analyze`.
+
+    Parameters
+    ----------
+    model : SimilarityModel, optional
+        Defaults to :data:`~cleanapp_geo.similarity.DEFAULT_MODEL`.
+    classification : str, optional
+        Passed to :func:`analyze`.
+    now : pandas.Timestamp or str, optional
+        Passed to :func:`analyze`.
+
+    Attributes
+    ----------
+    labels_ : numpy.ndarray
+        Hypothesis position of each report of the fitted frame (every report gets one;
+        singletons have labels of their own).
+    hypotheses_ : list of IncidentHypothesis
+        The hypotheses.
+    edges_ : pandas.DataFrame
+        The edge table.
+    stats_ : ClusterStats
+        Scope statistics.
+    result_ : AnalysisResult
+        The full result.
+
+    Examples
+    --------
+    >>> from sklearn.base import clone
+    >>> import cleanapp_geo as cg
+    >>> est = cg.IncidentClusterer(model=cg.UPSTREAM_MODEL)
+    >>> clone(est).get_params()["model"] == cg.UPSTREAM_MODEL
+    True
+    """
+
+    def __init__(
+        self,
+        model: SimilarityModel | None = None,
+        classification: str | None = None,
+        now: pd.Timestamp | str | None = None,
+    ) -> None:
+        self.model = model
+        self.classification = classification
+        self.now = now
+
+    def fit(self, X: gpd.GeoDataFrame, y: object = None) -> IncidentClusterer:  # noqa: N803
+        """Analyse the report frame ``X``; ``y`` is ignored.
+
+        Every report of ``X`` is labelled, so ``X`` should already be scoped.
+        """
+        result = analyze(X, classification=self.classification, model=self.model, now=self.now)
+        self.result_ = result
+        self.labels_ = result.labels
+        self.hypotheses_ = result.hypotheses
+        self.edges_ = result.edges
+        self.stats_ = result.stats
+        return self

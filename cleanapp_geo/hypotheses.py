@@ -1,0 +1,340 @@
+"""Group scored edges into incident hypotheses and summarise a scope (reference §4.2–§4.5).
+
+Grouping is single linkage, as upstream: the connected components of the edge graph,
+singletons included. Within a group the reports are ordered by severity (descending),
+then newest first, then by seq; the first is the representative. Hypotheses are ordered
+by urgency, severity and size (all descending), then by their smallest seq, so results
+never depend on row order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from cleanapp_geo.similarity import ReportArrays, reasons_from_bits
+
+__all__ = [
+    "ClusterStats",
+    "HypothesisTable",
+    "IncidentHypothesis",
+    "cluster_stats",
+    "format_timestamp",
+    "group_hypotheses",
+    "hypothesis_id",
+]
+
+HIGH_PRIORITY_SEVERITY: Final = 0.8
+MEDIUM_PRIORITY_SEVERITY: Final = 0.5
+RECENT_WINDOW_S: Final = 168 * 3600
+RECENCY_BOOST: Final = 0.10
+_NS_PER_S: Final = 1_000_000_000
+
+
+def format_timestamp(ts: pd.Timestamp) -> str:
+    """Format a UTC timestamp as RFC 3339 the way Go marshals ``time.Time``.
+
+    Trailing zeros of the fraction are dropped and UTC is written ``Z``.
+
+    Examples
+    --------
+    >>> format_timestamp(pd.Timestamp("2026-03-10T10:00:00.250Z"))
+    '2026-03-10T10:00:00.25Z'
+    """
+    ts = pd.Timestamp(ts).tz_convert("UTC")
+    base = ts.strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{ts.microsecond * 1000 + ts.nanosecond:09d}".rstrip("0")
+    return f"{base}.{fraction}Z" if fraction else f"{base}Z"
+
+
+def hypothesis_id(title: str, report_seqs: list[int]) -> str:
+    """Upstream hypothesis id: ``hyp_`` + 12 hex of SHA-1 of ``"<title>:[s1 s2 ...]"``.
+
+    Examples
+    --------
+    >>> hypothesis_id("Facade bricks falling over school entrance", [101, 102])
+    'hyp_638aa404eae9'
+    """
+    payload = f"{title}:[{' '.join(str(s) for s in report_seqs)}]"
+    return "hyp_" + hashlib.sha1(payload.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentHypothesis:
+    """One group of reports that likely describe the same incident.
+
+    Attribute names are the wire names of upstream's ``ClusterIncidentHypothesis``.
+    """
+
+    hypothesis_id: str
+    title: str
+    classification: str
+    representative_report_seq: int
+    report_seqs: tuple[int, ...]
+    report_count: int
+    confidence: float
+    severity_score: float
+    urgency_score: float
+    rationale: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire JSON object (lists for sequences)."""
+        return {
+            "hypothesis_id": self.hypothesis_id,
+            "title": self.title,
+            "classification": self.classification,
+            "representative_report_seq": self.representative_report_seq,
+            "report_seqs": list(self.report_seqs),
+            "report_count": self.report_count,
+            "confidence": self.confidence,
+            "severity_score": self.severity_score,
+            "urgency_score": self.urgency_score,
+            "rationale": list(self.rationale),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStats:
+    """Summary of the reports in a scope (upstream ``ClusterStats``)."""
+
+    classification: str
+    report_count: int
+    severity_average: float
+    severity_max: float
+    high_priority_count: int
+    medium_priority_count: int
+    first_seen_at: pd.Timestamp | None
+    last_seen_at: pd.Timestamp | None
+    classification_breakdown: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire JSON object; ``first_seen_at``/``last_seen_at`` omitted when there are none."""
+        out: dict[str, Any] = {
+            "classification": self.classification,
+            "report_count": self.report_count,
+            "severity_average": self.severity_average,
+            "severity_max": self.severity_max,
+            "high_priority_count": self.high_priority_count,
+            "medium_priority_count": self.medium_priority_count,
+        }
+        if self.first_seen_at is not None and self.last_seen_at is not None:
+            out["first_seen_at"] = format_timestamp(self.first_seen_at)
+            out["last_seen_at"] = format_timestamp(self.last_seen_at)
+        out["classification_breakdown"] = dict(self.classification_breakdown)
+        return out
+
+
+def cluster_stats(arrays: ReportArrays, classification: str) -> ClusterStats:
+    """Compute scope statistics (reference §4.2).
+
+    Parameters
+    ----------
+    arrays : ReportArrays
+        The reports in scope.
+    classification : str
+        The scope classification, echoed in the stats.
+
+    Returns
+    -------
+    ClusterStats
+    """
+    n = len(arrays)
+    severity = arrays.severity
+    if n == 0:
+        return ClusterStats(classification, 0, 0.0, 0.0, 0, 0, None, None, {})
+    names, counts = np.unique(arrays.classification_names.astype(str), return_counts=True)
+    return ClusterStats(
+        classification=classification,
+        report_count=n,
+        severity_average=float(severity.sum() / n),
+        severity_max=float(severity.max()),
+        high_priority_count=int(np.count_nonzero(severity >= HIGH_PRIORITY_SEVERITY)),
+        medium_priority_count=int(
+            np.count_nonzero(
+                (severity >= MEDIUM_PRIORITY_SEVERITY) & (severity < HIGH_PRIORITY_SEVERITY)
+            )
+        ),
+        first_seen_at=pd.Timestamp(int(arrays.ts_ns.min()), tz="UTC"),
+        last_seen_at=pd.Timestamp(int(arrays.ts_ns.max()), tz="UTC"),
+        classification_breakdown={str(k): int(v) for k, v in zip(names, counts, strict=True)},
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HypothesisTable:
+    """All hypotheses of an analysis in columnar form, in output order.
+
+    Hypothesis ``h`` owns the reports ``member_positions[offsets[h]:offsets[h + 1]]``
+    (positional indices into the analysed reports, already in hypothesis order).
+    :meth:`to_hypotheses` builds the dataclasses (ids included) on demand.
+    """
+
+    offsets: np.ndarray
+    member_positions: np.ndarray
+    member_seqs: np.ndarray
+    representative_report_seq: np.ndarray
+    report_count: np.ndarray
+    confidence: np.ndarray
+    severity_score: np.ndarray
+    urgency_score: np.ndarray
+    reason_bits: np.ndarray
+    title: np.ndarray
+    classification: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.report_count)
+
+    def report_seqs(self, h: int) -> list[int]:
+        """Seqs of hypothesis ``h``, in hypothesis order."""
+        return self.member_seqs[self.offsets[h] : self.offsets[h + 1]].tolist()
+
+    def to_hypotheses(self, limit: int | None = None) -> list[IncidentHypothesis]:
+        """Materialise the first ``limit`` hypotheses (all when None)."""
+        count = len(self) if limit is None else min(limit, len(self))
+        reasons_cache: dict[int, tuple[str, ...]] = {}
+        out = []
+        for h in range(count):
+            seqs = self.report_seqs(h)
+            bits = int(self.reason_bits[h])
+            if bits not in reasons_cache:
+                reasons_cache[bits] = tuple(reasons_from_bits(bits))
+            title = str(self.title[h])
+            out.append(
+                IncidentHypothesis(
+                    hypothesis_id=hypothesis_id(title, seqs),
+                    title=title,
+                    classification=str(self.classification[h]),
+                    representative_report_seq=int(self.representative_report_seq[h]),
+                    report_seqs=tuple(seqs),
+                    report_count=int(self.report_count[h]),
+                    confidence=float(self.confidence[h]),
+                    severity_score=float(self.severity_score[h]),
+                    urgency_score=float(self.urgency_score[h]),
+                    rationale=reasons_cache[bits],
+                )
+            )
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per hypothesis (without ids), for notebooks."""
+        return pd.DataFrame(
+            {
+                "representative_report_seq": self.representative_report_seq,
+                "report_count": self.report_count,
+                "confidence": self.confidence,
+                "severity_score": self.severity_score,
+                "urgency_score": self.urgency_score,
+                "title": self.title,
+                "classification": self.classification,
+                "rationale": [reasons_from_bits(int(b)) for b in self.reason_bits],
+            }
+        )
+
+
+def group_hypotheses(
+    arrays: ReportArrays,
+    edge_i: np.ndarray,
+    edge_j: np.ndarray,
+    edge_reason_bits: np.ndarray,
+    *,
+    now: pd.Timestamp,
+) -> HypothesisTable:
+    """Group reports linked by edges into hypotheses (connected components).
+
+    Parameters
+    ----------
+    arrays : ReportArrays
+        The reports.
+    edge_i, edge_j : numpy.ndarray
+        Positional endpoints of the edges.
+    edge_reason_bits : numpy.ndarray
+        Reason bit mask of each edge (see :func:`~cleanapp_geo.similarity.score_pairs`).
+    now : pandas.Timestamp
+        Reference time for the recency boost: a report counts as recent when
+        ``0 <= now - ts <= 168 h`` (future timestamps are not recent).
+
+    Returns
+    -------
+    HypothesisTable
+    """
+    n = len(arrays)
+    if n == 0:
+        empty_i = np.empty(0, dtype=np.int64)
+        empty_f = np.empty(0, dtype=np.float64)
+        empty_o = np.empty(0, dtype=object)
+        return HypothesisTable(
+            np.zeros(1, np.int64), empty_i, empty_i, empty_i, empty_i, empty_f, empty_f,
+            empty_f, empty_i, empty_o, empty_o, empty_i,
+        )  # fmt: skip
+    graph = sp.csr_array((np.ones(len(edge_i), dtype=np.int8), (edge_i, edge_j)), shape=(n, n))
+    n_groups, component = connected_components(graph, directed=False)
+    severity, ts_ns, seq = arrays.severity, arrays.ts_ns, arrays.seq
+    order = np.lexsort((seq, -ts_ns, -severity, component))
+    sorted_component = component[order]
+    starts = np.flatnonzero(np.r_[True, sorted_component[1:] != sorted_component[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    representative = order[starts]
+    max_severity = severity[representative]
+    newest_ns = np.maximum.reduceat(ts_ns[order], starts)
+    age_ns = now.value - newest_ns
+    recent = (age_ns >= 0) & (age_ns <= RECENT_WINDOW_S * _NS_PER_S)
+    size_boost = np.minimum(0.08 * sizes, 0.30)
+    confidence = np.minimum(0.45 + size_boost + 0.20 * max_severity, 0.98)
+    urgency = np.minimum(max_severity + size_boost + np.where(recent, RECENCY_BOOST, 0.0), 1.0)
+    bits = np.zeros(n_groups, dtype=np.int64)
+    np.bitwise_or.at(bits, component[edge_i], edge_reason_bits.astype(np.int64))
+    group_of_start = sorted_component[starts]
+    reason_bits = bits[group_of_start]
+    titles = arrays.title_text[representative].copy()
+    for g in np.flatnonzero(titles == ""):
+        members = order[starts[g] : starts[g] + sizes[g]]
+        titles[g] = _title_from_tokens(arrays, members)
+    min_seq = np.minimum.reduceat(seq[order], starts)
+    rank = np.lexsort((min_seq, -sizes, -max_severity, -urgency))
+    offsets = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(sizes[rank], out=offsets[1:])
+    member_positions = _gather_members(order, starts, sizes, rank)
+    labels = np.empty(n, dtype=np.int64)
+    labels[member_positions] = np.repeat(np.arange(n_groups), sizes[rank])
+    return HypothesisTable(
+        offsets=offsets,
+        member_positions=member_positions,
+        member_seqs=seq[member_positions],
+        representative_report_seq=seq[representative[rank]],
+        report_count=sizes[rank].astype(np.int64),
+        confidence=confidence[rank],
+        severity_score=max_severity[rank],
+        urgency_score=urgency[rank],
+        reason_bits=reason_bits[rank],
+        title=titles[rank],
+        classification=arrays.classification_names[representative[rank]],
+        labels=labels,
+    )
+
+
+def _gather_members(
+    order: np.ndarray, starts: np.ndarray, sizes: np.ndarray, rank: np.ndarray
+) -> np.ndarray:
+    """Concatenate the member runs of ``order`` in ``rank`` order, vectorised."""
+    new_sizes = sizes[rank]
+    new_starts = np.zeros(len(rank), dtype=np.int64)
+    np.cumsum(new_sizes[:-1], out=new_starts[1:])
+    within = np.arange(new_sizes.sum()) - np.repeat(new_starts, new_sizes)
+    return order[np.repeat(starts[rank], new_sizes) + within]
+
+
+def _title_from_tokens(arrays: ReportArrays, members: np.ndarray) -> str:
+    """Fallback title: the three most frequent tokens, title-cased (ties alphabetical)."""
+    counts: Counter[str] = Counter()
+    for m in members:
+        counts.update(arrays.text.tokens(int(m)))
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return " ".join(t.title() for t, _ in top) or "Clustered Incident"
