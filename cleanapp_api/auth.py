@@ -1,0 +1,470 @@
+"""Bearer-JWT authentication and the case authorization policy.
+
+Authentication (upstream ``AuthMiddleware``, reference §10.1)
+-------------------------------------------------------------
+1. No (or an empty) ``Authorization`` header → 401 ``authorization header required``.
+2. The header must start with exactly ``Bearer `` (case-sensitive), else 401
+   ``bearer token required``. The token is the trimmed remainder.
+3. The token must be a JWT signed with ``JWT_SECRET`` by an HMAC algorithm (HS256, HS384 or
+   HS512; ``none`` and asymmetric algorithms are refused), with a numeric ``exp`` in the
+   future (``nbf`` is honoured when present; ``iat`` and ``aud`` are not checked, as
+   golang-jwt v5 does not by default). Claim ``type`` must not be ``"refresh"`` (a missing
+   ``type`` is allowed: legacy tokens have none); ``user_id`` must be a non-empty string;
+   the optional ``roles`` claim must be a list of strings (or one space-separated string).
+4. With ``AUTH_TOKEN_STORE=db`` the token must also have a row in ``auth_tokens`` with this
+   ``user_id``, ``token_hash = sha256_hex(token)``, ``token_type = 'access'`` and
+   ``expires_at > now()`` (revocation = deleting the row). With ``off`` only the JWT is
+   checked.
+5. Any failure of 3–4 → 401 ``invalid or expired token``. 401 responses carry
+   ``WWW-Authenticate: Bearer``.
+6. **Fixed upstream bug (§13.6 #45):** a token-store failure (database down, table missing,
+   timeout) is 503 ``auth token store unavailable``, not 401.
+
+Handlers declare that they need a user with a parameter ``current_user: AuthenticatedUser``
+(the app registers :func:`provide_current_user` under that name), or with the guard
+:func:`requires_auth` when they do not need the user object. Public handlers declare neither,
+so CORS preflights and public routes never touch authentication. Protected handlers should
+also pass ``security=BEARER_SECURITY`` so the OpenAPI document shows the requirement.
+
+Authorization policy (fixes §10.2 / §13.6 #43: upstream has none)
+-----------------------------------------------------------------
+Roles come from the token's ``roles`` claim; ``admin`` and ``service`` are meaningful.
+
+* **Public** (no token): cluster analysis, ``match-cluster``, cases by report seq.
+* **Any authenticated user**: read any case; create cases (``POST /cases``,
+  ``/cases/upsert-from-cluster``), including when create attaches reports to an existing
+  open case; add reports to a case. Accumulating evidence is collaborative: many people
+  report the same incident.
+* **Case editors only** — the case's creator (``created_by_user_id``), any ``admin`` and any
+  ``service`` token: change a case's status, merge cases (the caller must be an editor of the
+  target *and* of every source), draft and send escalations, record execution outcomes.
+  Enforce with :func:`require_case_editor`, which raises 403
+  ``only the case creator, an admin or a service account may change this case``.
+* **admin** may do everything.
+* **Audit actor** (§13.1 #4): the actor of a mutation is always the authenticated user;
+  an ``actor_user_id`` in a request body is honoured only for ``service`` tokens (which act on
+  behalf of users) and ignored otherwise — see :func:`effective_actor`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import anyio
+import anyio.to_thread
+import jwt
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from cleanapp_api.errors import ApiError
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.connection import ASGIConnection
+    from litestar.handlers.base import BaseRouteHandler
+    from litestar.openapi.spec import SecurityRequirement
+    from sqlalchemy.engine import Engine
+
+__all__ = [
+    "ADMIN_ROLE",
+    "BEARER_SECURITY",
+    "BEARER_SECURITY_SCHEME",
+    "JWT_ALGORITHMS",
+    "MSG_BEARER_REQUIRED",
+    "MSG_HEADER_REQUIRED",
+    "MSG_INVALID_TOKEN",
+    "MSG_NOT_CASE_EDITOR",
+    "MSG_STORE_UNAVAILABLE",
+    "SERVICE_ROLE",
+    "AuthenticatedUser",
+    "Authenticator",
+    "DbTokenStore",
+    "InvalidTokenError",
+    "TokenStore",
+    "TokenStoreUnavailableError",
+    "authenticate_connection",
+    "can_edit_case",
+    "decode_access_token",
+    "effective_actor",
+    "provide_current_user",
+    "require_case_editor",
+    "requires_auth",
+    "token_sha256",
+]
+
+logger = logging.getLogger("cleanapp_api.auth")
+
+ADMIN_ROLE: Final = "admin"
+SERVICE_ROLE: Final = "service"
+JWT_ALGORITHMS: Final = ("HS256", "HS384", "HS512")
+
+MSG_HEADER_REQUIRED: Final = "authorization header required"
+MSG_BEARER_REQUIRED: Final = "bearer token required"
+MSG_INVALID_TOKEN: Final = "invalid or expired token"
+MSG_STORE_UNAVAILABLE: Final = "auth token store unavailable"
+MSG_NOT_CASE_EDITOR: Final = (
+    "only the case creator, an admin or a service account may change this case"
+)
+
+BEARER_SECURITY_SCHEME: Final = "BearerAuth"
+"""Name of the OpenAPI security scheme registered by :func:`cleanapp_api.app.create_app`."""
+
+BEARER_SECURITY: list[SecurityRequirement] = [{BEARER_SECURITY_SCHEME: []}]
+"""Pass as ``security=`` on protected handlers."""
+
+_BEARER_PREFIX: Final = "Bearer "
+_USER_STATE_KEY: Final = "cleanapp_authenticated_user"
+_WWW_AUTHENTICATE: Final = {"WWW-Authenticate": "Bearer"}
+_WWW_AUTHENTICATE_INVALID: Final = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+_TOKEN_QUERY = text(
+    "SELECT 1 FROM auth_tokens"
+    " WHERE user_id = :user_id AND token_hash = :token_hash"
+    " AND token_type = 'access' AND expires_at > now()"
+    " LIMIT 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedUser:
+    """The caller of a protected route, from a verified access token.
+
+    Parameters
+    ----------
+    user_id : str
+        The token's ``user_id`` claim (non-empty).
+    roles : frozenset of str
+        The token's ``roles`` claim; empty for ordinary users.
+
+    Examples
+    --------
+    >>> AuthenticatedUser("u1", frozenset({"admin"})).is_admin
+    True
+    >>> AuthenticatedUser("svc", frozenset({"service"})).is_service
+    True
+    """
+
+    user_id: str
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the token carries the ``admin`` role."""
+        return ADMIN_ROLE in self.roles
+
+    @property
+    def is_service(self) -> bool:
+        """Whether the token carries the ``service`` role (a machine client)."""
+        return SERVICE_ROLE in self.roles
+
+
+class InvalidTokenError(Exception):
+    """A bearer token failed verification; the message is for logs only, never sent."""
+
+
+class TokenStoreUnavailableError(Exception):
+    """The token store could not answer (database down, timeout, missing table)."""
+
+
+def token_sha256(token: str) -> str:
+    """Return the lowercase hex SHA-256 of a raw token, as stored in ``auth_tokens``.
+
+    Examples
+    --------
+    >>> token_sha256("abc")
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def decode_access_token(token: str, secret: str) -> AuthenticatedUser:
+    """Verify an access token's signature and claims (steps 3 of the module docstring).
+
+    Parameters
+    ----------
+    token : str
+        The raw JWT.
+    secret : str
+        The HMAC secret (``JWT_SECRET``).
+
+    Returns
+    -------
+    AuthenticatedUser
+        The ``user_id`` and ``roles`` of the token.
+
+    Raises
+    ------
+    InvalidTokenError
+        If the token is malformed, badly signed, expired, a refresh token, or lacks a valid
+        ``user_id``.
+    """
+    if not token:
+        raise InvalidTokenError("empty token")
+    if not secret:
+        raise InvalidTokenError("empty JWT secret")
+    try:
+        with warnings.catch_warnings():
+            # The secret is shared with the Go auth-service; its length is not ours to pick.
+            # create_app logs once at start-up when it is short.
+            warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                secret,
+                algorithms=list(JWT_ALGORITHMS),
+                options={"require": ["exp"], "verify_aud": False, "verify_iat": False},
+            )
+    except jwt.PyJWTError as exc:
+        raise InvalidTokenError(f"{type(exc).__name__}: {exc}") from exc
+
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise InvalidTokenError("exp claim is not numeric")
+    token_type = claims.get("type")
+    if token_type is not None and not isinstance(token_type, str):
+        raise InvalidTokenError("type claim is not a string")
+    if token_type == "refresh":
+        raise InvalidTokenError("refresh tokens cannot be used as access tokens")
+    user_id = claims.get("user_id")
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise InvalidTokenError("user_id claim missing, empty or not a string")
+    return AuthenticatedUser(user_id=user_id, roles=_parse_roles(claims.get("roles")))
+
+
+def _parse_roles(raw: object) -> frozenset[str]:
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, str):
+        return frozenset(raw.split())
+    if isinstance(raw, list) and all(isinstance(role, str) for role in raw):
+        return frozenset(role.strip() for role in raw if role.strip())
+    raise InvalidTokenError("roles claim must be a list of strings")
+
+
+class TokenStore(Protocol):
+    """Answers whether an access token is still active (not revoked, not expired)."""
+
+    async def is_active(self, user_id: str, token_hash: str) -> bool:
+        """Return whether ``(user_id, token_hash)`` is an active access token.
+
+        Raises
+        ------
+        TokenStoreUnavailableError
+            If the store cannot answer.
+        """
+        ...
+
+
+class DbTokenStore:
+    """The upstream token store: the ``auth_tokens`` table, queried with bound parameters.
+
+    The query runs on a worker thread with a timeout so a hung database cannot hold a request
+    forever.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Engine of the database holding ``auth_tokens``.
+    timeout_s : float, default 5.0
+        Give up (→ :class:`TokenStoreUnavailableError`) after this many seconds.
+    """
+
+    def __init__(self, engine: Engine, *, timeout_s: float = 5.0) -> None:
+        self._engine = engine
+        self._timeout_s = timeout_s
+
+    def _lookup(self, user_id: str, token_hash: str) -> bool:
+        with self._engine.connect() as conn:
+            row = conn.execute(_TOKEN_QUERY, {"user_id": user_id, "token_hash": token_hash}).first()
+        return row is not None
+
+    async def is_active(self, user_id: str, token_hash: str) -> bool:
+        """Return whether an unexpired ``access`` row exists for this user and token hash.
+
+        Raises
+        ------
+        TokenStoreUnavailableError
+            On any database error or after ``timeout_s``.
+        """
+        try:
+            with anyio.fail_after(self._timeout_s):
+                return await anyio.to_thread.run_sync(
+                    partial(self._lookup, user_id, token_hash), abandon_on_cancel=True
+                )
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise TokenStoreUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class Authenticator:
+    """Turns an ``Authorization`` header into an :class:`AuthenticatedUser` or an ApiError.
+
+    Parameters
+    ----------
+    jwt_secret : str
+        HMAC secret (``JWT_SECRET``).
+    token_store : TokenStore or None
+        Revocation store (``AUTH_TOKEN_STORE=db``); ``None`` checks the JWT only.
+    """
+
+    def __init__(self, jwt_secret: str, token_store: TokenStore | None) -> None:
+        self._secret = jwt_secret
+        self._store = token_store
+
+    @property
+    def token_store(self) -> TokenStore | None:
+        """The revocation store, or ``None`` when disabled."""
+        return self._store
+
+    async def authenticate(self, authorization: str | None) -> AuthenticatedUser:
+        """Authenticate one request from its ``Authorization`` header value.
+
+        Parameters
+        ----------
+        authorization : str or None
+            The raw header value.
+
+        Returns
+        -------
+        AuthenticatedUser
+            The verified caller.
+
+        Raises
+        ------
+        ApiError
+            401 with upstream's messages for missing/invalid credentials; 503 when the token
+            store is unavailable.
+        """
+        if not authorization:
+            raise ApiError(401, MSG_HEADER_REQUIRED, headers=_WWW_AUTHENTICATE)
+        if not authorization.startswith(_BEARER_PREFIX):
+            raise ApiError(401, MSG_BEARER_REQUIRED, headers=_WWW_AUTHENTICATE)
+        token = authorization[len(_BEARER_PREFIX) :].strip()
+        try:
+            user = decode_access_token(token, self._secret)
+        except InvalidTokenError as exc:
+            logger.info("rejected bearer token: %s", exc)
+            raise ApiError(401, MSG_INVALID_TOKEN, headers=_WWW_AUTHENTICATE_INVALID) from None
+        if self._store is not None:
+            try:
+                active = await self._store.is_active(user.user_id, token_sha256(token))
+            except TokenStoreUnavailableError as exc:
+                logger.warning("auth token store unavailable: %s", exc)
+                raise ApiError(503, MSG_STORE_UNAVAILABLE) from exc
+            if not active:
+                logger.info("rejected bearer token: not in token store (user %s)", user.user_id)
+                raise ApiError(401, MSG_INVALID_TOKEN, headers=_WWW_AUTHENTICATE_INVALID)
+        return user
+
+
+async def authenticate_connection(
+    connection: ASGIConnection[Any, Any, Any, Any],
+) -> AuthenticatedUser:
+    """Authenticate a connection once; later calls in the same request reuse the result.
+
+    Parameters
+    ----------
+    connection : litestar.connection.ASGIConnection
+        The request; the app's ``state.authenticator`` must be set (by the app lifespan).
+
+    Returns
+    -------
+    AuthenticatedUser
+        The verified caller.
+
+    Raises
+    ------
+    ApiError
+        See :meth:`Authenticator.authenticate`.
+    """
+    cached = connection.scope.get("state", {}).get(_USER_STATE_KEY)
+    if isinstance(cached, AuthenticatedUser):
+        return cached
+    authenticator = connection.app.state.get("authenticator")
+    if not isinstance(authenticator, Authenticator):
+        raise RuntimeError("no Authenticator in app state: was the app lifespan run?")
+    user = await authenticator.authenticate(connection.headers.get("authorization"))
+    connection.scope.setdefault("state", {})[_USER_STATE_KEY] = user
+    return user
+
+
+async def provide_current_user(request: Request[Any, Any, Any]) -> AuthenticatedUser:
+    """Litestar dependency ``current_user``: the authenticated caller (401/503 otherwise)."""
+    return await authenticate_connection(request)
+
+
+async def requires_auth(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Litestar guard: reject the request unless it carries a valid bearer token."""
+    await authenticate_connection(connection)
+
+
+def can_edit_case(user: AuthenticatedUser, created_by_user_id: str | None) -> bool:
+    """Whether ``user`` may change a case's status, merge it or escalate it.
+
+    Parameters
+    ----------
+    user : AuthenticatedUser
+        The caller.
+    created_by_user_id : str or None
+        The case's creator.
+
+    Returns
+    -------
+    bool
+        True for the creator, admins and service tokens.
+
+    Examples
+    --------
+    >>> can_edit_case(AuthenticatedUser("u1"), "u1"), can_edit_case(AuthenticatedUser("u2"), "u1")
+    (True, False)
+    """
+    if user.is_admin or user.is_service:
+        return True
+    return bool(created_by_user_id) and created_by_user_id == user.user_id
+
+
+def require_case_editor(user: AuthenticatedUser, created_by_user_id: str | None) -> None:
+    """Raise 403 unless ``user`` may edit the case (see :func:`can_edit_case`).
+
+    Raises
+    ------
+    ApiError
+        403 ``only the case creator, an admin or a service account may change this case``.
+    """
+    if not can_edit_case(user, created_by_user_id):
+        raise ApiError(403, MSG_NOT_CASE_EDITOR)
+
+
+def effective_actor(user: AuthenticatedUser, body_actor: str | None) -> str:
+    """Return the user id to record as the actor of a mutation.
+
+    A body's ``actor_user_id`` is honoured only for ``service`` tokens; everyone else acts as
+    themselves (upstream let any caller spoof the audit actor, §13.1 #4).
+
+    Parameters
+    ----------
+    user : AuthenticatedUser
+        The caller.
+    body_actor : str or None
+        ``actor_user_id`` from the request body.
+
+    Returns
+    -------
+    str
+        The actor's user id.
+
+    Examples
+    --------
+    >>> effective_actor(AuthenticatedUser("u1"), "someone-else")
+    'u1'
+    >>> effective_actor(AuthenticatedUser("svc", frozenset({"service"})), "u9")
+    'u9'
+    """
+    if user.is_service and body_actor is not None and body_actor.strip():
+        return body_actor.strip()
+    return user.user_id

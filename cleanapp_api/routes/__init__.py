@@ -1,0 +1,15 @@
+"""Route controllers, mounted identically under ``/api/v3`` and ``/api/v4``.
+
+Add each controller (a :class:`litestar.Controller` subclass, or a route handler) to
+:data:`CONTROLLERS`; :func:`cleanapp_api.app.create_app` mounts the list under both prefixes
+with :func:`cleanapp_api.app.api_routers`. Paths inside a controller are relative to the
+prefix (``path = "/cases"``), exactly as in the upstream route table (reference §2.1).
+"""
+
+from __future__ import annotations
+
+from litestar.types import ControllerRouterHandler
+
+__all__ = ["CONTROLLERS"]
+
+CONTROLLERS: list[ControllerRouterHandler] = []

@@ -1,0 +1,385 @@
+"""Service configuration: the only place that reads environment variables.
+
+:meth:`Settings.from_env` parses and validates every variable at once, so a bad deployment
+stops at start-up with one message naming every missing or invalid variable instead of
+failing on the first request.
+
+=============================  ==========  =================================================
+variable                       required    meaning (default)
+=============================  ==========  =================================================
+``DATABASE_URL``               yes         SQLAlchemy URL of the PostGIS database;
+                                           ``postgresql://`` and ``postgres://`` are read as
+                                           ``postgresql+psycopg://`` (psycopg 3)
+``JWT_SECRET``                 yes         HMAC secret shared with the auth-service
+``AUTH_TOKEN_STORE``           no          ``db`` (check the ``auth_tokens`` table, as
+                                           upstream) or ``off`` (JWT only) (``db``)
+``PUBLIC_CASE_URL_BASE``       no          base of case permalinks
+                                           (``https://www.cleanapp.io/cases``)
+``REQUEST_BODY_LIMIT_BYTES``   no          largest accepted request body (2 MiB)
+``RATE_LIMIT_RPS``             no          per-client-IP token refill rate, per second (20)
+``RATE_LIMIT_BURST``           no          per-client-IP bucket size (40)
+``CORS_ORIGINS``               no          comma-separated allowed origins, ``*`` for any
+                                           (``*``)
+``EMAIL_SERVICE_URL``          no          base URL of the email executor (unset)
+``INTERNAL_ADMIN_TOKEN``       no          shared secret for the email executor (unset)
+=============================  ==========  =================================================
+
+Empty values count as unset.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = [
+    "DEFAULT_PUBLIC_CASE_URL_BASE",
+    "DEFAULT_REQUEST_BODY_LIMIT_BYTES",
+    "ENV_VARS",
+    "REQUIRED_ENV_VARS",
+    "Settings",
+    "SettingsError",
+]
+
+DEFAULT_PUBLIC_CASE_URL_BASE = "https://www.cleanapp.io/cases"
+"""Upstream's hard-coded permalink base (reference Appendix D), without the trailing slash."""
+
+DEFAULT_REQUEST_BODY_LIMIT_BYTES = 2 * 1024 * 1024
+
+REQUIRED_ENV_VARS = ("DATABASE_URL", "JWT_SECRET")
+ENV_VARS = (
+    *REQUIRED_ENV_VARS,
+    "AUTH_TOKEN_STORE",
+    "PUBLIC_CASE_URL_BASE",
+    "REQUEST_BODY_LIMIT_BYTES",
+    "RATE_LIMIT_RPS",
+    "RATE_LIMIT_BURST",
+    "CORS_ORIGINS",
+    "EMAIL_SERVICE_URL",
+    "INTERNAL_ADMIN_TOKEN",
+)
+
+AuthTokenStore = Literal["db", "off"]
+_AUTH_TOKEN_STORES: tuple[AuthTokenStore, ...] = ("db", "off")
+_POSTGRES_DRIVERS = {"postgresql", "postgresql+psycopg", "postgres"}
+
+
+class SettingsError(ValueError):
+    """The service configuration is incomplete or invalid.
+
+    Parameters
+    ----------
+    problems : iterable of str
+        One human-readable sentence per problem; each names the environment variable.
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__("invalid configuration: " + "; ".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Settings:
+    """Validated, immutable service configuration.
+
+    Build it with :meth:`from_env` in production; construct it directly in tests. Values are
+    validated (and ``database_url``, ``public_case_url_base`` and ``cors_origins`` normalised)
+    on construction.
+
+    Parameters
+    ----------
+    database_url : str
+        SQLAlchemy URL of the PostGIS database (``postgresql+psycopg://...``).
+    jwt_secret : str
+        HMAC secret used to verify bearer tokens.
+    auth_token_store : {"db", "off"}, default "db"
+        ``db`` also requires an unexpired ``auth_tokens`` row per token (upstream behaviour).
+    public_case_url_base : str
+        Base of public case permalinks, without trailing slash.
+    request_body_limit_bytes : int, default 2 MiB
+        Largest accepted request body; larger bodies get 413.
+    rate_limit_rps : float, default 20
+        Token-bucket refill rate per client IP, in requests per second.
+    rate_limit_burst : int, default 40
+        Token-bucket capacity per client IP.
+    cors_origins : tuple of str, default ("*",)
+        Allowed CORS origins; ``("*",)`` allows any origin.
+    email_service_url : str or None
+        Base URL of the email executor (used by the escalation routes).
+    internal_admin_token : str or None
+        Shared secret sent to the email executor.
+
+    Raises
+    ------
+    SettingsError
+        If any value is invalid; the message lists every problem.
+
+    Examples
+    --------
+    >>> s = Settings.from_env(
+    ...     {"DATABASE_URL": "postgresql://u:pw@db/cases", "JWT_SECRET": "s3cret"}
+    ... )
+    >>> s.database_url
+    'postgresql+psycopg://u:pw@db/cases'
+    >>> s.rate_limit_rps, s.rate_limit_burst, s.auth_token_store
+    (20.0, 40, 'db')
+    >>> try:
+    ...     Settings.from_env({"RATE_LIMIT_RPS": "fast"})
+    ... except SettingsError as exc:
+    ...     for problem in exc.problems:
+    ...         print(problem)
+    missing required environment variables: DATABASE_URL, JWT_SECRET
+    RATE_LIMIT_RPS must be a positive number, got 'fast'
+    """
+
+    database_url: str
+    jwt_secret: str
+    auth_token_store: AuthTokenStore = "db"
+    public_case_url_base: str = DEFAULT_PUBLIC_CASE_URL_BASE
+    request_body_limit_bytes: int = DEFAULT_REQUEST_BODY_LIMIT_BYTES
+    rate_limit_rps: float = 20.0
+    rate_limit_burst: int = 40
+    cors_origins: tuple[str, ...] = field(default=("*",))
+    email_service_url: str | None = None
+    internal_admin_token: str | None = None
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        set_ = object.__setattr__
+
+        try:
+            set_(self, "database_url", _normalise_database_url(self.database_url))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if not self.jwt_secret:
+            problems.append("JWT_SECRET must not be empty")
+        if self.auth_token_store not in _AUTH_TOKEN_STORES:
+            problems.append(
+                f"AUTH_TOKEN_STORE must be one of {', '.join(_AUTH_TOKEN_STORES)}, "
+                f"got {self.auth_token_store!r}"
+            )
+        try:
+            set_(
+                self,
+                "public_case_url_base",
+                _http_url("PUBLIC_CASE_URL_BASE", self.public_case_url_base),
+            )
+        except ValueError as exc:
+            problems.append(str(exc))
+        if self.email_service_url is not None:
+            try:
+                set_(
+                    self,
+                    "email_service_url",
+                    _http_url("EMAIL_SERVICE_URL", self.email_service_url),
+                )
+            except ValueError as exc:
+                problems.append(str(exc))
+        if self.internal_admin_token is not None and not self.internal_admin_token:
+            problems.append("INTERNAL_ADMIN_TOKEN must not be empty when set")
+        if isinstance(self.request_body_limit_bytes, bool) or not (
+            isinstance(self.request_body_limit_bytes, int) and self.request_body_limit_bytes > 0
+        ):
+            problems.append(
+                "REQUEST_BODY_LIMIT_BYTES must be a positive integer, "
+                f"got {self.request_body_limit_bytes!r}"
+            )
+        rps = self.rate_limit_rps
+        if (
+            isinstance(rps, bool)
+            or not isinstance(rps, int | float)
+            or not (math.isfinite(rps) and rps > 0)
+        ):
+            problems.append(f"RATE_LIMIT_RPS must be a positive number, got {rps!r}")
+        else:
+            set_(self, "rate_limit_rps", float(rps))
+        burst = self.rate_limit_burst
+        if isinstance(burst, bool) or not (isinstance(burst, int) and burst >= 1):
+            problems.append(f"RATE_LIMIT_BURST must be an integer >= 1, got {burst!r}")
+        try:
+            set_(self, "cors_origins", _normalise_origins(self.cors_origins))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise SettingsError(problems)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the configuration from environment variables.
+
+        Parameters
+        ----------
+        environ : mapping, optional
+            Variables to read; ``os.environ`` when omitted.
+
+        Returns
+        -------
+        Settings
+            The validated configuration.
+
+        Raises
+        ------
+        SettingsError
+            Naming every missing required variable and every invalid value.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        problems: list[str] = []
+        missing = [name for name in REQUIRED_ENV_VARS if get(name) is None]
+        if missing:
+            noun = "variable" if len(missing) == 1 else "variables"
+            problems.append(f"missing required environment {noun}: {', '.join(missing)}")
+
+        kwargs: dict[str, object] = {
+            "database_url": get("DATABASE_URL") or "",
+            "jwt_secret": get("JWT_SECRET") or "",
+        }
+        if (store := get("AUTH_TOKEN_STORE")) is not None:
+            kwargs["auth_token_store"] = store.lower()
+        if (base := get("PUBLIC_CASE_URL_BASE")) is not None:
+            kwargs["public_case_url_base"] = base
+        if (url := get("EMAIL_SERVICE_URL")) is not None:
+            kwargs["email_service_url"] = url
+        if (token := get("INTERNAL_ADMIN_TOKEN")) is not None:
+            kwargs["internal_admin_token"] = token
+        if (origins := get("CORS_ORIGINS")) is not None:
+            kwargs["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+
+        for name, key, parse, expected in (
+            ("REQUEST_BODY_LIMIT_BYTES", "request_body_limit_bytes", int, "a positive integer"),
+            ("RATE_LIMIT_RPS", "rate_limit_rps", float, "a positive number"),
+            ("RATE_LIMIT_BURST", "rate_limit_burst", int, "an integer >= 1"),
+        ):
+            raw = get(name)
+            if raw is None:
+                continue
+            try:
+                kwargs[key] = parse(raw)
+            except ValueError:
+                problems.append(f"{name} must be {expected}, got {raw!r}")
+
+        if missing:
+            # Still validate the optional variables so one message names every problem.
+            kwargs["database_url"] = kwargs["database_url"] or "postgresql+psycopg:///placeholder"
+            kwargs["jwt_secret"] = kwargs["jwt_secret"] or "placeholder"
+        try:
+            settings = cls(**kwargs)  # type: ignore[arg-type]
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def public_case_url(self, case_id: str) -> str:
+        """Return the public permalink of a case.
+
+        Parameters
+        ----------
+        case_id : str
+            The case id (``case_<24 hex>``).
+
+        Returns
+        -------
+        str
+            ``<public_case_url_base>/<case_id>``.
+
+        Examples
+        --------
+        >>> s = Settings(database_url="postgresql+psycopg:///x", jwt_secret="k")
+        >>> s.public_case_url("case_0123456789abcdef01234567")
+        'https://www.cleanapp.io/cases/case_0123456789abcdef01234567'
+        """
+        return f"{self.public_case_url_base}/{case_id}"
+
+    @property
+    def cors_allow_all(self) -> bool:
+        """Whether any origin is allowed."""
+        return self.cors_origins == ("*",)
+
+    def __repr__(self) -> str:
+        """Show the configuration with the secrets and the database password masked."""
+        masked = "'***'"
+        parts = [
+            f"database_url={_mask_url(self.database_url)!r}",
+            f"jwt_secret={masked}",
+            f"auth_token_store={self.auth_token_store!r}",
+            f"public_case_url_base={self.public_case_url_base!r}",
+            f"request_body_limit_bytes={self.request_body_limit_bytes!r}",
+            f"rate_limit_rps={self.rate_limit_rps!r}",
+            f"rate_limit_burst={self.rate_limit_burst!r}",
+            f"cors_origins={self.cors_origins!r}",
+            f"email_service_url={self.email_service_url!r}",
+            f"internal_admin_token={masked if self.internal_admin_token else None}",
+        ]
+        return f"Settings({', '.join(parts)})"
+
+
+def _normalise_database_url(raw: str) -> str:
+    if not raw:
+        raise ValueError("DATABASE_URL must not be empty")
+    try:
+        url: URL = make_url(raw)
+    except (ArgumentError, ValueError):
+        # Never echo the raw value: it may hold a password.
+        raise ValueError(
+            "DATABASE_URL is not a valid SQLAlchemy URL "
+            "(expected postgresql+psycopg://user:password@host:port/dbname)"
+        ) from None
+    if url.drivername not in _POSTGRES_DRIVERS:
+        raise ValueError(
+            "DATABASE_URL must be a PostgreSQL URL using the psycopg driver "
+            f"(postgresql+psycopg://...), got driver {url.drivername!r}"
+        )
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def _mask_url(raw: str) -> str:
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "***"
+
+
+def _http_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
+    values = tuple(o.strip().rstrip("/") for o in origins)
+    values = tuple(v for v in values if v)
+    if not values:
+        raise ValueError("CORS_ORIGINS must list at least one origin or '*'")
+    if "*" in values:
+        if len(values) > 1:
+            raise ValueError("CORS_ORIGINS must be '*' alone or a list of origins, not both")
+        return values
+    for origin in values:
+        parts = urlsplit(origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                f"CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
+            )
+    return tuple(dict.fromkeys(values))
