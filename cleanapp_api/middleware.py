@@ -17,8 +17,8 @@ per-client-IP token bucket (``RATE_LIMIT_RPS``/``RATE_LIMIT_BURST``), request lo
 
   On every response it adds the security headers (``X-Content-Type-Options: nosniff``,
   ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and a deny-all
-  ``Content-Security-Policy``, except on the OpenAPI pages under ``/schema``, whose HTML
-  loads scripts and fonts from a CDN) and the CORS response headers for allowed origins, and it
+  ``Content-Security-Policy``, except on the HTML OpenAPI pages under ``/schema``, which
+  load scripts and fonts from a CDN) and the CORS response headers for allowed origins, and it
   enforces the error envelope: a 4xx/5xx response that is not JSON (e.g. a framework HTML
   page) has its body replaced by ``{"error": "<status phrase>"}``.
 * Streamed bodies without ``Content-Length`` are limited by Litestar itself
@@ -200,7 +200,7 @@ class EdgeMiddleware:
     settings : Settings
         Rate limit, body limit and CORS origins.
     docs_path : str, default "/schema"
-        Prefix of the OpenAPI pages, which get no Content-Security-Policy.
+        Prefix of the OpenAPI pages; their HTML gets no Content-Security-Policy.
     limiter : TokenBucketLimiter, optional
         Injected limiter (tests); built from ``settings`` when omitted.
     """
@@ -288,12 +288,14 @@ class EdgeMiddleware:
                     for name in ("content-type", "content-length", "content-encoding"):
                         if name in headers:
                             del headers[name]
-                    headers["content-type"] = "application/json"
+                    content_type = "application/json"
+                    headers["content-type"] = content_type
                     headers["content-length"] = str(len(body))
                 for name, value in SECURITY_HEADERS:
                     if name not in headers:
                         headers[name] = value
-                if not is_docs and "content-security-policy" not in headers:
+                docs_html = is_docs and content_type.startswith("text/html")
+                if not docs_html and "content-security-policy" not in headers:
                     headers["Content-Security-Policy"] = API_CONTENT_SECURITY_POLICY
                 if origin and "access-control-allow-origin" not in headers:
                     self._add_cors_headers(headers, origin)
