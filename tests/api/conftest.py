@@ -23,6 +23,7 @@ from api_support import (
     libpq_url,
 )
 from litestar.testing import TestClient
+from sqlalchemy.engine import make_url
 
 from cleanapp_api.auth import token_sha256
 from cleanapp_api.settings import Settings
@@ -37,7 +38,8 @@ def db_url() -> str:
             conn.execute(STOPGAP_AUTH_TOKENS_SQL)
     except psycopg.OperationalError as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"test database unreachable in CI ({url}): {exc}")
+            safe = make_url(url).render_as_string(hide_password=True)
+            pytest.fail(f"test database unreachable in CI ({safe}): {exc}")
         pytest.skip(f"test database unreachable ({exc.__class__.__name__}); set TEST_DATABASE_URL")
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options=-csearch_path%3D{STOPGAP_SCHEMA},public"
