@@ -3,32 +3,25 @@
 Every 4xx/5xx response of the service has exactly the body ``{"error": "<message>"}``
 (upstream's convention, reference §0). The mapping:
 
-=====================================================  ======  ================================
-exception                                              status  ``error`` message
-=====================================================  ======  ================================
-:class:`ApiError` (raised by handlers)                 given   given
-``InvalidScopeError``, ``InvalidReportsError``,        400     the library's message
-``InvalidModelError`` (any other ``CleanAppGeoError``)
-``UnknownReportError``                                 404     the library's message
-malformed JSON body                                    400     ``invalid json: <parser detail>``
-empty body where one is required                       400     ``invalid json: request body is
-                                                               empty``
-wrong JSON type / missing field in the body            400     ``invalid json: <detail> - at
-                                                               `$.path```
-``msgspec.DecodeError`` / ``msgspec.ValidationError``  400     ``invalid json: <detail>``
-bad query / path / header parameter                    400     ``invalid <source> parameter
-                                                               `<name>`: <detail>``
-unknown route                                          404     ``not found``
-wrong method                                           405     ``method not allowed``
-body over ``REQUEST_BODY_LIMIT_BYTES``                 413     ``request body exceeds N bytes``
-other Litestar ``HTTPException`` (4xx)                 its     its detail (lower-cased status
-                                                               phrase when generic)
-database unreachable (SQLAlchemy ``OperationalError``,  503     ``database unavailable``
-``InterfaceError``, pool ``TimeoutError``)
-anything else                                          500     ``internal server error``
-                                                               (logged with traceback, never
-                                                               sent)
-=====================================================  ======  ================================
+* :class:`ApiError` (raised by handlers) → its status and message.
+* ``InvalidScopeError``, ``InvalidReportsError``, ``InvalidModelError`` (and any other
+  ``CleanAppGeoError``) → 400 with the library's message.
+* ``UnknownReportError`` → 404 with the library's message.
+* Malformed JSON body → 400 ``invalid json: <parser detail>``; an empty body where one is
+  required → 400 ``invalid json: request body is empty``; a wrong JSON type or a missing
+  field → 400 ``invalid json: <detail> - at `$.path```; ``msgspec.DecodeError`` /
+  ``ValidationError`` raised by handlers → 400 ``invalid json: <detail>``. (Upstream said
+  only ``invalid json``; the prefix is kept so clients matching on it still work.)
+* Bad query / path / header parameter → 400 ``invalid <source> parameter `<name>`: <detail>``;
+  a missing one → 400 ``missing required query parameter '<name>'``.
+* Unknown route → 404 ``not found``; wrong method → 405 ``method not allowed``.
+* Body over ``REQUEST_BODY_LIMIT_BYTES`` → 413 ``request body exceeds N bytes``.
+* Any other Litestar ``HTTPException`` → its status and detail (the lower-cased status
+  phrase when the detail is generic); 5xx ones → their lower-cased status phrase
+  (``internal server error`` for 500), logged.
+* Database unreachable (SQLAlchemy ``OperationalError``, ``InterfaceError``, pool
+  ``TimeoutError``) → 503 ``database unavailable`` (logged).
+* Anything else → 500 ``internal server error``, logged with its traceback, never sent.
 
 Later issues add their store errors (e.g. a merged-case conflict → 409) to
 :func:`exception_handlers`, never to handlers.

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import anyio.to_thread
 import jwt
 import msgspec
 import psycopg
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from cleanapp_api.app import create_app
 from cleanapp_api.auth import (
@@ -25,7 +27,7 @@ from cleanapp_api.auth import (
     requires_auth,
     token_sha256,
 )
-from cleanapp_api.dependencies import CurrentUser
+from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
 from cleanapp_api.settings import Settings
 from cleanapp_geo.errors import (
     InvalidModelError,
@@ -154,6 +156,15 @@ class ProbeController(Controller):
     @get("/small")
     async def small(self) -> dict[str, str]:
         return {"ok": "yes"}
+
+    @get("/db")
+    async def db(self, db_engine: DbEngine, settings: AppSettings) -> dict[str, Any]:
+        def query() -> Any:
+            with db_engine.connect() as conn:
+                return conn.execute(text("SELECT 41 + 1")).scalar_one()
+
+        value = await anyio.to_thread.run_sync(query)
+        return {"value": value, "limit": settings.request_body_limit_bytes}
 
     @get("/boom")
     async def boom(self) -> dict[str, str]:

@@ -32,6 +32,18 @@ def test_healthz_database_down(client: TestClient[Any], settings: Settings) -> N
     assert response.json() == {"error": "database unreachable"}
 
 
+@pytest.mark.postgis
+def test_engine_and_settings_dependencies(db_client: TestClient[Any]) -> None:
+    response = db_client.get("/api/v3/_probe/db")
+    assert response.json() == {"value": 42, "limit": 2 * 1024 * 1024}
+
+
+def test_database_outage_in_handler_is_503(client: TestClient[Any]) -> None:
+    response = client.get("/api/v3/_probe/db")
+    assert response.status_code == 503
+    assert response.json() == {"error": "database unavailable"}
+
+
 def test_openapi_document(client: TestClient[Any]) -> None:
     page = client.get("/schema")
     assert page.status_code == 200
