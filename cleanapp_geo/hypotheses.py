@@ -10,6 +10,7 @@ never depend on row order.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Final
@@ -153,7 +154,7 @@ def cluster_stats(arrays: ReportArrays, classification: str) -> ClusterStats:
     return ClusterStats(
         classification=classification,
         report_count=n,
-        severity_average=float(severity.sum() / n),
+        severity_average=math.fsum(severity.tolist()) / n,
         severity_max=float(severity.max()),
         high_priority_count=int(np.count_nonzero(severity >= HIGH_PRIORITY_SEVERITY)),
         medium_priority_count=int(

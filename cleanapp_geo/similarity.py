@@ -726,8 +726,7 @@ def _text_pairs(arrays: ReportArrays, min_jaccard: float) -> np.ndarray:
     prefix_matrix = sp.csr_array((ones, tokens, indptr), shape=shape)
     transposed = prefix_matrix.T.tocsr()
     df = np.bincount(tokens, minlength=shape[1])
-    row_cost = np.add.reduceat(df[tokens], indptr[:-1]) if len(tokens) else np.zeros(n)
-    row_cost = np.where(prefix > 0, row_cost, 0)
+    row_cost = np.bincount(np.repeat(np.arange(n), prefix), weights=df[tokens], minlength=n)
     bounds = [0]
     cumulative = np.cumsum(row_cost)
     while bounds[-1] < n:
