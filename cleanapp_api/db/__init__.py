@@ -1,0 +1,199 @@
+"""The service's database layer: engines, Alembic migrations (repositories come later).
+
+The tables live in :mod:`cleanapp_geo.io.tables` (one ``MetaData`` shared by the library,
+the migrations and the service). Migrations are configured from Python, no ``alembic.ini``:
+
+>>> from cleanapp_api import db
+>>> db.upgrade("postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp")  # doctest: +SKIP
+
+Nothing here reads the environment; the CLI and :mod:`cleanapp_api.settings` pass URLs in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = [
+    "MIGRATIONS_PATH",
+    "alembic_config",
+    "create_engine",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "normalise_url",
+    "upgrade",
+]
+
+#: Directory of the Alembic environment (``env.py``, ``versions/``).
+MIGRATIONS_PATH: Final = Path(__file__).resolve().parent / "migrations"
+
+_POSTGRES_DRIVERS: Final = {"postgresql", "postgres", "postgresql+psycopg"}
+
+Bind = str | sa.Engine | sa.Connection
+
+
+def normalise_url(url: str) -> str:
+    """Return a ``postgresql+psycopg://`` URL (``postgresql://``/``postgres://`` accepted).
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy database URL.
+
+    Returns
+    -------
+    str
+        The URL with the psycopg 3 driver, password kept.
+
+    Raises
+    ------
+    ValueError
+        When the URL cannot be parsed or names another database or driver.
+
+    Examples
+    --------
+    >>> normalise_url("postgres://u:pw@db:5432/cases")
+    'postgresql+psycopg://u:pw@db:5432/cases'
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(
+            "database URL cannot be parsed "
+            "(expected postgresql+psycopg://user:password@host:port/dbname)"
+        ) from exc
+    if parsed.drivername not in _POSTGRES_DRIVERS:
+        raise ValueError(
+            f"database URL must use PostgreSQL with psycopg 3 (postgresql+psycopg://...), "
+            f"got driver {parsed.drivername!r}"
+        )
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, **kwargs: object) -> sa.Engine:
+    """Create an engine for a (normalised) PostgreSQL URL.
+
+    Parameters
+    ----------
+    url : str
+        Database URL (see :func:`normalise_url`).
+    **kwargs
+        Passed to :func:`sqlalchemy.create_engine` (``pool_pre_ping`` defaults to True).
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        The engine.
+    """
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(normalise_url(url), **kwargs)
+
+
+def alembic_config(url: str | None = None, *, connection: sa.Connection | None = None) -> Config:
+    """Build the Alembic configuration of the store.
+
+    Parameters
+    ----------
+    url : str, optional
+        Database URL (used when no ``connection`` is given).
+    connection : sqlalchemy.Connection, optional
+        Run the migrations on this connection (in its transaction, if one is open).
+
+    Returns
+    -------
+    alembic.config.Config
+        With ``script_location`` set to :data:`MIGRATIONS_PATH`.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_PATH))
+    if url is not None:
+        config.attributes["url"] = normalise_url(url)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _migration_connection(bind: Bind) -> Iterator[sa.Connection]:
+    if isinstance(bind, sa.Connection):
+        yield bind
+        return
+    engine = (
+        bind if isinstance(bind, sa.Engine) else create_engine(bind, poolclass=sa.pool.NullPool)
+    )
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        if not isinstance(bind, sa.Engine):
+            engine.dispose()
+
+
+def upgrade(bind: Bind, revision: str = "head") -> None:
+    """Migrate the database up to ``revision`` (one transaction).
+
+    Parameters
+    ----------
+    bind : str, sqlalchemy.Engine or sqlalchemy.Connection
+        Database URL, engine, or connection (the caller then commits).
+    revision : str, default "head"
+        Target revision.
+    """
+    with _migration_connection(bind) as connection:
+        command.upgrade(alembic_config(connection=connection), revision)
+
+
+def downgrade(bind: Bind, revision: str = "base") -> None:
+    """Migrate the database down to ``revision`` (``base``: drop every table; PostGIS stays).
+
+    Parameters
+    ----------
+    bind : str, sqlalchemy.Engine or sqlalchemy.Connection
+        Database URL, engine, or connection (the caller then commits).
+    revision : str, default "base"
+        Target revision.
+    """
+    with _migration_connection(bind) as connection:
+        command.downgrade(alembic_config(connection=connection), revision)
+
+
+def current_revision(bind: Bind) -> str | None:
+    """Return the revision the database is at (``None`` when never migrated).
+
+    Parameters
+    ----------
+    bind : str, sqlalchemy.Engine or sqlalchemy.Connection
+        Database URL, engine, or connection.
+
+    Returns
+    -------
+    str or None
+        The current revision id.
+    """
+    with _migration_connection(bind) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """Return the newest revision id of the migrations.
+
+    Returns
+    -------
+    str
+        The head revision.
+    """
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package ships revisions
+        raise RuntimeError(f"no Alembic revisions found in {MIGRATIONS_PATH}")
+    return head

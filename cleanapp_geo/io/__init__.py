@@ -1,0 +1,46 @@
+"""The PostGIS store: tables, loaders that return the library's frames, a bulk writer.
+
+Import it explicitly (``import cleanapp_geo.io as cio``); ``import cleanapp_geo`` never
+imports SQLAlchemy. Needs the ``postgis`` extra (SQLAlchemy, GeoAlchemy2, psycopg 3,
+pyarrow) and a database migrated with ``cleanapp-api db upgrade``.
+
+* :mod:`cleanapp_geo.io.tables` -- the SQLAlchemy Core tables (one ``metadata``).
+* :mod:`cleanapp_geo.io.sql` -- :func:`read_reports`, :func:`read_analyses`,
+  :func:`read_areas`, :func:`write_reports` / :func:`insert_reports`.
+* :mod:`cleanapp_geo.io.files` -- reading report files (GeoJSON, CSV, GeoParquet) with
+  per-row validation, for bulk imports.
+"""
+
+from __future__ import annotations
+
+from cleanapp_geo.io.errors import InvalidQueryError, ReportConflictError, StoreError
+from cleanapp_geo.io.files import ReportFile, check_report_rows, read_report_file
+from cleanapp_geo.io.sql import (
+    WriteResult,
+    insert_reports,
+    radius_bounding_boxes,
+    read_analyses,
+    read_areas,
+    read_reports,
+    select_reports,
+    write_reports,
+)
+from cleanapp_geo.io.tables import metadata
+
+__all__ = [
+    "InvalidQueryError",
+    "ReportConflictError",
+    "ReportFile",
+    "StoreError",
+    "WriteResult",
+    "check_report_rows",
+    "insert_reports",
+    "metadata",
+    "radius_bounding_boxes",
+    "read_analyses",
+    "read_areas",
+    "read_report_file",
+    "read_reports",
+    "select_reports",
+    "write_reports",
+]
