@@ -31,6 +31,7 @@ from cleanapp_geo.errors import (
     UnknownReportError,
 )
 from cleanapp_geo.hypotheses import ClusterStats, IncidentHypothesis, hypothesis_id
+from cleanapp_geo.model import DEFAULT_MODEL, UPSTREAM_MODEL, SimilarityModel
 from cleanapp_geo.reports import (
     reports_from_features,
     reports_from_records,
@@ -48,14 +49,7 @@ from cleanapp_geo.scope import (
     scope_mask,
     scope_reports,
 )
-from cleanapp_geo.similarity import (
-    DEFAULT_MODEL,
-    UPSTREAM_MODEL,
-    PairExplanation,
-    SimilarityModel,
-    explain_pair,
-    similarity_edges,
-)
+from cleanapp_geo.similarity import PairExplanation, explain_pair, similarity_edges
 from cleanapp_geo.text import tokenize
 
 try:

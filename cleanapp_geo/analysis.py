@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from cleanapp_geo.arrays import ReportArrays, prepare_reports
+from cleanapp_geo.blocking import CandidatePlan, candidate_pairs
 from cleanapp_geo.errors import InvalidModelError
 from cleanapp_geo.hypotheses import (
     ClusterStats,
@@ -25,18 +27,10 @@ from cleanapp_geo.hypotheses import (
     cluster_stats,
     group_hypotheses,
 )
+from cleanapp_geo.model import DEFAULT_MODEL, SimilarityModel
 from cleanapp_geo.schema import CLASSIFICATION, validate_reports
 from cleanapp_geo.scope import Scope, scope_reports
-from cleanapp_geo.similarity import (
-    DEFAULT_MODEL,
-    CandidatePlan,
-    ReportArrays,
-    SimilarityModel,
-    candidate_pairs,
-    edges_frame,
-    prepare_reports,
-    scored_edges,
-)
+from cleanapp_geo.similarity import edges_frame, scored_edges
 
 __all__ = ["AnalysisResult", "IncidentClusterer", "analyze"]
 

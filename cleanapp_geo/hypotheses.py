@@ -20,7 +20,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from cleanapp_geo.similarity import ReportArrays, reasons_from_bits
+from cleanapp_geo.arrays import ReportArrays
+from cleanapp_geo.similarity import reasons_from_bits
 
 __all__ = [
     "ClusterStats",

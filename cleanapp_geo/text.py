@@ -53,39 +53,107 @@ DEFAULT_STOP_WORDS: Final[frozenset[str]] = (
 )
 
 _TOKEN = re.compile(r"[^\W_]+")
-# Separates documents inside one joined chunk. Texts are lowercased before joining, so an
-# all-uppercase ASCII word can never come from a text.
-_DOC_MARK = "QQCLEANAPPDOCQQ"
-_ASCII_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789" + _DOC_MARK.encode())
-_ASCII_TABLE = bytes(b if b in _ASCII_KEEP else 0x20 for b in range(256))
 _CHUNK_DOCS = 50_000
+_SEPARATOR, _DOC_MARK = 0, 1
+# ASCII bytes → lowercase letters and digits kept, the document mark kept, all else 0.
+_ASCII_TABLE = bytes(
+    (b | 0x20)
+    if chr(b).isalpha()
+    else b
+    if chr(b).isdigit()
+    else _DOC_MARK
+    if b == _DOC_MARK
+    else _SEPARATOR
+    for b in range(128)
+) + bytes(128)
+# Little-endian masks keeping the first k bytes of a 64-bit word, k = 0..8.
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
+_WORD_BYTES = 16  # tokens up to this long are keyed exactly by two 64-bit words
 
 
-def _split_tokens(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Split lowercased texts into raw tokens and the position of the text owning each.
+def _split_tokens(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Split texts into tokens: owning text and code of each token, and each code's token.
 
-    ASCII texts take a fast path (byte translation, then whitespace split); the rest use
-    the Unicode-aware regular expression. Both give the same tokens for ASCII input.
+    ASCII texts take a byte-level path that creates no Python string per token: a token
+    of up to 16 characters is keyed exactly by its bytes read as two 64-bit words. Other
+    texts use the Unicode-aware regular expression. Both give the tokens of
+    :func:`tokenize`.
     """
-    is_ascii = np.fromiter((t.isascii() for t in lowered), dtype=bool, count=len(lowered))
-    tokens_parts: list[np.ndarray] = []
-    doc_parts: list[np.ndarray] = []
-    for mask in (is_ascii, ~is_ascii):
-        positions = np.flatnonzero(mask)
-        if len(positions) == 0:
-            continue
-        joined = (" " + _DOC_MARK + " ").join([lowered[k] for k in positions])
-        if mask is is_ascii:
-            raw = joined.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split()
-        else:
-            raw = _TOKEN.findall(joined)
-        found = np.asarray(raw, dtype=object)
-        is_mark = found == _DOC_MARK
-        tokens_parts.append(found[~is_mark])
-        doc_parts.append(positions[np.cumsum(is_mark)[~is_mark]])
-    if not tokens_parts:
-        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
-    return np.concatenate(tokens_parts), np.concatenate(doc_parts).astype(np.int64)
+    is_ascii = np.fromiter(
+        (t.isascii() and "\x01" not in t for t in texts), dtype=bool, count=len(texts)
+    )
+    docs: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    vocabulary: list[str] = []
+    ascii_positions = np.flatnonzero(is_ascii)
+    if len(ascii_positions):
+        doc, ascii_codes, ascii_vocabulary = _ascii_tokens(texts[ascii_positions])
+        docs.append(ascii_positions[doc])
+        codes.append(ascii_codes)
+        vocabulary = ascii_vocabulary
+    other_positions = np.flatnonzero(~is_ascii)
+    if len(other_positions):
+        index = {token: code for code, token in enumerate(vocabulary)}
+        for k in other_positions:
+            found = _TOKEN.findall(str(texts[k]).lower())
+            docs.append(np.full(len(found), k, dtype=np.int64))
+            codes.append(
+                np.fromiter((index.setdefault(t, len(index)) for t in found), np.int64, len(found))
+            )
+        vocabulary = list(index)
+    if not docs:
+        return np.empty(0, np.int64), np.empty(0, np.int64), []
+    return np.concatenate(docs).astype(np.int64), np.concatenate(codes), vocabulary
+
+
+def _ascii_tokens(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Tokens of ASCII texts without the document mark: (owning text, code, vocabulary)."""
+    joined = "\x01".join(texts.tolist()).encode("ascii").translate(_ASCII_TABLE)
+    chars = np.frombuffer(joined, dtype=np.uint8)
+    in_token = chars > _DOC_MARK
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], in_token, [False])).view(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    if len(starts) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), []
+    doc = np.searchsorted(np.flatnonzero(chars == _DOC_MARK), starts)
+    lengths = ends - starts
+    short = lengths <= _WORD_BYTES
+    padded = np.concatenate((chars, np.zeros(_WORD_BYTES, dtype=np.uint8)))
+    words = np.ndarray(
+        shape=(len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,)
+    )  # the 64-bit little-endian word starting at every byte
+    s_starts, s_lengths = starts[short], lengths[short]
+    low = words[s_starts] & _BYTE_MASKS[np.minimum(s_lengths, 8)]
+    high = words[s_starts + 8] & _BYTE_MASKS[np.clip(s_lengths - 8, 0, 8)]
+    short_codes, _ = pd.factorize(low ^ (high * np.uint64(0x9E3779B97F4A7C15)))
+    first = np.empty(int(short_codes.max()) + 1, dtype=np.int64)
+    first[short_codes[::-1]] = np.arange(len(short_codes))[::-1]
+    exact = np.array_equal(low[first][short_codes], low) and np.array_equal(
+        high[first][short_codes], high
+    )
+    if not exact:  # two different tokens mixed into one key: key them by their text
+        short_codes, first = np.arange(len(s_starts)), np.arange(len(s_starts))
+    vocabulary = [
+        joined[a : a + n].decode("ascii")
+        for a, n in zip(s_starts[first].tolist(), s_lengths[first].tolist(), strict=True)
+    ]
+    codes = np.empty(len(starts), dtype=np.int64)
+    codes[short] = short_codes
+    long_tokens = [
+        joined[a:b].decode("ascii")
+        for a, b in zip(starts[~short].tolist(), ends[~short].tolist(), strict=True)
+    ]
+    if long_tokens or not exact:
+        index: dict[str, int] = {}
+        remap = np.fromiter(
+            (index.setdefault(t, len(index)) for t in vocabulary), np.int64, len(vocabulary)
+        )
+        codes[short] = remap[short_codes]
+        codes[~short] = np.fromiter(
+            (index.setdefault(t, len(index)) for t in long_tokens), np.int64, len(long_tokens)
+        )
+        vocabulary = list(index)
+    return doc, codes, vocabulary
 
 
 def tokenize(
@@ -177,8 +245,8 @@ class TextFeatures:
     ) -> TextFeatures:
         """Tokenize many texts at once (same rules as :func:`tokenize`).
 
-        The texts are processed in chunks of 50,000 with one regular-expression pass per
-        chunk, so memory stays bounded for millions of reports.
+        The texts are processed in chunks of 50,000, ASCII ones at the byte level, so
+        memory stays bounded for millions of reports.
 
         Parameters
         ----------
@@ -200,9 +268,7 @@ class TextFeatures:
         doc_parts: list[np.ndarray] = []
         code_parts: list[np.ndarray] = []
         for start in range(0, n, _CHUNK_DOCS):
-            lowered = [str(t).lower() for t in values[start : start + _CHUNK_DOCS]]
-            found, doc = _split_tokens(lowered)
-            local_codes, local_uniques = pd.factorize(found)
+            doc, local_codes, local_uniques = _split_tokens(values[start : start + _CHUNK_DOCS])
             keep_token = np.fromiter(
                 (len(t) >= min_token_chars and t not in stop for t in local_uniques),
                 dtype=bool,

@@ -68,7 +68,8 @@ def brute_force_edges(
     reports: gpd.GeoDataFrame, model: cg.SimilarityModel, classification: str | None = None
 ) -> set[tuple[int, int]]:
     """Every pair scored with the vectorised scorer: the all-pairs reference."""
-    from cleanapp_geo.similarity import prepare_reports, score_pairs
+    from cleanapp_geo.arrays import prepare_reports
+    from cleanapp_geo.similarity import score_pairs
 
     arrays = prepare_reports(reports, model, classification=classification)
     i, j = np.triu_indices(len(arrays), k=1)

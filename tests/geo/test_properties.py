@@ -14,12 +14,10 @@ from hypothesis import strategies as st
 from strategies import BASE_TS, brute_force_edges, models, report_frames
 
 import cleanapp_geo as cg
-from cleanapp_geo.similarity import (
-    FEATURES,
-    candidate_pairs,
-    prepare_reports,
-    score_pairs,
-)
+from cleanapp_geo.arrays import prepare_reports
+from cleanapp_geo.blocking import candidate_pairs
+from cleanapp_geo.model import FEATURES
+from cleanapp_geo.similarity import score_pairs
 from cleanapp_geo.text import tokenize
 
 PRESETS = {"upstream": cg.UPSTREAM_MODEL, "default": cg.DEFAULT_MODEL}

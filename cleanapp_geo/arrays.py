@@ -1,0 +1,239 @@
+"""Per-report arrays that pair scoring reads, computed once per analysis."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from cleanapp_geo.schema import (
+    BRAND_DISPLAY_NAME,
+    CLASSIFICATION,
+    DESCRIPTION,
+    SEQ,
+    SEVERITY_LEVEL,
+    SUMMARY,
+    TITLE,
+    TS,
+)
+from cleanapp_geo.text import TextFeatures, jaccard_pairs
+
+if TYPE_CHECKING:
+    from cleanapp_geo.model import SimilarityModel
+
+__all__ = [
+    "EARTH_RADIUS_M",
+    "ReportArrays",
+    "chord_m",
+    "haversine_m",
+    "prepare_reports",
+    "resolved_classification",
+]
+
+EARTH_RADIUS_M: Final = 6_371_000.0
+_DEFAULT_CLASSIFICATION: Final = "physical"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReportArrays:
+    """Per-report arrays that pair scoring reads, computed once per analysis.
+
+    Attributes
+    ----------
+    seq : numpy.ndarray
+        int64 report seqs, in frame order.
+    lon, lat : numpy.ndarray
+        float64 degrees.
+    xyz : numpy.ndarray
+        (n, 3) float64 positions on a sphere of radius 6,371 km (for the KD-tree).
+    classification : numpy.ndarray
+        int64 codes of the resolved classification (analysis, else scope, else physical).
+    classification_names : numpy.ndarray
+        The resolved classification string of every report.
+    severity : numpy.ndarray
+        float64 severity levels.
+    brand : numpy.ndarray
+        int64 codes of the lowercased brand display name; -1 when empty.
+    ts_ns : numpy.ndarray
+        int64 nanoseconds since the epoch (UTC).
+    texts : numpy.ndarray
+        title + summary + description of every report (tokenized lazily).
+    stop_words : frozenset of str
+        Stop words of the tokenizer.
+    min_token_chars : int
+        Shortest token kept.
+    title_text : numpy.ndarray
+        First non-blank of title, summary, description ("" when all blank).
+    """
+
+    seq: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    xyz: np.ndarray
+    classification: np.ndarray
+    classification_names: np.ndarray
+    severity: np.ndarray
+    brand: np.ndarray
+    ts_ns: np.ndarray
+    texts: np.ndarray
+    stop_words: frozenset[str]
+    min_token_chars: int
+    title_text: np.ndarray
+    _tree: list[cKDTree] = field(default_factory=list, repr=False)
+    _text: list[TextFeatures] = field(default_factory=list, repr=False)
+    _text_subset: list[tuple[np.ndarray, TextFeatures]] = field(default_factory=list, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    @property
+    def tree(self) -> cKDTree:
+        """KD-tree over :attr:`xyz` (built on first use)."""
+        if not self._tree:
+            self._tree.append(cKDTree(self.xyz, balanced_tree=False, compact_nodes=False))
+        return self._tree[0]
+
+    @property
+    def text(self) -> TextFeatures:
+        """Token sets of every report (tokenized on first use, then kept)."""
+        if not self._text:
+            self._text.append(self._tokenize(self.texts))
+        return self._text[0]
+
+    def jaccard(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Exact token-set Jaccard similarity of pairs ``(i[k], j[k])``.
+
+        Only the reports these pairs touch are tokenized, unless every report already
+        was (text features are the costliest part of an analysis, and with a radius gate
+        most reports never need them).
+        """
+        if self._text or len(i) == 0:
+            return jaccard_pairs(self.text, i, j)
+        if self._text_subset:
+            positions, subset = self._text_subset[0]
+            at_i = np.searchsorted(positions, i).clip(0, len(positions) - 1)
+            at_j = np.searchsorted(positions, j).clip(0, len(positions) - 1)
+            if np.array_equal(positions[at_i], i) and np.array_equal(positions[at_j], j):
+                return jaccard_pairs(subset, at_i, at_j)
+        touched = np.unique(np.concatenate((i, j)))
+        subset = self._tokenize(self.texts[touched])
+        return jaccard_pairs(subset, np.searchsorted(touched, i), np.searchsorted(touched, j))
+
+    def prepare_text(self, positions: np.ndarray) -> None:
+        """Tokenize the reports at sorted unique ``positions`` once, for later pairs.
+
+        When they are most of the reports, all reports are tokenized instead.
+        """
+        if self._text:
+            return
+        if len(positions) >= 0.6 * len(self):
+            _ = self.text
+            return
+        self._text_subset[:] = [(positions, self._tokenize(self.texts[positions]))]
+
+    def _tokenize(self, texts: np.ndarray) -> TextFeatures:
+        return TextFeatures.from_texts(
+            texts, stop_words=self.stop_words, min_token_chars=self.min_token_chars
+        )
+
+
+def resolved_classification(reports: pd.DataFrame, classification: str | None) -> np.ndarray:
+    """Return each report's classification, else the scope's, else ``physical``."""
+    fallback = classification or _DEFAULT_CLASSIFICATION
+    values = reports[CLASSIFICATION].to_numpy(dtype=object)
+    return np.where(values == "", fallback, values).astype(object)
+
+
+def prepare_reports(
+    reports: gpd.GeoDataFrame,
+    model: SimilarityModel,
+    *,
+    classification: str | None = None,
+) -> ReportArrays:
+    """Compute the per-report arrays used by scoring (text is tokenized lazily).
+
+    Parameters
+    ----------
+    reports : geopandas.GeoDataFrame
+        A validated report frame.
+    model : SimilarityModel
+        Gives the tokenizer settings.
+    classification : str, optional
+        Scope classification, used for reports whose analysis has none.
+
+    Returns
+    -------
+    ReportArrays
+    """
+    geoms = reports.geometry.array
+    lon = np.asarray(shapely.get_x(geoms), dtype=np.float64)
+    lat = np.asarray(shapely.get_y(geoms), dtype=np.float64)
+    lon_r, lat_r = np.radians(lon), np.radians(lat)
+    cos_lat = np.cos(lat_r)
+    xyz = EARTH_RADIUS_M * np.column_stack(
+        (cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r))
+    )
+    names = resolved_classification(reports, classification)
+    class_codes, _ = pd.factorize(names)
+    brand_lower = reports[BRAND_DISPLAY_NAME].str.lower().to_numpy(dtype=object)
+    brand_codes, _ = pd.factorize(brand_lower)
+    brand_codes = np.where(brand_lower == "", -1, brand_codes).astype(np.int64)
+    title, summary, description = (
+        reports[c].to_numpy(dtype=object) for c in (TITLE, SUMMARY, DESCRIPTION)
+    )
+    texts = (reports[TITLE] + " " + reports[SUMMARY] + " " + reports[DESCRIPTION]).to_numpy(
+        dtype=object
+    )
+    title_text = _first_non_blank(title, summary, description)
+    ts_ns = reports[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return ReportArrays(
+        seq=reports[SEQ].to_numpy(dtype=np.int64),
+        lon=lon,
+        lat=lat,
+        xyz=xyz,
+        classification=class_codes.astype(np.int64),
+        classification_names=names,
+        severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64),
+        brand=brand_codes,
+        ts_ns=ts_ns,
+        texts=texts,
+        stop_words=model.stop_words,
+        min_token_chars=model.min_token_chars,
+        title_text=title_text,
+    )
+
+
+def _first_non_blank(*columns: np.ndarray) -> np.ndarray:
+    result = np.full(len(columns[0]), "", dtype=object)
+    unset = np.ones(len(result), dtype=bool)
+    for column in columns:
+        stripped = np.array([s.strip() for s in column], dtype=object)
+        take = unset & (stripped != "")
+        result[take] = column[take]
+        unset &= ~take
+    return result
+
+
+def haversine_m(
+    lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+) -> np.ndarray:
+    """Great-circle distance in metres on a sphere of radius 6,371 km (as upstream)."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = np.radians(lon2 - lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arctan2(np.sqrt(a), np.sqrt(np.clip(1 - a, 0, None)))
+
+
+def chord_m(distance_m: float) -> float:
+    """KD-tree radius that contains every pair within ``distance_m`` (with a margin)."""
+    if distance_m >= math.pi * EARTH_RADIUS_M:
+        return 2 * EARTH_RADIUS_M * 1.000001
+    chord = 2 * EARTH_RADIUS_M * math.sin(distance_m / (2 * EARTH_RADIUS_M))
+    return chord * (1 + 1e-9) + 1e-6
