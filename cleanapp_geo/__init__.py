@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from cleanapp_geo import evaluation, synthetic
 from cleanapp_geo.analysis import AnalysisResult, IncidentClusterer, analyze
 from cleanapp_geo.errors import (
     CleanAppGeoError,
@@ -50,6 +51,7 @@ from cleanapp_geo.scope import (
     scope_reports,
 )
 from cleanapp_geo.similarity import PairExplanation, explain_pair, similarity_edges
+from cleanapp_geo.synthetic import make_reports
 from cleanapp_geo.text import tokenize
 
 try:
@@ -78,8 +80,10 @@ __all__ = [
     "__version__",
     "analyze",
     "as_scope",
+    "evaluation",
     "explain_pair",
     "hypothesis_id",
+    "make_reports",
     "parse_scope_geojson",
     "radius_scope",
     "radius_scope_around_report",
@@ -90,6 +94,7 @@ __all__ = [
     "scope_reports",
     "select_preferred_analysis",
     "similarity_edges",
+    "synthetic",
     "tokenize",
     "validate_reports",
 ]
