@@ -11,9 +11,8 @@ The tokenizer follows the upstream CleanApp system (reference §4.1):
 5. keep the set of distinct tokens.
 
 Text features are computed once per report, for all reports at once, into a compact
-sparse layout (:class:`TextFeatures`) whose token ids are ordered by document frequency
-(rarest first), which is what the prefix-filtered set-similarity join in
-:mod:`cleanapp_geo.similarity` needs.
+sparse layout (:class:`TextFeatures`) whose token ids are ordered by frequency (rarest
+first, ties by text), so the layout does not depend on the order of the reports.
 """
 
 from __future__ import annotations
@@ -290,8 +289,7 @@ class TextFeatures:
         n_tokens = len(global_ids)
         vocabulary = np.empty(n_tokens, dtype=object)
         vocabulary[np.fromiter(global_ids.values(), np.int64, n_tokens)] = list(global_ids)
-        # Rank tokens by occurrence count (ties by text): any fixed global order keeps the
-        # prefix filter exact; rare-first makes it selective.
+        # Rank tokens by occurrence count (ties by text): a canonical order.
         occurrences = np.bincount(codes, minlength=n_tokens)
         rank_order = np.lexsort((vocabulary.astype(str), occurrences))
         rank = np.empty(n_tokens, dtype=np.int64)
