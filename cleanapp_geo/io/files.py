@@ -65,7 +65,16 @@ from cleanapp_geo.schema import (
     validate_reports,
 )
 
-__all__ = ["FORMATS", "ReportFile", "check_report_rows", "detect_format", "read_report_file"]
+__all__ = [
+    "FORMATS",
+    "REASON",
+    "ROW",
+    "Format",
+    "ReportFile",
+    "check_report_rows",
+    "detect_format",
+    "read_report_file",
+]
 
 Format = Literal["geojson", "csv", "parquet"]
 
@@ -119,8 +128,8 @@ class ReportFile:
         One row per report of the valid records (a report frame with the preferred
         analysis, plus the optional report columns).
     analyses : pandas.DataFrame
-        Every valid record as an analysis row (``seq``, ``language`` and the analysis
-        fields), for :func:`cleanapp_geo.io.sql.insert_reports`.
+        Every valid record as an analysis row (``row``, ``seq``, ``language`` and the
+        analysis fields), for :func:`cleanapp_geo.io.sql.insert_reports`.
     rejects : pandas.DataFrame
         One row per invalid record: ``row`` (1-based), ``reason`` (every problem,
         separated by "; ") and the record's original fields; ordered by ``row``.
@@ -664,4 +673,6 @@ def _analyses(good: pd.DataFrame) -> pd.DataFrame:
         *_PROBABILITIES,
         "is_valid",
     ]
-    return pd.DataFrame(good[columns]).reset_index(drop=True)
+    analyses = pd.DataFrame(good[columns])
+    analyses.insert(0, ROW, good.index.to_numpy(dtype=np.int64))
+    return analyses.reset_index(drop=True)

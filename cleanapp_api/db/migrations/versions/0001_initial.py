@@ -4,7 +4,8 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-03-14
 
-Creates the ``postgis`` extension when missing (never drops it). The schema is a frozen copy
+Creates the ``postgis`` extension when missing (never drops it). Constraint names are given
+in full and wrapped in ``op.f`` so the metadata's naming convention is not applied twice. The schema is a frozen copy
 of ``cleanapp_geo/io/tables.py`` at this revision (a test checks that the migrated database
 matches the tables module); later changes go in new revisions.
 """
@@ -79,11 +80,13 @@ def _in(
     table: str, column: str, values: tuple[str, ...], name: str | None = None
 ) -> sa.CheckConstraint:
     listed = ", ".join(f"'{v}'" for v in values)
-    return sa.CheckConstraint(f"{column} IN ({listed})", name=f"ck_{table}_{name or column}")
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=op.f(f"ck_{table}_{name or column}"))
 
 
 def _unit(table: str, column: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(f"{column} >= 0 AND {column} <= 1", name=f"ck_{table}_{column}_range")
+    return sa.CheckConstraint(
+        f"{column} >= 0 AND {column} <= 1", name=op.f(f"ck_{table}_{column}_range")
+    )
 
 
 def _identity() -> sa.Column[Any]:
@@ -92,7 +95,7 @@ def _identity() -> sa.Column[Any]:
 
 def _case_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["case_id"], ["cases.case_id"], name=f"fk_{table}_case_id_cases", ondelete="CASCADE"
+        ["case_id"], ["cases.case_id"], name=op.f(f"fk_{table}_case_id_cases"), ondelete="CASCADE"
     )
 
 
@@ -127,15 +130,17 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(255), nullable=True),
         sa.Column("owner_is_public", sa.Boolean(), server_default=sa.false(), nullable=False),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("seq", name="pk_reports"),
-        sa.UniqueConstraint("public_id", name="uq_reports_public_id"),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_reports")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_reports_public_id")),
         sa.CheckConstraint(
             "length(public_id) = 26 AND public_id ~ '^rpt_[-_A-Za-z0-9]+$'",
-            name="ck_reports_public_id_format",
+            name=op.f("ck_reports_public_id_format"),
         ),
-        sa.CheckConstraint("latitude >= -90 AND latitude <= 90", name="ck_reports_latitude_range"),
         sa.CheckConstraint(
-            "longitude >= -180 AND longitude <= 180", name="ck_reports_longitude_range"
+            "latitude >= -90 AND latitude <= 90", name=op.f("ck_reports_latitude_range")
+        ),
+        sa.CheckConstraint(
+            "longitude >= -180 AND longitude <= 180", name=op.f("ck_reports_longitude_range")
         ),
         _in("reports", "status", ("active", "resolved")),
         _in("reports", "visibility", ("public", "shadow", "quarantine")),
@@ -163,11 +168,14 @@ def upgrade() -> None:
         sa.Column("is_valid", sa.Boolean(), server_default=sa.true(), nullable=False),
         _now("created_at"),
         _now("updated_at"),
-        sa.PrimaryKeyConstraint("seq", "language", name="pk_report_analysis"),
+        sa.PrimaryKeyConstraint("seq", "language", name=op.f("pk_report_analysis")),
         sa.ForeignKeyConstraint(
-            ["seq"], ["reports.seq"], name="fk_report_analysis_seq_reports", ondelete="CASCADE"
+            ["seq"],
+            ["reports.seq"],
+            name=op.f("fk_report_analysis_seq_reports"),
+            ondelete="CASCADE",
         ),
-        sa.CheckConstraint("language <> ''", name="ck_report_analysis_language_not_empty"),
+        sa.CheckConstraint("language <> ''", name=op.f("ck_report_analysis_language_not_empty")),
         _in("report_analysis", "classification", ("physical", "digital")),
         _unit("report_analysis", "severity_level"),
         _unit("report_analysis", "litter_probability"),
@@ -184,7 +192,7 @@ def upgrade() -> None:
         sa.Column("geom", _geometry("MULTIPOLYGON"), nullable=False),
         _now("created_at"),
         _now("updated_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_areas"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_areas")),
     )
     _gist("ix_areas_geom", "areas", "geom")
 
@@ -195,12 +203,17 @@ def upgrade() -> None:
         sa.Column("email", sa.String(255), nullable=False),
         sa.Column("consent_report", sa.Boolean(), server_default=sa.false(), nullable=False),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_area_contacts"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_area_contacts")),
         sa.ForeignKeyConstraint(
-            ["area_id"], ["areas.id"], name="fk_area_contacts_area_id_areas", ondelete="CASCADE"
+            ["area_id"],
+            ["areas.id"],
+            name=op.f("fk_area_contacts_area_id_areas"),
+            ondelete="CASCADE",
         ),
-        sa.UniqueConstraint("area_id", "email", name="uq_area_contacts_area_id_email"),
-        sa.CheckConstraint("position('@' in email) > 1", name="ck_area_contacts_email_format"),
+        sa.UniqueConstraint("area_id", "email", name=op.f("uq_area_contacts_area_id_email")),
+        sa.CheckConstraint(
+            "position('@' in email) > 1", name=op.f("ck_area_contacts_email_format")
+        ),
     )
 
     op.create_table(
@@ -220,16 +233,16 @@ def upgrade() -> None:
         _text("source", 64),
         _now("created_at"),
         _now("updated_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_brand_contacts"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_brand_contacts")),
         sa.UniqueConstraint(
             "brand_key",
             "role",
             "organization",
-            name="uq_brand_contacts_brand_key_role_organization",
+            name=op.f("uq_brand_contacts_brand_key_role_organization"),
         ),
-        sa.CheckConstraint("brand_key <> ''", name="ck_brand_contacts_brand_key_not_empty"),
+        sa.CheckConstraint("brand_key <> ''", name=op.f("ck_brand_contacts_brand_key_not_empty")),
         sa.CheckConstraint(
-            "brand_key = lower(brand_key)", name="ck_brand_contacts_brand_key_lower"
+            "brand_key = lower(brand_key)", name=op.f("ck_brand_contacts_brand_key_lower")
         ),
     )
 
@@ -237,8 +250,8 @@ def upgrade() -> None:
         "opted_out_emails",
         sa.Column("email", sa.String(255), nullable=False),
         _now("opted_out_at"),
-        sa.PrimaryKeyConstraint("email", name="pk_opted_out_emails"),
-        sa.CheckConstraint("email = lower(email)", name="ck_opted_out_emails_email_lower"),
+        sa.PrimaryKeyConstraint("email", name=op.f("pk_opted_out_emails")),
+        sa.CheckConstraint("email = lower(email)", name=op.f("ck_opted_out_emails_email_lower")),
     )
 
     op.create_table(
@@ -249,10 +262,10 @@ def upgrade() -> None:
         sa.Column("token_type", sa.String(16), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_auth_tokens"),
-        sa.UniqueConstraint("token_hash", name="uq_auth_tokens_token_hash"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_auth_tokens_token_hash")),
         sa.CheckConstraint(
-            "token_hash ~ '^[0-9a-f]{64}$'", name="ck_auth_tokens_token_hash_sha256_hex"
+            "token_hash ~ '^[0-9a-f]{64}$'", name=op.f("ck_auth_tokens_token_hash_sha256_hex")
         ),
         _in("auth_tokens", "token_type", ("access", "refresh")),
     )
@@ -280,25 +293,27 @@ def upgrade() -> None:
         sa.Column("created_by_user_id", sa.String(255), nullable=False),
         _now("created_at"),
         _now("updated_at"),
-        sa.PrimaryKeyConstraint("cluster_id", name="pk_saved_clusters"),
+        sa.PrimaryKeyConstraint("cluster_id", name=op.f("pk_saved_clusters")),
         sa.ForeignKeyConstraint(
             ["seed_report_seq"],
             ["reports.seq"],
-            name="fk_saved_clusters_seed_report_seq_reports",
+            name=op.f("fk_saved_clusters_seed_report_seq_reports"),
             ondelete="SET NULL",
         ),
         sa.CheckConstraint(
-            "cluster_id ~ '^clst_[0-9a-f]{24}$'", name="ck_saved_clusters_cluster_id_format"
+            "cluster_id ~ '^clst_[0-9a-f]{24}$'", name=op.f("ck_saved_clusters_cluster_id_format")
         ),
         _in("saved_clusters", "classification", ("physical", "digital")),
-        sa.CheckConstraint("report_count >= 0", name="ck_saved_clusters_report_count_non_negative"),
+        sa.CheckConstraint(
+            "report_count >= 0", name=op.f("ck_saved_clusters_report_count_non_negative")
+        ),
         sa.CheckConstraint(
             "centroid_lat IS NULL OR (centroid_lat >= -90 AND centroid_lat <= 90)",
-            name="ck_saved_clusters_centroid_lat_range",
+            name=op.f("ck_saved_clusters_centroid_lat_range"),
         ),
         sa.CheckConstraint(
             "centroid_lng IS NULL OR (centroid_lng >= -180 AND centroid_lng <= 180)",
-            name="ck_saved_clusters_centroid_lng_range",
+            name=op.f("ck_saved_clusters_centroid_lng_range"),
         ),
     )
     op.create_index(
@@ -357,44 +372,44 @@ def upgrade() -> None:
         sa.Column("created_by_user_id", sa.String(255), nullable=False),
         _now("created_at"),
         _now("updated_at"),
-        sa.PrimaryKeyConstraint("case_id", name="pk_cases"),
-        sa.UniqueConstraint("slug", name="uq_cases_slug"),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_cases")),
+        sa.UniqueConstraint("slug", name=op.f("uq_cases_slug")),
         sa.ForeignKeyConstraint(
             ["anchor_report_seq"],
             ["reports.seq"],
-            name="fk_cases_anchor_report_seq_reports",
+            name=op.f("fk_cases_anchor_report_seq_reports"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["merged_into_case_id"],
             ["cases.case_id"],
-            name="fk_cases_merged_into_case_id_cases",
+            name=op.f("fk_cases_merged_into_case_id_cases"),
             ondelete="SET NULL",
         ),
-        sa.CheckConstraint("case_id ~ '^case_[0-9a-f]{24}$'", name="ck_cases_case_id_format"),
-        sa.CheckConstraint("slug <> ''", name="ck_cases_slug_not_empty"),
+        sa.CheckConstraint("case_id ~ '^case_[0-9a-f]{24}$'", name=op.f("ck_cases_case_id_format")),
+        sa.CheckConstraint("slug <> ''", name=op.f("ck_cases_slug_not_empty")),
         _in("cases", "status", _CASE_STATUSES),
         _in("cases", "classification", ("physical", "digital")),
         *(_unit("cases", name) for name in _CASE_SCORES),
-        sa.CheckConstraint("cluster_count >= 0", name="ck_cases_cluster_count_non_negative"),
+        sa.CheckConstraint("cluster_count >= 0", name=op.f("ck_cases_cluster_count_non_negative")),
         sa.CheckConstraint(
-            "linked_report_count >= 0", name="ck_cases_linked_report_count_non_negative"
+            "linked_report_count >= 0", name=op.f("ck_cases_linked_report_count_non_negative")
         ),
         sa.CheckConstraint(
             "anchor_lat IS NULL OR (anchor_lat >= -90 AND anchor_lat <= 90)",
-            name="ck_cases_anchor_lat_range",
+            name=op.f("ck_cases_anchor_lat_range"),
         ),
         sa.CheckConstraint(
             "anchor_lng IS NULL OR (anchor_lng >= -180 AND anchor_lng <= 180)",
-            name="ck_cases_anchor_lng_range",
+            name=op.f("ck_cases_anchor_lng_range"),
         ),
         sa.CheckConstraint(
             "first_seen_at IS NULL OR last_seen_at IS NULL OR first_seen_at <= last_seen_at",
-            name="ck_cases_seen_order",
+            name=op.f("ck_cases_seen_order"),
         ),
         sa.CheckConstraint(
             "merged_into_case_id IS NULL OR (status = 'merged' AND merged_into_case_id <> case_id)",
-            name="ck_cases_merged_into",
+            name=op.f("ck_cases_merged_into"),
         ),
     )
     op.create_index("ix_cases_status_updated_at", "cases", ["status", "updated_at"], unique=False)
@@ -422,10 +437,10 @@ def upgrade() -> None:
         _text("link_reason", 128, "manual"),
         sa.Column("confidence", sa.Double(), server_default="1", nullable=False),
         _now("attached_at"),
-        sa.PrimaryKeyConstraint("case_id", "seq", name="pk_case_reports"),
+        sa.PrimaryKeyConstraint("case_id", "seq", name=op.f("pk_case_reports")),
         _case_fk("case_reports"),
         sa.ForeignKeyConstraint(
-            ["seq"], ["reports.seq"], name="fk_case_reports_seq_reports", ondelete="CASCADE"
+            ["seq"], ["reports.seq"], name=op.f("fk_case_reports_seq_reports"), ondelete="CASCADE"
         ),
         _unit("case_reports", "confidence"),
     )
@@ -438,12 +453,12 @@ def upgrade() -> None:
         _zero("match_score"),
         sa.Column("match_reason", sa.Text(), nullable=True),
         _now("linked_at"),
-        sa.PrimaryKeyConstraint("case_id", "cluster_id", name="pk_case_clusters"),
+        sa.PrimaryKeyConstraint("case_id", "cluster_id", name=op.f("pk_case_clusters")),
         _case_fk("case_clusters"),
         sa.ForeignKeyConstraint(
             ["cluster_id"],
             ["saved_clusters.cluster_id"],
-            name="fk_case_clusters_cluster_id_saved_clusters",
+            name=op.f("fk_case_clusters_cluster_id_saved_clusters"),
             ondelete="CASCADE",
         ),
         _unit("case_clusters", "match_score"),
@@ -480,12 +495,12 @@ def upgrade() -> None:
         sa.Column("rationale", sa.Text(), nullable=True),
         sa.Column("reason_selected", sa.Text(), nullable=True),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_case_escalation_targets"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_escalation_targets")),
         _case_fk("case_escalation_targets"),
         *(_unit("case_escalation_targets", name) for name in _TARGET_SCORES),
         sa.CheckConstraint(
             "notify_tier >= 1 AND notify_tier <= 4",
-            name="ck_case_escalation_targets_notify_tier_range",
+            name=op.f("ck_case_escalation_targets_notify_tier_range"),
         ),
         _in("case_escalation_targets", "channel", ("email", "phone", "website", "social")),
         _in(
@@ -499,7 +514,7 @@ def upgrade() -> None:
             "coalesce(email, '') <> '' OR coalesce(phone, '') <> '' "
             "OR coalesce(website, '') <> '' OR coalesce(contact_url, '') <> '' "
             "OR coalesce(social_handle, '') <> ''",
-            name="ck_case_escalation_targets_has_contact_method",
+            name=op.f("ck_case_escalation_targets_has_contact_method"),
         ),
     )
     op.create_index(
@@ -529,12 +544,12 @@ def upgrade() -> None:
         sa.Column("provider_message_id", sa.String(255), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_case_escalation_actions"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_escalation_actions")),
         _case_fk("case_escalation_actions"),
         sa.ForeignKeyConstraint(
             ["target_id"],
             ["case_escalation_targets.id"],
-            name="fk_case_escalation_actions_target_id_case_escalation_targets",
+            name=op.f("fk_case_escalation_actions_target_id_case_escalation_targets"),
             ondelete="SET NULL",
         ),
     )
@@ -566,18 +581,18 @@ def upgrade() -> None:
         sa.Column("error_message", sa.Text(), nullable=True),
         _now("created_at"),
         _now("updated_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_case_email_deliveries"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_email_deliveries")),
         _case_fk("case_email_deliveries"),
         sa.ForeignKeyConstraint(
             ["action_id"],
             ["case_escalation_actions.id"],
-            name="fk_case_email_deliveries_action_id_case_escalation_actions",
+            name=op.f("fk_case_email_deliveries_action_id_case_escalation_actions"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["target_id"],
             ["case_escalation_targets.id"],
-            name="fk_case_email_deliveries_target_id_case_escalation_targets",
+            name=op.f("fk_case_email_deliveries_target_id_case_escalation_targets"),
             ondelete="SET NULL",
         ),
     )
@@ -601,12 +616,12 @@ def upgrade() -> None:
         sa.Column("linked_report_seq", sa.BigInteger(), nullable=True),
         sa.Column("metadata_json", postgresql.JSONB(), nullable=True),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_case_resolution_signals"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_resolution_signals")),
         _case_fk("case_resolution_signals"),
         sa.ForeignKeyConstraint(
             ["linked_report_seq"],
             ["reports.seq"],
-            name="fk_case_resolution_signals_linked_report_seq_reports",
+            name=op.f("fk_case_resolution_signals_linked_report_seq_reports"),
             ondelete="SET NULL",
         ),
     )
@@ -631,9 +646,11 @@ def upgrade() -> None:
         sa.Column("actor_user_id", sa.String(255), nullable=True),
         sa.Column("payload_json", postgresql.JSONB(), nullable=True),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_case_audit_events"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_audit_events")),
         _case_fk("case_audit_events"),
-        sa.CheckConstraint("event_type <> ''", name="ck_case_audit_events_event_type_not_empty"),
+        sa.CheckConstraint(
+            "event_type <> ''", name=op.f("ck_case_audit_events_event_type_not_empty")
+        ),
     )
     op.create_index(
         "ix_case_audit_events_case_id_created_at",

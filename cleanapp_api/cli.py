@@ -1,0 +1,278 @@
+"""The ``cleanapp-api`` command line.
+
+Subcommands are registered in :data:`SUBCOMMANDS` (name → function adding an
+:mod:`argparse` sub-parser whose ``handler`` default returns the exit code), so others can
+be added without touching the existing ones::
+
+    cleanapp-api db upgrade [--revision head] [--database-url URL]
+    cleanapp-api db downgrade [--revision base] [--database-url URL]
+    cleanapp-api db current [--database-url URL]
+    cleanapp-api reports load PATH [--format geojson|csv|parquet] [--skip-invalid]
+                                   [--rejects PATH] [--database-url URL]
+
+The database URL comes from ``--database-url``, else the ``DATABASE_URL`` environment
+variable (read when the command runs). Exit codes: 0 success, 1 invalid input or a failed
+operation, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TextIO
+
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace], int]
+Registration = Callable[[Any], None]  # receives the subparsers action
+
+_MAX_LISTED_ROWS: Final = 100
+
+
+class CliError(Exception):
+    """A failure reported as ``error: <message>`` with exit code 1."""
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    url = args.database_url or os.environ.get("DATABASE_URL", "")
+    if not url:
+        raise CliError("no database URL: pass --database-url or set DATABASE_URL")
+    return str(url)
+
+
+def _add_database_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL of the PostGIS database (default: $DATABASE_URL)",
+    )
+
+
+# ---------------------------------------------------------------------------------- db
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+
+    url = _database_url(args)
+    db.upgrade(url, args.revision)
+    print(f"database upgraded to {db.current_revision(url) or 'base'}")
+    return 0
+
+
+def _db_downgrade(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+
+    url = _database_url(args)
+    db.downgrade(url, args.revision)
+    print(f"database downgraded to {db.current_revision(url) or 'base'}")
+    return 0
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+
+    current = db.current_revision(_database_url(args))
+    head = db.head_revision()
+    state = "up to date" if current == head else f"head is {head}"
+    print(f"{current or 'base'} ({state})")
+    return 0
+
+
+def _register_db(subparsers: Any) -> None:
+    parser = subparsers.add_parser("db", help="database migrations (Alembic)")
+    commands = parser.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = commands.add_parser("upgrade", help="migrate up (creates PostGIS if needed)")
+    upgrade.add_argument("--revision", default="head", help="target revision (default: head)")
+    _add_database_url(upgrade)
+    upgrade.set_defaults(handler=_db_upgrade)
+    downgrade = commands.add_parser("downgrade", help="migrate down (keeps PostGIS)")
+    downgrade.add_argument("--revision", default="base", help="target revision (default: base)")
+    _add_database_url(downgrade)
+    downgrade.set_defaults(handler=_db_downgrade)
+    current = commands.add_parser("current", help="show the database's revision")
+    _add_database_url(current)
+    current.set_defaults(handler=_db_current)
+
+
+# ------------------------------------------------------------------------------ reports
+
+
+class _Progress:
+    """tqdm bars for :func:`cleanapp_geo.io.sql.insert_reports` (silent when not a TTY)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if phase == "staging":
+            if self.bar is None:
+                self.bar = tqdm(total=total, unit="row", desc="staging", file=sys.stderr)
+            self.bar.update(done - self.bar.n)
+            return
+        self.close()
+        if done == 0:
+            print(f"{phase}...", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _print_rejects(rejects: Any, out: TextIO) -> None:
+    for row, reason in zip(
+        rejects["row"].head(_MAX_LISTED_ROWS), rejects["reason"].head(_MAX_LISTED_ROWS), strict=True
+    ):
+        print(f"row {row}: {reason}", file=out)
+    if len(rejects) > _MAX_LISTED_ROWS:
+        print(
+            f"... and {len(rejects) - _MAX_LISTED_ROWS} more invalid rows "
+            "(--rejects PATH writes them all)",
+            file=out,
+        )
+
+
+def _reports_load(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+    from cleanapp_api.db.importer import import_report_file
+
+    engine = db.create_engine(_database_url(args))
+    progress = _Progress(enabled=not args.no_progress)
+    try:
+        result = import_report_file(
+            engine,
+            args.path,
+            format=args.format,
+            skip_invalid=args.skip_invalid,
+            rejects_path=args.rejects,
+            chunk_size=args.chunk_size,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+        engine.dispose()
+    if not result.written:
+        _print_rejects(result.rejects, sys.stderr)
+        where = f"; rejects written to {result.rejects_path}" if result.rejects_path else ""
+        print(
+            f"error: {len(result.rejects)} of {result.n_rows} rows are invalid, nothing was "
+            f"written (--skip-invalid writes the valid rows){where}",
+            file=sys.stderr,
+        )
+        return 1
+    skipped = result.n_reports - result.inserted_reports
+    print(
+        f"{result.path}: {result.n_rows} rows, {result.n_reports} reports; stored "
+        f"{result.inserted_reports} new reports and {result.inserted_analyses} new analyses "
+        f"({skipped} reports were already stored)"
+    )
+    if not result.rejects.empty:
+        print(
+            f"skipped {len(result.rejects)} invalid rows; rejects written to {result.rejects_path}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _register_reports(subparsers: Any) -> None:
+    parser = subparsers.add_parser("reports", help="report data")
+    commands = parser.add_subparsers(dest="reports_command", required=True, metavar="COMMAND")
+    load = commands.add_parser(
+        "load",
+        help="bulk-import a GeoJSON, CSV or GeoParquet file (idempotent on seq)",
+        description=(
+            "Validate every row and import the reports. By default nothing is written when "
+            "any row is invalid; the invalid rows are listed with their row numbers "
+            "(1-based record positions; for CSV, row 1 is the first line after the header)."
+        ),
+    )
+    load.add_argument("path", help="the file to import")
+    load.add_argument(
+        "--format",
+        choices=("geojson", "csv", "parquet"),
+        help="file format (default: from the suffix)",
+    )
+    load.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write the valid rows and put the invalid ones in a rejects file",
+    )
+    load.add_argument(
+        "--rejects",
+        metavar="PATH",
+        help="CSV file for the invalid rows (default with --skip-invalid: <stem>.rejects.csv)",
+    )
+    load.add_argument(
+        "--chunk-size", type=int, default=50_000, help="rows per COPY chunk (default: 50000)"
+    )
+    load.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    _add_database_url(load)
+    load.set_defaults(handler=_reports_load)
+
+
+#: Subcommand name → function registering it on the top-level subparsers.
+SUBCOMMANDS: dict[str, Registration] = {
+    "db": _register_db,
+    "reports": _register_reports,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; a parsed namespace carries ``handler``.
+    """
+    parser = argparse.ArgumentParser(
+        prog="cleanapp-api", description="CleanApp Cases service and store tools."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in SUBCOMMANDS.values():
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code (0 success, 1 failure, 2 usage error).
+    """
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from cleanapp_geo.errors import CleanAppGeoError
+
+        if isinstance(exc, CleanAppGeoError | SQLAlchemyError | ValueError | OSError):
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"error: {message}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Fixtures for the PostGIS store tests.
+
+The tests run against the server named by ``TEST_DATABASE_URL`` (the Makefile sets it;
+default: the local ``cleanapp_test`` database). When the server is unreachable the tests
+are skipped on a developer machine and fail in CI (``CI`` set).
+
+Isolation: each test session migrates a private schema (``io_test_<random>``, put first
+on the ``search_path`` through the URL's ``options``) and drops it at the end, so
+concurrent sessions sharing the database never see each other's rows; each test that asks
+for ``store`` starts from empty tables (TRUNCATE).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from io_support import clear, url_with_schema
+
+from cleanapp_api import db
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test"
+
+
+def _unreachable(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"PostGIS test database unreachable in CI: {message}", pytrace=False)
+    pytest.skip(f"PostGIS test database unreachable: {message}")
+
+
+@pytest.fixture(scope="session")
+def base_url() -> str:
+    """URL of the reachable test database (skip locally / fail in CI when unreachable)."""
+    url = db.normalise_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        _unreachable(str(exc).splitlines()[0])
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def store_url(base_url: str) -> Iterator[str]:
+    """URL of a freshly migrated private schema, dropped after the session."""
+    schema = f"io_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        conn.execute(sa.schema.CreateSchema(schema))
+    url = url_with_schema(base_url, schema)
+    try:
+        db.upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(store_url: str) -> Iterator[sa.Engine]:
+    """Engine on the session's private, migrated schema."""
+    eng = sa.create_engine(store_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def store(engine: sa.Engine) -> sa.Engine:
+    """The session engine, with every table emptied first."""
+    clear(engine)
+    return engine

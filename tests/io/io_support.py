@@ -1,0 +1,50 @@
+"""Helpers shared by the PostGIS store tests (imported by module name, like api_support)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+import cleanapp_geo as cg
+from cleanapp_geo.io import tables
+
+
+def url_with_schema(url: str, schema: str) -> str:
+    """Return ``url`` with ``schema`` first on the search path (PostGIS stays reachable)."""
+    return (
+        make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema},public"})
+        .render_as_string(hide_password=False)
+    )
+
+
+def clear(engine: sa.Engine) -> None:
+    """Empty every table of the store."""
+    names = ", ".join(table.name for table in tables.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+def record(seq: int, **overrides: Any) -> dict[str, Any]:
+    """One report record for :func:`cleanapp_geo.reports_from_records`."""
+    base: dict[str, Any] = {
+        "seq": seq,
+        "ts": f"2026-03-10T{10 + seq % 10:02d}:00:00Z",
+        "latitude": 47.37 + seq * 1e-4,
+        "longitude": 8.54 + seq * 1e-4,
+        "severity_level": 0.5,
+        "title": f"Report {seq}",
+        "summary": f"Summary {seq}",
+        "classification": "physical",
+        "language": "en",
+    }
+    base.update(overrides)
+    return base
+
+
+def frame_of(*records: dict[str, Any]) -> gpd.GeoDataFrame:
+    """A validated report frame of the given records."""
+    return cg.reports_from_records(records)

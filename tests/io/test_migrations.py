@@ -1,0 +1,220 @@
+"""Migrations: round trip on an empty database, every table and index, no drift."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from io_support import url_with_schema
+from sqlalchemy.engine import make_url
+
+from cleanapp_api import cli, db
+from cleanapp_geo.io import tables
+
+pytestmark = pytest.mark.postgis
+
+EXPECTED_TABLES = {
+    "reports",
+    "report_analysis",
+    "areas",
+    "area_contacts",
+    "brand_contacts",
+    "opted_out_emails",
+    "auth_tokens",
+    "saved_clusters",
+    "cases",
+    "case_reports",
+    "case_clusters",
+    "case_escalation_targets",
+    "case_escalation_actions",
+    "case_email_deliveries",
+    "case_resolution_signals",
+    "case_audit_events",
+}
+
+GIST_INDEXES = {
+    "ix_reports_geom": ("reports", "geom"),
+    "ix_areas_geom": ("areas", "geom"),
+    "ix_saved_clusters_geom": ("saved_clusters", "geom"),
+    "ix_cases_anchor_geom": ("cases", "anchor_geom"),
+    "ix_cases_aggregate_geom": ("cases", "aggregate_geom"),
+}
+
+GEOMETRY_COLUMNS = {
+    ("reports", "geom"): ("POINT", 4326),
+    ("areas", "geom"): ("MULTIPOLYGON", 4326),
+    ("saved_clusters", "geom"): ("GEOMETRY", 4326),
+    ("cases", "anchor_geom"): ("POINT", 4326),
+    ("cases", "aggregate_geom"): ("GEOMETRY", 4326),
+}
+
+
+def _user_tables(conn: sa.Connection) -> set[str]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        )
+    )
+    return {row[0] for row in rows} - {"spatial_ref_sys", "alembic_version"}
+
+
+def _expected_indexes() -> set[str]:
+    names: set[str] = set()
+    for table in tables.metadata.tables.values():
+        names |= {str(ix.name) for ix in table.indexes}
+        names |= {
+            str(c.name)
+            for c in table.constraints
+            if isinstance(c, sa.PrimaryKeyConstraint | sa.UniqueConstraint)
+        }
+    return names
+
+
+@pytest.fixture
+def fresh_database(base_url: str) -> Iterator[str]:
+    """A brand-new empty database (no PostGIS yet), dropped afterwards."""
+    name = f"cleanapp_mig_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_round_trip_upgrade_downgrade_upgrade_on_an_empty_database(fresh_database: str) -> None:
+    engine = sa.create_engine(fresh_database, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            assert _user_tables(conn) == set()
+            assert (
+                conn.execute(
+                    sa.text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+                ).first()
+                is None
+            )
+
+        db.upgrade(fresh_database)
+        assert db.current_revision(fresh_database) == db.head_revision()
+        with engine.connect() as conn:
+            assert _user_tables(conn) == EXPECTED_TABLES
+            assert conn.execute(
+                sa.text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+            ).first()
+
+        db.downgrade(fresh_database)
+        assert db.current_revision(fresh_database) is None
+        with engine.connect() as conn:
+            assert _user_tables(conn) == set()
+            indexes = conn.execute(
+                sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+            ).scalars()
+            assert not set(indexes) & _expected_indexes()
+            # The extension is left in place (other databases objects may depend on it).
+            assert conn.execute(
+                sa.text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+            ).first()
+
+        db.upgrade(fresh_database)
+        with engine.connect() as conn:
+            assert _user_tables(conn) == EXPECTED_TABLES
+    finally:
+        engine.dispose()
+
+
+def test_every_table_and_index_is_present(engine: sa.Engine) -> None:
+    assert set(tables.metadata.tables) == EXPECTED_TABLES
+    with engine.connect() as conn:
+        assert _user_tables(conn) == EXPECTED_TABLES
+        rows = conn.execute(
+            sa.text(
+                "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = current_schema()"
+            )
+        ).all()
+        present = {row.indexname: (row.tablename, row.indexdef) for row in rows}
+        assert _expected_indexes() <= set(present)
+        for name, (table, column) in GIST_INDEXES.items():
+            assert present[name][0] == table
+            assert f"USING gist ({column})" in present[name][1]
+        geometry = conn.execute(
+            sa.text(
+                "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns "
+                "WHERE f_table_schema = current_schema()"
+            )
+        ).all()
+        assert {(r[0], r[1]): (r[2], r[3]) for r in geometry} == GEOMETRY_COLUMNS
+
+
+def test_constraint_names_match_the_tables_module(engine: sa.Engine) -> None:
+    # Alembic's autogenerate does not compare CHECK constraints; compare them by name.
+    expected = {
+        (table.name, str(c.name))
+        for table in tables.metadata.tables.values()
+        for c in table.constraints
+    }
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT cl.relname, co.conname FROM pg_constraint co "
+                "JOIN pg_class cl ON cl.oid = co.conrelid "
+                "JOIN pg_namespace ns ON ns.oid = cl.relnamespace "
+                "WHERE ns.nspname = current_schema() AND cl.relname <> 'alembic_version'"
+            )
+        ).all()
+    assert {(r[0], r[1]) for r in rows} == expected
+
+
+def test_migrated_schema_matches_the_tables_module(engine: sa.Engine) -> None:
+    def ours(
+        obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+    ) -> bool:
+        return not (type_ == "table" and reflected and compare_to is None)
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={"include_object": ours, "compare_type": True, "compare_server_default": False},
+        )
+        diff = compare_metadata(context, tables.metadata)
+    assert diff == []
+
+
+def test_cli_db_upgrade_current_downgrade(
+    base_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = f"io_cli_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(schema))
+    url = url_with_schema(base_url, schema)
+    try:
+        assert cli.main(["db", "upgrade", "--database-url", url]) == 0
+        assert cli.main(["db", "current", "--database-url", url]) == 0
+        assert cli.main(["db", "downgrade", "--database-url", url]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out == [
+            f"database upgraded to {db.head_revision()}",
+            f"{db.head_revision()} (up to date)",
+            "database downgraded to base",
+        ]
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+def test_cli_without_a_database_url_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert cli.main(["db", "current"]) == 1
+    assert "pass --database-url or set DATABASE_URL" in capsys.readouterr().err
