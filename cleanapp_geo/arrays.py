@@ -121,9 +121,21 @@ class ReportArrays:
             at_j = np.searchsorted(positions, j).clip(0, len(positions) - 1)
             if np.array_equal(positions[at_i], i) and np.array_equal(positions[at_j], j):
                 return jaccard_pairs(subset, at_i, at_j)
-        touched = np.unique(np.concatenate((i, j)))
+        touched = np.flatnonzero(np.bincount(np.concatenate((i, j)), minlength=len(self)))
         subset = self._tokenize(self.texts[touched])
         return jaccard_pairs(subset, np.searchsorted(touched, i), np.searchsorted(touched, j))
+
+    def text_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tokens tokenized so far: (row of each report or -1, indptr, indices)."""
+        if self._text:
+            features = self._text[0]
+            return np.arange(len(self), dtype=np.int64), features.indptr, features.indices
+        rows = np.full(len(self), -1, dtype=np.int64)
+        if self._text_subset:
+            positions, features = self._text_subset[0]
+            rows[positions] = np.arange(len(positions))
+            return rows, features.indptr, features.indices
+        return rows, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
 
     def prepare_text(self, positions: np.ndarray) -> None:
         """Tokenize the reports at sorted unique ``positions`` once, for later pairs.
@@ -184,9 +196,7 @@ def prepare_reports(
     brand_lower = reports[BRAND_DISPLAY_NAME].str.lower().to_numpy(dtype=object)
     brand_codes, _ = pd.factorize(brand_lower)
     brand_codes = np.where(brand_lower == "", -1, brand_codes).astype(np.int64)
-    title, summary, description = (
-        reports[c].to_numpy(dtype=object) for c in (TITLE, SUMMARY, DESCRIPTION)
-    )
+    title, summary, description = (reports[c] for c in (TITLE, SUMMARY, DESCRIPTION))
     texts = (reports[TITLE] + " " + reports[SUMMARY] + " " + reports[DESCRIPTION]).to_numpy(
         dtype=object
     )
@@ -209,13 +219,12 @@ def prepare_reports(
     )
 
 
-def _first_non_blank(*columns: np.ndarray) -> np.ndarray:
+def _first_non_blank(*columns: pd.Series) -> np.ndarray:
     result = np.full(len(columns[0]), "", dtype=object)
     unset = np.ones(len(result), dtype=bool)
     for column in columns:
-        stripped = np.array([s.strip() for s in column], dtype=object)
-        take = unset & (stripped != "")
-        result[take] = column[take]
+        take = unset & (column.str.strip() != "").to_numpy(dtype=bool)
+        result[take] = column.to_numpy(dtype=object)[take]
         unset &= ~take
     return result
 

@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cleanapp_geo.arrays import ReportArrays, haversine_m, prepare_reports
+from cleanapp_geo.arrays import EARTH_RADIUS_M, ReportArrays, prepare_reports
 from cleanapp_geo.blocking import BOUND_MARGIN, candidate_pairs
 from cleanapp_geo.errors import UnknownReportError
 from cleanapp_geo.model import DEFAULT_MODEL, FEATURES, REASON_MIN_KERNEL, REASONS, SimilarityModel
@@ -58,84 +58,118 @@ def score_pairs(
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
     w = model.weights
+    kernels, measures, jaccard, needs_text = pair_kernels(arrays, i, j, model)
     out: dict[str, np.ndarray] = {}
-    measures = _pair_measures(arrays, i, j)
-    kernels = _kernels_except_text(arrays, i, j, model, measures)
-    # Text is the expensive feature: compute it only where it can change the outcome.
-    without_text = sum(w[f] * kernels[f] for f in FEATURES if f != "text")
-    needs_text = np.asarray(without_text + w["text"] >= model.threshold - BOUND_MARGIN)
-    jaccard = np.zeros(len(i), dtype=np.float64)
-    if w["text"] > 0 and needs_text.any():
-        jaccard[needs_text] = arrays.jaccard(i[needs_text], j[needs_text])
-    kernels["text"] = _text_kernel(jaccard, model)
-    distance = measures["distance_m"]
     score = np.zeros(len(i), dtype=np.float64)
-    for feature in FEATURES:
-        contribution = w[feature] * kernels[feature]
+    for column, feature in enumerate(FEATURES):
+        contribution = w[feature] * kernels[:, column]
         out[feature] = contribution
         score = score + contribution
     out["score"] = score
     is_edge = score >= model.threshold
     if model.radius_gate_m is not None:
-        is_edge &= distance <= model.radius_gate_m
+        is_edge &= measures["distance_m"] <= model.radius_gate_m
     out["is_edge"] = is_edge
     out.update(measures)
-    out["jaccard"] = np.where(needs_text & (w["text"] > 0), jaccard, np.nan)
+    out["jaccard"] = np.where(needs_text, jaccard, np.nan)
     out["reasons"] = _reason_bits(kernels, w)
     return out
+
+
+def pair_kernels(
+    arrays: ReportArrays,
+    i: np.ndarray,
+    j: np.ndarray,
+    model: SimilarityModel,
+    *,
+    force_text: bool = False,
+    skip_text: bool = False,
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Kernel values of pairs in one compiled pass.
+
+    Returns ``(kernels, measures, jaccard, needs_text)``: the (m, 6) kernel values in
+    :data:`FEATURES` order, the raw measures, the Jaccard similarities and whether text
+        could change the outcome. The text kernel is computed only where it can change the
+    outcome (the other features plus a perfect text match reach the threshold) unless
+    ``force_text``; elsewhere it is 0 and ``jaccard`` is NaN. Reports whose text is needed
+    are tokenized on demand; with ``skip_text`` no text is computed at all.
+    """
+    from cleanapp_geo import _accel
+
+    text_row, indptr, indices = arrays.text_rows()
+    if skip_text:
+        text_row = np.full(len(arrays), -1, dtype=np.int64)
+    kernels, distance, severity_diff, time_diff, jaccard, needs_text = _accel.pair_kernels(
+        i,
+        j,
+        arrays.xyz,
+        arrays.severity,
+        arrays.classification,
+        arrays.brand,
+        arrays.ts_ns,
+        text_row,
+        indptr,
+        indices,
+        _kernel_params(model),
+        _kernel_flags(model),
+        force_text,
+    )
+    wanted = (needs_text | force_text) & np.isnan(jaccard)
+    if (model.weight_text > 0 or force_text) and not skip_text:
+        missing = wanted & ((text_row[i] < 0) | (text_row[j] < 0))
+        if missing.any():
+            jaccard[missing] = arrays.jaccard(i[missing], j[missing])
+            kernels[missing, FEATURES.index("text")] = _text_kernel(jaccard[missing], model)
+    measures = {"distance_m": distance, "severity_diff": severity_diff, "time_diff_s": time_diff}
+    return kernels, measures, jaccard, needs_text
+
+
+def _kernel_params(model: SimilarityModel) -> np.ndarray:
+    from cleanapp_geo import _accel as k
+
+    params = np.zeros(k.N_PARAMS, dtype=np.float64)
+    params[[k.P_W_CLS, k.P_W_SEV, k.P_W_TEXT, k.P_W_LOC, k.P_W_BRAND, k.P_W_TIME]] = [
+        model.weights[f] for f in FEATURES
+    ]
+    params[k.P_THRESHOLD] = model.threshold
+    params[k.P_SEV_MAX] = model.severity_max_diff
+    params[k.P_TEXT_MIN] = model.text_min_jaccard
+    params[k.P_TEXT_SAT] = model.text_saturation
+    params[k.P_LOC_MAX] = model.location_max_m
+    params[k.P_LOC_SCALE] = model.location_scale_m
+    params[k.P_TIME_MAX] = model.time_max_s
+    params[k.P_TIME_SCALE] = model.time_scale_s
+    params[k.P_MARGIN] = BOUND_MARGIN
+    params[k.P_EARTH] = EARTH_RADIUS_M
+    return params
+
+
+def _kernel_flags(model: SimilarityModel) -> np.ndarray:
+    return np.array(
+        [
+            model.severity_kernel == "step",
+            model.text_kernel == "step",
+            model.location_kernel == "step",
+            model.time_kernel == "step",
+        ],
+        dtype=np.int64,
+    )
 
 
 def _may_be_edge(
     arrays: ReportArrays, i: np.ndarray, j: np.ndarray, model: SimilarityModel
 ) -> np.ndarray:
     """Pairs whose score could reach the threshold with the best possible text kernel."""
-    measures = _pair_measures(arrays, i, j)
-    kernels = _kernels_except_text(arrays, i, j, model, measures)
-    w = model.weights
-    best = sum(w[f] * kernels[f] for f in FEATURES if f != "text") + w["text"]
-    possible = np.asarray(best >= model.threshold - BOUND_MARGIN)
+    kernels, measures, _, needs_text = pair_kernels(arrays, i, j, model, skip_text=True)
+    if model.weight_text > 0:
+        possible = needs_text
+    else:
+        w = model.weights
+        score = sum(w[f] * kernels[:, c] for c, f in enumerate(FEATURES))
+        possible = np.asarray(score >= model.threshold - BOUND_MARGIN)
     if model.radius_gate_m is not None:
-        possible &= measures["distance_m"] <= model.radius_gate_m
-    return possible
-
-
-def _pair_measures(arrays: ReportArrays, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
-    return {
-        "distance_m": haversine_m(arrays.lon[i], arrays.lat[i], arrays.lon[j], arrays.lat[j]),
-        "severity_diff": np.abs(arrays.severity[i] - arrays.severity[j]),
-        "time_diff_s": np.abs(arrays.ts_ns[i] - arrays.ts_ns[j]) / 1e9,
-    }
-
-
-def _kernels_except_text(
-    arrays: ReportArrays,
-    i: np.ndarray,
-    j: np.ndarray,
-    model: SimilarityModel,
-    measures: dict[str, np.ndarray],
-) -> dict[str, np.ndarray]:
-    distance = measures["distance_m"]
-    severity_diff = measures["severity_diff"]
-    time_diff_s = measures["time_diff_s"]
-    return {
-        "classification": (arrays.classification[i] == arrays.classification[j]).astype(float),
-        "severity": (
-            (severity_diff <= model.severity_max_diff).astype(float)
-            if model.severity_kernel == "step"
-            else 1.0 - severity_diff
-        ),
-        "location": (
-            (distance < model.location_max_m).astype(float)
-            if model.location_kernel == "step"
-            else np.exp(-distance / model.location_scale_m)
-        ),
-        "brand": ((arrays.brand[i] == arrays.brand[j]) & (arrays.brand[i] >= 0)).astype(float),
-        "time": (
-            (time_diff_s <= model.time_max_s).astype(float)
-            if model.time_kernel == "step"
-            else np.exp(-time_diff_s / model.time_scale_s)
-        ),
-    }
+        possible = possible & (measures["distance_m"] <= model.radius_gate_m)
+    return np.asarray(possible)
 
 
 def _text_kernel(jaccard: np.ndarray, model: SimilarityModel) -> np.ndarray:
@@ -144,12 +178,12 @@ def _text_kernel(jaccard: np.ndarray, model: SimilarityModel) -> np.ndarray:
     return np.minimum(1.0, jaccard / model.text_saturation)
 
 
-def _reason_bits(kernels: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+def _reason_bits(kernels: np.ndarray, weights: dict[str, float]) -> np.ndarray:
     """Bit mask of the features with a positive weight whose kernel is at least 0.5."""
-    bits = np.zeros(len(kernels["classification"]), dtype=np.int64)
+    bits = np.zeros(len(kernels), dtype=np.int64)
     for bit, feature in enumerate(FEATURES):
         if weights[feature] > 0:
-            bits |= (kernels[feature] >= REASON_MIN_KERNEL).astype(np.int64) << bit
+            bits |= (kernels[:, bit] >= REASON_MIN_KERNEL).astype(np.int64) << bit
     return bits
 
 
@@ -178,7 +212,7 @@ def scored_edges(
     ]
     pairs = np.concatenate(possible) if possible else pairs
     if model.weight_text > 0 and len(pairs):
-        arrays.prepare_text(np.unique(pairs))
+        arrays.prepare_text(np.flatnonzero(np.bincount(pairs.ravel(), minlength=len(arrays))))
     kept: dict[str, list[np.ndarray]] = {k: [] for k in ("i", "j", *EDGE_COLUMNS)}
     for start in range(0, len(pairs), _SCORE_CHUNK):
         chunk = pairs[start : start + _SCORE_CHUNK]
@@ -346,11 +380,8 @@ def explain_pair(
     arrays = prepare_reports(two.iloc[order], model, classification=classification)
     i, j = np.array([0]), np.array([1 if focal != neighbor else 0])
     scored = score_pairs(arrays, i, j, model)
-    jaccard = arrays.jaccard(i, j)
-    measures = _pair_measures(arrays, i, j)
-    kernel_arrays = _kernels_except_text(arrays, i, j, model, measures)
-    kernel_arrays["text"] = _text_kernel(jaccard, model)
-    kernels = {f: float(kernel_arrays[f][0]) for f in FEATURES}
+    kernel_matrix, _, jaccard, _ = pair_kernels(arrays, i, j, model, force_text=True)
+    kernels = {f: float(kernel_matrix[0, c]) for c, f in enumerate(FEATURES)}
     contributions = {f: float(scored[f][0]) for f in FEATURES}
     shared = sorted(arrays.text.tokens(0) & arrays.text.tokens(int(j[0])))
     return PairExplanation(

@@ -65,17 +65,13 @@ _ASCII_TABLE = bytes(
     else _SEPARATOR
     for b in range(128)
 ) + bytes(128)
-# Little-endian masks keeping the first k bytes of a 64-bit word, k = 0..8.
-_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
-_WORD_BYTES = 16  # tokens up to this long are keyed exactly by two 64-bit words
 
 
 def _split_tokens(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Split texts into tokens: owning text and code of each token, and each code's token.
 
-    ASCII texts take a byte-level path that creates no Python string per token: a token
-    of up to 16 characters is keyed exactly by its bytes read as two 64-bit words. Other
-    texts use the Unicode-aware regular expression. Both give the tokens of
+    ASCII texts take a compiled byte-level path that creates no Python string per token;
+    other texts use the Unicode-aware regular expression. Both give the tokens of
     :func:`tokenize`.
     """
     is_ascii = np.fromiter(
@@ -106,53 +102,36 @@ def _split_tokens(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]
 
 
 def _ascii_tokens(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Tokens of ASCII texts without the document mark: (owning text, code, vocabulary)."""
+    """Tokens of ASCII texts without the document mark: (owning text, code, vocabulary).
+
+    A compiled pass finds the token spans and hashes them; equal hashes get one code, and
+    a second pass checks byte for byte that every token equals the first token of its
+    code, so the codes are exact (on a hash collision the tokens are keyed by text).
+    """
+    from cleanapp_geo import _accel
+
     joined = "\x01".join(texts.tolist()).encode("ascii").translate(_ASCII_TABLE)
     chars = np.frombuffer(joined, dtype=np.uint8)
-    in_token = chars > _DOC_MARK
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], in_token, [False])).view(np.int8)))
-    starts, ends = edges[0::2], edges[1::2]
+    starts, lengths, doc, hashes = _accel.ascii_token_spans(chars)
     if len(starts) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64), []
-    doc = np.searchsorted(np.flatnonzero(chars == _DOC_MARK), starts)
-    lengths = ends - starts
-    short = lengths <= _WORD_BYTES
-    padded = np.concatenate((chars, np.zeros(_WORD_BYTES, dtype=np.uint8)))
-    words = np.ndarray(
-        shape=(len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,)
-    )  # the 64-bit little-endian word starting at every byte
-    s_starts, s_lengths = starts[short], lengths[short]
-    low = words[s_starts] & _BYTE_MASKS[np.minimum(s_lengths, 8)]
-    high = words[s_starts + 8] & _BYTE_MASKS[np.clip(s_lengths - 8, 0, 8)]
-    short_codes, _ = pd.factorize(low ^ (high * np.uint64(0x9E3779B97F4A7C15)))
-    first = np.empty(int(short_codes.max()) + 1, dtype=np.int64)
-    first[short_codes[::-1]] = np.arange(len(short_codes))[::-1]
-    exact = np.array_equal(low[first][short_codes], low) and np.array_equal(
-        high[first][short_codes], high
-    )
-    if not exact:  # two different tokens mixed into one key: key them by their text
-        short_codes, first = np.arange(len(s_starts)), np.arange(len(s_starts))
-    vocabulary = [
+        return doc, np.empty(0, np.int64), []
+    codes, unique_hashes = pd.factorize(hashes)
+    codes = codes.astype(np.int64)
+    first = np.empty(len(unique_hashes), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    if _accel.spans_equal_representatives(chars, starts, lengths, codes, first):
+        vocabulary = [
+            joined[a : a + n].decode("ascii")
+            for a, n in zip(starts[first].tolist(), lengths[first].tolist(), strict=True)
+        ]
+        return doc, codes, vocabulary
+    index: dict[str, int] = {}
+    tokens = (
         joined[a : a + n].decode("ascii")
-        for a, n in zip(s_starts[first].tolist(), s_lengths[first].tolist(), strict=True)
-    ]
-    codes = np.empty(len(starts), dtype=np.int64)
-    codes[short] = short_codes
-    long_tokens = [
-        joined[a:b].decode("ascii")
-        for a, b in zip(starts[~short].tolist(), ends[~short].tolist(), strict=True)
-    ]
-    if long_tokens or not exact:
-        index: dict[str, int] = {}
-        remap = np.fromiter(
-            (index.setdefault(t, len(index)) for t in vocabulary), np.int64, len(vocabulary)
-        )
-        codes[short] = remap[short_codes]
-        codes[~short] = np.fromiter(
-            (index.setdefault(t, len(index)) for t in long_tokens), np.int64, len(long_tokens)
-        )
-        vocabulary = list(index)
-    return doc, codes, vocabulary
+        for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)
+    )
+    codes = np.fromiter((index.setdefault(t, len(index)) for t in tokens), np.int64, len(starts))
+    return doc, codes, list(index)
 
 
 def tokenize(
