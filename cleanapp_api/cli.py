@@ -218,10 +218,54 @@ def _register_reports(subparsers: Any) -> None:
     load.set_defaults(handler=_reports_load)
 
 
+# ------------------------------------------------------------------------------- serve
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cleanapp_api.serve import serve
+    from cleanapp_api.settings import SettingsError
+
+    try:
+        serve(args.host, args.port, log_level=args.log_level)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def _register_serve(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the HTTP service (configured by DATABASE_URL, JWT_SECRET, ...)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    parser.set_defaults(handler=_serve)
+
+
+# -------------------------------------------------------------------------------- demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cleanapp_geo.demo import run_demo
+
+    run_demo(args.reports, seed=args.seed)
+    return 0
+
+
+def _register_demo(subparsers: Any) -> None:
+    parser = subparsers.add_parser("demo", help="analyse a generated city and explain it")
+    parser.add_argument("--reports", type=int, default=20_000, help="city size")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.set_defaults(handler=_demo)
+
+
 #: Subcommand name → function registering it on the top-level subparsers.
 SUBCOMMANDS: dict[str, Registration] = {
     "db": _register_db,
     "reports": _register_reports,
+    "serve": _register_serve,
+    "demo": _register_demo,
 }
 
 
