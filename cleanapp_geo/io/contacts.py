@@ -1,0 +1,202 @@
+"""Contact sources of escalation targets in the PostGIS store.
+
+* :func:`read_brand_contacts` -- curated ``brand_contacts`` rows for some brands;
+* :func:`read_target_sources` -- everything :func:`cleanapp_geo.targets.suggest_targets`
+  needs for a scope and a set of reports, in one connection: the mapped areas intersecting
+  the scope with their consented emails (:func:`cleanapp_geo.io.sql.read_areas`), every
+  analysis row of the reports (:func:`cleanapp_geo.io.sql.read_analyses`, for the inferred
+  contacts of all languages, reference §6.1) and the contacts of the brands they name;
+* :func:`suggest_stored_targets` -- the two together.
+
+Examples
+--------
+>>> import sqlalchemy as sa  # doctest: +SKIP
+>>> from cleanapp_geo.io.contacts import suggest_stored_targets  # doctest: +SKIP
+>>> engine = sa.create_engine("postgresql+psycopg://cleanapp:cleanapp@127.0.0.1/cleanapp")
+... # doctest: +SKIP
+>>> suggest_stored_targets(engine, scope_geojson, seqs=[101, 102])  # doctest: +SKIP
+(EscalationTarget(role_type='contact', ..., target_source='area_contact', ...), ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from cleanapp_geo.io import tables as t
+from cleanapp_geo.io.sql import Connectable, _connection, read_analyses, read_areas
+from cleanapp_geo.scope import RadiusScope
+from cleanapp_geo.targets import (
+    DEFAULT_SUGGESTION_LIMIT,
+    EscalationTarget,
+    brand_key,
+    suggest_targets,
+)
+
+__all__ = [
+    "BRAND_CONTACT_COLUMNS",
+    "TargetSources",
+    "read_brand_contacts",
+    "read_target_sources",
+    "suggest_stored_targets",
+]
+
+#: Columns of :func:`read_brand_contacts`, in order.
+BRAND_CONTACT_COLUMNS: Final = (
+    "brand_key",
+    "organization",
+    "role",
+    "emails",
+    "website",
+    "contact_url",
+    "source",
+)
+
+Geometry = shapely.Geometry | RadiusScope | dict[str, Any] | str
+
+
+def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame:
+    """Load the ``brand_contacts`` rows of some brands.
+
+    Parameters
+    ----------
+    con : sqlalchemy.Engine or sqlalchemy.Connection
+        The store.
+    brands : iterable of str
+        Brand names or keys; each is reduced with :func:`cleanapp_geo.targets.brand_key`
+        (case-folded, whitespace compacted) and compared with the stored ``brand_key``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :data:`BRAND_CONTACT_COLUMNS` (``emails`` a list of str), ordered by
+        ``brand_key``, ``role``, ``organization``, then id.
+    """
+    keys = sorted({k for k in (brand_key(b) for b in brands) if k})
+    rows: Sequence[Any] = []
+    if keys:
+        bc = t.brand_contacts
+        stmt = (
+            sa.select(*(bc.c[name] for name in BRAND_CONTACT_COLUMNS))
+            .where(bc.c.brand_key == sa.any_(sa.bindparam("keys", keys, pg.ARRAY(sa.String))))
+            .order_by(bc.c.brand_key, bc.c.role, bc.c.organization, bc.c.id)
+        )
+        with _connection(con) as conn:
+            rows = conn.execute(stmt).all()
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(BRAND_CONTACT_COLUMNS))
+    frame["emails"] = pd.Series([list(v or ()) for v in frame["emails"]], dtype=object)
+    for name in BRAND_CONTACT_COLUMNS:
+        if name != "emails":
+            frame[name] = frame[name].astype(str)
+    return frame
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSources:
+    """The stored contact sources of a scope and a set of reports.
+
+    Attributes
+    ----------
+    areas : geopandas.GeoDataFrame or None
+        Areas intersecting the scope with their consented ``emails``; None without a scope.
+    analyses : pandas.DataFrame
+        Every analysis row of the reports (all languages).
+    brand_contacts : pandas.DataFrame
+        ``brand_contacts`` rows of the brands the analyses name.
+    """
+
+    areas: pd.DataFrame | None
+    analyses: pd.DataFrame
+    brand_contacts: pd.DataFrame
+
+
+def read_target_sources(
+    con: Connectable,
+    geometry: Geometry | None,
+    seqs: Sequence[int] | np.ndarray | pd.Series = (),
+) -> TargetSources:
+    """Load the stored contact sources of a scope and a set of reports.
+
+    Parameters
+    ----------
+    con : sqlalchemy.Engine or sqlalchemy.Connection
+        The store.
+    geometry : shapely geometry, RadiusScope, GeoJSON or None
+        The scope (see :func:`cleanapp_geo.io.sql.read_areas`); None skips area contacts.
+    seqs : sequence of int
+        The reports (unknown ones are ignored).
+
+    Returns
+    -------
+    TargetSources
+        Areas, analyses and brand contacts.
+    """
+    with _connection(con) as conn:
+        areas = read_areas(conn, geometry) if geometry is not None else None
+        analyses = read_analyses(conn, seqs)
+        brands = [*analyses["brand_name"].tolist(), *analyses["brand_display_name"].tolist()]
+        contacts = read_brand_contacts(conn, brands)
+    return TargetSources(areas=areas, analyses=analyses, brand_contacts=contacts)
+
+
+def suggest_stored_targets(
+    con: Connectable,
+    geometry: Geometry | None,
+    seqs: Sequence[int] | np.ndarray | pd.Series = (),
+    *,
+    existing: Iterable[EscalationTarget] = (),
+    limit: int = DEFAULT_SUGGESTION_LIMIT,
+) -> tuple[EscalationTarget, ...]:
+    """Suggest targets from the store: area, brand and inferred contacts (§6.1 + brands).
+
+    Inferred contacts come from every analysis row of the reports (all languages); the brand
+    of a report is the one of its English analysis, else of its first analysis naming one.
+
+    Parameters
+    ----------
+    con : sqlalchemy.Engine or sqlalchemy.Connection
+        The store.
+    geometry : shapely geometry, RadiusScope, GeoJSON or None
+        The scope; None skips area contacts.
+    seqs : sequence of int
+        The reports.
+    existing : iterable of EscalationTarget
+        Further candidates merged in (e.g. discovered ones).
+    limit : int, default 8
+        Maximum number of targets.
+
+    Returns
+    -------
+    tuple of EscalationTarget
+        See :func:`cleanapp_geo.targets.suggest_targets`.
+    """
+    sources = read_target_sources(con, geometry, seqs)
+    return suggest_targets(
+        _brand_reports(sources.analyses),
+        areas=sources.areas,
+        brand_contacts=sources.brand_contacts,
+        analyses=sources.analyses,
+        existing=existing,
+        limit=limit,
+    )
+
+
+def _brand_reports(analyses: pd.DataFrame) -> pd.DataFrame:
+    """One row per report: its first non-empty brand name and display name over languages."""
+    if analyses.empty:
+        return pd.DataFrame({"seq": [], "brand_name": [], "brand_display_name": []})
+    frame = analyses[["seq", "language", "brand_name", "brand_display_name"]].copy()
+    frame["_has"] = (frame["brand_name"] != "") | (frame["brand_display_name"] != "")
+    frame["_en"] = frame["language"].str.lower() != "en"
+    frame = frame.sort_values(
+        ["seq", "_has", "_en", "language"], ascending=[True, False, True, True]
+    )
+    first = frame.drop_duplicates("seq", keep="first")
+    return first[["seq", "brand_name", "brand_display_name"]].reset_index(drop=True)
