@@ -440,15 +440,14 @@ def _timestamps(records: pd.DataFrame, problems: _Problems) -> pd.Series:
         has_offset |= column.map(lambda v: getattr(v, "tzinfo", None) is not None).to_numpy(
             dtype=bool
         )
-    naive = ~empty & ~has_offset
-    parsed = pd.to_datetime(
-        text.where(~naive & ~empty, None), utc=True, format="ISO8601", errors="coerce"
-    )
+    # utc=True reads naive values as UTC: they parse, and are then refused below.
+    parsed = pd.to_datetime(text.where(~empty, None), utc=True, format="ISO8601", errors="coerce")
+    unparsed = ~empty & parsed.isna().to_numpy()
+    naive = ~empty & ~unparsed & ~has_offset
     problems.add(empty, "ts is missing")
-    problems.add(naive, "ts {} has no UTC offset (e.g. 2026-03-10T10:00:00Z)", text)
-    unparsed = ~empty & ~naive & parsed.isna().to_numpy()
     problems.add(unparsed, "ts {} is not an ISO 8601 timestamp", text)
-    return parsed
+    problems.add(naive, "ts {} has no UTC offset (e.g. 2026-03-10T10:00:00Z)", text)
+    return parsed.where(~naive)
 
 
 def check_report_rows(records: pd.DataFrame) -> ReportFile:

@@ -22,6 +22,11 @@ deliberate changes:
   ``anchor_lng``/``anchor_lat``), ``cases.aggregate_geom`` and ``saved_clusters.geom``
   (written by the repositories next to their ``*_json`` twins), CHECK constraints for
   enumerations and score ranges, and foreign keys with the upstream ON DELETE rules.
+* New (migration 0002, the escalation send flow): ``case_escalation_sends`` -- one row per
+  send request, written *before* the email service is called (the recorded intent): the
+  planned recipients, the ``Idempotency-Key`` and the stored response it replays; and
+  ``email_messages`` -- the email service's own per-message log keyed by a message key, so
+  a retried send never mails a recipient twice.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ __all__ = [
     "PUBLIC_ID_PATTERN",
     "REPORT_STATUSES",
     "REPORT_VISIBILITIES",
+    "SEND_STATUSES",
     "area_contacts",
     "areas",
     "auth_tokens",
@@ -47,10 +53,12 @@ __all__ = [
     "case_clusters",
     "case_email_deliveries",
     "case_escalation_actions",
+    "case_escalation_sends",
     "case_escalation_targets",
     "case_reports",
     "case_resolution_signals",
     "cases",
+    "email_messages",
     "metadata",
     "opted_out_emails",
     "report_analysis",
@@ -68,6 +76,8 @@ CASE_STATUSES: Final = (
     "closed",
     "merged",
 )
+#: Statuses of an escalation send request (``case_escalation_sends.status``).
+SEND_STATUSES: Final = ("pending", "sent", "partial", "failed", "dry_run")
 #: Report classifications (upstream ENUM of ``report_analysis.classification``).
 CLASSIFICATIONS: Final = ("physical", "digital")
 #: Report statuses (upstream ``report_status.status``).
@@ -596,4 +606,62 @@ case_audit_events = sa.Table(
     _created_at(),
     sa.CheckConstraint("event_type <> ''", name="event_type_not_empty"),
     sa.Index("ix_case_audit_events_case_id_created_at", "case_id", "created_at"),
+)
+
+# --------------------------------------------------------------------------------------------
+# Escalation sends (new; cleanapp_api.escalation.sending and cleanapp_api.email_service)
+# --------------------------------------------------------------------------------------------
+
+case_escalation_sends = sa.Table(
+    "case_escalation_sends",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    _case_fk(),
+    sa.Column("actor_user_id", sa.String(255), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("html_body", sa.Text, nullable=False, server_default=""),
+    sa.Column("recipients_json", JSONB, nullable=False),
+    sa.Column(
+        "sent_emails", ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'::text[]")
+    ),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_json", JSONB, nullable=True),
+    _created_at(),
+    _updated_at(),
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("actor_user_id", "idempotency_key"),
+    sa.CheckConstraint(_in("status", SEND_STATUSES), name="status"),
+    sa.CheckConstraint("request_hash ~ '^[0-9a-f]{64}$'", name="request_hash_sha256_hex"),
+    sa.CheckConstraint("content_hash ~ '^[0-9a-f]{64}$'", name="content_hash_sha256_hex"),
+    sa.CheckConstraint(
+        "idempotency_key IS NULL OR idempotency_key <> ''", name="idempotency_key_not_empty"
+    ),
+    sa.CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    sa.Index("ix_case_escalation_sends_case_id_created_at", "case_id", "created_at"),
+    sa.Index("ix_case_escalation_sends_actor_user_id_created_at", "actor_user_id", "created_at"),
+    sa.Index("ix_case_escalation_sends_status_created_at", "status", "created_at"),
+)
+
+email_messages = sa.Table(
+    "email_messages",
+    metadata,
+    sa.Column("message_key", sa.String(255), primary_key=True),
+    sa.Column("case_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("email", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("provider_message_id", sa.String(255), nullable=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    _created_at(),
+    _updated_at(),
+    sa.CheckConstraint("message_key <> ''", name="message_key_not_empty"),
+    sa.Index("ix_email_messages_email_created_at", "email", "created_at"),
 )

@@ -34,6 +34,8 @@ EXPECTED_TABLES = {
     "case_email_deliveries",
     "case_resolution_signals",
     "case_audit_events",
+    "case_escalation_sends",
+    "email_messages",
 }
 
 GIST_INDEXES = {

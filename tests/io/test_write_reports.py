@@ -169,9 +169,11 @@ def test_rebuild_path_restores_indexes_and_constraints(store: sa.Engine) -> None
     assert result.rebuilt_indexes and result.inserted_reports == 20
     assert catalog() == before
     assert len(cio.read_reports(store, scope=cg.scope.RadiusScope(8.5401, 47.3701, 5))) == 1
-    with pytest.raises(sa.exc.IntegrityError, match="fk_report_analysis_seq_reports"):
-        with store.begin() as conn:
-            conn.execute(sa.insert(t.report_analysis).values(seq=999, language="en"))
+    with (
+        pytest.raises(sa.exc.IntegrityError, match="fk_report_analysis_seq_reports"),
+        store.begin() as conn,
+    ):
+        conn.execute(sa.insert(t.report_analysis).values(seq=999, language="en"))
 
 
 def test_rebuild_is_chosen_for_large_loads_into_smaller_tables(

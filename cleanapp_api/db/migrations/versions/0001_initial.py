@@ -4,10 +4,11 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-03-14
 
-Creates the ``postgis`` extension when missing (never drops it). Constraint names are given
-in full and wrapped in ``op.f`` so the metadata's naming convention is not applied twice. The schema is a frozen copy
-of ``cleanapp_geo/io/tables.py`` at this revision (a test checks that the migrated database
-matches the tables module); later changes go in new revisions.
+Creates the ``postgis`` extension when missing (never drops it). The schema is a frozen
+copy of ``cleanapp_geo/io/tables.py`` at this revision (a test checks that the migrated
+database matches the tables module); later changes go in new revisions. Constraint names
+are given in full and wrapped in ``op.f`` so the metadata's naming convention is not
+applied twice.
 """
 
 from __future__ import annotations
