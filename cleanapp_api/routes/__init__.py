@@ -10,6 +10,14 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from cleanapp_api.routes.cases import CasesController
+from cleanapp_api.routes.clusters import ClustersController
+from cleanapp_api.routes.reports import ReportsController
+
 __all__ = ["CONTROLLERS"]
 
-CONTROLLERS: list[ControllerRouterHandler] = []
+CONTROLLERS: list[ControllerRouterHandler] = [
+    ClustersController,
+    CasesController,
+    ReportsController,
+]

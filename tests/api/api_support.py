@@ -1,5 +1,5 @@
-"""Helpers for the service tests: settings, real signed tokens, the stopgap token table and
-test-only probe routes (mounted through ``create_app(extra_controllers=...)``)."""
+"""Helpers for the service tests: settings, real signed tokens, database URLs and test-only
+probe routes (mounted through ``create_app(extra_controllers=...)``)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.testing import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from cleanapp_api.app import create_app
 from cleanapp_api.auth import (
@@ -41,19 +42,6 @@ DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:54
 JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4  # >= 64 bytes: no short-key warning
 OTHER_SECRET = "other-secret-" + "fedcba9876543210" * 4
 
-# TODO(migrations): stopgap until cleanapp_api/db migrations create `auth_tokens`. The table
-# is created in its own schema, put first on the test connections' search_path, so it can
-# never collide with the migrated public.auth_tokens in the shared test database. When the
-# migrations land: run them in a session fixture, drop this schema trick and
-# STOPGAP_AUTH_TOKENS_SQL, and use the plain TEST_DATABASE_URL.
-STOPGAP_SCHEMA = "cleanapp_api_tests"
-STOPGAP_AUTH_TOKENS_SQL = (
-    f"CREATE SCHEMA IF NOT EXISTS {STOPGAP_SCHEMA};"
-    f" CREATE TABLE IF NOT EXISTS {STOPGAP_SCHEMA}.auth_tokens"
-    " (user_id text, token_hash text, token_type text, expires_at timestamptz)"
-)
-
-
 # --------------------------------------------------------------------------- database
 
 
@@ -61,13 +49,19 @@ def libpq_url(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def url_with_schema(url: str, schema: str) -> str:
+    """Return ``url`` with ``schema`` first on the search path (PostGIS stays reachable)."""
+    return (
+        make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema},public"})
+        .render_as_string(hide_password=False)
+    )
+
+
 def revoke_token(db_url: str, token: str) -> None:
     """Delete a token's rows (upstream revocation)."""
-    with psycopg.connect(libpq_url(db_url.split("?")[0]), autocommit=True) as conn:
-        conn.execute(
-            f"DELETE FROM {STOPGAP_SCHEMA}.auth_tokens WHERE token_hash = %s",
-            (token_sha256(token),),
-        )
+    with psycopg.connect(libpq_url(db_url), autocommit=True) as conn:
+        conn.execute("DELETE FROM auth_tokens WHERE token_hash = %s", (token_sha256(token),))
 
 
 def closed_port_url() -> str:

@@ -1,55 +1,87 @@
 """Fixtures for the service tests.
 
 Tests drive the real app through its whole ASGI stack (Litestar's test clients) or over TCP
-(uvicorn). Tests that need the database take the ``db_url`` fixture: it skips them when the
-test database is unreachable, unless ``CI`` is set, where it fails.
+(uvicorn). Tests that need the database take the ``db_url`` fixture: a private schema
+(``api_test_<random>``, first on the connections' ``search_path``) migrated with the real
+Alembic migrations for the session and dropped afterwards, so concurrent sessions sharing
+the test database never see each other's rows. When the server is unreachable the tests are
+skipped, unless ``CI`` is set, where they fail.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from api_support import (
     DEFAULT_TEST_DATABASE_URL,
-    STOPGAP_AUTH_TOKENS_SQL,
-    STOPGAP_SCHEMA,
     base_settings,
     client_for,
     libpq_url,
+    url_with_schema,
 )
 from litestar.testing import TestClient
-from sqlalchemy.engine import make_url
 
+from cleanapp_api import db
 from cleanapp_api.auth import token_sha256
 from cleanapp_api.settings import Settings
+from cleanapp_geo.io import tables
 
 
 @pytest.fixture(scope="session")
-def db_url() -> str:
-    """SQLAlchemy URL of the reachable test database, with the stopgap ``auth_tokens``."""
-    url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
+def db_url() -> Iterator[str]:
+    """SQLAlchemy URL of a freshly migrated private schema of the test database."""
+    base = db.normalise_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
+    admin = sa.create_engine(base, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
+    schema = f"api_test_{uuid.uuid4().hex[:10]}"
     try:
-        with psycopg.connect(libpq_url(url), connect_timeout=3, autocommit=True) as conn:
-            conn.execute(STOPGAP_AUTH_TOKENS_SQL)
-    except psycopg.OperationalError as exc:
+        with admin.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            conn.execute(sa.schema.CreateSchema(schema))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = str(exc).splitlines()[0]
         if os.environ.get("CI"):
-            safe = make_url(url).render_as_string(hide_password=True)
-            pytest.fail(f"test database unreachable in CI ({safe}): {exc}")
-        pytest.skip(f"test database unreachable ({exc.__class__.__name__}); set TEST_DATABASE_URL")
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{STOPGAP_SCHEMA},public"
+            pytest.fail(f"test database unreachable in CI: {message}", pytrace=False)
+        pytest.skip(f"test database unreachable ({message}); set TEST_DATABASE_URL")
+    url = url_with_schema(base, schema)
+    try:
+        db.upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url: str) -> Iterator[sa.Engine]:
+    """An engine on the session's migrated schema (for test set-up and checks)."""
+    engine = sa.create_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_db(db_engine: sa.Engine) -> sa.Engine:
+    """The session engine, with every table emptied first."""
+    names = ", ".join(table.name for table in tables.metadata.sorted_tables)
+    with db_engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return db_engine
 
 
 @pytest.fixture
 def token_rows(db_url: str) -> Iterator[Callable[..., None]]:
     """Insert ``auth_tokens`` rows; every row inserted by the test is deleted afterwards."""
     hashes: list[str] = []
-    conn = psycopg.connect(libpq_url(db_url.split("?")[0]), autocommit=True)
+    conn = psycopg.connect(libpq_url(db_url), autocommit=True)
 
     def insert(
         token: str,
@@ -61,8 +93,8 @@ def token_rows(db_url: str) -> Iterator[Callable[..., None]]:
         token_hash = token_sha256(token)
         hashes.append(token_hash)
         conn.execute(
-            f"INSERT INTO {STOPGAP_SCHEMA}.auth_tokens"
-            " (user_id, token_hash, token_type, expires_at) VALUES (%s, %s, %s, %s)",
+            "INSERT INTO auth_tokens (user_id, token_hash, token_type, expires_at)"
+            " VALUES (%s, %s, %s, %s)",
             (user_id, token_hash, token_type, datetime.now(UTC) + timedelta(seconds=expires_in_s)),
         )
 
@@ -70,9 +102,7 @@ def token_rows(db_url: str) -> Iterator[Callable[..., None]]:
         yield insert
     finally:
         if hashes:
-            conn.execute(
-                f"DELETE FROM {STOPGAP_SCHEMA}.auth_tokens WHERE token_hash = ANY(%s)", (hashes,)
-            )
+            conn.execute("DELETE FROM auth_tokens WHERE token_hash = ANY(%s)", (hashes,))
         conn.close()
 
 

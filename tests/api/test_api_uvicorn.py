@@ -125,7 +125,7 @@ def test_serve_subprocess_end_to_end() -> None:
         assert health.headers["x-content-type-options"] == "nosniff"
         assert "server" not in health.headers
 
-        missing = http.get("/api/v3/cases/case_0123")
+        missing = http.get("/api/v3/no-such-route")
         assert missing.status_code == 404 and missing.json() == {"error": "not found"}
 
         doc = http.get("/schema/openapi.json")

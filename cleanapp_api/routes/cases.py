@@ -1,0 +1,144 @@
+"""Case routes: create/attach, merge, detail, add reports, status, and public matching.
+
+All but ``POST /cases/match-cluster`` need a bearer token (the ``requires_auth`` guard runs
+before the body is read, so a missing token is 401 whatever the body).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import anyio.to_thread
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from cleanapp_api.auth import BEARER_SECURITY, requires_auth
+from cleanapp_api.dependencies import CurrentUser, DbEngine
+from cleanapp_api.schemas import (
+    AddReportsRequest,
+    CaseDetail,
+    CaseUpsertResponse,
+    CreateCaseRequest,
+    MatchClusterRequest,
+    MatchClusterResponse,
+    MergeCasesRequest,
+    StatusRequest,
+)
+from cleanapp_api.services import cases, clusters
+
+__all__ = ["CasesController"]
+
+_GUARDS = [requires_auth]
+_UPSERT_DESCRIPTION = (
+    "Create a case from a cluster, or attach the cluster to an existing case. The answer says "
+    'which: `"action": "created"` (201) or `"attached"` (200), with `match_score`, '
+    "`match_reasons` and the `candidate_cases` considered. `existing_case_id` attaches "
+    "explicitly (404 unknown, 409 merged); `force_new_case` always creates; neither: "
+    "auto-attach when the best open case scores >= 0.58."
+)
+
+
+class CasesController(Controller):
+    """Durable cases (reference §2.4, §2.6–§2.10)."""
+
+    path = "/cases"
+    tags = ("cases",)
+
+    async def _upsert(
+        self, data: CreateCaseRequest, db_engine: DbEngine, current_user: CurrentUser
+    ) -> Response[CaseUpsertResponse]:
+        response, created = await anyio.to_thread.run_sync(
+            partial(cases.create_or_attach, db_engine, data, current_user)
+        )
+        return Response(response, status_code=201 if created else 200)
+
+    @post(
+        "/",
+        summary="Create a case or attach a cluster",
+        description=_UPSERT_DESCRIPTION,
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def create(
+        self, data: JSONBody[CreateCaseRequest], db_engine: DbEngine, current_user: CurrentUser
+    ) -> Response[CaseUpsertResponse]:
+        """R6."""
+        return await self._upsert(data, db_engine, current_user)
+
+    @post(
+        "/upsert-from-cluster",
+        summary="Create a case or attach a cluster (alias of POST /cases)",
+        description=_UPSERT_DESCRIPTION,
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def upsert_from_cluster(
+        self, data: JSONBody[CreateCaseRequest], db_engine: DbEngine, current_user: CurrentUser
+    ) -> Response[CaseUpsertResponse]:
+        """R7 (the web client's name for R6)."""
+        return await self._upsert(data, db_engine, current_user)
+
+    @post(
+        "/merge",
+        status_code=200,
+        summary="Merge cases into a target case",
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def merge(
+        self, data: JSONBody[MergeCasesRequest], db_engine: DbEngine, current_user: CurrentUser
+    ) -> CaseDetail:
+        """R8: move everything of the sources to the target; answer the target's detail."""
+        return await anyio.to_thread.run_sync(
+            partial(cases.merge_cases, db_engine, data, current_user)
+        )
+
+    @post("/match-cluster", status_code=200, summary="Candidate cases for a cluster (public)")
+    async def match_cluster(
+        self, data: JSONBody[MatchClusterRequest], db_engine: DbEngine
+    ) -> MatchClusterResponse:
+        """R3."""
+        return await anyio.to_thread.run_sync(partial(clusters.match_cluster, db_engine, data))
+
+    @get("/{case_id:str}", summary="Case detail", guards=_GUARDS, security=BEARER_SECURITY)
+    async def detail(self, case_id: FromPath[str], db_engine: DbEngine) -> CaseDetail:
+        """R9 (read-only: no target refresh or sync happens on GET)."""
+        return await anyio.to_thread.run_sync(partial(cases.get_case, db_engine, case_id))
+
+    @post(
+        "/{case_id:str}/reports",
+        status_code=200,
+        summary="Link reports to a case",
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def add_reports(
+        self,
+        case_id: FromPath[str],
+        data: JSONBody[AddReportsRequest],
+        db_engine: DbEngine,
+        current_user: CurrentUser,
+    ) -> CaseDetail:
+        """R10: link, recompute the aggregates, audit ``reports_added``."""
+        return await anyio.to_thread.run_sync(
+            partial(cases.add_reports, db_engine, case_id, data, current_user)
+        )
+
+    @post(
+        "/{case_id:str}/status",
+        status_code=200,
+        summary="Change a case's status",
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def status(
+        self,
+        case_id: FromPath[str],
+        data: JSONBody[StatusRequest],
+        db_engine: DbEngine,
+        current_user: CurrentUser,
+    ) -> CaseDetail:
+        """R11: along the transition table (422 otherwise); case editors only."""
+        return await anyio.to_thread.run_sync(
+            partial(cases.change_status, db_engine, case_id, data, current_user)
+        )

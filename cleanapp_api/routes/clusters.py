@@ -1,0 +1,55 @@
+"""Public cluster-analysis routes: ``POST /clusters/analyze`` and ``/clusters/from-report``."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import anyio.to_thread
+from litestar import Controller, post
+from litestar.params import JSONBody
+
+from cleanapp_api.dependencies import DbEngine
+from cleanapp_api.schemas import AnalyzeRequest, ClusterAnalysisResponse, FromReportRequest
+from cleanapp_api.services import clusters
+
+__all__ = ["ClustersController"]
+
+
+class ClustersController(Controller):
+    """Analyse the reports of a scope into incident hypotheses (reference §2.2, §2.3)."""
+
+    path = "/clusters"
+    tags = ("clusters",)
+
+    @post(
+        "/analyze",
+        status_code=200,
+        summary="Analyse the reports inside a GeoJSON scope",
+        description=(
+            "Body: `geometry` (Polygon, MultiPolygon, Feature or FeatureCollection, required), "
+            "`classification` (`physical`|`digital`), `n` (default 250, at most 10000), "
+            "`model` (`upstream` (default) or `default`). Public."
+        ),
+    )
+    async def analyze(
+        self, data: JSONBody[AnalyzeRequest], db_engine: DbEngine
+    ) -> ClusterAnalysisResponse:
+        """R1: load the scope's visible reports, analyse them, match cases."""
+        return await anyio.to_thread.run_sync(partial(clusters.analyze_geometry, db_engine, data))
+
+    @post(
+        "/from-report",
+        status_code=200,
+        summary="Analyse the reports around a seed report",
+        description=(
+            "Body: `seq` (required), `radius_m` or `radius_km` (default 250 m, at most 50 km; a "
+            "true geodesic circle), `classification` (default: the seed's), `n`, `model`. Public."
+        ),
+    )
+    async def from_report(
+        self, data: JSONBody[FromReportRequest], db_engine: DbEngine
+    ) -> ClusterAnalysisResponse:
+        """R2: analyse a metre radius around a seed report."""
+        return await anyio.to_thread.run_sync(
+            partial(clusters.analyze_from_report, db_engine, data)
+        )

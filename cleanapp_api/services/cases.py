@@ -1,0 +1,769 @@
+"""Case use cases: create or attach, add reports, change status, merge, and the reads.
+
+Every mutation is one transaction that (1) takes the locks of
+:func:`cleanapp_api.db.repositories.lock_scope` and/or the case rows, (2) re-reads and
+re-validates what it depends on, (3) writes, (4) recomputes the aggregates of every case it
+touched (reference §5.3), (5) writes the audit events with the authenticated actor and
+(6) reloads the detail it answers with, before committing.
+
+Create vs attach (R6/R7)
+------------------------
+* ``existing_case_id`` given → attach to it: 404 ``existing case not found: <id>`` when it
+  does not exist, 409 when it is merged. Any status other than merged is accepted (the case
+  is not reopened: reopening is a status change, for case editors).
+* ``force_new_case: true`` → a new case, always. Giving both is 400.
+* Neither → the cluster is matched (inside the transaction, after the locks) and attached to
+  the best candidate whose suggested action is ``attach`` when its band is ``auto``
+  (score >= 0.58, :func:`cleanapp_geo.matching.match_band`); otherwise a new case.
+* The response is the case detail plus ``action`` (``created`` → HTTP 201, ``attached`` →
+  HTTP 200), ``match_score``, ``match_reasons`` and the ``candidate_cases`` considered.
+* The anchor report is always linked. Every seq must be a visible report with a valid
+  analysis (the anchor: a visible report with any analysis), else 400 listing them.
+* Links: a new case links with ``initial_selection``/1.0; an attach links new reports with
+  ``cluster_match``/0.95 and keeps the reason of reports already linked (raising their
+  confidence to 0.95 if lower; upstream overwrote the reason).
+
+Statuses (R11)
+--------------
+:data:`STATUS_TRANSITIONS` is the table below; setting the current status again is
+allowed (it records the new summary/payload). ``merged`` is set only by a merge, and a
+merged case cannot change status (no unmerge). Unknown statuses and forbidden transitions
+are 422 naming the allowed ones. Only case editors (creator, admin, service) may change
+status (:func:`cleanapp_api.auth.require_case_editor`).
+
+================  ==========================================================
+from              allowed to
+================  ==========================================================
+open              investigating, escalated, monitoring, resolved, closed
+investigating     open, escalated, monitoring, resolved, closed
+escalated         open, investigating, monitoring, resolved, closed
+monitoring        open, investigating, escalated, resolved, closed
+resolved          open, investigating, closed
+closed            open
+merged            (none)
+================  ==========================================================
+
+Merge (R8)
+----------
+400 when the target or the sources are missing, or the target is among the sources; 404
+listing unknown cases; 409 when the target or a source is already merged; 403 unless the
+caller is an editor of the target and of every source. Everything moves (see
+:func:`cleanapp_api.db.repositories.merge_case_into`); both sides are audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+import shapely
+import sqlalchemy as sa
+
+import cleanapp_geo.io as cio
+from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
+from cleanapp_api.db import repositories as repo
+from cleanapp_api.errors import ApiError
+from cleanapp_api.schemas import (
+    AddReportsRequest,
+    CaseDetail,
+    CaseUpsertResponse,
+    CreateCaseRequest,
+    EscalationTargetInput,
+    MergeCasesRequest,
+    ReportCasesResponse,
+    StatusRequest,
+)
+from cleanapp_api.services.clusters import (
+    candidate_json,
+    find_candidates,
+    parse_classification,
+    parse_geometry,
+    parse_seqs,
+)
+from cleanapp_geo.io import tables as t
+from cleanapp_geo.matching import CaseMatchCandidate
+
+__all__ = [
+    "ALLOWED_CHANNELS",
+    "ASSIGNABLE_STATUSES",
+    "STATUS_TRANSITIONS",
+    "add_reports",
+    "cases_for_report",
+    "change_status",
+    "create_or_attach",
+    "get_case",
+    "merge_cases",
+    "new_case_id",
+    "parse_seq_param",
+    "slugify",
+]
+
+STATUS_TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
+    "open": ("investigating", "escalated", "monitoring", "resolved", "closed"),
+    "investigating": ("open", "escalated", "monitoring", "resolved", "closed"),
+    "escalated": ("open", "investigating", "monitoring", "resolved", "closed"),
+    "monitoring": ("open", "investigating", "escalated", "resolved", "closed"),
+    "resolved": ("open", "investigating", "closed"),
+    "closed": ("open",),
+    "merged": (),
+}
+#: Statuses a request may set (``merged`` only comes from a merge).
+ASSIGNABLE_STATUSES: Final = tuple(s for s in t.CASE_STATUSES if s != "merged")
+ALLOWED_CHANNELS: Final = ("email", "phone", "website", "social")
+_DECISION_SCOPES: Final = ("site_ops", "asset_owner", "regulator", "project_party", "other")
+_ELIGIBILITIES: Final = ("auto", "review", "hold")
+_EXECUTION_MODES: Final = ("auto", "review", "task", "hold")
+_TARGET_SCORES: Final = (
+    "confidence_score", "site_match_score", "source_quality_score", "role_fit_score",
+    "channel_quality_score", "outcome_memory_score", "actionability_score",
+)  # fmt: skip
+_CONTACT_FIELDS: Final = ("email", "phone", "website", "contact_url", "social_handle")
+
+MSG_TITLE_REQUIRED: Final = "title is required"
+MSG_ANCHOR_NOT_FOUND: Final = "anchor report not found"
+MSG_CASE_NOT_FOUND: Final = "case not found"
+MSG_STATUS_REQUIRED: Final = "status is required"
+MSG_REPORT_SEQS_REQUIRED: Final = "report_seqs is required"
+MSG_MERGE_REQUIRED: Final = "target_case_id and source_case_ids are required"
+MSG_MERGE_SELF: Final = "cannot merge a case into itself"
+MSG_EXISTING_AND_FORCE: Final = "existing_case_id and force_new_case cannot both be set"
+MSG_SEQ_REQUIRED: Final = "seq is required"
+MSG_SEQ_INVALID: Final = "seq must be a positive integer"
+
+_AUTO_ATTACH_BAND: Final = "auto"
+_ATTACH_CONFIDENCE: Final = 0.95
+_SLUG_BASE_CHARS: Final = 119  # slug column is 128: base + "-" + 8 hex
+_CASE_ID = re.compile(repo.CASE_ID_PATTERN)
+
+
+# =========================================================================== helpers
+
+
+def new_case_id() -> str:
+    """Return ``case_`` + 24 random lowercase hex characters."""
+    return "case_" + secrets.token_hex(12)
+
+
+def _new_cluster_id() -> str:
+    return "clst_" + secrets.token_hex(12)
+
+
+def slugify(title: str) -> str:
+    """Upstream's slug: lowercase letters/digits, other runs → ``-``, + 8 hex characters.
+
+    The base is cut to 119 characters so the slug always fits its column (upstream failed
+    with a 500 for titles longer than about 119 characters).
+
+    Examples
+    --------
+    >>> slugify("Loose bricks @ Main St.")[:-9]
+    'loose-bricks-main-st'
+    >>> slugify("!!!")[:5]
+    'case-'
+    """
+    chars = [
+        ch if unicodedata.category(ch)[0] in "LN" else "-"
+        for ch in unicodedata.normalize("NFC", title.lower())
+    ]
+    base = re.sub("-+", "-", "".join(chars)).strip("-")[:_SLUG_BASE_CHARS].strip("-") or "case"
+    salt = f"{base}-{time.time_ns()}-{secrets.token_hex(4)}"
+    return f"{base}-{hashlib.sha1(salt.encode()).hexdigest()[:8]}"
+
+
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _check_length(name: str, value: str, column: sa.Column[Any]) -> None:
+    length = getattr(column.type, "length", None)
+    if length is not None and len(value) > length:
+        raise ApiError(400, f"{name} must be at most {length} characters, got {len(value)}")
+
+
+def _status_error(current: str | None, wanted: str) -> ApiError:
+    if current is None:
+        allowed = ", ".join(ASSIGNABLE_STATUSES)
+        return ApiError(422, f'unknown status "{wanted}"; allowed: {allowed}')
+    options = ", ".join(STATUS_TRANSITIONS.get(current, ())) or "none"
+    if wanted == "merged":
+        return ApiError(
+            422,
+            f'status "merged" is set only by POST /cases/merge; allowed from "{current}": '
+            f"{options}",
+        )
+    return ApiError(422, f'cannot change status from "{current}" to "{wanted}"; allowed: {options}')
+
+
+def _check_case_id(case_id: str) -> str:
+    case_id = case_id.strip()
+    if not _CASE_ID.match(case_id):
+        raise ApiError(404, MSG_CASE_NOT_FOUND)
+    return case_id
+
+
+def _merged_conflict(row: Any) -> ApiError:
+    return ApiError(
+        409, f"case {row.case_id} is merged into {row.merged_into_case_id}; use that case"
+    )
+
+
+# =========================================================================== targets
+
+
+def _target_row(i: int, target: EscalationTargetInput) -> dict[str, Any] | None:
+    """Validate one request target; return its column values (None: no contact method)."""
+    et = t.case_escalation_targets
+    where = f"escalation_targets[{i}]"
+    row: dict[str, Any] = {}
+    for name in (
+        "role_type", "decision_scope", "endpoint_key", "organization_key", "organization",
+        "display_name", "channel", "email", "phone", "website", "contact_url", "source_url",
+        "social_platform", "social_handle", "evidence_text", "verification_level",
+        "attribution_class", "target_source", "send_eligibility", "execution_mode",
+        "rationale", "reason_selected",
+    ):  # fmt: skip
+        value = _text(getattr(target, name))
+        _check_length(f"{where}.{name}", value, et.c[name])
+        row[name] = value
+    if not any(row[name] for name in _CONTACT_FIELDS):
+        return None
+    for name in _TARGET_SCORES:
+        value = getattr(target, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ApiError(400, f"{where}.{name} must lie in [0, 1], got {value}")
+        row[name] = value or 0.0
+    tier = target.notify_tier or 3
+    if not 1 <= tier <= 4:
+        raise ApiError(400, f"{where}.notify_tier must lie in 1..4, got {tier}")
+    row["notify_tier"] = tier
+    for name, allowed, default in (
+        ("decision_scope", _DECISION_SCOPES, "other"),
+        ("send_eligibility", _ELIGIBILITIES, "review"),
+        ("execution_mode", _EXECUTION_MODES, "review"),
+    ):
+        row[name] = row[name].lower() or default
+        if row[name] not in allowed:
+            raise ApiError(
+                400, f"{where}.{name} must be one of {', '.join(allowed)}, got {row[name]!r}"
+            )
+    channel = row["channel"].lower()
+    if channel and channel not in ALLOWED_CHANNELS:
+        raise ApiError(
+            400, f"{where}.channel must be one of {', '.join(ALLOWED_CHANNELS)}, got {channel!r}"
+        )
+    if not channel:
+        channel = next(
+            (
+                c
+                for c, present in (
+                    ("email", row["email"]),
+                    ("phone", row["phone"]),
+                    ("social", row["social_handle"]),
+                    ("website", row["website"] or row["contact_url"]),
+                )
+                if present
+            ),
+            "email",
+        )
+    row["channel"] = channel
+    row["role_type"] = row["role_type"] or "contact"
+    row["attribution_class"] = row["attribution_class"] or "heuristic"
+    row["target_source"] = row["target_source"] or "suggested"
+    row["cooldown_until"] = target.cooldown_until
+    for name in ("organization", "display_name", "email", "phone", "website", "contact_url",
+                 "source_url", "social_platform", "social_handle", "evidence_text",
+                 "verification_level", "rationale", "reason_selected"):  # fmt: skip
+        row[name] = row[name] or None
+    return row
+
+
+# =========================================================================== create
+
+
+@dataclass(slots=True)
+class _CreatePlan:
+    title: str
+    type: str
+    status: str
+    classification: str
+    summary: str
+    uncertainty_notes: str
+    geometry: shapely.Geometry | None
+    geometry_json: dict[str, Any] | None
+    anchor: int | None
+    seqs: list[int]
+    existing_case_id: str
+    force_new_case: bool
+    cluster_summary: str
+    cluster_source_type: str
+    cluster_stats: Any
+    cluster_analysis: Any
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def linked(self) -> list[int]:
+        """Seqs to link: the request's, then the anchor (always linked)."""
+        seqs = list(self.seqs)
+        if self.anchor is not None and self.anchor not in seqs:
+            seqs.append(self.anchor)
+        return seqs
+
+    @property
+    def makes_snapshot(self) -> bool:
+        """Upstream's rule for writing a cluster snapshot."""
+        return (
+            self.cluster_stats is not None
+            or self.cluster_analysis is not None
+            or bool(self.cluster_summary)
+            or self.geometry is not None
+        )
+
+
+def _create_plan(request: CreateCaseRequest) -> _CreatePlan:
+    c = t.cases
+    title = _text(request.title)
+    if not title:
+        raise ApiError(400, MSG_TITLE_REQUIRED)
+    _check_length("title", title, c.c.title)
+    case_type = _text(request.type) or "incident"
+    _check_length("type", case_type, c.c.type)
+    status = _text(request.status).lower() or "open"
+    if status not in ASSIGNABLE_STATUSES:
+        raise ApiError(
+            422,
+            f'status "{request.status}" cannot be set on a new case; allowed: '
+            f"{', '.join(ASSIGNABLE_STATUSES)}",
+        )
+    geometry, _ = parse_geometry(request.geometry, required=False)
+    anchor = request.anchor_report_seq or None
+    if anchor is not None and anchor < 0:
+        raise ApiError(400, f"anchor_report_seq must be a positive integer, got {anchor}")
+    existing = _text(request.existing_case_id)
+    force = bool(request.force_new_case)
+    if existing and force:
+        raise ApiError(400, MSG_EXISTING_AND_FORCE)
+    source_type = _text(request.cluster_source_type) or "geometry"
+    _check_length("cluster_source_type", source_type, t.saved_clusters.c.source_type)
+    targets = [
+        row
+        for i, target in enumerate(request.escalation_targets or [])
+        if (row := _target_row(i, target)) is not None
+    ]
+    return _CreatePlan(
+        title=title,
+        type=case_type,
+        status=status,
+        classification=parse_classification(request.classification),
+        summary=request.summary or "",
+        uncertainty_notes=request.uncertainty_notes or "",
+        geometry=geometry,
+        geometry_json=None
+        if geometry is None
+        else msgspec.json.decode(shapely.to_geojson(geometry)),
+        anchor=anchor,
+        seqs=parse_seqs(request.report_seqs),
+        existing_case_id=existing,
+        force_new_case=force,
+        cluster_summary=request.cluster_summary or "",
+        cluster_source_type=source_type,
+        cluster_stats=request.cluster_stats,
+        cluster_analysis=request.cluster_analysis,
+        targets=targets,
+    )
+
+
+def _check_reports(conn: sa.Connection, plan: _CreatePlan) -> None:
+    states = repo.report_states(conn, plan.linked)
+    if plan.anchor is not None:
+        anchor = states.get(plan.anchor)
+        if anchor is None or not anchor.anchorable:
+            raise ApiError(400, MSG_ANCHOR_NOT_FOUND)
+    missing = [s for s in plan.seqs if s not in states or not states[s].linkable]
+    if missing:
+        raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+
+
+def _snapshot(conn: sa.Connection, plan: _CreatePlan, actor: str) -> str | None:
+    if not plan.makes_snapshot:
+        return None
+    cluster_id = _new_cluster_id()
+    bbox = centroid = None
+    fingerprint = ""
+    if plan.geometry is not None:
+        w, s, e, n = (float(v) for v in shapely.bounds(plan.geometry))
+        bbox = [w, s, e, n]
+        centroid = ((s + n) / 2, (w + e) / 2)
+        parts = (plan.classification, shapely.to_geojson(plan.geometry), plan.cluster_summary)
+        fingerprint = hashlib.sha1("|".join(p.strip() for p in parts).encode()).hexdigest()
+    repo.insert_saved_cluster(
+        conn,
+        {
+            "cluster_id": cluster_id,
+            "source_type": plan.cluster_source_type,
+            "classification": plan.classification,
+            "geometry_json": plan.geometry_json,
+            "geometry": plan.geometry,
+            "bbox_json": bbox,
+            "centroid_lat": None if centroid is None else centroid[0],
+            "centroid_lng": None if centroid is None else centroid[1],
+            "cluster_fingerprint": fingerprint,
+            "seed_report_seq": plan.anchor,
+            "report_count": len(plan.linked),
+            "summary": plan.cluster_summary,
+            "stats_json": plan.cluster_stats,
+            "analysis_json": plan.cluster_analysis,
+            "created_by_user_id": actor,
+        },
+    )
+    return cluster_id
+
+
+def _choose(
+    conn: sa.Connection, plan: _CreatePlan, candidates: list[CaseMatchCandidate]
+) -> tuple[str | None, float, list[str]]:
+    """Pick the case to attach to (None: create) with the match score and reasons."""
+    if plan.existing_case_id:
+        rows = repo.lock_case_rows(conn, [plan.existing_case_id])
+        row = rows.get(plan.existing_case_id)
+        if row is None:
+            raise ApiError(404, f"existing case not found: {plan.existing_case_id}")
+        if row.status == "merged":
+            raise _merged_conflict(row)
+        for candidate in candidates:
+            if candidate.case_id == plan.existing_case_id:
+                return row.case_id, candidate.match_score, list(candidate.match_reasons)
+        return row.case_id, 1.0, ["case selected explicitly"]
+    if plan.force_new_case:
+        return None, 0.0, ["force_new_case"]
+    best = next((c for c in candidates if c.suggested_action == "attach"), None)
+    if best is not None and best.band == _AUTO_ATTACH_BAND:
+        return best.case_id, best.match_score, list(best.match_reasons)
+    if best is None:
+        return None, 0.0, ["no open case matched"]
+    return None, 0.0, [f"best open case {best.case_id} scored {best.match_score:.3f} < 0.58"]
+
+
+def create_or_attach(
+    engine: sa.Engine, request: CreateCaseRequest, user: AuthenticatedUser
+) -> tuple[CaseUpsertResponse, bool]:
+    """R6/R7: create a case from a cluster, or attach the cluster to an existing case.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    request : CreateCaseRequest
+        The parsed body.
+    user : AuthenticatedUser
+        The caller (creator / actor).
+
+    Returns
+    -------
+    tuple
+        The response and whether a case was created (201) rather than attached (200).
+    """
+    plan = _create_plan(request)
+    actor = user.user_id
+    with engine.begin() as conn:
+        _check_reports(conn, plan)
+        linked = plan.linked
+        frame = cio.read_reports(conn, seqs=linked, visible_only=False)
+        bounds = repo.bounds_of([plan.geometry, *frame.geometry])
+        repo.lock_scope(conn, seqs=linked, bounds=bounds)
+        texts = [plan.title, plan.summary, plan.cluster_summary]
+        candidates = find_candidates(
+            conn,
+            classification=plan.classification,
+            reports=frame,
+            area=plan.geometry,
+            texts=texts,
+        )
+        case_id, score, reasons = _choose(conn, plan, candidates)
+        created = case_id is None
+        if case_id is None:
+            case_id = new_case_id()
+            repo.insert_case(
+                conn,
+                {
+                    "case_id": case_id,
+                    "slug": slugify(plan.title),
+                    "title": plan.title,
+                    "type": plan.type,
+                    "status": plan.status,
+                    "classification": plan.classification,
+                    "summary": plan.summary,
+                    "uncertainty_notes": plan.uncertainty_notes,
+                    "geometry_json": plan.geometry_json,
+                    "confidence_score": 0.8 if plan.anchor is not None else 0.0,
+                    "exposure_score": 0.6 if plan.anchor is not None else 0.0,
+                    "created_by_user_id": actor,
+                },
+            )
+            repo.link_reports(
+                conn, case_id, linked, reason="initial_selection", confidence=1.0, overwrite=False
+            )
+        else:
+            repo.link_reports(
+                conn,
+                case_id,
+                linked,
+                reason="cluster_match",
+                confidence=_ATTACH_CONFIDENCE,
+                overwrite=False,
+            )
+        cluster_id = _snapshot(conn, plan, actor)
+        if cluster_id is not None:
+            repo.link_cluster(
+                conn,
+                case_id,
+                cluster_id,
+                score=0.0 if created else score,
+                reason=None if created else "; ".join(reasons),
+            )
+        target_count = repo.insert_targets(conn, case_id, plan.targets)
+        repo.recompute_aggregates(conn, case_id)
+        repo.insert_audit(
+            conn,
+            case_id,
+            "case_created" if created else "cluster_attached",
+            actor,
+            {
+                "report_seqs": linked,
+                "anchor_seq": plan.anchor or 0,
+                "cluster_ids": [cluster_id] if cluster_id else [],
+                "target_count": target_count,
+                "classification": plan.classification,
+                "existing_case": "" if created else case_id,
+                "action": "created" if created else "attached",
+                "match_score": score,
+                "match_reasons": reasons,
+                "candidate_cases": [c.to_dict() for c in candidates],
+            },
+        )
+        detail = repo.case_detail(conn, case_id)
+    assert detail is not None
+    response = CaseUpsertResponse(
+        **{f: getattr(detail, f) for f in detail.__struct_fields__},
+        action="created" if created else "attached",
+        match_score=score,
+        match_reasons=reasons,
+        candidate_cases=[candidate_json(c) for c in candidates],
+    )
+    return response, created
+
+
+# =========================================================================== other writes
+
+
+def _lock_existing(conn: sa.Connection, case_id: str) -> Any:
+    row = repo.lock_case_rows(conn, [case_id]).get(case_id)
+    if row is None:
+        raise ApiError(404, MSG_CASE_NOT_FOUND)
+    return row
+
+
+def add_reports(
+    engine: sa.Engine, case_id: str, request: AddReportsRequest, user: AuthenticatedUser
+) -> CaseDetail:
+    """R10: link reports to a case (any authenticated user), recompute, audit.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    case_id : str
+        The case.
+    request : AddReportsRequest
+        ``report_seqs`` (required), ``link_reason`` (default ``manual``), ``confidence``
+        (default 1.0; must lie in (0, 1]).
+    user : AuthenticatedUser
+        The actor.
+
+    Returns
+    -------
+    CaseDetail
+    """
+    case_id = _check_case_id(case_id)
+    seqs = parse_seqs(request.report_seqs)
+    if not seqs:
+        raise ApiError(400, MSG_REPORT_SEQS_REQUIRED)
+    reason = _text(request.link_reason) or "manual"
+    _check_length("link_reason", reason, t.case_reports.c.link_reason)
+    confidence = request.confidence or 1.0
+    if not 0.0 < confidence <= 1.0:
+        raise ApiError(400, f"confidence must lie in (0, 1], got {confidence}")
+    with engine.begin() as conn:
+        states = repo.report_states(conn, seqs)
+        missing = [s for s in seqs if s not in states or not states[s].linkable]
+        if missing:
+            raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+        repo.lock_scope(conn, seqs=seqs, bounds=None)
+        row = _lock_existing(conn, case_id)
+        if row.status == "merged":
+            raise _merged_conflict(row)
+        repo.link_reports(conn, case_id, seqs, reason=reason, confidence=confidence, overwrite=True)
+        repo.recompute_aggregates(conn, case_id)
+        repo.insert_audit(
+            conn,
+            case_id,
+            "reports_added",
+            user.user_id,
+            {"report_seqs": seqs, "link_reason": reason, "confidence": confidence},
+        )
+        detail = repo.case_detail(conn, case_id)
+    assert detail is not None
+    return detail
+
+
+def change_status(
+    engine: sa.Engine, case_id: str, request: StatusRequest, user: AuthenticatedUser
+) -> CaseDetail:
+    """R11: change a case's status along :data:`STATUS_TRANSITIONS` (case editors only).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    case_id : str
+        The case.
+    request : StatusRequest
+        ``status`` (required), optional ``summary``, ``payload`` and ``actor_user_id``
+        (honoured for service tokens only).
+    user : AuthenticatedUser
+        The caller.
+
+    Returns
+    -------
+    CaseDetail
+    """
+    case_id = _check_case_id(case_id)
+    wanted = _text(request.status).lower()
+    if not wanted:
+        raise ApiError(400, MSG_STATUS_REQUIRED)
+    if wanted not in t.CASE_STATUSES:
+        raise _status_error(None, _text(request.status))
+    summary = request.summary or ""
+    with engine.begin() as conn:
+        row = _lock_existing(conn, case_id)
+        require_case_editor(user, row.created_by_user_id)
+        current = row.status
+        same = wanted == current and current != "merged"
+        if not same and wanted not in STATUS_TRANSITIONS.get(current, ()):
+            raise _status_error(current, wanted)
+        repo.update_status(conn, case_id, wanted, summary or None)
+        payload = request.payload
+        if payload is None:
+            payload = {"status": wanted, "previous_status": current, "summary": summary}
+        repo.insert_audit(
+            conn, case_id, "status_changed", effective_actor(user, request.actor_user_id), payload
+        )
+        detail = repo.case_detail(conn, case_id)
+    assert detail is not None
+    return detail
+
+
+def merge_cases(
+    engine: sa.Engine, request: MergeCasesRequest, user: AuthenticatedUser
+) -> CaseDetail:
+    """R8: merge source cases into a target case (editors of all of them only).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    request : MergeCasesRequest
+        ``target_case_id`` and ``source_case_ids``.
+    user : AuthenticatedUser
+        The caller.
+
+    Returns
+    -------
+    CaseDetail
+        The target's detail.
+    """
+    target = _text(request.target_case_id)
+    sources = list(dict.fromkeys(s.strip() for s in request.source_case_ids or [] if s.strip()))
+    if not target or not sources:
+        raise ApiError(400, MSG_MERGE_REQUIRED)
+    if target in sources:
+        raise ApiError(400, MSG_MERGE_SELF)
+    with engine.begin() as conn:
+        rows = repo.lock_case_rows(conn, [target, *sources])
+        missing = [c for c in [target, *sources] if c not in rows]
+        if missing:
+            raise ApiError(404, f"cases not found: {', '.join(missing)}")
+        for case_id in [target, *sources]:
+            if rows[case_id].status == "merged":
+                raise _merged_conflict(rows[case_id])
+        for case_id in [target, *sources]:
+            require_case_editor(user, rows[case_id].created_by_user_id)
+        for source in sources:
+            repo.merge_case_into(conn, source, target)
+            repo.insert_audit(
+                conn, source, "case_merged_into", user.user_id, {"target_case_id": target}
+            )
+        repo.recompute_aggregates(conn, target)
+        repo.insert_audit(conn, target, "case_merged", user.user_id, {"source_case_ids": sources})
+        detail = repo.case_detail(conn, target)
+    assert detail is not None
+    return detail
+
+
+# =========================================================================== reads
+
+
+def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
+    """R9: the case detail (404 ``case not found``); never writes.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    case_id : str
+        The case.
+
+    Returns
+    -------
+    CaseDetail
+    """
+    case_id = _check_case_id(case_id)
+    with engine.connect() as conn:
+        detail = repo.case_detail(conn, case_id)
+    if detail is None:
+        raise ApiError(404, MSG_CASE_NOT_FOUND)
+    return detail
+
+
+def parse_seq_param(raw: str | None) -> int:
+    """Validate R4's ``seq`` query value (upstream's messages)."""
+    text = (raw or "").strip()
+    if not text:
+        raise ApiError(400, MSG_SEQ_REQUIRED)
+    if not text.isascii() or not text.isdigit() or int(text) <= 0 or int(text) >= 2**63:
+        raise ApiError(400, MSG_SEQ_INVALID)
+    return int(text)
+
+
+def cases_for_report(engine: sa.Engine, seq: int) -> ReportCasesResponse:
+    """R4: the cases that hold a report, most recently updated first.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    seq : int
+        The report.
+
+    Returns
+    -------
+    ReportCasesResponse
+    """
+    with engine.connect() as conn:
+        cases = repo.cases_for_report(conn, seq)
+    return ReportCasesResponse(seq=seq, cases=cases)
