@@ -257,5 +257,11 @@ def candidate_pairs(
     if not parts:
         return np.empty((0, 2), dtype=np.int64), plan
     keys = np.concatenate([p[:, 0] * n + p[:, 1] for p in parts])
-    keys = np.unique(keys) if len(parts) > 1 else np.sort(keys)
-    return np.column_stack(np.divmod(keys, n)).astype(np.int64), plan
+    del parts
+    keys.sort()
+    if len(keys) > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    pairs = np.empty((len(keys), 2), dtype=np.int64)
+    np.floor_divide(keys, n, out=pairs[:, 0])
+    np.subtract(keys, pairs[:, 0] * n, out=pairs[:, 1])
+    return pairs, plan

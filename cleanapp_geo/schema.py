@@ -168,7 +168,7 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if reports.crs is None or not reports.crs.equals(CRS):
         raise InvalidReportsError(f"reports must have CRS {CRS}, got {reports.crs}")
 
-    out = reports.copy()
+    out = reports.copy(deep=False)  # copy-on-write: new columns never touch the input
     n = len(out)
 
     seq = out[SEQ]

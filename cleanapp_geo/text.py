@@ -273,15 +273,20 @@ class TextFeatures:
         rank_order = np.lexsort((vocabulary.astype(str), occurrences))
         rank = np.empty(n_tokens, dtype=np.int64)
         rank[rank_order] = np.arange(n_tokens)
-        keys = np.sort(docs * max(n_tokens, 1) + rank[codes])
+        width = max(n_tokens, 1)
+        keys = docs * width
+        keys += rank[codes]
+        del docs, codes
+        keys.sort()
         if len(keys):
             keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-        docs, ranked = np.divmod(keys, max(n_tokens, 1))
+        ranked = (keys % width).astype(np.int32)
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(docs, minlength=n), out=indptr[1:])
+        np.cumsum(np.bincount(keys // width, minlength=n), out=indptr[1:])
+        del keys
         return cls(
             indptr=indptr,
-            indices=ranked.astype(np.int32),
+            indices=ranked,
             vocabulary=vocabulary[rank_order],
             document_frequency=np.bincount(ranked, minlength=n_tokens).astype(np.int64),
         )
