@@ -1,19 +1,35 @@
-"""Escalation-target suggestion for analysed clusters (filled in by the escalation issue).
+"""Escalation-target suggestion for analysed clusters and new cases.
 
 :func:`suggest_targets` is the single place the analysis routes (``POST /clusters/analyze``,
-``POST /clusters/from-report``) ask for ``suggested_targets``. Until the escalation issue
-implements it (``cleanapp_geo.targets`` plus the store queries) it suggests nothing.
+``POST /clusters/from-report``) and case creation ask for suggested targets. It combines,
+through :func:`cleanapp_geo.io.contacts.suggest_stored_targets`:
+
+* the consented contacts of mapped areas intersecting the scope (PostGIS); a seed-report
+  cluster without a scope polygon uses its report locations, so area contacts are found
+  there too (upstream never looked areas up for ``from-report``, §13.4 #33);
+* the contacts of the brands the reports name (``brand_contacts``);
+* inferred contacts from every analysis of the reports -- dropped when a better target
+  exists.
+
+:func:`target_rows` normalises and merges targets given by a client (or suggested) into
+column values of ``case_escalation_targets`` with the one key scheme of
+:func:`cleanapp_geo.targets.target_key` as ``endpoint_key``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 import sqlalchemy as sa
 
-__all__ = ["SUGGESTED_TARGETS_LIMIT", "suggest_targets"]
+from cleanapp_geo.io.contacts import suggest_stored_targets
+from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target
+
+__all__ = ["SUGGESTED_TARGETS_LIMIT", "suggest_targets", "target_rows"]
 
 #: Upstream's limit on suggested targets per analysis (reference §2.2).
 SUGGESTED_TARGETS_LIMIT = 8
@@ -26,7 +42,7 @@ def suggest_targets(
     area: shapely.Geometry | None,
     limit: int = SUGGESTED_TARGETS_LIMIT,
 ) -> list[dict[str, Any]]:
-    """Suggest escalation targets for a cluster (none yet).
+    """Suggest escalation targets for a cluster.
 
     Parameters
     ----------
@@ -35,7 +51,8 @@ def suggest_targets(
     reports : geopandas.GeoDataFrame
         The analysed reports (a report frame).
     area : shapely.Geometry, optional
-        The scope: a (multi)polygon, or None for a seed-report cluster without one.
+        The scope: a (multi)polygon, or None for a seed-report cluster without one (the
+        report locations are used for the area lookup then).
     limit : int, default 8
         Largest number of targets.
 
@@ -43,6 +60,52 @@ def suggest_targets(
     -------
     list of dict
         Target objects with the wire fields of reference §3.5 (without ``id``,
-        ``case_id`` and ``created_at``); currently always empty.
+        ``case_id``, ``created_at`` and ``cooldown_until``), best first.
     """
-    return []
+    seqs = reports["seq"].to_numpy(dtype=np.int64).tolist() if len(reports) else []
+    lookup: shapely.Geometry | None = area
+    if lookup is None and len(reports):
+        points = shapely.get_coordinates(reports.geometry.to_numpy())
+        lookup = shapely.MultiPoint(points) if len(points) else None
+    if lookup is None and not seqs:
+        return []
+    targets = suggest_stored_targets(conn, lookup, seqs, limit=limit)
+    return [target.to_record() for target in targets]
+
+
+def target_rows(targets: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Normalise and merge targets into ``case_escalation_targets`` column values.
+
+    Each mapping holds (some of) the target fields of reference §3.5; ``None`` means unset.
+    Targets are normalised (:func:`cleanapp_geo.targets.normalize_target`: email and phone
+    validation, URL normalisation, channel derivation, ``endpoint_key``,
+    ``organization_key``, decision scope, verification and attribution), merged by key and
+    ordered best first; targets without any contact method are dropped. ``cooldown_until``
+    is kept from the first target of each key that has one.
+
+    Parameters
+    ----------
+    targets : iterable of mapping
+        Client-supplied or suggested targets.
+
+    Returns
+    -------
+    list of dict
+        Column values (without ``id``, ``case_id`` and ``created_at``).
+
+    Examples
+    --------
+    >>> rows = target_rows([{"email": " Ops@Town.GOV ", "confidence_score": 0.8},
+    ...                     {"email": "ops@town.gov", "rationale": "Area contact."}])
+    >>> [(r["email"], r["endpoint_key"], r["rationale"]) for r in rows]
+    [('ops@town.gov', 'email:ops@town.gov', 'Area contact.')]
+    """
+    listed = list(targets)
+    parsed = [EscalationTarget.from_record(t) for t in listed]
+    merged = merge_targets(parsed)
+    cooldowns: dict[str, Any] = {}
+    for raw, target in zip(listed, parsed, strict=True):
+        normalised = normalize_target(target)
+        if normalised is not None and raw.get("cooldown_until") is not None:
+            cooldowns.setdefault(normalised.endpoint_key, raw["cooldown_until"])
+    return [{**t.to_record(), "cooldown_until": cooldowns.get(t.endpoint_key)} for t in merged]
