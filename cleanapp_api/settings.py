@@ -24,7 +24,38 @@ variable                       required    meaning (default)
 ``INTERNAL_ADMIN_TOKEN``       no          shared secret for the email executor (unset)
 =============================  ==========  =================================================
 
-Empty values count as unset.
+Empty values count as unset. The escalation send flow also reads
+``ESCALATION_SEND_TIMEOUT_S`` (timeout of one call to the email executor, 15 s),
+``ESCALATION_DEDUP_WINDOW_H`` (hours in which the same subject and body are not sent again to
+a recipient of a case unless ``force``, 24), ``ESCALATION_USER_SENDS_PER_H`` (sends per user
+per hour, 20) and ``ESCALATION_CASE_SENDS_PER_H`` (sends per case per hour, 6).
+
+The email executor (``cleanapp-api email-service``, a separate process) reads its own
+variables through :meth:`EmailSettings.from_env`:
+
+===============================  ========  ===============================================
+variable                         required  meaning (default)
+===============================  ========  ===============================================
+``DATABASE_URL``                 yes       the store (opt-outs, message log)
+``INTERNAL_ADMIN_TOKEN``         no        shared secret of the send route (unset: 503)
+``EMAIL_PROVIDER``               no        ``smtp``, ``sendgrid`` or ``outbox`` (``outbox``)
+``EMAIL_FROM``                   no        sender address (``SENDGRID_FROM_EMAIL``, else
+                                           ``info@cleanapp.io``)
+``EMAIL_FROM_NAME``              no        sender name (``SENDGRID_FROM_NAME``, else
+                                           ``CleanApp``)
+``EMAIL_DRY_RUN``                no        ``1``/``true``: send nothing, say so (off)
+``EMAIL_PUBLIC_URL``             no        public base URL of the email service, for the
+                                           unsubscribe links (the request's own base URL)
+``EMAIL_UNSUBSCRIBE_SECRET``     no        HMAC key of unsubscribe tokens (derived from
+                                           ``INTERNAL_ADMIN_TOKEN``)
+``EMAIL_OUTBOX_DIR``             no        folder of the ``outbox`` provider (``outbox``)
+``EMAIL_PROVIDER_TIMEOUT_S``     no        timeout of one provider call (10)
+``SMTP_HOST`` / ``SMTP_PORT``    no        SMTP server (``localhost`` / 25)
+``SMTP_STARTTLS``                no        ``1``: upgrade with STARTTLS (off)
+``SMTP_USERNAME``                no        SMTP AUTH user, with ``SMTP_PASSWORD`` (unset)
+``SENDGRID_API_KEY``             sendgrid  v3 API key (required unless dry run)
+``SENDGRID_API_URL``             no        API base (``https://api.sendgrid.com``)
+===============================  ========  ===============================================
 """
 
 from __future__ import annotations
@@ -42,8 +73,11 @@ from sqlalchemy.exc import ArgumentError
 __all__ = [
     "DEFAULT_PUBLIC_CASE_URL_BASE",
     "DEFAULT_REQUEST_BODY_LIMIT_BYTES",
+    "EMAIL_ENV_VARS",
+    "EMAIL_PROVIDERS",
     "ENV_VARS",
     "REQUIRED_ENV_VARS",
+    "EmailSettings",
     "Settings",
     "SettingsError",
 ]
@@ -64,6 +98,10 @@ ENV_VARS = (
     "CORS_ORIGINS",
     "EMAIL_SERVICE_URL",
     "INTERNAL_ADMIN_TOKEN",
+    "ESCALATION_SEND_TIMEOUT_S",
+    "ESCALATION_DEDUP_WINDOW_H",
+    "ESCALATION_USER_SENDS_PER_H",
+    "ESCALATION_CASE_SENDS_PER_H",
 )
 
 AuthTokenStore = Literal["db", "off"]
@@ -115,6 +153,13 @@ class Settings:
         Base URL of the email executor (used by the escalation routes).
     internal_admin_token : str or None
         Shared secret sent to the email executor.
+    escalation_send_timeout_s : float, default 15
+        Timeout of one call to the email executor.
+    escalation_dedup_window_h : float, default 24
+        The same subject and body are not sent again to a recipient of a case within this
+        many hours unless the request says ``force``.
+    escalation_user_sends_per_h, escalation_case_sends_per_h : int, default 20 and 6
+        Escalation sends allowed per user and per case in any hour (429 beyond).
 
     Raises
     ------
@@ -149,6 +194,10 @@ class Settings:
     cors_origins: tuple[str, ...] = field(default=("*",))
     email_service_url: str | None = None
     internal_admin_token: str | None = None
+    escalation_send_timeout_s: float = 15.0
+    escalation_dedup_window_h: float = 24.0
+    escalation_user_sends_per_h: int = 20
+    escalation_case_sends_per_h: int = 6
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -207,6 +256,18 @@ class Settings:
             set_(self, "cors_origins", _normalise_origins(self.cors_origins))
         except ValueError as exc:
             problems.append(str(exc))
+        for name, value in (
+            ("ESCALATION_SEND_TIMEOUT_S", self.escalation_send_timeout_s),
+            ("ESCALATION_DEDUP_WINDOW_H", self.escalation_dedup_window_h),
+        ):
+            if not _positive_number(value):
+                problems.append(f"{name} must be a positive number, got {value!r}")
+        for name, count in (
+            ("ESCALATION_USER_SENDS_PER_H", self.escalation_user_sends_per_h),
+            ("ESCALATION_CASE_SENDS_PER_H", self.escalation_case_sends_per_h),
+        ):
+            if isinstance(count, bool) or not (isinstance(count, int) and count >= 1):
+                problems.append(f"{name} must be an integer >= 1, got {count!r}")
         if problems:
             raise SettingsError(problems)
 
@@ -263,6 +324,10 @@ class Settings:
             ("REQUEST_BODY_LIMIT_BYTES", "request_body_limit_bytes", int, "a positive integer"),
             ("RATE_LIMIT_RPS", "rate_limit_rps", float, "a positive number"),
             ("RATE_LIMIT_BURST", "rate_limit_burst", int, "an integer >= 1"),
+            ("ESCALATION_SEND_TIMEOUT_S", "escalation_send_timeout_s", float, "a positive number"),
+            ("ESCALATION_DEDUP_WINDOW_H", "escalation_dedup_window_h", float, "a positive number"),
+            ("ESCALATION_USER_SENDS_PER_H", "escalation_user_sends_per_h", int, "an integer >= 1"),
+            ("ESCALATION_CASE_SENDS_PER_H", "escalation_case_sends_per_h", int, "an integer >= 1"),
         ):
             raw = get(name)
             if raw is None:
@@ -324,6 +389,10 @@ class Settings:
             f"cors_origins={self.cors_origins!r}",
             f"email_service_url={self.email_service_url!r}",
             f"internal_admin_token={masked if self.internal_admin_token else None}",
+            f"escalation_send_timeout_s={self.escalation_send_timeout_s!r}",
+            f"escalation_dedup_window_h={self.escalation_dedup_window_h!r}",
+            f"escalation_user_sends_per_h={self.escalation_user_sends_per_h!r}",
+            f"escalation_case_sends_per_h={self.escalation_case_sends_per_h!r}",
         ]
         return f"Settings({', '.join(parts)})"
 
@@ -383,3 +452,243 @@ def _normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
                 f"CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
             )
     return tuple(dict.fromkeys(values))
+
+
+def _positive_number(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _flag(name: str, raw: str | None, problems: list[str]) -> bool:
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    problems.append(f"{name} must be 1/true/yes/on or 0/false/no/off, got {raw!r}")
+    return False
+
+
+# ============================================================================ email service
+
+#: Providers of the email executor.
+EMAIL_PROVIDERS = ("smtp", "sendgrid", "outbox")
+DEFAULT_SENDGRID_API_URL = "https://api.sendgrid.com"
+
+EMAIL_ENV_VARS = (
+    "DATABASE_URL",
+    "INTERNAL_ADMIN_TOKEN",
+    "EMAIL_PROVIDER",
+    "EMAIL_FROM",
+    "EMAIL_FROM_NAME",
+    "SENDGRID_FROM_EMAIL",
+    "SENDGRID_FROM_NAME",
+    "EMAIL_DRY_RUN",
+    "EMAIL_PUBLIC_URL",
+    "EMAIL_UNSUBSCRIBE_SECRET",
+    "EMAIL_OUTBOX_DIR",
+    "EMAIL_PROVIDER_TIMEOUT_S",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_STARTTLS",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SENDGRID_API_KEY",
+    "SENDGRID_API_URL",
+)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class EmailSettings:
+    """Validated configuration of the email executor (``cleanapp-api email-service``).
+
+    Parameters
+    ----------
+    database_url : str
+        The store (``opted_out_emails``, ``email_messages``).
+    internal_admin_token : str or None
+        Shared secret required in ``X-Internal-Admin-Token``; None answers 503.
+    provider : {"smtp", "sendgrid", "outbox"}, default "outbox"
+        How messages leave.
+    from_address, from_name : str
+        The sender.
+    dry_run : bool, default False
+        Send nothing; every result says ``dry_run``.
+    public_url : str or None
+        Public base URL of the email service for unsubscribe links; None uses the base URL
+        of the send request.
+    unsubscribe_secret : str or None
+        HMAC key of unsubscribe tokens; None derives one from ``internal_admin_token``.
+    outbox_dir : str, default "outbox"
+        Folder of the ``outbox`` provider.
+    provider_timeout_s : float, default 10
+        Timeout of one SMTP session or SendGrid call.
+    smtp_host, smtp_port, smtp_starttls, smtp_username, smtp_password
+        The SMTP server.
+    sendgrid_api_key, sendgrid_api_url
+        SendGrid v3 credentials and base URL.
+    request_body_limit_bytes : int, default 1 MiB
+        Largest accepted request body (upstream's email-service limit).
+
+    Raises
+    ------
+    SettingsError
+        Listing every invalid value.
+    """
+
+    database_url: str
+    internal_admin_token: str | None = None
+    provider: str = "outbox"
+    from_address: str = "info@cleanapp.io"
+    from_name: str = "CleanApp"
+    dry_run: bool = False
+    public_url: str | None = None
+    unsubscribe_secret: str | None = None
+    outbox_dir: str = "outbox"
+    provider_timeout_s: float = 10.0
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    sendgrid_api_key: str | None = None
+    sendgrid_api_url: str = DEFAULT_SENDGRID_API_URL
+    request_body_limit_bytes: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        set_ = object.__setattr__
+        try:
+            set_(self, "database_url", _normalise_database_url(self.database_url))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if self.internal_admin_token is not None and not self.internal_admin_token:
+            problems.append("INTERNAL_ADMIN_TOKEN must not be empty when set")
+        if self.provider not in EMAIL_PROVIDERS:
+            problems.append(
+                f"EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}, got {self.provider!r}"
+            )
+        if "@" not in self.from_address or any(c.isspace() for c in self.from_address):
+            problems.append(f"EMAIL_FROM must be an email address, got {self.from_address!r}")
+        for name, url in (("EMAIL_PUBLIC_URL", self.public_url),):
+            if url is not None:
+                try:
+                    set_(self, "public_url", _http_url(name, url))
+                except ValueError as exc:
+                    problems.append(str(exc))
+        try:
+            set_(self, "sendgrid_api_url", _http_url("SENDGRID_API_URL", self.sendgrid_api_url))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if not _positive_number(self.provider_timeout_s):
+            problems.append(
+                "EMAIL_PROVIDER_TIMEOUT_S must be a positive number, "
+                f"got {self.provider_timeout_s!r}"
+            )
+        port = self.smtp_port
+        if isinstance(port, bool) or not (isinstance(port, int) and 1 <= port <= 65535):
+            problems.append(f"SMTP_PORT must be an integer in 1-65535, got {port!r}")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            problems.append("SMTP_USERNAME and SMTP_PASSWORD must be set together")
+        if self.provider == "sendgrid" and not self.dry_run and not self.sendgrid_api_key:
+            problems.append("SENDGRID_API_KEY is required with EMAIL_PROVIDER=sendgrid")
+        if not self.outbox_dir:
+            problems.append("EMAIL_OUTBOX_DIR must not be empty")
+        if problems:
+            raise SettingsError(problems)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmailSettings:
+        """Read and validate the email executor's configuration from the environment.
+
+        Parameters
+        ----------
+        environ : mapping, optional
+            Variables to read; ``os.environ`` when omitted.
+
+        Returns
+        -------
+        EmailSettings
+            The validated configuration.
+
+        Raises
+        ------
+        SettingsError
+            Naming every missing or invalid variable.
+
+        Examples
+        --------
+        >>> s = EmailSettings.from_env({"DATABASE_URL": "postgresql://u:pw@db/cases",
+        ...                             "EMAIL_PROVIDER": "SMTP", "SMTP_PORT": "2525"})
+        >>> s.provider, s.smtp_port, s.dry_run, s.from_address
+        ('smtp', 2525, False, 'info@cleanapp.io')
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        problems: list[str] = []
+        url = get("DATABASE_URL")
+        if url is None:
+            problems.append("missing required environment variable: DATABASE_URL")
+        kwargs: dict[str, object] = {
+            "database_url": url or "postgresql+psycopg:///placeholder",
+            "internal_admin_token": get("INTERNAL_ADMIN_TOKEN"),
+            "provider": (get("EMAIL_PROVIDER") or "outbox").lower(),
+            "from_address": get("EMAIL_FROM") or get("SENDGRID_FROM_EMAIL") or "info@cleanapp.io",
+            "from_name": get("EMAIL_FROM_NAME") or get("SENDGRID_FROM_NAME") or "CleanApp",
+            "dry_run": _flag("EMAIL_DRY_RUN", get("EMAIL_DRY_RUN"), problems),
+            "public_url": get("EMAIL_PUBLIC_URL"),
+            "unsubscribe_secret": get("EMAIL_UNSUBSCRIBE_SECRET"),
+            "outbox_dir": get("EMAIL_OUTBOX_DIR") or "outbox",
+            "smtp_host": get("SMTP_HOST") or "localhost",
+            "smtp_starttls": _flag("SMTP_STARTTLS", get("SMTP_STARTTLS"), problems),
+            "smtp_username": get("SMTP_USERNAME"),
+            "smtp_password": env.get("SMTP_PASSWORD") or None,
+            "sendgrid_api_key": get("SENDGRID_API_KEY"),
+            "sendgrid_api_url": get("SENDGRID_API_URL") or DEFAULT_SENDGRID_API_URL,
+        }
+        for name, key, parse, expected in (
+            ("SMTP_PORT", "smtp_port", int, "an integer in 1-65535"),
+            ("EMAIL_PROVIDER_TIMEOUT_S", "provider_timeout_s", float, "a positive number"),
+        ):
+            raw = get(name)
+            if raw is None:
+                continue
+            try:
+                kwargs[key] = parse(raw)
+            except ValueError:
+                problems.append(f"{name} must be {expected}, got {raw!r}")
+        try:
+            settings = cls(**kwargs)  # type: ignore[arg-type]
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def __repr__(self) -> str:
+        """Show the configuration with the secrets and the database password masked."""
+        masked = "'***'"
+        return (
+            f"EmailSettings(database_url={_mask_url(self.database_url)!r}, "
+            f"internal_admin_token={masked if self.internal_admin_token else None}, "
+            f"provider={self.provider!r}, from_address={self.from_address!r}, "
+            f"dry_run={self.dry_run!r}, public_url={self.public_url!r}, "
+            f"smtp_host={self.smtp_host!r}, smtp_port={self.smtp_port!r}, "
+            f"smtp_starttls={self.smtp_starttls!r}, "
+            f"smtp_username={self.smtp_username!r}, "
+            f"sendgrid_api_key={masked if self.sendgrid_api_key else None}, "
+            f"sendgrid_api_url={self.sendgrid_api_url!r}, outbox_dir={self.outbox_dir!r})"
+        )
