@@ -70,10 +70,15 @@ def db_engine(db_url: str) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def clean_db(db_engine: sa.Engine) -> sa.Engine:
-    """The session engine, with every table emptied first."""
-    names = ", ".join(table.name for table in tables.metadata.sorted_tables)
+    """The session engine, with every table but ``auth_tokens`` emptied first.
+
+    ``DELETE`` (children first) is an order of magnitude faster than ``TRUNCATE`` on these
+    small tables; ``auth_tokens`` rows belong to the ``token_rows`` fixture.
+    """
     with db_engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in reversed(tables.metadata.sorted_tables):
+            if table is not tables.auth_tokens:
+                conn.execute(table.delete())
     return db_engine
 
 
