@@ -4,6 +4,7 @@ probe routes (mounted through ``create_app(extra_controllers=...)``)."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,8 @@ import anyio.to_thread
 import jwt
 import msgspec
 import psycopg
-from litestar import Controller, Request, get, post
+import uvicorn
+from litestar import Controller, Litestar, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.testing import TestClient
 from sqlalchemy import text
@@ -204,3 +206,26 @@ def client_for(settings: Settings, **client_kwargs: Any) -> Iterator[TestClient[
     app = create_app(settings, extra_controllers=[ProbeController])
     with TestClient(app, **client_kwargs) as client:
         yield client
+
+
+@contextmanager
+def serve_thread(app: Litestar) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread on a free loopback port; yield its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn thread did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
