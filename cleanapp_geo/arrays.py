@@ -54,22 +54,23 @@ class ReportArrays:
         (n, 3) float64 positions on a sphere of radius 6,371 km (for the KD-tree).
     classification : numpy.ndarray
         int64 codes of the resolved classification (analysis, else scope, else physical).
-    classification_names : numpy.ndarray
-        The resolved classification string of every report.
+    classification_labels : numpy.ndarray
+        The distinct resolved classifications; ``classification_labels[classification]``
+        is a report's classification.
     severity : numpy.ndarray
         float64 severity levels.
     brand : numpy.ndarray
         int64 codes of the lowercased brand display name; -1 when empty.
     ts_ns : numpy.ndarray
         int64 nanoseconds since the epoch (UTC).
-    texts : numpy.ndarray
-        title + summary + description of every report (tokenized lazily).
+    texts : pandas.DataFrame
+        title, summary and description of every report (tokenized lazily, joined).
     stop_words : frozenset of str
         Stop words of the tokenizer.
     min_token_chars : int
         Shortest token kept.
-    title_text : numpy.ndarray
-        First non-blank of title, summary, description ("" when all blank).
+    titles : pandas.DataFrame
+        title, summary and description (see :meth:`title_text`).
     """
 
     seq: np.ndarray
@@ -77,14 +78,14 @@ class ReportArrays:
     lat: np.ndarray
     xyz: np.ndarray
     classification: np.ndarray
-    classification_names: np.ndarray
+    classification_labels: np.ndarray
     severity: np.ndarray
     brand: np.ndarray
     ts_ns: np.ndarray
-    texts: np.ndarray
+    texts: pd.DataFrame
     stop_words: frozenset[str]
     min_token_chars: int
-    title_text: np.ndarray
+    titles: pd.DataFrame
     _tree: list[cKDTree] = field(default_factory=list, repr=False)
     _text: list[TextFeatures] = field(default_factory=list, repr=False)
     _text_subset: list[tuple[np.ndarray, TextFeatures]] = field(default_factory=list, repr=False)
@@ -122,7 +123,7 @@ class ReportArrays:
             if np.array_equal(positions[at_i], i) and np.array_equal(positions[at_j], j):
                 return jaccard_pairs(subset, at_i, at_j)
         touched = np.flatnonzero(np.bincount(np.concatenate((i, j)), minlength=len(self)))
-        subset = self._tokenize(self.texts[touched])
+        subset = self._tokenize(self.texts.iloc[touched])
         return jaccard_pairs(subset, np.searchsorted(touched, i), np.searchsorted(touched, j))
 
     def text_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -147,19 +148,35 @@ class ReportArrays:
         if len(positions) >= 0.6 * len(self):
             _ = self.text
             return
-        self._text_subset[:] = [(positions, self._tokenize(self.texts[positions]))]
+        self._text_subset[:] = [(positions, self._tokenize(self.texts.iloc[positions]))]
 
-    def _tokenize(self, texts: np.ndarray) -> TextFeatures:
+    def title_text(self, positions: np.ndarray) -> np.ndarray:
+        """Return each report's first non-blank of title, summary and description.
+
+        Parameters
+        ----------
+        positions : numpy.ndarray
+            Positional indices of the reports.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of titles ("" when all three are blank).
+        """
+        subset = self.titles.iloc[positions]
+        return _first_non_blank(*(subset[c] for c in subset.columns))
+
+    def _tokenize(self, texts: pd.DataFrame) -> TextFeatures:
         return TextFeatures.from_texts(
             texts, stop_words=self.stop_words, min_token_chars=self.min_token_chars
         )
 
 
-def resolved_classification(reports: pd.DataFrame, classification: str | None) -> np.ndarray:
+def resolved_classification(reports: pd.DataFrame, classification: str | None) -> pd.Series:
     """Return each report's classification, else the scope's, else ``physical``."""
     fallback = classification or _DEFAULT_CLASSIFICATION
-    values = reports[CLASSIFICATION].to_numpy(dtype=object)
-    return np.where(values == "", fallback, values).astype(object)
+    values = reports[CLASSIFICATION]
+    return values.where(values != "", fallback)
 
 
 def prepare_reports(
@@ -191,16 +208,13 @@ def prepare_reports(
     xyz = EARTH_RADIUS_M * np.column_stack(
         (cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r))
     )
-    names = resolved_classification(reports, classification)
-    class_codes, _ = pd.factorize(names)
-    brand_lower = reports[BRAND_DISPLAY_NAME].str.lower().to_numpy(dtype=object)
-    brand_codes, _ = pd.factorize(brand_lower)
-    brand_codes = np.where(brand_lower == "", -1, brand_codes).astype(np.int64)
-    title, summary, description = (reports[c] for c in (TITLE, SUMMARY, DESCRIPTION))
-    texts = (reports[TITLE] + " " + reports[SUMMARY] + " " + reports[DESCRIPTION]).to_numpy(
-        dtype=object
-    )
-    title_text = _first_non_blank(title, summary, description)
+    class_codes, class_labels = pd.factorize(resolved_classification(reports, classification))
+    brand_codes, brand_labels = pd.factorize(reports[BRAND_DISPLAY_NAME].str.lower())
+    brand_codes = brand_codes.astype(np.int64)
+    empty_brand = np.flatnonzero(np.asarray(brand_labels, dtype=object) == "")
+    if len(empty_brand):
+        brand_codes[brand_codes == empty_brand[0]] = -1
+    titles = reports[[TITLE, SUMMARY, DESCRIPTION]].reset_index(drop=True)
     ts_ns = reports[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
     return ReportArrays(
         seq=reports[SEQ].to_numpy(dtype=np.int64),
@@ -208,14 +222,14 @@ def prepare_reports(
         lat=lat,
         xyz=xyz,
         classification=class_codes.astype(np.int64),
-        classification_names=names,
+        classification_labels=np.asarray(class_labels, dtype=object),
         severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64),
         brand=brand_codes,
         ts_ns=ts_ns,
-        texts=texts,
+        texts=titles,
         stop_words=model.stop_words,
         min_token_chars=model.min_token_chars,
-        title_text=title_text,
+        titles=titles,
     )
 
 

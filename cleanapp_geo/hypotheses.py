@@ -151,7 +151,10 @@ def cluster_stats(arrays: ReportArrays, classification: str) -> ClusterStats:
     severity = arrays.severity
     if n == 0:
         return ClusterStats(classification, 0, 0.0, 0.0, 0, 0, None, None, {})
-    names, counts = np.unique(arrays.classification_names.astype(str), return_counts=True)
+    counts = np.bincount(arrays.classification, minlength=len(arrays.classification_labels))
+    order = np.argsort(arrays.classification_labels.astype(str), kind="stable")
+    names = arrays.classification_labels[order]
+    counts = counts[order]
     return ClusterStats(
         classification=classification,
         report_count=n,
@@ -295,7 +298,7 @@ def group_hypotheses(
     np.bitwise_or.at(bits, component[edge_i], edge_reason_bits.astype(np.int64))
     group_of_start = sorted_component[starts]
     reason_bits = bits[group_of_start]
-    titles = arrays.title_text[representative].copy()
+    titles = arrays.title_text(representative)
     for g in np.flatnonzero(titles == ""):
         members = order[starts[g] : starts[g] + sizes[g]]
         titles[g] = _title_from_tokens(arrays, members)
@@ -317,7 +320,7 @@ def group_hypotheses(
         urgency_score=urgency[rank],
         reason_bits=reason_bits[rank],
         title=titles[rank],
-        classification=arrays.classification_names[representative[rank]],
+        classification=arrays.classification_labels[arrays.classification[representative[rank]]],
         labels=labels,
     )
 

@@ -11,8 +11,8 @@ The tokenizer follows the upstream CleanApp system (reference §4.1):
 5. keep the set of distinct tokens.
 
 Text features are computed once per report, for all reports at once, into a compact
-sparse layout (:class:`TextFeatures`) whose token ids are ordered by frequency (rarest
-first, ties by text), so the layout does not depend on the order of the reports.
+sparse layout (:class:`TextFeatures`) whose token ids are ordered by document frequency
+(rarest first, ties by text), so the layout does not depend on the order of the reports.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ DEFAULT_STOP_WORDS: Final[frozenset[str]] = (
     "when where while than then them they can could would should will not but all any "
     "some out off about you your our his her she him also just very".split()
 )
+
+TextInput = Sequence[str] | pd.Series | pd.DataFrame | np.ndarray
 
 _TOKEN = re.compile(r"[^\W_]+")
 _CHUNK_DOCS = 50_000
@@ -172,8 +174,8 @@ def tokenize(
 class TextFeatures:
     """Token sets of many reports in CSR layout.
 
-    Token ids are ranks by ascending number of occurrences (ties broken by the token
-    text), so the ids of one report, stored sorted, list its rarest tokens first.
+    Token ids are ranks by ascending document frequency (ties broken by the token text),
+    so the ids of one report, stored sorted, list its rarest tokens first.
 
     Attributes
     ----------
@@ -216,7 +218,7 @@ class TextFeatures:
     @classmethod
     def from_texts(
         cls,
-        texts: Sequence[str] | pd.Series | np.ndarray,
+        texts: TextInput,
         *,
         stop_words: Iterable[str] = DEFAULT_STOP_WORDS,
         min_token_chars: int = 3,
@@ -228,8 +230,9 @@ class TextFeatures:
 
         Parameters
         ----------
-        texts : sequence of str
-            One text per report.
+        texts : sequence of str, pandas.Series or pandas.DataFrame
+            One text per report; a frame's columns are joined with a space per row
+            (equivalent to tokenizing the joined text, since a space separates tokens).
         stop_words : iterable of str, default DEFAULT_STOP_WORDS
             Lowercase tokens to drop.
         min_token_chars : int, default 3
@@ -240,13 +243,12 @@ class TextFeatures:
         TextFeatures
         """
         stop = frozenset(stop_words)
-        values = np.asarray(texts, dtype=object)
-        n = len(values)
+        n = len(texts)
         global_ids: dict[str, int] = {}
-        doc_parts: list[np.ndarray] = []
-        code_parts: list[np.ndarray] = []
+        chunks: list[tuple[np.ndarray, np.ndarray]] = []  # per chunk: unique (doc, code) pairs
         for start in range(0, n, _CHUNK_DOCS):
-            doc, local_codes, local_uniques = _split_tokens(values[start : start + _CHUNK_DOCS])
+            values = _chunk_values(texts, start, min(n, start + _CHUNK_DOCS))
+            doc, local_codes, local_uniques = _split_tokens(values)
             keep_token = np.fromiter(
                 (len(t) >= min_token_chars and t not in stop for t in local_uniques),
                 dtype=bool,
@@ -261,35 +263,56 @@ class TextFeatures:
                 count=len(local_uniques),
             )
             kept = keep_token[local_codes]
-            doc_parts.append(doc[kept] + start)
-            code_parts.append(to_global[local_codes[kept]])
-        docs = np.concatenate(doc_parts) if doc_parts else np.empty(0, np.int64)
-        codes = np.concatenate(code_parts) if code_parts else np.empty(0, np.int64)
+            keys = np.sort(doc[kept] * (1 << 31) + to_global[local_codes[kept]])
+            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+            chunks.append(
+                ((keys >> 31).astype(np.int32), (keys & ((1 << 31) - 1)).astype(np.int32))
+            )
         n_tokens = len(global_ids)
         vocabulary = np.empty(n_tokens, dtype=object)
         vocabulary[np.fromiter(global_ids.values(), np.int64, n_tokens)] = list(global_ids)
-        # Rank tokens by occurrence count (ties by text): a canonical order.
-        occurrences = np.bincount(codes, minlength=n_tokens)
-        rank_order = np.lexsort((vocabulary.astype(str), occurrences))
+        frequency = np.zeros(n_tokens, dtype=np.int64)
+        for _, codes in chunks:
+            frequency += np.bincount(codes, minlength=n_tokens)
+        # Rank tokens by document frequency (ties by text): a canonical order.
+        rank_order = np.lexsort((vocabulary.astype(str), frequency))
         rank = np.empty(n_tokens, dtype=np.int64)
         rank[rank_order] = np.arange(n_tokens)
         width = max(n_tokens, 1)
-        keys = docs * width
-        keys += rank[codes]
-        del docs, codes
-        keys.sort()
-        if len(keys):
-            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-        ranked = (keys % width).astype(np.int32)
+        counts = np.zeros(n, dtype=np.int64)
+        indices_parts = []
+        for k, (docs, codes) in enumerate(chunks):
+            keys = docs.astype(np.int64) * width + rank[codes]
+            keys.sort()
+            indices_parts.append((keys % width).astype(np.int32))
+            counts[k * _CHUNK_DOCS : (k + 1) * _CHUNK_DOCS] = np.bincount(
+                docs, minlength=min(n, (k + 1) * _CHUNK_DOCS) - k * _CHUNK_DOCS
+            )
+            chunks[k] = (np.empty(0, np.int32), np.empty(0, np.int32))  # free as we go
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(keys // width, minlength=n), out=indptr[1:])
-        del keys
+        np.cumsum(counts, out=indptr[1:])
         return cls(
             indptr=indptr,
-            indices=ranked,
+            indices=np.concatenate(indices_parts) if indices_parts else np.empty(0, np.int32),
             vocabulary=vocabulary[rank_order],
-            document_frequency=np.bincount(ranked, minlength=n_tokens).astype(np.int64),
+            document_frequency=frequency[rank_order],
         )
+
+
+def _chunk_values(texts: TextInput, start: int, stop: int) -> np.ndarray:
+    """Texts ``start:stop`` as an object array; a frame's columns are joined with spaces.
+
+    Columns convert per chunk, so no full-size column of Python strings is ever built.
+    """
+    if isinstance(texts, pd.DataFrame):
+        columns = [texts.iloc[start:stop, c].to_numpy(dtype=object) for c in range(texts.shape[1])]
+        joined = columns[0]
+        for column in columns[1:]:
+            joined = joined + " " + column
+        return np.asarray(joined, dtype=object)
+    if isinstance(texts, pd.Series):
+        return texts.iloc[start:stop].to_numpy(dtype=object)
+    return np.asarray(texts[start:stop], dtype=object)
 
 
 def jaccard_pairs(
