@@ -260,12 +260,19 @@ def _register_demo(subparsers: Any) -> None:
     parser.set_defaults(handler=_demo)
 
 
+def _register_email_service(subparsers: Any) -> None:
+    from cleanapp_api.email_service import register_cli
+
+    register_cli(subparsers)
+
+
 #: Subcommand name → function registering it on the top-level subparsers.
 SUBCOMMANDS: dict[str, Registration] = {
     "db": _register_db,
     "reports": _register_reports,
     "serve": _register_serve,
     "demo": _register_demo,
+    "email-service": _register_email_service,
 }
 
 
