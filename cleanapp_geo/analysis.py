@@ -92,10 +92,12 @@ class AnalysisResult:
         self.candidate_pair_count = candidate_pair_count
         self.timings_s = timings_s
 
-    @property
+    @cached_property
     def labels(self) -> np.ndarray:
-        """Hypothesis position of each analysed report."""
-        return self.table.labels
+        """Hypothesis position of each analysed report, in the order of :attr:`reports`."""
+        labels = np.empty(len(self.table.labels), dtype=np.int64)
+        labels[self.arrays.frame_position] = self.table.labels
+        return labels
 
     @cached_property
     def hypotheses(self) -> list[IncidentHypothesis]:
@@ -182,7 +184,7 @@ def analyze(
     scope_classification = classification or _DEFAULT_CLASSIFICATION
     clock = _lap(timings, "scope", clock)
 
-    arrays = prepare_reports(frame, model, classification=scope_classification)
+    arrays = prepare_reports(frame, model, classification=scope_classification, spatial_order=True)
     clock = _lap(timings, "text_features", clock)
     pairs, plan = candidate_pairs(arrays, model)
     clock = _lap(timings, "candidates", clock)

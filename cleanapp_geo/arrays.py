@@ -46,8 +46,11 @@ class ReportArrays:
 
     Attributes
     ----------
+    frame_position : numpy.ndarray
+        Row of the report frame that each position holds (the arrays are in spatial
+        order; see :func:`prepare_reports`).
     seq : numpy.ndarray
-        int64 report seqs, in frame order.
+        int64 report seqs.
     lon, lat : numpy.ndarray
         float64 degrees.
     xyz : numpy.ndarray
@@ -73,6 +76,7 @@ class ReportArrays:
         title, summary and description (see :meth:`title_text`).
     """
 
+    frame_position: np.ndarray
     seq: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
@@ -184,6 +188,7 @@ def prepare_reports(
     model: SimilarityModel,
     *,
     classification: str | None = None,
+    spatial_order: bool = False,
 ) -> ReportArrays:
     """Compute the per-report arrays used by scoring (text is tokenized lazily).
 
@@ -195,11 +200,18 @@ def prepare_reports(
         Gives the tokenizer settings.
     classification : str, optional
         Scope classification, used for reports whose analysis has none.
+    spatial_order : bool, default False
+        Store the reports in Morton (Z-order) sequence of their location, so that
+        neighbours sit near each other in memory (faster KD-tree and pair gathers);
+        :attr:`ReportArrays.frame_position` maps positions back to the frame's rows.
+        By default positions are the frame's rows.
 
     Returns
     -------
     ReportArrays
     """
+    order = _morton_order(reports) if spatial_order else np.arange(len(reports))
+    reports = reports.iloc[order]
     geoms = reports.geometry.array
     lon = np.asarray(shapely.get_x(geoms), dtype=np.float64)
     lat = np.asarray(shapely.get_y(geoms), dtype=np.float64)
@@ -217,6 +229,7 @@ def prepare_reports(
     titles = reports[[TITLE, SUMMARY, DESCRIPTION]].reset_index(drop=True)
     ts_ns = reports[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
     return ReportArrays(
+        frame_position=order,
         seq=reports[SEQ].to_numpy(dtype=np.int64),
         lon=lon,
         lat=lat,
@@ -231,6 +244,28 @@ def prepare_reports(
         min_token_chars=model.min_token_chars,
         titles=titles,
     )
+
+
+def _morton_order(reports: gpd.GeoDataFrame) -> np.ndarray:
+    """Row order along a Z-order curve of the report locations (16 bits per axis)."""
+    n = len(reports)
+    if n < 2:
+        return np.arange(n)
+    geoms = reports.geometry.array
+    cells = []
+    for values in (shapely.get_x(geoms), shapely.get_y(geoms)):
+        low, span = float(np.min(values)), float(np.ptp(values))
+        scaled = (np.asarray(values) - low) / (span if span > 0 else 1.0) * 65_535
+        cells.append(_spread_bits(scaled.astype(np.uint64)))
+    return np.argsort(cells[0] | (cells[1] << np.uint64(1)), kind="stable")
+
+
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    """Insert a zero bit after each of the 16 low bits (for Morton interleaving)."""
+    v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+    v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+    v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+    return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
 
 
 def _first_non_blank(*columns: pd.Series) -> np.ndarray:

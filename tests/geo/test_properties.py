@@ -168,3 +168,10 @@ def zurich_reports():
     from test_analysis import zurich_records
 
     return cg.reports_from_records(zurich_records(now))
+
+
+@given(reports=report_frames(min_size=1), model=st.sampled_from(list(PRESETS.values())))
+def test_labels_follow_the_rows_of_the_analysed_frame(reports, model):
+    result = cg.analyze(reports, model=model, now=BASE_TS)
+    for seq, label in zip(result.reports["seq"], result.labels, strict=True):
+        assert seq in result.hypotheses[label].report_seqs
