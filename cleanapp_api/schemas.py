@@ -87,8 +87,8 @@ def rfc3339(value: datetime | None) -> str | None:
 class AnalyzeRequest(msgspec.Struct, kw_only=True):
     """``POST /clusters/analyze`` (R1).
 
-    ``model`` (new) picks the similarity preset: ``"upstream"`` (default, the Go system's
-    weights) or ``"default"`` (ours).
+    ``model`` (new) picks the similarity preset: ``"default"`` (ours, the default) or
+    ``"upstream"`` (the Go system's weights, stop words and threshold).
     """
 
     geometry: dict[str, Any] | None = None

@@ -294,13 +294,24 @@ def report_states(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, ReportS
     }
 
 
+def _utc_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """``YYYY-MM-DDTHH:MI:SS.ffffff`` in UTC, formatted by PostgreSQL (see :func:`_go_time`)."""
+    return sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+
+
+def _go_time(text: str) -> str:
+    """Finish :func:`_utc_text` output as Go marshals times (no trailing zeros, ``Z``)."""
+    return text.rstrip("0").rstrip(".") + "Z"
+
+
 def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithAnalysis]:
     """Load reports with every analysis row (reference §1.4), in the order of ``seqs``.
 
     Unlike upstream's loaders every analysis column is selected, so ``is_valid``,
     ``inferred_contact_emails`` and ``updated_at`` are the stored values. ``team``, ``id``
     and ``description`` are the report's; ``x``/``y`` are 0 and ``last_email_sent_at`` null
-    (the store keeps no e-mail history of solo reports).
+    (the store keeps no e-mail history of solo reports). One query; timestamps are
+    formatted by PostgreSQL (this runs for up to 10k reports per analysis).
 
     Parameters
     ----------
@@ -317,21 +328,16 @@ def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithA
     if not wanted:
         return []
     r, a = t.reports, t.report_analysis
-    param = sa.bindparam("seqs", wanted, _ARRAY_BIGINT)
-    report_rows = conn.execute(
+    stmt = (
         sa.select(
             r.c.seq,
             r.c.public_id,
-            r.c.ts,
+            _utc_text(r.c.ts),
             r.c.reporter_id,
             r.c.team,
             r.c.latitude,
             r.c.longitude,
             r.c.description,
-        ).where(r.c.seq == sa.any_(param))
-    ).all()
-    analysis_rows = conn.execute(
-        sa.select(
             a.c.seq,
             a.c.source,
             a.c.analysis_text,
@@ -348,57 +354,66 @@ def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithA
             a.c.classification,
             a.c.inferred_contact_emails,
             a.c.is_valid,
-            a.c.created_at,
-            a.c.updated_at,
+            _utc_text(a.c.created_at),
+            _utc_text(a.c.updated_at),
         )
-        .where(a.c.seq == sa.any_(param))
-        .order_by(a.c.seq, a.c.language)
-    ).all()
-    analyses: dict[int, list[AnalysisJSON]] = {}
-    for row in analysis_rows:
-        analyses.setdefault(row[0], []).append(
-            AnalysisJSON(
-                seq=row[0],
-                source=row[1],
-                analysis_text=row[2],
-                title=row[3],
-                description=row[4],
-                brand_name=row[5],
-                brand_display_name=row[6],
-                litter_probability=row[7],
-                hazard_probability=row[8],
-                digital_bug_probability=row[9],
-                severity_level=row[10],
-                summary=row[11],
-                language=row[12],
-                classification=row[13],
-                inferred_contact_emails=row[14],
-                is_valid=row[15],
-                created_at=_ts(row[16]),
-                updated_at=_ts(row[17]),
+        .select_from(r.outerjoin(a, a.c.seq == r.c.seq))
+        .where(r.c.seq == sa.any_(sa.bindparam("seqs", wanted, _ARRAY_BIGINT)))
+        .order_by(r.c.seq, a.c.language)
+    )
+    found: dict[int, ReportWithAnalysis] = {}
+    times: dict[str, str] = {}
+
+    def go_time(text: str) -> str:
+        done = times.get(text)
+        if done is None:
+            done = times[text] = _go_time(text)
+        return done
+
+    for row in conn.execute(stmt):
+        seq = row[0]
+        item = found.get(seq)
+        if item is None:
+            item = found[seq] = ReportWithAnalysis(
+                report=ReportJSON(
+                    seq=seq,
+                    public_id=row[1],
+                    timestamp=_go_time(row[2]),
+                    id=row[3],
+                    team=row[4],
+                    latitude=row[5],
+                    longitude=row[6],
+                    x=0.0,
+                    y=0.0,
+                    description=row[7],
+                    last_email_sent_at=None,
+                ),
+                analysis=[],
             )
-        )
-    reports = {
-        row[0]: ReportJSON(
-            seq=row[0],
-            public_id=row[1],
-            timestamp=_ts(row[2]),
-            id=row[3],
-            team=row[4],
-            latitude=row[5],
-            longitude=row[6],
-            x=0.0,
-            y=0.0,
-            description=row[7],
-            last_email_sent_at=None,
-        )
-        for row in report_rows
-    }
-    return [
-        ReportWithAnalysis(report=reports[s], analysis=analyses.get(s, []))
-        for s in wanted
-        if s in reports
-    ]
+        if row[8] is not None:
+            item.analysis.append(
+                AnalysisJSON(
+                    seq=row[8],
+                    source=row[9],
+                    analysis_text=row[10],
+                    title=row[11],
+                    description=row[12],
+                    brand_name=row[13],
+                    brand_display_name=row[14],
+                    litter_probability=row[15],
+                    hazard_probability=row[16],
+                    digital_bug_probability=row[17],
+                    severity_level=row[18],
+                    summary=row[19],
+                    language=row[20],
+                    classification=row[21],
+                    inferred_contact_emails=row[22],
+                    is_valid=row[23],
+                    created_at=go_time(row[24]),
+                    updated_at=go_time(row[25]),
+                )
+            )
+    return [found[s] for s in wanted if s in found]
 
 
 # =========================================================================== matching

@@ -28,7 +28,7 @@ class ClustersController(Controller):
         description=(
             "Body: `geometry` (Polygon, MultiPolygon, Feature or FeatureCollection, required), "
             "`classification` (`physical`|`digital`), `n` (default 250, at most 10000), "
-            "`model` (`upstream` (default) or `default`). Public."
+            "`model` (`default` (default) or `upstream`). Public."
         ),
     )
     async def analyze(
