@@ -1,0 +1,1 @@
+"""Benchmark suite of CleanApp Cases (``python -m benchmarks --help``); not part of the package."""

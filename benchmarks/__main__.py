@@ -1,0 +1,198 @@
+"""``python -m benchmarks``: the benchmark suite, the weight tuning and the band calibration.
+
+Examples::
+
+    python -m benchmarks run --sizes 10k,100k --json benchmarks/results/latest.json
+    python -m benchmarks run --sizes 1m --no-postgis --json out-1m.json
+    python -m benchmarks tune --out benchmarks/results/tuning
+    python -m benchmarks calibrate --out cleanapp_geo/datasets/match_calibration.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dump(document: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=_json_default) + "\n")
+
+
+def _case(args: argparse.Namespace) -> int:
+    from . import cases
+
+    out = Path(args.out)
+    if args.kind == "prepare":
+        result = cases.prepare(args.size, args.seed, args.mode, Path(args.data))
+    else:
+        frame = cases.load(Path(args.data))
+        if args.kind == "timing":
+            result = cases.case_timing(
+                frame,
+                repeats=args.repeats,
+                upstream=args.upstream,
+                dbscan_eps_m=args.dbscan_eps,
+                dbscan_min_samples=args.dbscan_min_samples,
+            )
+        elif args.kind == "memory":
+            result = cases.case_memory(frame, what=args.what, dbscan_eps_m=args.dbscan_eps)
+        elif args.kind == "quality":
+            result = cases.case_quality(
+                frame,
+                upstream=args.upstream,
+                upstream_recall_max=args.upstream_recall_max,
+                dbscan_eps_m=args.dbscan_eps,
+                dbscan_min_samples=args.dbscan_min_samples,
+            )
+        elif args.kind == "postgis":
+            result = cases.case_postgis(
+                frame,
+                repeats=args.repeats,
+                dbscan_eps_m=args.dbscan_eps,
+                dbscan_min_samples=args.dbscan_min_samples,
+            )
+        else:  # pragma: no cover - argparse restricts the choices
+            raise SystemExit(f"unknown case {args.kind}")
+    dump(result, out)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .suite import format_table, parse_size, run_suite
+
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    document = run_suite(
+        sizes,
+        seed=args.seed,
+        timing_mode=args.mode,
+        repeats=args.repeats,
+        upstream_max=parse_size(args.upstream_max),
+        postgis=not args.no_postgis,
+        dbscan_eps_m=args.dbscan_eps,
+        dbscan_min_samples=args.dbscan_min_samples,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    table = format_table(document)
+    print(table)
+    if args.json:
+        dump(document, Path(args.json))
+        Path(args.json).with_suffix(".md").write_text(table + "\n")
+        print(f"\nwrote {args.json} and {Path(args.json).with_suffix('.md')}", file=sys.stderr)
+    missed = [f for f in document["floors"] if f["status"] == "MISSED"]
+    if missed:
+        print(f"\n{len(missed)} floor(s) MISSED", file=sys.stderr)
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from cleanapp_geo.tuning import TuningGrid, tune
+
+    grid = TuningGrid() if not args.quick else TuningGrid((50.0,), (86_400.0,), (0.1,))
+    report = tune(
+        train_seeds=[int(s) for s in args.train_seeds.split(",")],
+        test_seeds=[int(s) for s in args.test_seeds.split(",")],
+        n_reports=args.n_reports,
+        mode=args.mode,
+        grid=grid,
+        evaluate_upstream=not args.no_upstream,
+        verbose=True,
+    )
+    paths = report.write(args.out)
+    print(report.to_markdown())
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from cleanapp_geo.calibration import fit_bundled_calibration
+
+    bundle = fit_bundled_calibration(
+        seeds=[int(s) for s in args.seeds.split(",")], n_reports=args.n_reports, verbose=True
+    )
+    Path(args.out).write_text(json.dumps(bundle, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the benchmark suite")
+    run.add_argument("--sizes", default="10k,100k", help="comma-separated, e.g. 10k,100k,1m")
+    run.add_argument("--json", help="write the JSON document here (and a .md table beside it)")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--mode", default="hard", choices=("easy", "hard"), help="timing data")
+    run.add_argument("--repeats", type=int, help="default: 7 (≤20k), 5 (≤200k), 3")
+    run.add_argument("--upstream-max", default="100k", help="largest size UPSTREAM runs at")
+    run.add_argument("--no-postgis", action="store_true")
+    run.add_argument("--dbscan-eps", type=float, default=None)
+    run.add_argument("--dbscan-min-samples", type=int, default=None)
+    run.set_defaults(func=_run)
+
+    case = sub.add_parser("case", help="(internal) run one case in this process")
+    case.add_argument("kind", choices=("prepare", "timing", "memory", "quality", "postgis"))
+    case.add_argument("--out", required=True)
+    case.add_argument("--data", required=True)
+    case.add_argument("--size", type=int, default=10_000)
+    case.add_argument("--seed", type=int, default=1)
+    case.add_argument("--mode", default="hard")
+    case.add_argument("--repeats", type=int, default=3)
+    case.add_argument("--what", default="default", choices=("default", "upstream", "dbscan"))
+    case.add_argument("--upstream", action="store_true")
+    case.add_argument("--upstream-recall-max", type=int, default=20_000)
+    case.add_argument("--dbscan-eps", type=float, required=False, default=None)
+    case.add_argument("--dbscan-min-samples", type=int, default=None)
+    case.set_defaults(func=_case)
+
+    tune = sub.add_parser("tune", help="tune DEFAULT_MODEL on synthetic hard data")
+    tune.add_argument("--out", default="benchmarks/results/tuning")
+    tune.add_argument("--train-seeds", default="11,12,13,14")
+    tune.add_argument("--test-seeds", default="101,102,103")
+    tune.add_argument("--n-reports", type=int, default=20_000)
+    tune.add_argument("--mode", default="hard", choices=("easy", "hard"))
+    tune.add_argument("--quick", action="store_true", help="one grid point (smoke run)")
+    tune.add_argument("--no-upstream", action="store_true")
+    tune.set_defaults(func=_tune)
+
+    cal = sub.add_parser("calibrate", help="fit the bundled match calibration")
+    cal.add_argument("--out", default="cleanapp_geo/datasets/match_calibration.json")
+    cal.add_argument("--seeds", default="201,202,203,204,205,206")
+    cal.add_argument("--n-reports", type=int, default=20_000)
+    cal.set_defaults(func=_calibrate)
+
+    args = parser.parse_args(argv)
+    from .suite import DBSCAN_EPS_M, DBSCAN_MIN_SAMPLES
+
+    if getattr(args, "dbscan_eps", "absent") is None:
+        args.dbscan_eps = DBSCAN_EPS_M
+    if getattr(args, "dbscan_min_samples", "absent") is None:
+        args.dbscan_min_samples = DBSCAN_MIN_SAMPLES
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
