@@ -12,6 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from cleanapp_api.routes.cases import CasesController
 from cleanapp_api.routes.clusters import ClustersController
+from cleanapp_api.routes.escalations import EscalationsController
 from cleanapp_api.routes.reports import ReportsController
 
 __all__ = ["CONTROLLERS"]
@@ -20,4 +21,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     ClustersController,
     CasesController,
     ReportsController,
+    EscalationsController,
 ]

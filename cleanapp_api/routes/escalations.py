@@ -1,0 +1,102 @@
+"""Escalation routes: list, draft and send (reference §2.11–§2.13, §8).
+
+All need a bearer token; drafting and sending are for case editors only (the creator, an
+admin or a service token, :func:`cleanapp_api.auth.require_case_editor`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated
+
+import anyio.to_thread
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, HeaderParameter, JSONBody
+
+from cleanapp_api.auth import BEARER_SECURITY, requires_auth
+from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
+from cleanapp_api.escalation import sending, service
+from cleanapp_api.escalation.schemas import (
+    CaseEscalationsResponse,
+    DraftEscalationRequest,
+    EscalationDraftResponse,
+    EscalationSendResponse,
+    SendEscalationRequest,
+)
+
+__all__ = ["EscalationsController"]
+
+_GUARDS = [requires_auth]
+_SEND_DESCRIPTION = (
+    "Send the escalation e-mail to explicit `target_ids` (plus `cc_emails`) through the email "
+    "service, one message per recipient. Hidden or held targets need `force`. An "
+    "`Idempotency-Key` header replays the first answer; without one the same subject and "
+    "body are not sent again to a recipient within the de-duplication window unless "
+    "`force`. Actions are recorded `pending` first and always finalised; 502 when the email "
+    "service fails (actions `failed`), 429 beyond the per-user or per-case send limit."
+)
+
+
+class EscalationsController(Controller):
+    """Escalation targets, drafts and sends of a case."""
+
+    path = "/cases/{case_id:str}/escalations"
+    tags = ("escalations",)
+
+    @get("/", summary="Targets, actions and deliveries", guards=_GUARDS, security=BEARER_SECURITY)
+    async def list_escalations(
+        self, case_id: FromPath[str], db_engine: DbEngine
+    ) -> CaseEscalationsResponse:
+        """R12: visible targets, every action and delivery, linked-report count."""
+        return await anyio.to_thread.run_sync(partial(service.view_escalations, db_engine, case_id))
+
+    @post(
+        "/draft",
+        status_code=200,
+        summary="Draft the escalation e-mail (nothing stored)",
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def draft(
+        self,
+        case_id: FromPath[str],
+        db_engine: DbEngine,
+        settings: AppSettings,
+        current_user: CurrentUser,
+        data: JSONBody[DraftEscalationRequest | None] = None,
+    ) -> EscalationDraftResponse:
+        """R13: subject, body and HTML in the chosen locale; the body may be empty."""
+        return await anyio.to_thread.run_sync(
+            partial(service.draft_escalation, db_engine, settings, case_id, data, current_user)
+        )
+
+    @post(
+        "/send",
+        status_code=200,
+        summary="Send the escalation e-mail",
+        description=_SEND_DESCRIPTION,
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def send(
+        self,
+        case_id: FromPath[str],
+        data: JSONBody[SendEscalationRequest],
+        db_engine: DbEngine,
+        settings: AppSettings,
+        current_user: CurrentUser,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+    ) -> Response[EscalationSendResponse]:
+        """R14: one message per recipient; the answer holds the persisted rows."""
+        result = await anyio.to_thread.run_sync(
+            partial(
+                sending.send_escalation,
+                db_engine,
+                settings,
+                case_id,
+                data,
+                current_user,
+                idempotency_key=idempotency_key,
+            )
+        )
+        return Response(result.response, status_code=200, headers=result.headers)
