@@ -10,6 +10,7 @@ A provider's :meth:`~Provider.send` returns the provider message id or raises
 
 from __future__ import annotations
 
+import email.policy
 import html
 import re
 import smtplib
@@ -48,6 +49,9 @@ _FOOTER_HTML: Final = (
     '<a href="{href}">Unsubscribe from CleanApp case e-mails</a>.</p>'
 )
 _ERROR_BODY_LIMIT: Final = 512
+#: Headers are never folded into RFC 2047 encoded words (a folded ``List-Unsubscribe`` URL
+#: is unusable); RFC 5322 allows lines up to 998 characters.
+_POLICY: Final = email.policy.default.clone(max_line_length=998)
 
 
 class ProviderError(Exception):
@@ -132,7 +136,7 @@ def build_message(
         f"{_FOOTER_HTML.format(href=html.escape(unsubscribe_url, quote=True))}</body></html>"
     )
     subject = _header_safe(subject)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = formataddr((_header_safe(settings.from_name), settings.from_address))
     msg["To"] = formataddr((_header_safe(recipient_name), recipient))
     msg["Subject"] = subject

@@ -79,6 +79,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    raw: bytes
 
     @property
     def text(self) -> str:
@@ -102,7 +103,9 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), message, envelope.content)
+            )
         return "250 Message accepted for delivery"
 
 

@@ -142,6 +142,8 @@ def test_smtp_one_message_per_recipient_with_unsubscribe_and_opt_out(
         assert link is not None
         assert msg["List-Unsubscribe"] == f"<{link.group(1)}>"
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # Sent unfolded and unencoded, as mail clients need it.
+        assert f"\nList-Unsubscribe: <{link.group(1)}>\r\n".encode() in first.raw
         assert link.group(1).replace("&", "&amp;") in first.html
 
         # Clicking the link (a real GET on the email service) records the opt-out.
