@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +29,7 @@ from litestar.testing import TestClient
 
 from cleanapp_api.email_service.app import create_email_app
 from cleanapp_api.email_service.unsubscribe import make_token, unsubscribe_key
-from cleanapp_api.settings import EmailSettings
+from cleanapp_api.settings import EMAIL_ENV_VARS, EmailSettings
 from cleanapp_geo.io import tables as t
 
 pytestmark = pytest.mark.postgis
@@ -291,3 +295,42 @@ def test_health_and_settings_from_env(db_url: str) -> None:
     )  # fmt: skip
     assert (s.dry_run, s.from_address) == (True, "x@cleanapp.io")
     assert "s3cr3t" not in repr(s)
+
+
+def test_cli_email_service_subprocess(db_url: str, clean_db: sa.Engine, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in EMAIL_ENV_VARS},
+        "DATABASE_URL": db_url,
+        "INTERNAL_ADMIN_TOKEN": INTERNAL_TOKEN,
+        "EMAIL_PROVIDER": "outbox",
+        "EMAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }
+    command = [sys.executable, "-m", "cleanapp_api.cli", "email-service", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("email-service did not start")
+            time.sleep(0.1)
+        r = httpx.post(base + SEND, json=body("a@town.ch"), headers=HEADERS, timeout=10)
+        assert r.json()["results"][0]["status"] == "sent"
+        assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    missing = subprocess.run(
+        command, env={k: v for k, v in env.items() if k != "DATABASE_URL"}, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "missing required environment variable: DATABASE_URL" in missing.stderr
