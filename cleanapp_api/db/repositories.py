@@ -55,6 +55,8 @@ from cleanapp_api.schemas import (
 )
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import MATCH_RADIUS_M
+from cleanapp_geo.targets import EscalationTarget as TargetRecord
+from cleanapp_geo.targets import target_key as one_target_key
 
 __all__ = [
     "CASE_ID_PATTERN",
@@ -664,39 +666,27 @@ def link_reports(
 
 
 def target_key(target: Mapping[str, Any]) -> str:
-    """De-duplication key of a target: its first contact method, normalised.
+    """De-duplication key of a target row: the one key of :func:`cleanapp_geo.targets.target_key`.
 
-    Order: e-mail (lower-cased), phone (digits and a leading ``+``), social handle (with the
-    platform, lower-cased), contact URL, website (lower-cased, without scheme, ``www.`` and
-    trailing ``/``). Empty when the target has no contact method.
+    Parameters
+    ----------
+    target : mapping
+        A stored row or column values (unknown keys and None values are ignored).
+
+    Returns
+    -------
+    str
+        ``email:…``, ``phone:…``, ``social:…:…`` or ``website:…``; ``""`` without a contact
+        method.
 
     Examples
     --------
-    >>> target_key({"email": " Ops@Example.org "})
+    >>> target_key({"email": "ops@example.org", "id": 3})
     'email:ops@example.org'
     >>> target_key({"phone": "+41 (44) 123-45-67"})
-    'phone:+41441234567'
-    >>> target_key({"website": "https://www.example.org/"})
-    'web:example.org'
+    'phone:41441234567'
     """
-
-    def text(name: str) -> str:
-        value = target.get(name)
-        return value.strip() if isinstance(value, str) else ""
-
-    if email := text("email").lower():
-        return f"email:{email}"
-    if phone := text("phone"):
-        digits = "".join(ch for ch in phone if ch.isdigit())
-        return f"phone:{'+' if phone.startswith('+') else ''}{digits}"
-    if handle := text("social_handle").lower():
-        return f"social:{text('social_platform').lower()}:{handle.lstrip('@')}"
-    for name in ("contact_url", "website"):
-        if url := text(name).lower():
-            for prefix in ("https://", "http://", "www."):
-                url = url.removeprefix(prefix)
-            return f"web:{url.rstrip('/')}"
-    return ""
+    return one_target_key(TargetRecord.from_record(target))
 
 
 def _target_keys(conn: sa.Connection, case_id: str) -> dict[str, int]:

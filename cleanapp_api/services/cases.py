@@ -86,6 +86,7 @@ from cleanapp_api.services.clusters import (
     parse_geometry,
     parse_seqs,
 )
+from cleanapp_api.services.targets import target_rows
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import CaseMatchCandidate
 
@@ -217,7 +218,12 @@ def _merged_conflict(row: Any) -> ApiError:
 
 
 def _target_row(i: int, target: EscalationTargetInput) -> dict[str, Any] | None:
-    """Validate one request target; return its column values (None: no contact method)."""
+    """Validate one request target; return its column values (None: no contact method).
+
+    Out-of-range values are 400 here; :func:`cleanapp_api.services.targets.target_rows` then
+    normalises and merges the targets with the one key scheme of
+    :func:`cleanapp_geo.targets.target_key`.
+    """
     et = t.case_escalation_targets
     where = f"escalation_targets[{i}]"
     row: dict[str, Any] = {}
@@ -350,11 +356,11 @@ def _create_plan(request: CreateCaseRequest) -> _CreatePlan:
         raise ApiError(400, MSG_EXISTING_AND_FORCE)
     source_type = _text(request.cluster_source_type) or "geometry"
     _check_length("cluster_source_type", source_type, t.saved_clusters.c.source_type)
-    targets = [
+    targets = target_rows(
         row
         for i, target in enumerate(request.escalation_targets or [])
         if (row := _target_row(i, target)) is not None
-    ]
+    )
     return _CreatePlan(
         title=title,
         type=case_type,

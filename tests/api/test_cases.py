@@ -17,6 +17,7 @@ from case_support import create_body, record, square, user_headers, write
 from litestar.testing import TestClient
 
 from cleanapp_api.services.cases import STATUS_TRANSITIONS
+from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
 from cleanapp_geo.io import tables as t
 
@@ -337,12 +338,19 @@ def test_escalation_targets_persist_every_field(
     nothing = {"role_type": "contact", "organization": "No contact at all"}
     duplicate = {"email": "OPS@school.example", "organization": "Same inbox"}
     body = _create(api, alice, create_body([1], escalation_targets=[target, nothing, duplicate]))
-    (stored,) = body["escalation_targets"]
+    (stored,) = body["escalation_targets"]  # no contact: dropped; same inbox: merged
     assert stored["id"] > 0 and stored["case_id"] == body["case"]["case_id"]
     assert stored["cooldown_until"] == "2026-04-01T00:00:00Z"
+    # Every field is stored, normalised with the one target scheme (cleanapp_geo.targets).
+    (expected,) = target_rows([target, duplicate])
+    for key, value in expected.items():
+        if key != "cooldown_until":
+            assert stored[key] == value, key
+    normalised = {"phone": "+41440000000", "website": "https://school.example/",
+                  "social_handle": "school", "organization_key": "zurich school"}  # fmt: skip
     for key, value in target.items():
         if key not in ("id", "case_id", "cooldown_until"):
-            assert stored[key] == value, key
+            assert stored[key] == normalised.get(key, value), key
     assert json.loads(body["audit_events"][0]["payload_json"])["target_count"] == 1
     bad = dict(target, channel="fax")
     _error(api.post(CASES, json=create_body([1], escalation_targets=[bad]), headers=alice), 400,
@@ -651,7 +659,7 @@ def test_merge_12_8_5_and_completeness(
                api.get(f"{CASES}/{b_id}", headers=alice).json()["escalation_targets"]}  # fmt: skip
     with store.begin() as conn:
         _insert_history(conn, b_id, targets["ops@city.example"], "ops@city.example")
-        _insert_history(conn, b_id, targets["+41 44 111 11 11"], "x@y.example")
+        _insert_history(conn, b_id, targets["+41441111111"], "x@y.example")
 
     response = api.post(f"{CASES}/merge", json={"target_case_id": f" {a_id} ",
                         "source_case_ids": [b_id, "", b_id, c_id]}, headers=alice)  # fmt: skip
@@ -664,7 +672,7 @@ def test_merge_12_8_5_and_completeness(
     assert target["case"]["linked_report_count"] == 4
     assert len(target["clusters"]) == 4 and target["case"]["cluster_count"] == 4
     emails = sorted((tg["email"], tg["phone"]) for tg in target["escalation_targets"])
-    assert emails == [("", "+41 44 111 11 11"), ("ops@city.example", "")]  # de-duplicated
+    assert emails == [("", "+41441111111"), ("ops@city.example", "")]  # de-duplicated
     kept = {tg["email"] or tg["phone"]: tg["id"] for tg in target["escalation_targets"]}
     assert len(target["escalation_actions"]) == 2 and len(target["email_deliveries"]) == 2
     assert {x["target_id"] for x in target["escalation_actions"]} == set(kept.values())

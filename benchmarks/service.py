@@ -1,0 +1,383 @@
+"""Benchmark of the HTTP service: ``POST /api/v3/clusters/analyze`` latency over loopback.
+
+    python -m benchmarks.service [--database-url URL] [--small-requests 300]
+                                 [--large-requests 30] [--json PATH] [--keep]
+
+Set-up: a private schema of the database (``--database-url``, else ``DATABASE_URL``, else
+``TEST_DATABASE_URL``, else the local ``cleanapp_test`` database), migrated and loaded with
+10,000 synthetic reports (:func:`cleanapp_geo.synthetic.make_reports`, seed 7, all
+``physical``, a 5 × 5 km square around Zurich) through :func:`cleanapp_geo.io.write_reports`.
+The service runs with ``cleanapp_api.serve.serve`` (uvicorn, one worker) in a **subprocess**;
+this process is the loopback client (``httpx``, one keep-alive connection, requests one
+after another, each timed from sending to the last byte of the body).
+
+Cases (each a bounded number of requests after 3 warm-ups):
+
+* ``healthz``: ``GET /healthz`` (a ``SELECT 1``), the framework + database round-trip
+  baseline;
+* ``analyze_250``: a square scope holding 250 reports (target p99 <= 100 ms);
+* ``analyze_10k``: a scope holding all 10,000 reports, ``n = 10000`` (target <= 1 s, judged
+  on p99; the response is about 10 MB of JSON);
+* the same two with ``"model": "upstream"``, and ``analyze_10k`` with gzip, for reference.
+
+Same-run baselines: the in-process library time on the same reports (``cg.analyze`` of the
+frame ``read_reports`` returns, median of 5) and ``read_reports`` alone, so the table shows
+what HTTP, serialisation and the database add. Results: a table on stdout and a JSON file
+(default ``benchmarks/results/service-<time>.json``) with a hardware block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import shapely
+import sqlalchemy as sa
+
+import cleanapp_geo as cg
+import cleanapp_geo.io as cio
+from cleanapp_api import db
+from cleanapp_geo.synthetic import make_reports
+
+DEFAULT_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test"
+N_REPORTS = 10_000
+SMALL_SCOPE_REPORTS = 250
+TARGETS_S = {"analyze_250": ("p99", 0.100), "analyze_10k": ("p99", 1.0)}
+JWT_SECRET = "benchmark-secret-" + "0" * 48
+
+
+def _hardware() -> dict[str, Any]:
+    try:
+        from benchmarks.hardware import hardware_block
+
+        return hardware_block()
+    except ImportError:  # pragma: no cover - the shared helper is optional
+        return {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "os": f"{platform.system()} {platform.release()}",
+        }
+
+
+def _url_with_schema(url: str, schema: str) -> str:
+    return (
+        sa.engine.make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema},public"})
+        .render_as_string(hide_password=False)
+    )
+
+
+@contextmanager
+def private_schema(base_url: str, keep: bool) -> Iterator[str]:
+    """A migrated private schema; yields its URL and drops it afterwards."""
+    schema = f"bench_service_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        conn.execute(sa.schema.CreateSchema(schema))
+    url = _url_with_schema(base_url, schema)
+    try:
+        db.upgrade(url)
+        yield url
+    finally:
+        if not keep:
+            with admin.begin() as conn:
+                conn.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(database_url: str) -> Iterator[str]:
+    """Run the service in a subprocess (uvicorn via ``serve``); yield its base URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": JWT_SECRET,
+        "AUTH_TOKEN_STORE": "off",
+        "RATE_LIMIT_RPS": "100000",
+        "RATE_LIMIT_BURST": "100000",
+    }
+    code = f"from cleanapp_api.serve import serve; serve('127.0.0.1', {port}, log_level='warning')"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError("the service did not start:\n" + log.read())
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    arr = np.asarray(times)
+    return {
+        "n": len(times),
+        "p50_ms": float(np.percentile(arr, 50) * 1e3),
+        "p90_ms": float(np.percentile(arr, 90) * 1e3),
+        "p99_ms": float(np.percentile(arr, 99) * 1e3),
+        "max_ms": float(arr.max() * 1e3),
+        "mean_ms": float(arr.mean() * 1e3),
+    }
+
+
+def measure(
+    http: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    body: dict[str, Any] | None,
+    requests: int,
+    headers: dict[str, str] | None = None,
+    check: Callable[[bytes], int] | None = None,
+) -> dict[str, Any]:
+    """Time ``requests`` sequential requests (after 3 warm-ups); each must answer 200."""
+    times: list[float] = []
+    size = reports = 0
+    for i in range(requests + 3):
+        start = time.perf_counter()
+        response = http.request(method, path, json=body, headers=headers)
+        content = response.content
+        elapsed = time.perf_counter() - start
+        if response.status_code != 200:
+            raise RuntimeError(f"{method} {path} -> {response.status_code}: {content[:300]!r}")
+        if i >= 3:
+            times.append(elapsed)
+        size = len(content)
+        if check is not None and i == 0:
+            reports = check(content)
+    return {**_percentiles(times), "response_bytes": size, "reports": reports}
+
+
+def _count_reports(content: bytes) -> int:
+    return len(json.loads(content)["reports"])
+
+
+def _geojson(geometry: shapely.Geometry) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(shapely.to_geojson(geometry))
+    return result
+
+
+def _median_s(fn: Callable[[], Any], repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the reports, start the service, measure; return the result document."""
+    base_url = db.normalise_url(
+        args.database_url
+        or os.environ.get("DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or DEFAULT_URL
+    )
+    frame = make_reports(N_REPORTS, seed=7)
+    frame["classification"] = "physical"
+    lon0, lat0 = 8.5417, 47.3769
+    distance = shapely.distance(np.asarray(frame.geometry.array), shapely.Point(lon0, lat0))
+    order = np.argsort(distance)
+    small_scope = shapely.convex_hull(
+        shapely.MultiPoint(np.asarray(frame.geometry.array)[order[:SMALL_SCOPE_REPORTS]])
+    ).buffer(1e-7)
+    w, s, e, n = frame.total_bounds
+    large_scope = shapely.box(w - 1e-3, s - 1e-3, e + 1e-3, n + 1e-3)
+    results: dict[str, Any] = {}
+    with private_schema(base_url, args.keep) as url:
+        engine = sa.create_engine(url)
+        cio.write_reports(frame, engine)
+        with engine.connect() as conn:
+            conn.execute(sa.text("ANALYZE"))
+        baselines: dict[str, Any] = {}
+        for name, scope, limit in (
+            ("analyze_250", small_scope, 250),
+            ("analyze_10k", large_scope, N_REPORTS),
+        ):
+            scoped = cio.read_reports(engine, scope=scope, classification="physical", limit=limit)
+            baselines[name] = {
+                "reports": len(scoped),
+                "read_reports_ms": _median_s(
+                    lambda s=scope, k=limit: cio.read_reports(
+                        engine, scope=s, classification="physical", limit=k
+                    )
+                )
+                * 1e3,
+                "library_default_ms": _median_s(
+                    lambda f=scoped: (
+                        cg.analyze(f, classification="physical", model=cg.DEFAULT_MODEL).hypotheses
+                    )
+                )
+                * 1e3,
+                "library_upstream_ms": _median_s(
+                    lambda f=scoped: (
+                        cg.analyze(f, classification="physical", model=cg.UPSTREAM_MODEL).hypotheses
+                    ),
+                    repeats=3,
+                )
+                * 1e3,
+            }
+        engine.dispose()
+        small = {"geometry": _geojson(small_scope), "classification": "physical", "n": 250}
+        large = {"geometry": _geojson(large_scope), "classification": "physical", "n": N_REPORTS}
+        identity = {"Accept-Encoding": "identity"}
+        with server(url) as base, httpx.Client(base_url=base, timeout=120) as http:
+            path = "/api/v3/clusters/analyze"
+            results["healthz"] = measure(
+                http, "GET", "/healthz", body=None, requests=args.small_requests, headers=identity
+            )
+            results["analyze_250"] = measure(
+                http, "POST", path, body=small, requests=args.small_requests, headers=identity,
+                check=_count_reports,
+            )  # fmt: skip
+            results["analyze_250_upstream"] = measure(
+                http, "POST", path, body={**small, "model": "upstream"},
+                requests=max(10, args.small_requests // 3), headers=identity,
+                check=_count_reports,
+            )  # fmt: skip
+            results["analyze_10k"] = measure(
+                http, "POST", path, body=large, requests=args.large_requests, headers=identity,
+                check=_count_reports,
+            )  # fmt: skip
+            results["analyze_10k_gzip"] = measure(
+                http, "POST", path, body=large, requests=max(5, args.large_requests // 3),
+                headers={"Accept-Encoding": "gzip"}, check=_count_reports,
+            )  # fmt: skip
+            results["analyze_10k_upstream"] = measure(
+                http, "POST", path, body={**large, "model": "upstream"},
+                requests=max(5, args.large_requests // 3), headers=identity,
+                check=_count_reports,
+            )  # fmt: skip
+    health_p50 = results["healthz"]["p50_ms"]
+    for name, result in results.items():
+        result["p50_over_healthz"] = result["p50_ms"] / health_p50
+        key = "analyze_250" if name.startswith("analyze_250") else "analyze_10k"
+        if name.startswith("analyze"):
+            library = baselines[key][
+                "library_upstream_ms" if name.endswith("upstream") else "library_default_ms"
+            ]
+            result["p50_over_library"] = result["p50_ms"] / library
+    verdicts = {
+        name: {
+            "metric": metric,
+            "target_ms": limit * 1e3,
+            "measured_ms": results[name][f"{metric}_ms"],
+            "ok": results[name][f"{metric}_ms"] <= limit * 1e3,
+        }
+        for name, (metric, limit) in TARGETS_S.items()
+    }
+    return {
+        "benchmark": "service",
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "hardware": _hardware(),
+        "config": {
+            "reports": N_REPORTS,
+            "small_requests": args.small_requests,
+            "large_requests": args.large_requests,
+            "client": "httpx, one keep-alive connection, sequential, separate process",
+            "server": "cleanapp_api.serve (uvicorn, 1 worker) in a subprocess",
+            "default_model": "default",
+        },
+        "baselines_in_process": baselines,
+        "results": results,
+        "targets": verdicts,
+    }
+
+
+def print_table(doc: dict[str, Any]) -> None:
+    """Print the results as a table."""
+    header = f"{'case':<24}{'n':>5}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+    header += f"{'MB':>8}{'reports':>9}{'x lib':>8}"
+    print(header)
+    print("-" * len(header))
+    for name, r in doc["results"].items():
+        ratio = r.get("p50_over_library")
+        print(
+            f"{name:<24}{r['n']:>5}{r['p50_ms']:>10.1f}{r['p90_ms']:>10.1f}{r['p99_ms']:>10.1f}"
+            f"{r['max_ms']:>10.1f}{r['response_bytes'] / 1e6:>8.2f}{r['reports']:>9}"
+            f"{'' if ratio is None else f'{ratio:.2f}':>8}"
+        )
+    print()
+    for name, b in doc["baselines_in_process"].items():
+        print(
+            f"in-process {name}: {b['reports']} reports, "
+            f"read_reports {b['read_reports_ms']:.1f} ms, "
+            f"cg.analyze default {b['library_default_ms']:.1f} ms, "
+            f"upstream {b['library_upstream_ms']:.1f} ms"
+        )
+    for name, v in doc["targets"].items():
+        state = "OK" if v["ok"] else "MISSED"
+        print(
+            f"target {name}: {v['metric']} {v['measured_ms']:.1f} ms"
+            f" <= {v['target_ms']:.0f} ms: {state}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url")
+    parser.add_argument("--small-requests", type=int, default=300)
+    parser.add_argument("--large-requests", type=int, default=30)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the private schema")
+    args = parser.parse_args(argv)
+    doc = run(args)
+    print_table(doc)
+    path = args.json or Path(__file__).parent / "results" / (
+        "service-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ".json"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2))
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
