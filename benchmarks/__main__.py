@@ -127,7 +127,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     from cleanapp_geo.calibration import fit_bundled_calibration
 
     bundle = fit_bundled_calibration(
-        seeds=[int(s) for s in args.seeds.split(",")], n_reports=args.n_reports, verbose=True
+        seeds=[int(s) for s in args.seeds.split(",")],
+        n_reports=args.n_reports,
+        case_reports=args.case_reports,
+        verbose=True,
     )
     Path(args.out).write_text(json.dumps(bundle, indent=2) + "\n")
     print(f"wrote {args.out}")
@@ -180,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     cal = sub.add_parser("calibrate", help="fit the bundled match calibration")
     cal.add_argument("--out", default="cleanapp_geo/datasets/match_calibration.json")
     cal.add_argument("--seeds", default="201,202,203,204,205,206")
-    cal.add_argument("--n-reports", type=int, default=20_000)
+    cal.add_argument("--n-reports", type=int, default=20_000, help="reports per pair seed")
+    cal.add_argument("--case-reports", type=int, default=10_000, help="reports per case seed")
     cal.set_defaults(func=_calibrate)
 
     args = parser.parse_args(argv)

@@ -16,8 +16,8 @@ from .hardware import hardware_block
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Default location-only DBSCAN parameters (eps chosen on training seeds by the tuning).
-DBSCAN_EPS_M = 20.0
-DBSCAN_MIN_SAMPLES = 2
+DBSCAN_EPS_M = 30.0
+DBSCAN_MIN_SAMPLES = 3
 MIB_PER_GB = 1024.0
 
 SIZE_SUFFIXES = {"k": 1_000, "m": 1_000_000}
