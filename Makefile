@@ -17,6 +17,7 @@ postgis:
 
 demo: setup
 	$(PY) -m cleanapp_geo.demo
+	$(PY) -m cleanapp_api.demo_escalation --outbox-dir outbox
 
 lint: venv
 	$(VENV)/bin/ruff check cleanapp_geo cleanapp_api tests benchmarks
