@@ -230,6 +230,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     w, s, e, n = frame.total_bounds
     large_scope = shapely.box(w - 1e-3, s - 1e-3, e + 1e-3, n + 1e-3)
     results: dict[str, Any] = {}
+    load_before = os.getloadavg()
     with private_schema(base_url, args.keep) as url:
         engine = sa.create_engine(url)
         cio.write_reports(frame, engine)
@@ -323,6 +324,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "client": "httpx, one keep-alive connection, sequential, separate process",
             "server": "cleanapp_api.serve (uvicorn, 1 worker) in a subprocess",
             "default_model": "default",
+            "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+            "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
         },
         "baselines_in_process": baselines,
         "results": results,
@@ -351,6 +354,11 @@ def print_table(doc: dict[str, Any]) -> None:
             f"cg.analyze default {b['library_default_ms']:.1f} ms, "
             f"upstream {b['library_upstream_ms']:.1f} ms"
         )
+    config = doc["config"]
+    print(
+        f"load average before {config['load_average_1_5_15_before']}, "
+        f"after {config['load_average_1_5_15_after']} (nproc {os.cpu_count()})"
+    )
     for name, v in doc["targets"].items():
         state = "OK" if v["ok"] else "MISSED"
         print(

@@ -361,8 +361,7 @@ def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithA
         )
         .select_from(r.outerjoin(a, a.c.seq == r.c.seq))
         .where(r.c.seq == sa.any_(sa.bindparam("seqs", wanted, _ARRAY_BIGINT)))
-        .order_by(r.c.seq, a.c.language)
-    )
+    )  # no ORDER BY: the wide rows would sort on disk; analyses are ordered below
     found: dict[int, ReportWithAnalysis] = {}
     times: dict[str, str] = {}
 
@@ -415,6 +414,9 @@ def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithA
                     updated_at=go_time(row[25]),
                 )
             )
+    for item in found.values():
+        if len(item.analysis) > 1:
+            item.analysis.sort(key=lambda x: x.language)
     return [found[s] for s in wanted if s in found]
 
 

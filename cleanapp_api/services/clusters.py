@@ -25,9 +25,10 @@ Request options and limits
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -59,6 +60,7 @@ from cleanapp_geo.matching import (
     cases_frame,
     match_cases,
 )
+from cleanapp_geo.schema import CLASSIFICATION, SEQ
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -85,6 +87,8 @@ MAX_RADIUS_M: Final = 50_000.0
 MAX_REPORT_SEQS: Final = 10_000
 MODELS: Final = {"default": cg.DEFAULT_MODEL, "upstream": cg.UPSTREAM_MODEL}
 DEFAULT_MODEL_NAME: Final = "default"
+
+_T = TypeVar("_T")
 
 MSG_SEQ_REQUIRED: Final = "seq is required"
 MSG_SEED_NOT_FOUND: Final = "seed report not found"
@@ -242,8 +246,13 @@ def find_candidates(
 # =========================================================================== analysis
 
 
+def _on_connection(engine: sa.Engine, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    with engine.connect() as conn:
+        return fn(conn, *args, **kwargs)
+
+
 def _analysis_response(
-    conn: sa.Connection,
+    engine: sa.Engine,
     *,
     frame: gpd.GeoDataFrame,
     classification: str,
@@ -254,30 +263,44 @@ def _analysis_response(
     anchor_seq: int | None = None,
     radius_m: float | None = None,
 ) -> ClusterAnalysisResponse:
-    result = cg.analyze(frame, classification=classification, model=MODELS[model_name])
-    analysed = result.reports
-    hypotheses = result.hypotheses
+    """Analyse, and meanwhile load the details, candidate cases and targets (3 threads).
+
+    The three loads need only the analysed reports, not the analysis, so they run on their
+    own connections while this thread groups the reports (numpy and PostgreSQL work overlap).
+    Candidate matching uses the reports' texts, which contain every hypothesis title
+    (upstream added the titles as separate match texts).
+    """
+    analysed = frame[frame[CLASSIFICATION].str.lower() == classification]  # as cg.analyze
     polygon = area.to_polygon() if isinstance(area, cg.RadiusScope) else area
-    candidates = find_candidates(
-        conn,
-        classification=classification,
-        reports=analysed,
-        area=area,
-        texts=[h.title for h in hypotheses],
-    )
-    return ClusterAnalysisResponse(
-        scope_type=scope_type,
-        classification=classification,
-        anchor_report_seq=anchor_seq,
-        geometry=echo,
-        radius_m=radius_m,
-        model=model_name,
-        reports=repo.report_details(conn, analysed["seq"].tolist()),
-        stats=ClusterStatsJSON(**result.stats.to_dict()),
-        hypotheses=[HypothesisJSON(**h.to_dict()) for h in hypotheses],
-        suggested_targets=suggest_targets(conn, reports=analysed, area=polygon),
-        candidate_cases=[candidate_json(c) for c in candidates],
-    )
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cleanapp-analysis") as pool:
+        details = pool.submit(_on_connection, engine, repo.report_details, analysed[SEQ].tolist())
+        candidates = pool.submit(
+            _on_connection,
+            engine,
+            find_candidates,
+            classification=classification,
+            reports=analysed,
+            area=area,
+            texts=(),
+        )
+        targets = pool.submit(
+            _on_connection, engine, suggest_targets, reports=analysed, area=polygon
+        )
+        result = cg.analyze(analysed, classification=classification, model=MODELS[model_name])
+        hypotheses = [HypothesisJSON(**h.to_dict()) for h in result.hypotheses]
+        return ClusterAnalysisResponse(
+            scope_type=scope_type,
+            classification=classification,
+            anchor_report_seq=anchor_seq,
+            geometry=echo,
+            radius_m=radius_m,
+            model=model_name,
+            reports=details.result(),
+            stats=ClusterStatsJSON(**result.stats.to_dict()),
+            hypotheses=hypotheses,
+            suggested_targets=targets.result(),
+            candidate_cases=[candidate_json(c) for c in candidates.result()],
+        )
 
 
 def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnalysisResponse:
@@ -299,17 +322,16 @@ def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnaly
     classification = parse_classification(request.classification)
     n = _parse_n(request.n)
     model_name, _ = _parse_model(request.model)
-    with engine.connect() as conn:
-        frame = cio.read_reports(conn, scope=geometry, classification=classification, limit=n)
-        return _analysis_response(
-            conn,
-            frame=frame,
-            classification=classification,
-            model_name=model_name,
-            scope_type="geometry",
-            area=geometry,
-            echo=echo,
-        )
+    frame = cio.read_reports(engine, scope=geometry, classification=classification, limit=n)
+    return _analysis_response(
+        engine,
+        frame=frame,
+        classification=classification,
+        model_name=model_name,
+        scope_type="geometry",
+        area=geometry,
+        echo=echo,
+    )
 
 
 def _radius_m(request: FromReportRequest) -> float:
@@ -369,17 +391,17 @@ def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> Cluste
         )
         scope = cg.RadiusScope(longitude=point.x, latitude=point.y, radius_m=radius)
         frame = cio.read_reports(conn, scope=scope, classification=classification, limit=n)
-        return _analysis_response(
-            conn,
-            frame=frame,
-            classification=classification,
-            model_name=model_name,
-            scope_type="seed_report",
-            area=scope,
-            echo=None,
-            anchor_seq=request.seq,
-            radius_m=radius,
-        )
+    return _analysis_response(
+        engine,
+        frame=frame,
+        classification=classification,
+        model_name=model_name,
+        scope_type="seed_report",
+        area=scope,
+        echo=None,
+        anchor_seq=request.seq,
+        radius_m=radius,
+    )
 
 
 def load_linkable(conn: sa.Connection, seqs: Sequence[int]) -> gpd.GeoDataFrame:
