@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from cleanapp_geo import evaluation, synthetic
+from cleanapp_geo import calibration, evaluation, matching, synthetic, targets
 from cleanapp_geo.analysis import AnalysisResult, IncidentClusterer, analyze
 from cleanapp_geo.errors import (
     CleanAppGeoError,
@@ -32,6 +32,7 @@ from cleanapp_geo.errors import (
     UnknownReportError,
 )
 from cleanapp_geo.hypotheses import ClusterStats, IncidentHypothesis, hypothesis_id
+from cleanapp_geo.matching import CaseMatchCandidate, match_cases
 from cleanapp_geo.model import DEFAULT_MODEL, UPSTREAM_MODEL, SimilarityModel
 from cleanapp_geo.reports import (
     reports_from_features,
@@ -52,6 +53,13 @@ from cleanapp_geo.scope import (
 )
 from cleanapp_geo.similarity import PairExplanation, explain_pair, similarity_edges
 from cleanapp_geo.synthetic import make_reports
+from cleanapp_geo.targets import (
+    ContactDiscoveryProvider,
+    EscalationTarget,
+    is_valid_email,
+    merge_targets,
+    suggest_targets,
+)
 from cleanapp_geo.text import tokenize
 
 try:
@@ -64,8 +72,11 @@ __all__ = [
     "REPORT_COLUMNS",
     "UPSTREAM_MODEL",
     "AnalysisResult",
+    "CaseMatchCandidate",
     "CleanAppGeoError",
     "ClusterStats",
+    "ContactDiscoveryProvider",
+    "EscalationTarget",
     "ExhaustiveScoringWarning",
     "IncidentClusterer",
     "IncidentHypothesis",
@@ -80,10 +91,15 @@ __all__ = [
     "__version__",
     "analyze",
     "as_scope",
+    "calibration",
     "evaluation",
     "explain_pair",
     "hypothesis_id",
+    "is_valid_email",
     "make_reports",
+    "match_cases",
+    "matching",
+    "merge_targets",
     "parse_scope_geojson",
     "radius_scope",
     "radius_scope_around_report",
@@ -94,7 +110,9 @@ __all__ = [
     "scope_reports",
     "select_preferred_analysis",
     "similarity_edges",
+    "suggest_targets",
     "synthetic",
+    "targets",
     "tokenize",
     "validate_reports",
 ]

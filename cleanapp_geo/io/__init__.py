@@ -7,12 +7,18 @@ pyarrow) and a database migrated with ``cleanapp-api db upgrade``.
 * :mod:`cleanapp_geo.io.tables` -- the SQLAlchemy Core tables (one ``metadata``).
 * :mod:`cleanapp_geo.io.sql` -- :func:`read_reports`, :func:`read_analyses`,
   :func:`read_areas`, :func:`write_reports` / :func:`insert_reports`.
+* :mod:`cleanapp_geo.io.contacts` -- escalation-target sources (areas, brands, analyses).
 * :mod:`cleanapp_geo.io.files` -- reading report files (GeoJSON, CSV, GeoParquet) with
   per-row validation, for bulk imports.
 """
 
 from __future__ import annotations
 
+from cleanapp_geo.io.contacts import (
+    read_brand_contacts,
+    read_target_sources,
+    suggest_stored_targets,
+)
 from cleanapp_geo.io.errors import InvalidQueryError, ReportConflictError, StoreError
 from cleanapp_geo.io.files import ReportFile, check_report_rows, read_report_file
 from cleanapp_geo.io.sql import (
@@ -39,8 +45,11 @@ __all__ = [
     "radius_bounding_boxes",
     "read_analyses",
     "read_areas",
+    "read_brand_contacts",
     "read_report_file",
     "read_reports",
+    "read_target_sources",
     "select_reports",
+    "suggest_stored_targets",
     "write_reports",
 ]
