@@ -80,6 +80,7 @@ from cleanapp_api.schemas import (
     StatusRequest,
 )
 from cleanapp_api.services.clusters import (
+    MAX_SEQ,
     candidate_json,
     find_candidates,
     parse_classification,
@@ -348,7 +349,7 @@ def _create_plan(request: CreateCaseRequest) -> _CreatePlan:
         )
     geometry, _ = parse_geometry(request.geometry, required=False)
     anchor = request.anchor_report_seq or None
-    if anchor is not None and anchor < 0:
+    if anchor is not None and not 0 < anchor <= MAX_SEQ:
         raise ApiError(400, f"anchor_report_seq must be a positive integer, got {anchor}")
     existing = _text(request.existing_case_id)
     force = bool(request.force_new_case)

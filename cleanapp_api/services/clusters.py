@@ -69,6 +69,7 @@ __all__ = [
     "MAX_ANALYSIS_N",
     "MAX_RADIUS_M",
     "MAX_REPORT_SEQS",
+    "MAX_SEQ",
     "MODELS",
     "analyze_from_report",
     "analyze_geometry",
@@ -85,6 +86,8 @@ MAX_ANALYSIS_N: Final = 10_000
 DEFAULT_RADIUS_M: Final = 250.0
 MAX_RADIUS_M: Final = 50_000.0
 MAX_REPORT_SEQS: Final = 10_000
+#: Largest report seq (the store's BIGINT).
+MAX_SEQ: Final = 2**63 - 1
 MODELS: Final = {"default": cg.DEFAULT_MODEL, "upstream": cg.UPSTREAM_MODEL}
 DEFAULT_MODEL_NAME: Final = "default"
 
@@ -164,7 +167,7 @@ def parse_geometry(
 def parse_seqs(values: Sequence[int] | None, *, name: str = "report_seqs") -> list[int]:
     """De-duplicate seqs keeping their order; 400 on non-positive values or too many."""
     seqs = list(dict.fromkeys(values or []))
-    bad = [s for s in seqs if s <= 0]
+    bad = [s for s in seqs if not 0 < s <= MAX_SEQ]
     if bad:
         raise ApiError(400, f"{name} must be positive integers, got {bad[:10]}")
     if len(seqs) > MAX_REPORT_SEQS:
@@ -373,7 +376,7 @@ def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> Cluste
     """
     if request.seq is None or request.seq == 0:
         raise ApiError(400, MSG_SEQ_REQUIRED)
-    if request.seq < 0:
+    if not 0 < request.seq <= MAX_SEQ:
         raise ApiError(400, f"seq must be a positive integer, got {request.seq}")
     radius = _radius_m(request)
     n = _parse_n(request.n)

@@ -396,6 +396,41 @@ def test_create_bad_input(
     _error(api.post(CASES, json=create_body([1], **overrides), headers=alice), status, message)
 
 
+@pytest.mark.parametrize(
+    ("path", "content", "message"),
+    [
+        (CASES, b'{"title": "x", "report_seqs": [9223372036854775808]}',
+         "report_seqs must be positive integers, got [9223372036854775808]"),
+        (CASES, b'{"title": "x", "anchor_report_seq": 9223372036854775808}',
+         "anchor_report_seq must be a positive integer, got 9223372036854775808"),
+        (CASES, b'{"title": "x", "escalation_targets": [{"email": "a@b.ch", '
+                b'"confidence_score": 1e400}]}',
+         "invalid json: Number out of range"),
+        (f"{CASES}/upsert-from-cluster", b"{}", "title is required"),
+        (f"{CASES}/upsert-from-cluster", b'{"title": 7}', "invalid json: Expected `str | null`"),
+        ("{case}/reports", b'{"report_seqs": [1], "confidence": 1e400}',
+         "invalid json: Number out of range"),
+        ("{case}/reports", b'{"report_seqs": [18446744073709551616]}',
+         "report_seqs must be positive integers"),
+        ("{case}/status", b'{"status": ["open"]}', "invalid json"),
+        (f"{CASES}/merge", b'{"target_case_id": 5, "source_case_ids": []}', "invalid json"),
+    ],
+)  # fmt: skip
+def test_absurd_values_are_400(
+    api: TestClient[Any],
+    store: sa.Engine,
+    alice: dict[str, str],
+    path: str,
+    content: bytes,
+    message: str,
+) -> None:
+    if path.startswith("{case}"):
+        case_id = _create(api, alice, create_body([1]))["case"]["case_id"]
+        path = path.replace("{case}", f"{CASES}/{case_id}")
+    headers = {**alice, "Content-Type": "application/json"}
+    assert message in _error(api.post(path, content=content, headers=headers), 400)
+
+
 def test_long_title_slug_fits(
     api: TestClient[Any], store: sa.Engine, alice: dict[str, str]
 ) -> None:

@@ -281,3 +281,26 @@ def test_from_report_bad_input(
 ) -> None:
     write(clean_db, [record(1)])
     _error(api.post(FROM_REPORT, json=body), status, message)
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "message"),
+    [
+        (FROM_REPORT, b'{"seq": 18446744073709551616}', "seq must be a positive integer"),
+        (FROM_REPORT, b'{"seq": 9223372036854775808}', "seq must be a positive integer"),
+        (FROM_REPORT, b'{"seq": 1e30}', "invalid json: Expected `int | null`, got `float`"),
+        (FROM_REPORT, b'{"seq": 1, "radius_m": 1e400}', "invalid json: Number out of range"),
+        (FROM_REPORT, b'{"seq": 1, "radius_km": -1e400}', "invalid json: Number out of range"),
+        (ANALYZE, b'{"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], '
+                  b'[0, 0]]]}, "n": 18446744073709551616}', "n must be at most 10000"),
+        ("/api/v3/cases/match-cluster", b'{"report_seqs": [9223372036854775808]}',
+         "report_seqs must be positive integers"),
+        ("/api/v3/cases/match-cluster", b'{"n": 1e400}', "invalid json"),
+    ],
+)  # fmt: skip
+def test_absurd_numbers_are_400(
+    api: TestClient[Any], clean_db: sa.Engine, path: str, content: bytes, message: str
+) -> None:
+    write(clean_db, [record(1)])
+    response = api.post(path, content=content, headers={"Content-Type": "application/json"})
+    assert message in _error(response, 400)
