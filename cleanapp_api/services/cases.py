@@ -6,6 +6,15 @@ re-validates what it depends on, (3) writes, (4) recomputes the aggregates of ev
 touched (reference §5.3), (5) writes the audit events with the authenticated actor and
 (6) reloads the detail it answers with, before committing.
 
+Locks
+-----
+Creates and report additions first take the advisory locks of
+:func:`~cleanapp_api.db.repositories.lock_scope` (per report and per neighbourhood), then
+the rows of the cases they write (``FOR UPDATE``, in ``case_id`` order), then write links;
+merges and status changes take case rows only. One order everywhere, so writers wait for
+each other instead of deadlocking, and a create re-matches after its locks: two
+simultaneous creates over the same reports give one case and one attach.
+
 Create vs attach (R6/R7)
 ------------------------
 * ``existing_case_id`` given → attach to it: 404 ``existing case not found: <id>`` when it
@@ -450,6 +459,13 @@ def _choose(
         return None, 0.0, ["force_new_case"]
     best = next((c for c in candidates if c.suggested_action == "attach"), None)
     if best is not None and best.band == _AUTO_ATTACH_BAND:
+        # Lock the row before writing links (the lock order of a merge: case rows, then
+        # links). A merge that committed after the match has made the case merged: refuse.
+        row = repo.lock_case_rows(conn, [best.case_id]).get(best.case_id)
+        if row is None or row.status == "merged":
+            raise ApiError(
+                409, f"case {best.case_id} changed while attaching (merged or deleted); retry"
+            )
         return best.case_id, best.match_score, list(best.match_reasons)
     if best is None:
         return None, 0.0, ["no open case matched"]
