@@ -52,11 +52,12 @@ Bands
 -----
 :func:`match_band` turns a score into ``"auto"`` (attach without asking), ``"review"``
 (show to a person) or ``"new"`` (treat the cluster as a new case). The cut points are
-upstream's: ``auto`` from :data:`AUTO_ATTACH_SCORE` = 0.58 (upstream's auto-attach
-threshold, also the web client's "Attach" threshold), ``review`` from
-:data:`REVIEW_SCORE` = 0.35 (upstream's keep threshold). They are placeholders until the
-bands are calibrated on labelled data; callers should depend on :func:`match_band`, never
-on the numbers.
+calibrated (:func:`cleanapp_geo.calibration.case_calibration`: an isotonic map of the score
+to the probability of "same incident", fitted on a simulated case store built from
+synthetic hard-mode data): ``auto`` from :data:`AUTO_ATTACH_SCORE`, chosen so that the
+``auto`` band has a precision of at least 0.98 on held-out seeds; ``review`` from
+:data:`REVIEW_SCORE`. Upstream used 0.58 and 0.35. Callers should depend on
+:func:`match_band`, never on the numbers.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ import pandas as pd
 import shapely
 
 from cleanapp_geo.arrays import haversine_m
+from cleanapp_geo.calibration import case_calibration
 from cleanapp_geo.errors import CleanAppGeoError, InvalidScopeError
 from cleanapp_geo.hypotheses import format_timestamp
 from cleanapp_geo.schema import CRS, DESCRIPTION, SEQ, SUMMARY, TITLE, validate_reports
@@ -107,10 +109,10 @@ REOPENABLE_STATUSES: Final = ("resolved", "closed")
 #: How long after its last update a resolved/closed case is still suggested (seconds).
 REOPEN_WINDOW_S: Final = 90 * 86_400.0
 
-#: Score from which a candidate is attached without asking (upstream's 0.58).
-AUTO_ATTACH_SCORE: Final = 0.58
-#: Score from which a candidate is worth a person's review (upstream's keep threshold).
-REVIEW_SCORE: Final = 0.35
+#: Score from which a candidate is attached without asking (calibrated; upstream's 0.58).
+AUTO_ATTACH_SCORE: Final = case_calibration().auto_min_score
+#: Score from which a candidate is worth a person's review (calibrated; upstream's 0.35).
+REVIEW_SCORE: Final = case_calibration().review_min_score
 #: Farthest centre distance that adds to the score; stores look cases up within it.
 MATCH_RADIUS_M: Final = 300.0
 
@@ -251,8 +253,9 @@ class CaseMatchCandidate:
 def match_band(score: float) -> MatchBand:
     """Band of a match score: ``auto``, ``review`` or ``new``.
 
-    Placeholder cut points (see the module docstring): ``auto`` when
-    ``score >= 0.58``, ``review`` when ``score >= 0.35``, else ``new``.
+    The calibrated bands of :func:`cleanapp_geo.calibration.case_calibration` (see the
+    module docstring): ``auto`` when ``score >= AUTO_ATTACH_SCORE``, ``review`` when
+    ``score >= REVIEW_SCORE``, else ``new``.
 
     Parameters
     ----------
@@ -265,14 +268,10 @@ def match_band(score: float) -> MatchBand:
 
     Examples
     --------
-    >>> match_band(0.58), match_band(0.4), match_band(0.2)
-    ('auto', 'review', 'new')
+    >>> match_band(0.9), match_band(0.2)
+    ('auto', 'new')
     """
-    if score >= AUTO_ATTACH_SCORE:
-        return "auto"
-    if score >= REVIEW_SCORE:
-        return "review"
-    return "new"
+    return case_calibration().band(score)
 
 
 # --------------------------------------------------------------------------- cases frame
