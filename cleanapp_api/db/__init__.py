@@ -169,7 +169,7 @@ def downgrade(bind: Bind, revision: str = "base") -> None:
 
 
 def current_revision(bind: Bind) -> str | None:
-    """Return the revision the database is at (``None`` when never migrated).
+    """Return the revision of the connection's current schema (``None``: never migrated).
 
     Parameters
     ----------
@@ -182,7 +182,9 @@ def current_revision(bind: Bind) -> str | None:
         The current revision id.
     """
     with _migration_connection(bind) as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+        context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
+        return context.get_current_revision()
 
 
 def head_revision() -> str:

@@ -43,9 +43,11 @@ and no geography index has to be maintained. Both agree with
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +57,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import shapely
 import sqlalchemy as sa
@@ -172,6 +175,7 @@ _MAX_LISTED: Final = 5
 # "populating a database" advice); measured about twice as fast at one million rows.
 _REBUILD_MIN_ROWS: Final = 100_000
 _REBUILD_MAINTENANCE_WORK_MEM: Final = "256MB"
+_READ_WORK_MEM: Final = "64MB"
 
 # WGS84 constants for the radius bounding box (see radius_bounding_boxes).
 _WGS84_A: Final = 6_378_137.0
@@ -263,40 +267,6 @@ def radius_bounding_boxes(scope: RadiusScope) -> list[tuple[float, float, float,
     return [(west, south, east, north)]
 
 
-def _scope_condition(scope: Scope) -> sa.ColumnElement[bool]:
-    r = t.reports
-    if isinstance(scope, RadiusScope):
-        boxes = [
-            r.c.geom.op("&&")(
-                sa.func.ST_MakeEnvelope(
-                    sa.bindparam(None, w, sa.Double),
-                    sa.bindparam(None, s, sa.Double),
-                    sa.bindparam(None, e, sa.Double),
-                    sa.bindparam(None, n, sa.Double),
-                    4326,
-                )
-            )
-            for w, s, e, n in radius_bounding_boxes(scope)
-        ]
-        centre = sa.func.ST_SetSRID(
-            sa.func.ST_MakePoint(
-                sa.bindparam("centre_lon", scope.longitude, sa.Double),
-                sa.bindparam("centre_lat", scope.latitude, sa.Double),
-            ),
-            4326,
-        )
-        within = sa.func.ST_DWithin(
-            sa.func.geography(r.c.geom),
-            sa.func.geography(centre),
-            sa.bindparam("radius_m", scope.radius_m, sa.Double),
-            sa.true(),
-        )
-        return sa.and_(sa.or_(*boxes), within)
-    wkb = shapely.to_wkb(scope, output_dimension=2)
-    polygon = sa.func.ST_GeomFromWKB(sa.bindparam("scope_wkb", wkb, sa.LargeBinary), 4326)
-    return sa.func.ST_Intersects(r.c.geom, polygon)
-
-
 def _classification(value: str | None) -> str | None:
     if value is None:
         return None
@@ -340,6 +310,170 @@ def _epoch_us(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
 
 
+_QueryShape: TypeAlias = tuple[str, int, bool, bool, bool, bool, bool, bool]
+
+
+def _report_query(
+    scope: Scope | dict[str, Any] | str | None,
+    seqs: Sequence[int] | np.ndarray | pd.Series | None,
+    classification: str | None,
+    since: datetime | pd.Timestamp | str | None,
+    until: datetime | pd.Timestamp | str | None,
+    limit: int | None,
+    visible_only: bool,
+) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """Validate the arguments; return the (cached) statement and its parameter values."""
+    params: dict[str, Any] = {}
+    kind, n_boxes = "", 0
+    if scope is not None:
+        resolved = as_scope(scope)
+        if isinstance(resolved, RadiusScope):
+            boxes = radius_bounding_boxes(resolved)
+            kind, n_boxes = "radius", len(boxes)
+            for i, box in enumerate(boxes):
+                params |= dict(
+                    zip((f"box{i}_w", f"box{i}_s", f"box{i}_e", f"box{i}_n"), box, strict=True)
+                )
+            params |= {
+                "centre_lon": resolved.longitude,
+                "centre_lat": resolved.latitude,
+                "radius_m": resolved.radius_m,
+            }
+        else:
+            kind = "polygon"
+            params["scope_wkb"] = shapely.to_wkb(resolved, output_dimension=2)
+    if seqs is not None:
+        params["seqs"] = _seq_array(seqs)
+    wanted = _classification(classification)
+    if wanted is not None:
+        params["classification"] = wanted
+    start = _timestamp(since, "since")
+    end = _timestamp(until, "until")
+    if start is not None:
+        params["since"] = start.to_pydatetime()
+    if end is not None:
+        params["until"] = end.to_pydatetime()
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1:
+            raise InvalidQueryError(f"limit must be a positive integer or None, got {limit!r}")
+        params["limit"] = int(limit)
+    shape: _QueryShape = (
+        kind,
+        n_boxes,
+        seqs is not None,
+        wanted is not None,
+        start is not None,
+        end is not None,
+        limit is not None,
+        bool(visible_only),
+    )
+    return _report_statement(shape), params
+
+
+@functools.lru_cache(maxsize=256)
+def _report_statement(shape: _QueryShape) -> sa.Select[Any]:
+    """Build the statement for one combination of filters (values are bound at execution)."""
+    kind, n_boxes, by_seqs, by_class, by_since, by_until, limited, visible_only = shape
+    r = t.reports
+    a = t.report_analysis
+    lang = sa.func.lower(a.c.language)
+    # Whether the report qualifies, over *all* its analyses (a window computed before the
+    # ORDER BY ... LIMIT 1 that picks the preferred one): one index scan per report.
+    qualifying: list[sa.ColumnElement[bool]] = []
+    if visible_only:
+        qualifying.append(a.c.is_valid)
+    if by_class:
+        qualifying.append(a.c.classification == sa.bindparam("classification", type_=sa.String))
+    extra = [sa.func.bool_or(sa.and_(*qualifying)).over().label("qualifies")] if qualifying else []
+    preferred = (
+        sa.select(
+            a.c.classification,
+            a.c.severity_level,
+            a.c.title,
+            a.c.summary,
+            a.c.description,
+            a.c.brand_name,
+            a.c.brand_display_name,
+            a.c.inferred_contact_emails,
+            a.c.language,
+            *extra,
+        )
+        .where(a.c.seq == r.c.seq)
+        .order_by(lang != _PREFERRED_LANGUAGE, lang, a.c.language)
+        .limit(1)
+        .lateral("preferred")
+    )
+    p = preferred.c
+    outer = not qualifying  # every report, also one without analyses
+
+    def text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.coalesce(column, "") if outer else column
+
+    columns = [
+        r.c.seq,
+        r.c.public_id,
+        _epoch_us(r.c.ts).label("ts_us"),
+        r.c.longitude,
+        r.c.latitude,
+        text(p.classification).label(CLASSIFICATION),
+        (sa.func.coalesce(p.severity_level, 0.0) if outer else p.severity_level).label(
+            SEVERITY_LEVEL
+        ),
+        text(p.title).label(TITLE),
+        text(p.summary).label(SUMMARY),
+        text(p.description).label(DESCRIPTION),
+        text(p.brand_name).label(BRAND_NAME),
+        text(p.brand_display_name).label(BRAND_DISPLAY_NAME),
+        text(p.inferred_contact_emails).label(INFERRED_CONTACT_EMAILS),
+        text(p.language).label(LANGUAGE),
+    ]
+    stmt = sa.select(*columns).select_from(r.join(preferred, sa.true(), isouter=outer))
+    if qualifying:
+        stmt = stmt.where(p.qualifies)
+    if visible_only:
+        stmt = stmt.where(
+            r.c.status == "active",
+            r.c.visibility == "public",
+            sa.or_(r.c.owner.is_(None), r.c.owner == "", r.c.owner_is_public),
+        )
+    if kind == "polygon":
+        polygon = sa.func.ST_GeomFromWKB(sa.bindparam("scope_wkb", type_=sa.LargeBinary), 4326)
+        stmt = stmt.where(sa.func.ST_Intersects(r.c.geom, polygon))
+    elif kind == "radius":
+        boxes = [
+            r.c.geom.op("&&")(
+                sa.func.ST_MakeEnvelope(
+                    *(sa.bindparam(f"box{i}_{side}", type_=sa.Double) for side in "wsen"), 4326
+                )
+            )
+            for i in range(n_boxes)
+        ]
+        centre = sa.func.ST_SetSRID(
+            sa.func.ST_MakePoint(
+                sa.bindparam("centre_lon", type_=sa.Double),
+                sa.bindparam("centre_lat", type_=sa.Double),
+            ),
+            4326,
+        )
+        within = sa.func.ST_DWithin(
+            sa.func.geography(r.c.geom),
+            sa.func.geography(centre),
+            sa.bindparam("radius_m", type_=sa.Double),
+            sa.true(),
+        )
+        stmt = stmt.where(sa.or_(*boxes), within)
+    if by_seqs:
+        stmt = stmt.where(r.c.seq == sa.any_(sa.bindparam("seqs", type_=pg.ARRAY(sa.BigInteger))))
+    if by_since:
+        stmt = stmt.where(r.c.ts >= sa.bindparam("since", type_=r.c.ts.type))
+    if by_until:
+        stmt = stmt.where(r.c.ts < sa.bindparam("until", type_=r.c.ts.type))
+    stmt = stmt.order_by(r.c.ts.desc(), r.c.seq.desc())
+    if limited:
+        stmt = stmt.limit(sa.bindparam("limit", type_=sa.Integer))
+    return stmt
+
+
 def select_reports(
     *,
     scope: Scope | dict[str, Any] | str | None = None,
@@ -363,7 +497,7 @@ def select_reports(
         Columns ``seq, public_id, ts_us`` (microseconds since the epoch), ``longitude,
         latitude`` and the preferred analysis's ``classification, severity_level, title,
         summary, description, brand_name, brand_display_name, inferred_contact_emails,
-        language``; newest first.
+        language``; newest first. The parameter values are bound to the statement.
 
     Raises
     ------
@@ -372,85 +506,8 @@ def select_reports(
     InvalidQueryError
         When another argument is invalid.
     """
-    r = t.reports
-    a = t.report_analysis
-    wanted = _classification(classification)
-    lang = sa.func.lower(a.c.language)
-    preferred = (
-        sa.select(
-            a.c.classification,
-            a.c.severity_level,
-            a.c.title,
-            a.c.summary,
-            a.c.description,
-            a.c.brand_name,
-            a.c.brand_display_name,
-            a.c.inferred_contact_emails,
-            a.c.language,
-        )
-        .where(a.c.seq == r.c.seq)
-        .order_by(lang != _PREFERRED_LANGUAGE, lang, a.c.language)
-        .limit(1)
-        .lateral("preferred")
-    )
-    p = preferred.c
-
-    def text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return column if visible_only else sa.func.coalesce(column, "")
-
-    columns = [
-        r.c.seq,
-        r.c.public_id,
-        _epoch_us(r.c.ts).label("ts_us"),
-        r.c.longitude,
-        r.c.latitude,
-        text(p.classification).label(CLASSIFICATION),
-        (p.severity_level if visible_only else sa.func.coalesce(p.severity_level, 0.0)).label(
-            SEVERITY_LEVEL
-        ),
-        text(p.title).label(TITLE),
-        text(p.summary).label(SUMMARY),
-        text(p.description).label(DESCRIPTION),
-        text(p.brand_name).label(BRAND_NAME),
-        text(p.brand_display_name).label(BRAND_DISPLAY_NAME),
-        text(p.inferred_contact_emails).label(INFERRED_CONTACT_EMAILS),
-        text(p.language).label(LANGUAGE),
-    ]
-    source = r.join(preferred, sa.true(), isouter=not visible_only)
-    stmt = sa.select(*columns).select_from(source)
-
-    checked = a.alias("checked_analysis")
-    has_analysis = sa.select(sa.literal(1)).select_from(checked).where(checked.c.seq == r.c.seq)
-    if visible_only:
-        stmt = stmt.where(
-            r.c.status == "active",
-            r.c.visibility == "public",
-            sa.or_(r.c.owner.is_(None), r.c.owner == "", r.c.owner_is_public),
-        )
-        has_analysis = has_analysis.where(checked.c.is_valid)
-    if wanted is not None:
-        has_analysis = has_analysis.where(checked.c.classification == wanted)
-    if visible_only or wanted is not None:
-        stmt = stmt.where(sa.exists(has_analysis))
-
-    if scope is not None:
-        stmt = stmt.where(_scope_condition(as_scope(scope)))
-    if seqs is not None:
-        stmt = stmt.where(
-            r.c.seq == sa.any_(sa.bindparam("seqs", _seq_array(seqs), pg.ARRAY(sa.BigInteger)))
-        )
-    start = _timestamp(since, "since")
-    end = _timestamp(until, "until")
-    if start is not None:
-        stmt = stmt.where(r.c.ts >= sa.bindparam("since", start.to_pydatetime(), r.c.ts.type))
-    if end is not None:
-        stmt = stmt.where(r.c.ts < sa.bindparam("until", end.to_pydatetime(), r.c.ts.type))
-    stmt = stmt.order_by(r.c.ts.desc(), r.c.seq.desc())
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1:
-            raise InvalidQueryError(f"limit must be a positive integer or None, got {limit!r}")
-        stmt = stmt.limit(sa.bindparam("limit", int(limit), sa.Integer))
-    return stmt
+    stmt, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
+    return stmt.params(params)
 
 
 def read_reports(
@@ -508,20 +565,35 @@ def read_reports(
     >>> import cleanapp_geo.io as cio  # doctest: +SKIP
     >>> cio.read_reports(engine, scope=cg.scope.RadiusScope(8.54, 47.37, 250))  # doctest: +SKIP
     """
-    if seqs is not None and len(_seq_array(seqs)) == 0:
+    stmt, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
+    if seqs is not None and not params["seqs"]:
         return _report_frame([])
-    stmt = select_reports(
-        scope=scope,
-        seqs=seqs,
-        classification=classification,
-        since=since,
-        until=until,
-        limit=limit,
-        visible_only=visible_only,
-    )
     with _connection(con) as conn:
-        rows = conn.execute(stmt).all()
+        _tune_read(conn)
+        result = conn.execute(stmt, params)
+        try:
+            # The selected columns need no result processing: read the DBAPI tuples
+            # directly (SQLAlchemy Row objects cost about 4 µs each).
+            rows = result.cursor.fetchall() if result.cursor is not None else []
+        finally:
+            result.close()
     return _report_frame(rows)
+
+
+def _tune_read(conn: sa.Connection) -> None:
+    """Tune the planner for this transaction: no JIT, room to sort in memory.
+
+    PostGIS functions carry high cost estimates, which makes PostgreSQL JIT-compile these
+    short queries (about 0.4 s lost on a 30k-row polygon); results of tens of thousands of
+    rows also sort faster in memory. ``set_config(..., true)`` lasts until the end of the
+    current transaction (the caller's, when ``con`` is a connection in a transaction).
+    """
+    conn.execute(
+        sa.select(
+            sa.func.set_config("jit", "off", sa.true()),
+            sa.func.set_config("work_mem", _READ_WORK_MEM, sa.true()),
+        )
+    )
 
 
 _READ_TEXT: Final = (
@@ -559,19 +631,26 @@ def _report_frame(rows: Sequence[Sequence[Any]]) -> gpd.GeoDataFrame:
     def values(name: str, dtype: Any) -> np.ndarray:
         return np.asarray(columns.get(name, ()), dtype=dtype)
 
-    data: dict[str, Any] = {
-        SEQ: values(SEQ, np.int64),
-        TS: pd.to_datetime(values("ts_us", np.int64), unit="us", utc=True).astype(
-            "datetime64[ns, UTC]"
-        ),
-        SEVERITY_LEVEL: values(SEVERITY_LEVEL, float),
-    }
-    for name in _READ_TEXT:
-        data[name] = pd.array(list(columns.get(name, ())), dtype=str)
+    text = pa.table({name: pa.array(columns.get(name, ()), pa.string()) for name in _READ_TEXT})
+    data: dict[str, Any] = dict(text.to_pandas().items())  # pandas "str" columns
+    data[SEQ] = values(SEQ, np.int64)
+    data[TS] = pd.to_datetime(values("ts_us", np.int64), unit="us", utc=True).astype(
+        "datetime64[ns, UTC]"
+    )
+    data[SEVERITY_LEVEL] = values(SEVERITY_LEVEL, float)
     points = shapely.points(values("longitude", float), values("latitude", float))
+    # The database guarantees the contract (unique seq, coordinate and severity ranges,
+    # non-null text and timestamps), so the frame is built directly, without re-validation.
     frame = pd.DataFrame({c: data[c] for c in REPORT_COLUMNS if c in data})
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, crs=CRS).array, crs=CRS)
-    return validate_reports(gdf[list(REPORT_COLUMNS)])
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, crs=_crs()).array, crs=_crs())
+
+
+@functools.cache
+def _crs() -> Any:
+    """EPSG:4326 as a pyproj CRS, parsed once (parsing costs about a millisecond)."""
+    import pyproj
+
+    return pyproj.CRS.from_user_input(CRS)
 
 
 def read_analyses(con: Connectable, seqs: Sequence[int] | np.ndarray | pd.Series) -> pd.DataFrame:
@@ -732,6 +811,8 @@ class WriteResult:
 
 _stage_metadata = sa.MetaData()
 
+# Staging tables: every column nullable; a COPY fills only the columns the frame has and the
+# INSERT then names only those, so absent optional columns take the target's defaults.
 _stage_reports = sa.Table(
     "_cleanapp_stage_reports",
     _stage_metadata,
@@ -739,10 +820,10 @@ _stage_reports = sa.Table(
     sa.Column("public_id", sa.Text),
     sa.Column("new_public_id", sa.Text),
     sa.Column("ts_us", sa.BigInteger),
-    sa.Column("reporter_id", sa.Text),
-    sa.Column("team", sa.Integer),
     sa.Column("latitude", sa.Double),
     sa.Column("longitude", sa.Double),
+    sa.Column("reporter_id", sa.Text),
+    sa.Column("team", sa.Integer),
     sa.Column("description", sa.Text),
     sa.Column("status", sa.Text),
     sa.Column("visibility", sa.Text),
@@ -757,31 +838,14 @@ _stage_analysis = sa.Table(
     _stage_metadata,
     sa.Column("seq", sa.BigInteger),
     sa.Column("language", sa.Text),
-    sa.Column("source", sa.Text),
-    sa.Column("analysis_text", sa.Text),
-    sa.Column("title", sa.Text),
-    sa.Column("description", sa.Text),
-    sa.Column("summary", sa.Text),
-    sa.Column("brand_name", sa.Text),
-    sa.Column("brand_display_name", sa.Text),
-    sa.Column("litter_probability", sa.Double),
-    sa.Column("hazard_probability", sa.Double),
-    sa.Column("digital_bug_probability", sa.Double),
     sa.Column("severity_level", sa.Double),
     sa.Column("classification", sa.Text),
-    sa.Column("inferred_contact_emails", sa.Text),
+    *(sa.Column(name, sa.Text) for name in _ANALYSIS_TEXT),
+    *(sa.Column(name, sa.Double) for name in _PROBABILITIES),
     sa.Column("is_valid", sa.Boolean),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
-
-_ARROW_TYPES: Final[dict[type[sa.types.TypeEngine[Any]], pa.DataType]] = {
-    sa.BigInteger: pa.int64(),
-    sa.Integer: pa.int32(),
-    sa.Double: pa.float64(),
-    sa.Text: pa.string(),
-    sa.Boolean: pa.bool_(),
-}
 
 
 def _listed(values: Sequence[Any] | np.ndarray) -> str:
@@ -791,143 +855,191 @@ def _listed(values: Sequence[Any] | np.ndarray) -> str:
     return f"[{shown}{more}]"
 
 
-def _text(frame: pd.DataFrame, name: str, default: str) -> pd.Series:
-    if name not in frame.columns:
-        return pd.Series(default, index=frame.index, dtype=str)
-    return frame[name].fillna(default).astype(str)
+def _seqs_of(frame: pd.DataFrame, mask: np.ndarray) -> str:
+    return "seq " + _listed(frame[SEQ].to_numpy()[mask])
 
 
-def _enum(frame: pd.DataFrame, name: str, allowed: Sequence[str], default: str) -> pd.Series:
-    raw = _text(frame, name, default)
-    values = raw.str.strip().str.lower().replace("", default)
-    bad = ~values.isin(list(allowed)).to_numpy()
-    if bad.any():
-        raise InvalidReportsError(
-            f"column {name!r} must be one of {list(allowed)}; got {_listed(raw[bad].unique())} "
-            f"for seq {_listed(frame[SEQ].to_numpy()[bad])}"
-        )
-    return values
+def _strings(column: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """Convert a text column to Arrow strings (missing values become "")."""
+    if column.isna().any():
+        column = column.fillna("")
+    if not isinstance(column.dtype, pd.StringDtype):
+        column = column.astype(str)
+    return pa.array(column, type=pa.string(), from_pandas=True)
 
 
-def _unit_interval(frame: pd.DataFrame, name: str, default: float) -> np.ndarray:
-    if name not in frame.columns:
-        return np.full(len(frame), default, dtype=float)
+def _enum(
+    frame: pd.DataFrame, name: str, allowed: Sequence[str], default: str
+) -> pa.Array | pa.ChunkedArray:
+    raw = frame[name].fillna(default).astype(str)
+    values = raw
+    if not raw.isin(list(allowed)).all():  # slow path: normalise, then check
+        values = raw.str.strip().str.lower().replace("", default)
+        bad = ~values.isin(list(allowed)).to_numpy()
+        if bad.any():
+            raise InvalidReportsError(
+                f"column {name!r} must be one of {list(allowed)}; got "
+                f"{_listed(raw[bad].unique())} for {_seqs_of(frame, bad)}"
+            )
+    return _strings(values)
+
+
+def _unit_interval(frame: pd.DataFrame, name: str, default: float) -> pa.Array:
     values = pd.to_numeric(frame[name], errors="coerce").fillna(default).to_numpy(dtype=float)
     bad = ~((values >= 0.0) & (values <= 1.0))
     if bad.any():
         raise InvalidReportsError(
-            f"column {name!r} must lie in [0, 1]; not for seq {_listed(frame[SEQ].to_numpy()[bad])}"
+            f"column {name!r} must lie in [0, 1]; not for {_seqs_of(frame, bad)}"
         )
-    return values
+    return pa.array(values)
 
 
-def _flag(frame: pd.DataFrame, name: str, default: bool) -> np.ndarray:
-    if name not in frame.columns:
-        return np.full(len(frame), default, dtype=bool)
+_BOOLEANS: Final[dict[object, bool]] = {
+    True: True,
+    False: False,
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "1.0": True,
+    "0.0": False,
+}
+
+
+def _flag(frame: pd.DataFrame, name: str, default: bool) -> pa.Array:
     column = frame[name]
     if pd.api.types.is_bool_dtype(column.dtype):
-        return column.fillna(default).to_numpy(dtype=bool)
-    raw = column.map(lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower())
-    mapping = {
-        True: True,
-        False: False,
-        "true": True,
-        "false": False,
-        "1": True,
-        "0": False,
-        "1.0": True,
-        "0.0": False,
-        "": default,
-        "nan": default,
-        "none": default,
-    }
-    parsed = raw.map(lambda v: mapping.get(v))
-    bad = parsed.isna().to_numpy()
+        return pa.array(column.fillna(default).to_numpy(dtype=bool))
+    missing = column.isna().to_numpy()
+    keys = column.map(lambda v: v if isinstance(v, bool | np.bool_) else str(v).strip().lower())
+    parsed = np.array(keys.map(lambda v: _BOOLEANS.get(v)).to_numpy(dtype=object), copy=True)
+    bad = ~missing & pd.isna(parsed)
     if bad.any():
         raise InvalidReportsError(
-            f"column {name!r} must hold booleans; not for seq {_listed(frame[SEQ].to_numpy()[bad])}"
+            f"column {name!r} must hold booleans; not for {_seqs_of(frame, bad)}"
         )
-    return parsed.to_numpy(dtype=bool)
-
-
-def _check_no_nul(frame: pd.DataFrame, names: Sequence[str]) -> None:
-    for name in names:
-        bad = frame[name].str.contains("\x00", regex=False).to_numpy(dtype=bool)
-        if bad.any():
-            raise InvalidReportsError(
-                f"column {name!r} holds a NUL character (PostgreSQL text cannot) for seq "
-                f"{_listed(frame[SEQ].to_numpy()[bad])}"
-            )
+    parsed[missing] = default
+    return pa.array(parsed.astype(bool))
 
 
 def _random_public_ids(n: int) -> np.ndarray:
     """``n`` fresh public ids: ``rpt_`` + 22 base64url characters of random bytes."""
     if n == 0:
-        return np.array([], dtype=str)
+        return np.array([], dtype="<U26")
     encoded = base64.urlsafe_b64encode(os.urandom(18 * n))  # 18 bytes -> 24 characters
     chars = np.frombuffer(encoded, dtype=np.uint8).reshape(n, 24)[:, :22]
     out = np.empty((n, 26), dtype=np.uint8)
     out[:, :4] = np.frombuffer(b"rpt_", dtype=np.uint8)
     out[:, 4:] = chars
-    return out.view("S26").ravel().astype(str)
+    return out.view("S26").ravel().astype("<U26")
 
 
-def _report_rows(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Build the staging rows of ``reports`` for a validated frame."""
-    public_id = frame[PUBLIC_ID].str.strip()
-    malformed = (public_id != "") & ~public_id.str.fullmatch(r"rpt_[A-Za-z0-9_-]{22}")
-    if malformed.any():
-        raise InvalidReportsError(
-            "column 'public_id' must be empty or 'rpt_' + 22 base64url characters; got "
-            f"{_listed(public_id[malformed].unique())} for seq "
-            f"{_listed(frame.loc[malformed, SEQ].to_numpy())}"
-        )
-    given = public_id[public_id != ""]
-    repeated = given.duplicated(keep=False)
-    if repeated.any():
-        raise InvalidReportsError(
-            f"column 'public_id' must be unique; {_listed(given[repeated].unique())} repeat "
-            f"for seq {_listed(frame.loc[repeated[repeated].index, SEQ].to_numpy())}"
-        )
+_BASE64URL: Final = np.zeros(256, dtype=bool)
+_BASE64URL[
+    np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", np.uint8)
+] = True
+
+
+def _public_id_check(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Check public ids on their raw Arrow bytes (ten times faster than regex and hashing).
+
+    Returns the masks of non-empty and of well-formed ids (``rpt_`` + 22 base64url
+    characters) and whether two well-formed ids may be equal (False means they are all
+    distinct: their 64-bit fingerprints are).
+    """
+    array = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    array = array.cast(pa.large_string())
+    n = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + n + 1]
+    lengths = np.diff(offsets)
+    given = lengths > 0
+    well_formed = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(lengths == 26)
+    if rows.size == 0:
+        return given, well_formed, False
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+    if rows.size == n:  # every id has 26 bytes: the buffer is an (n, 26) matrix
+        chars = data[offsets[0] : offsets[-1]].reshape(n, 26)
+    else:
+        chars = data[offsets[rows][:, None] + np.arange(26)]
+    prefix = (chars[:, :4] == np.frombuffer(b"rpt_", dtype=np.uint8)).all(axis=1)
+    good = prefix & _BASE64URL[chars[:, 4:]].all(axis=1)
+    well_formed[rows] = good
+    body = np.zeros((int(good.sum()), 24), dtype=np.uint8)
+    body[:, :22] = chars[good, 4:]
+    words = body.view(np.uint64)  # three words per id
+    mixed = words[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+    mixed ^= words[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)
+    mixed ^= words[:, 2] * np.uint64(0x165667B19E3779F9)
+    fingerprints = np.sort(mixed ^ (words[:, 1] >> np.uint64(17)))
+    return given, well_formed, bool((fingerprints[1:] == fingerprints[:-1]).any())
+
+
+def _report_table(frame: gpd.GeoDataFrame) -> pa.Table:
+    """Stage columns of ``reports`` for a validated frame (optional columns when present)."""
+    n = len(frame)
+    public_id = frame[PUBLIC_ID]
+    ids = _strings(public_id)
+    given, well_formed, maybe_repeated = _public_id_check(ids)
+    if given.any():
+        malformed = given & ~well_formed
+        if malformed.any():
+            raise InvalidReportsError(
+                "column 'public_id' must be empty or 'rpt_' + 22 base64url characters; got "
+                f"{_listed(public_id[malformed].unique())} for {_seqs_of(frame, malformed)}"
+            )
+        repeated = np.zeros(len(frame), dtype=bool)
+        if maybe_repeated:  # exact check only when two fingerprints collide
+            repeated = given & public_id.duplicated(keep=False).to_numpy()
+        if repeated.any():
+            raise InvalidReportsError(
+                f"column 'public_id' must be unique; {_listed(public_id[repeated].unique())} "
+                f"repeat for {_seqs_of(frame, repeated)}"
+            )
     ts_ns = frame[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    team = pd.to_numeric(
-        frame["team"] if "team" in frame.columns else pd.Series(0, index=frame.index),
-        errors="coerce",
-    )
-    bad_team = (
-        team.isna()
-        | (np.mod(team.fillna(0).to_numpy(dtype=float), 1) != 0)
-        | (team.abs() > 2**31 - 1)
-    ).to_numpy()
-    if bad_team.any():
-        raise InvalidReportsError(
-            "column 'team' must hold 32-bit integers; not for "
-            f"seq {_listed(frame[SEQ].to_numpy()[bad_team])}"
+    columns: dict[str, Any] = {
+        "seq": pa.array(frame[SEQ].to_numpy(dtype=np.int64)),
+        "public_id": ids,
+        "ts_us": pa.array(np.floor_divide(ts_ns, 1000)),
+        "latitude": pa.array(shapely.get_y(frame.geometry.array)),
+        "longitude": pa.array(shapely.get_x(frame.geometry.array)),
+    }
+    if not given.all():
+        fresh = np.full(n, "", dtype="<U26")
+        fresh[~given] = _random_public_ids(int((~given).sum()))
+        columns["new_public_id"] = pa.array(fresh)
+    if "reporter_id" in frame.columns:
+        columns["reporter_id"] = _strings(frame["reporter_id"])
+    if "team" in frame.columns:
+        team = pd.to_numeric(frame["team"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        bad = (np.mod(team, 1) != 0) | (np.abs(team) > 2**31 - 1)
+        if bad.any():
+            raise InvalidReportsError(
+                f"column 'team' must hold 32-bit integers; not for {_seqs_of(frame, bad)}"
+            )
+        columns["team"] = pa.array(team.astype(np.int32))
+    if "report_description" in frame.columns:
+        columns["description"] = _strings(frame["report_description"])
+    if "status" in frame.columns:
+        columns["status"] = _enum(frame, "status", t.REPORT_STATUSES, "active")
+    if "visibility" in frame.columns:
+        columns["visibility"] = _enum(frame, "visibility", t.REPORT_VISIBILITIES, "public")
+    if "owner" in frame.columns:
+        owner = frame["owner"].fillna("").astype(str).str.strip()
+        columns["owner"] = pa.array(
+            owner.where(owner != "", None), type=pa.string(), from_pandas=True
         )
-    owner = _text(frame, "owner", "").str.strip()
-    rows = pd.DataFrame(
-        {
-            "seq": frame[SEQ].to_numpy(dtype=np.int64),
-            "public_id": public_id.to_numpy(),
-            "new_public_id": _random_public_ids(len(frame)),
-            "ts_us": np.floor_divide(ts_ns, 1000),
-            "reporter_id": _text(frame, "reporter_id", "").to_numpy(),
-            "team": team.to_numpy(dtype=np.int32),
-            "latitude": shapely.get_y(frame.geometry.array),
-            "longitude": shapely.get_x(frame.geometry.array),
-            "description": _text(frame, "report_description", "").to_numpy(),
-            "status": _enum(frame, "status", t.REPORT_STATUSES, "active").to_numpy(),
-            "visibility": _enum(frame, "visibility", t.REPORT_VISIBILITIES, "public").to_numpy(),
-            "owner": owner.where(owner != "", None).to_numpy(dtype=object),
-            "owner_is_public": _flag(frame, "owner_is_public", False),
-        }
-    )
-    _check_no_nul(rows, ["public_id", "reporter_id", "description", "status", "visibility"])
-    return rows
+    if "owner_is_public" in frame.columns:
+        columns["owner_is_public"] = _flag(frame, "owner_is_public", False)
+    return pa.table(columns)
 
 
-def _analysis_rows(frame: pd.DataFrame, seqs: np.ndarray) -> pd.DataFrame:
-    """Build the staging rows of ``report_analysis`` (one per row of ``frame``)."""
+def _analysis_table(frame: pd.DataFrame, seqs: np.ndarray, *, one_per_report: bool) -> pa.Table:
+    """Stage columns of ``report_analysis`` (one row per row of ``frame``).
+
+    ``one_per_report``: the rows are the reports themselves (unique seqs), so the
+    (seq, language) pairs need no uniqueness check.
+    """
     if SEQ not in frame.columns:
         raise InvalidReportsError("analyses are missing the 'seq' column")
     seq = pd.to_numeric(frame[SEQ], errors="coerce")
@@ -941,20 +1053,27 @@ def _analysis_rows(frame: pd.DataFrame, seqs: np.ndarray) -> pd.DataFrame:
             f"seq {_listed(seq_values[unknown])}"
         )
     frame = frame.assign(**{SEQ: seq_values})
-    language = _text(frame, LANGUAGE, _DEFAULT_LANGUAGE).str.strip().replace("", _DEFAULT_LANGUAGE)
+    if LANGUAGE in frame.columns:
+        language = frame[LANGUAGE].fillna("").astype(str)
+        empty = (language == "").to_numpy()
+        if empty.any():
+            language = language.where(~empty, _DEFAULT_LANGUAGE)
+    else:
+        language = pd.Series(_DEFAULT_LANGUAGE, index=frame.index, dtype=str)
     too_long = (language.str.len() > 16).to_numpy()
     if too_long.any():
         raise InvalidReportsError(
             "column 'language' holds codes longer than 16 characters for "
-            f"seq {_listed(seq_values[too_long])}"
+            f"{_seqs_of(frame, too_long)}"
         )
-    repeated = pd.DataFrame({"seq": seq_values, "language": language.to_numpy()}).duplicated(
-        keep=False
-    )
+    pairs = pd.DataFrame({"seq": seq_values, "language": language.to_numpy()})
+    repeated = np.zeros(len(frame), dtype=bool)
+    if not one_per_report:
+        repeated = pairs.duplicated(keep=False).to_numpy()
     if repeated.any():
         raise InvalidReportsError(
             "each report may have one analysis per language; repeated (seq, language) for seq "
-            f"{_listed(np.unique(seq_values[repeated.to_numpy()]))}"
+            f"{_listed(np.unique(seq_values[repeated]))}"
         )
     if SEVERITY_LEVEL not in frame.columns:
         raise InvalidReportsError("analyses are missing the 'severity_level' column")
@@ -962,60 +1081,141 @@ def _analysis_rows(frame: pd.DataFrame, seqs: np.ndarray) -> pd.DataFrame:
     bad = ~((severity >= 0.0) & (severity <= 1.0))
     if bad.any():
         raise InvalidReportsError(
-            f"column 'severity_level' must lie in [0, 1]; not for seq {_listed(seq_values[bad])}"
+            f"column 'severity_level' must lie in [0, 1]; not for {_seqs_of(frame, bad)}"
         )
-    rows = pd.DataFrame(
-        {
-            "seq": seq_values,
-            "language": language.to_numpy(),
-            **{name: _text(frame, name, "").to_numpy() for name in _ANALYSIS_TEXT},
-            **{name: _unit_interval(frame, name, 0.0) for name in _PROBABILITIES},
-            "severity_level": severity,
-            "classification": _enum(
-                frame, CLASSIFICATION, t.CLASSIFICATIONS, _DEFAULT_CLASSIFICATION
-            ).to_numpy(),
-            "is_valid": _flag(frame, "is_valid", True),
-        }
-    )
-    _check_no_nul(rows, ["language", *_ANALYSIS_TEXT])
-    return rows[[c.name for c in _stage_analysis.columns]]
+    if CLASSIFICATION in frame.columns:
+        classification = _enum(
+            frame.assign(**{CLASSIFICATION: frame[CLASSIFICATION].fillna("")}),
+            CLASSIFICATION,
+            t.CLASSIFICATIONS,
+            _DEFAULT_CLASSIFICATION,
+        )
+    else:
+        classification = pa.array(np.full(len(frame), _DEFAULT_CLASSIFICATION))
+    columns: dict[str, Any] = {
+        "seq": pa.array(seq_values),
+        "language": _strings(language),
+        "severity_level": pa.array(severity),
+        "classification": classification,
+    }
+    for name in _ANALYSIS_TEXT:
+        if name in frame.columns:
+            columns[name] = _strings(frame[name])
+    for name in _PROBABILITIES:
+        if name in frame.columns:
+            columns[name] = _unit_interval(frame, name, 0.0)
+    if "is_valid" in frame.columns:
+        columns["is_valid"] = _flag(frame, "is_valid", True)
+    return pa.table(columns)
 
 
-def _csv_chunks(
-    rows: pd.DataFrame, table: sa.Table, chunk_size: int
-) -> Iterator[tuple[int, bytes]]:
-    schema = pa.schema([(c.name, _ARROW_TYPES[type(c.type)]) for c in table.columns])
-    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
-    for lo in range(0, len(rows), chunk_size):
-        chunk = rows.iloc[lo : lo + chunk_size]
-        arrow = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False)
-        sink = pa.BufferOutputStream()
-        pa_csv.write_csv(arrow, sink, options)
-        yield len(chunk), sink.getvalue().to_pybytes()
+def _spatial_order(table: pa.Table) -> np.ndarray:
+    """Row order along a Z-order (Morton) curve of the points (ties in row order).
+
+    Writing in this order puts reports that are near each other on the same heap pages, so
+    a spatial read touches few pages (measured about 1.5x faster for a 30k-report polygon
+    of a million-report table than writing in seq order).
+    """
+    lon = table.column("longitude").to_numpy()
+    lat = table.column("latitude").to_numpy()
+    if len(lon) == 0:
+        return np.zeros(0, dtype=np.intp)
+
+    def cells(values: np.ndarray) -> np.ndarray:
+        low, high = float(values.min()), float(values.max())
+        scale = (2**21 - 1) / (high - low) if high > low else 0.0
+        return ((values - low) * scale).astype(np.uint64)
+
+    def spread(v: np.ndarray) -> np.ndarray:  # insert a zero bit between the 21 low bits
+        v = v & np.uint64(0x1FFFFF)
+        for shift, mask in (
+            (32, 0x1F00000000FFFF),
+            (16, 0x1F0000FF0000FF),
+            (8, 0x100F00F00F00F00F),
+            (4, 0x10C30C30C30C30C3),
+            (2, 0x1249249249249249),
+        ):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    key = spread(cells(lon)) | (spread(cells(lat)) << np.uint64(1))
+    return np.argsort(key, kind="stable")
+
+
+def _analysis_order(analyses: pa.Table, reports: pa.Table, report_order: np.ndarray) -> np.ndarray:
+    """Order analysis rows like their reports (seq order inside a report is kept)."""
+    report_seq = reports.column("seq").to_numpy()
+    rank = np.empty(len(report_seq), dtype=np.int64)
+    rank[report_order] = np.arange(len(report_seq))
+    by_seq = np.argsort(report_seq, kind="stable")
+    analysis_seq = analyses.column("seq").to_numpy()
+    position = by_seq[np.searchsorted(report_seq[by_seq], analysis_seq)]
+    return np.argsort(rank[position], kind="stable")
+
+
+def _csv(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    payload = sink.getvalue().to_pybytes()
+    if b"\x00" in payload:
+        _raise_for_nul(table)
+    return payload
+
+
+def _raise_for_nul(table: pa.Table) -> None:
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_string(column.type):
+            hit = pc.match_substring(column, "\x00").to_numpy(zero_copy_only=False)
+            hit = np.asarray(hit, dtype=bool)
+            if hit.any():
+                seqs = table.column("seq").to_numpy()[hit]
+                raise InvalidReportsError(
+                    f"column {name!r} holds a NUL character (PostgreSQL text cannot) for "
+                    f"seq {_listed(seqs)}"
+                )
+    raise InvalidReportsError("a value holds a NUL character (PostgreSQL text cannot)")
 
 
 def _stage(
     conn: sa.Connection,
     table: sa.Table,
-    rows: pd.DataFrame,
+    rows: pa.Table,
+    order: np.ndarray,
     chunk_size: int,
     progress: ProgressCallback | None,
     done: int,
     total: int,
 ) -> int:
+    """COPY ``rows`` (taken in ``order``) into a fresh temporary table, chunk by chunk.
+
+    The next chunk is gathered and CSV-encoded in a worker thread (Arrow releases the GIL)
+    while the current one is sent.
+    """
     conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
     conn.execute(sa.text(f"TRUNCATE {table.name}"))
-    columns = ", ".join(c.name for c in table.columns)
     raw = conn.connection.driver_connection
     if raw is None:  # pragma: no cover - a live connection always has one
         raise RuntimeError("the SQLAlchemy connection has no DBAPI connection")
+    starts = list(range(0, rows.num_rows, chunk_size))
+
+    def encode(start: int) -> bytes:
+        return _csv(rows.take(pa.array(order[start : start + chunk_size])))
+
+    columns = ", ".join(rows.column_names)
     with (
+        ThreadPoolExecutor(max_workers=1) as pool,
         raw.cursor() as cursor,
         cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN (FORMAT csv)") as copy,
     ):
-        for n, payload in _csv_chunks(rows, table, chunk_size):
+        pending = pool.submit(encode, starts[0]) if starts else None
+        for i, start in enumerate(starts):
+            assert pending is not None
+            payload = pending.result()
+            if i + 1 < len(starts):
+                pending = pool.submit(encode, starts[i + 1])
             copy.write(payload)
-            done += n
+            done += min(chunk_size, rows.num_rows - start)
             if progress is not None:
                 progress("staging", done, total)
     return done
@@ -1086,15 +1286,66 @@ def _should_rebuild(conn: sa.Connection, n_new: int, requested: bool | None) -> 
     return int(existing) < n_new
 
 
-def _rebuilt_objects() -> tuple[list[sa.Index], list[sa.Constraint]]:
-    indexes = sorted(t.reports.indexes, key=lambda ix: str(ix.name))
-    constraints: list[sa.Constraint] = [
+@dataclass(frozen=True, slots=True)
+class _Rebuild:
+    """What the drop-and-rebuild path drops, in drop order (rebuilt in reverse)."""
+
+    foreign_keys: list[sa.ForeignKeyConstraint]
+    keys: list[sa.Constraint]
+    indexes: list[sa.Index]
+
+    def drop(self, conn: sa.Connection) -> None:
+        for fk in self.foreign_keys:
+            conn.execute(sa.schema.DropConstraint(fk))
+        for key in self.keys:
+            conn.execute(sa.schema.DropConstraint(key))
+        for index in self.indexes:
+            conn.execute(sa.schema.DropIndex(index))
+
+    def create(self, conn: sa.Connection) -> None:
+        for key in reversed(self.keys):
+            conn.execute(sa.schema.AddConstraint(key))
+        for index in self.indexes:
+            conn.execute(sa.schema.CreateIndex(index))
+        for fk in self.foreign_keys:
+            conn.execute(sa.schema.AddConstraint(fk))
+
+    @property
+    def primary_keys(self) -> bool:
+        return any(isinstance(key, sa.PrimaryKeyConstraint) for key in self.keys)
+
+
+def _rebuild_plan(conn: sa.Connection) -> _Rebuild:
+    """Plan the drop-and-rebuild of ``reports``/``report_analysis`` keys and indexes.
+
+    The primary keys are dropped too (rows are written in spatial, not seq, order, which
+    would scatter primary-key inserts), together with every foreign key that references
+    ``reports`` -- unless the database holds such a foreign key that the tables module does
+    not declare, in which case the primary keys (and their foreign keys) stay.
+    """
+    referencing = [
+        fk
+        for table in t.metadata.sorted_tables
+        for fk in table.foreign_key_constraints
+        if fk.referred_table is t.reports
+    ]
+    declared = {str(fk.name) for fk in referencing}
+    stored = conn.execute(
+        sa.text(
+            "SELECT conname FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid = CAST(:table AS regclass)"
+        ),
+        {"table": t.reports.name},
+    ).scalars()
+    unique: list[sa.Constraint] = [
         c for c in t.reports.constraints if isinstance(c, sa.UniqueConstraint)
     ]
-    constraints += [
-        fk for fk in t.report_analysis.foreign_key_constraints if fk.referred_table is t.reports
-    ]
-    return indexes, constraints
+    indexes = sorted(t.reports.indexes, key=lambda ix: str(ix.name))
+    if set(stored) <= declared:
+        primary = [t.report_analysis.primary_key, t.reports.primary_key]
+        return _Rebuild(foreign_keys=referencing, keys=[*unique, *primary], indexes=indexes)
+    analysis_fk = [fk for fk in referencing if fk.table is t.report_analysis]
+    return _Rebuild(foreign_keys=analysis_fk, keys=unique, indexes=indexes)
 
 
 def insert_reports(
@@ -1129,16 +1380,25 @@ def insert_reports(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise InvalidQueryError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     seqs = reports[SEQ].to_numpy(dtype=np.int64)
-    report_rows = _report_rows(reports)
-    analysis_rows = _analysis_rows(reports if analyses is None else analyses, seqs)
-    # Seq order: the primary-key B-trees then grow at their right edge.
-    report_rows = report_rows.sort_values("seq", kind="stable")
-    analysis_rows = analysis_rows.sort_values(["seq", "language"], kind="stable")
-    total = len(report_rows) + len(analysis_rows)
+    report_rows = _report_table(reports)
+    if analyses is None:
+        analysis_rows = _analysis_table(reports, seqs, one_per_report=True)
+    else:
+        analysis_rows = _analysis_table(analyses, seqs, one_per_report=False)
+    report_order = _spatial_order(report_rows)
+    if analyses is None:  # row i of both tables is report i
+        analysis_order = report_order
+    else:
+        analysis_order = _analysis_order(analysis_rows, report_rows, report_order)
+    total = report_rows.num_rows + analysis_rows.num_rows
 
     with _write_transaction(con) as conn:
-        done = _stage(conn, _stage_reports, report_rows, chunk_size, progress, 0, total)
-        _stage(conn, _stage_analysis, analysis_rows, chunk_size, progress, done, total)
+        done = _stage(
+            conn, _stage_reports, report_rows, report_order, chunk_size, progress, 0, total
+        )
+        _stage(
+            conn, _stage_analysis, analysis_rows, analysis_order, chunk_size, progress, done, total
+        )
         conflicts = _find_conflicts(conn)
         if len(conflicts):
             raise ReportConflictError(
@@ -1147,32 +1407,29 @@ def insert_reports(
                 + (" ..." if len(conflicts) > _MAX_LISTED else ""),
                 conflicts,
             )
-        rebuild = _should_rebuild(conn, len(report_rows), rebuild_indexes)
-        indexes, constraints = _rebuilt_objects()
-        if rebuild:
+        rebuild = _should_rebuild(conn, report_rows.num_rows, rebuild_indexes)
+        plan = _rebuild_plan(conn) if rebuild else None
+        if plan is not None:
             conn.execute(
                 sa.text("SELECT set_config('maintenance_work_mem', :value, true)"),
                 {"value": _REBUILD_MAINTENANCE_WORK_MEM},
             )
-            for constraint in constraints:
-                conn.execute(sa.schema.DropConstraint(constraint))
-            for index in indexes:
-                conn.execute(sa.schema.DropIndex(index))
+            plan.drop(conn)
 
+        # Without primary keys (rebuild path) ON CONFLICT has no arbiter: skip stored rows
+        # with an anti-join instead.
+        keyed = plan is None or not plan.primary_keys
         if progress is not None:
             progress("inserting", 0, 1)
-        inserted_reports = _insert_stage_reports(conn)
-        inserted_analyses = _insert_stage_analysis(conn)
+        inserted_reports = _insert_stage_reports(conn, report_rows.column_names, keyed=keyed)
+        inserted_analyses = _insert_stage_analysis(conn, analysis_rows.column_names, keyed=keyed)
         if progress is not None:
             progress("inserting", 1, 1)
 
-        if rebuild:
+        if plan is not None:
             if progress is not None:
                 progress("indexing", 0, 1)
-            for index in indexes:
-                conn.execute(sa.schema.CreateIndex(index))
-            for constraint in constraints:
-                conn.execute(sa.schema.AddConstraint(constraint))
+            plan.create(conn)
             if progress is not None:
                 progress("indexing", 1, 1)
     return WriteResult(
@@ -1183,50 +1440,53 @@ def insert_reports(
     )
 
 
-def _insert_stage_reports(conn: sa.Connection) -> int:
+def _insert_stage_reports(conn: sa.Connection, staged: Sequence[str], *, keyed: bool) -> int:
+    """INSERT the staged reports (only the staged columns; the others take defaults)."""
     s = _stage_reports
     r = t.reports
-    public_id = sa.func.coalesce(sa.func.nullif(s.c.public_id, ""), s.c.new_public_id)
-    select = sa.select(
-        s.c.seq,
-        public_id,
-        _ts_from_us(s.c.ts_us),
-        s.c.reporter_id,
-        s.c.team,
-        s.c.latitude,
-        s.c.longitude,
-        s.c.description,
-        s.c.status,
-        s.c.visibility,
-        s.c.owner,
-        s.c.owner_is_public,
-    )
-    names = [
-        "seq",
-        "public_id",
-        "ts",
-        "reporter_id",
-        "team",
-        "latitude",
-        "longitude",
-        "description",
-        "status",
-        "visibility",
-        "owner",
-        "owner_is_public",
-    ]
-    stmt = pg.insert(r).from_select(names, select).on_conflict_do_nothing(index_elements=["seq"])
+    public_id: sa.ColumnElement[Any] = s.c.public_id
+    if "new_public_id" in staged:
+        public_id = sa.func.coalesce(sa.func.nullif(s.c.public_id, ""), s.c.new_public_id)
+    targets: dict[str, sa.ColumnElement[Any]] = {
+        "seq": s.c.seq,
+        "public_id": public_id,
+        "ts": _ts_from_us(s.c.ts_us),
+        "latitude": s.c.latitude,
+        "longitude": s.c.longitude,
+    }
+    for name in ("reporter_id", "team", "description", "status", "visibility", "owner"):
+        if name in staged:
+            targets[name] = s.c[name]
+    if "owner_is_public" in staged:
+        targets["owner_is_public"] = s.c.owner_is_public
+    rows = sa.select(*targets.values())
+    if keyed:
+        stmt: sa.Executable = (
+            pg.insert(r)
+            .from_select(list(targets), rows)
+            .on_conflict_do_nothing(index_elements=["seq"])
+        )
+    else:
+        stored = sa.select(sa.literal(1)).where(r.c.seq == s.c.seq)
+        stmt = sa.insert(r).from_select(list(targets), rows.where(~sa.exists(stored)))
     return int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
 
 
-def _insert_stage_analysis(conn: sa.Connection) -> int:
+def _insert_stage_analysis(conn: sa.Connection, staged: Sequence[str], *, keyed: bool) -> int:
+    """INSERT the staged analysis rows (only the staged columns)."""
     s = _stage_analysis
-    names = [c.name for c in s.columns]
-    stmt = (
-        pg.insert(t.report_analysis)
-        .from_select(names, sa.select(*s.columns))
-        .on_conflict_do_nothing(index_elements=["seq", "language"])
-    )
+    a = t.report_analysis
+    names = [c.name for c in s.columns if c.name in staged]
+    rows = sa.select(*(s.c[name] for name in names))
+    if keyed:
+        stmt: sa.Executable = (
+            pg.insert(a)
+            .from_select(names, rows)
+            .on_conflict_do_nothing(index_elements=["seq", "language"])
+        )
+    else:
+        stored = sa.select(sa.literal(1)).where(a.c.seq == s.c.seq, a.c.language == s.c.language)
+        stmt = sa.insert(a).from_select(names, rows.where(~sa.exists(stored)))
     return int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
 
 

@@ -163,8 +163,13 @@ reports = sa.Table(
     "reports",
     metadata,
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    # Collation "C": ids are ASCII, byte order is their order, and the unique index builds
+    # twice as fast as under a linguistic collation.
     sa.Column(
-        "public_id", sa.String(32), nullable=False, server_default=sa.text(NEW_PUBLIC_ID_SQL)
+        "public_id",
+        sa.String(32, collation="C"),
+        nullable=False,
+        server_default=sa.text(NEW_PUBLIC_ID_SQL),
     ),
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
     sa.Column("reporter_id", sa.String(255), nullable=False, server_default=""),

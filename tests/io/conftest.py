@@ -7,7 +7,7 @@ are skipped on a developer machine and fail in CI (``CI`` set).
 Isolation: each test session migrates a private schema (``io_test_<random>``, put first
 on the ``search_path`` through the URL's ``options``) and drops it at the end, so
 concurrent sessions sharing the database never see each other's rows; each test that asks
-for ``store`` starts from empty tables (TRUNCATE).
+for ``store`` starts from empty tables.
 """
 
 from __future__ import annotations

@@ -22,10 +22,11 @@ def url_with_schema(url: str, schema: str) -> str:
 
 
 def clear(engine: sa.Engine) -> None:
-    """Empty every table of the store."""
-    names = ", ".join(table.name for table in tables.metadata.sorted_tables)
+    """Empty every table of the store (DELETE, children first: much faster than TRUNCATE
+    on the few rows a test writes)."""
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in reversed(tables.metadata.sorted_tables):
+            conn.execute(sa.delete(table))
 
 
 def record(seq: int, **overrides: Any) -> dict[str, Any]:

@@ -220,3 +220,33 @@ def test_cli_without_a_database_url_fails(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert cli.main(["db", "current"]) == 1
     assert "pass --database-url or set DATABASE_URL" in capsys.readouterr().err
+
+
+def test_a_schema_is_migrated_even_when_a_migrated_one_is_visible(
+    base_url: str, store_url: str
+) -> None:
+    # The session schema (migrated) stays on the search path behind a fresh schema: the
+    # fresh one must not be taken as migrated through the visible alembic_version table.
+    session_schema = make_url(store_url).query["options"].split("=")[1].split(",")[0]
+    schema = f"io_shadow_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(schema))
+    url = (
+        make_url(base_url)
+        .update_query_dict({"options": f"-csearch_path={schema},{session_schema},public"})
+        .render_as_string(hide_password=False)
+    )
+    try:
+        assert db.current_revision(url) is None
+        db.upgrade(url)
+        assert db.current_revision(url) == db.head_revision()
+        with admin.connect() as conn:
+            created = conn.execute(
+                sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = :s"), {"s": schema}
+            ).scalar_one()
+        assert created == len(tables.metadata.tables) + 1  # and alembic_version
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()

@@ -206,7 +206,7 @@ def test_frame_contract_and_exact_round_trip(store: sa.Engine) -> None:
     read = cio.read_reports(store)
     assert list(read.columns) == list(cg.REPORT_COLUMNS)
     assert read.crs == "EPSG:4326"
-    cg.validate_reports(read)
+    assert read.dtypes.equals(cg.validate_reports(read).dtypes)
     pd.testing.assert_frame_equal(
         pd.DataFrame(read.drop(columns="geometry")),
         pd.DataFrame(written[list(cg.REPORT_COLUMNS)].drop(columns="geometry")),

@@ -157,8 +157,8 @@ def test_rebuild_path_restores_indexes_and_constraints(store: sa.Engine) -> None
             ).scalars()
             constraints = conn.execute(
                 sa.text(
-                    "SELECT conname FROM pg_constraint WHERE conrelid IN "
-                    "('reports'::regclass, 'report_analysis'::regclass)"
+                    "SELECT conname FROM pg_constraint co JOIN pg_namespace ns "
+                    "ON ns.oid = co.connamespace WHERE ns.nspname = current_schema()"
                 )
             ).scalars()
             return set(indexes), set(constraints)
@@ -174,6 +174,38 @@ def test_rebuild_path_restores_indexes_and_constraints(store: sa.Engine) -> None
         store.begin() as conn,
     ):
         conn.execute(sa.insert(t.report_analysis).values(seq=999, language="en"))
+
+
+def test_rebuild_keeps_primary_keys_when_an_unknown_table_references_reports(
+    store: sa.Engine,
+) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE extra_ref (seq bigint REFERENCES reports (seq) ON DELETE CASCADE)"
+            )
+        )
+    try:
+        cio.write_reports(frame_of(record(1)), store)
+        with store.begin() as conn:
+            conn.execute(sa.text("INSERT INTO extra_ref VALUES (1)"))
+        result = cio.insert_reports(
+            frame_of(record(1), record(2), record(3)), store, rebuild_indexes=True
+        )
+        assert result.rebuilt_indexes and result.inserted_reports == 2
+        assert _count(store, t.reports) == 3
+    finally:
+        with store.begin() as conn:
+            conn.execute(sa.text("DROP TABLE extra_ref"))
+
+
+def test_rebuild_path_skips_stored_reports(store: sa.Engine) -> None:
+    cio.write_reports(frame_of(record(1), record(2)), store)
+    result = cio.insert_reports(
+        frame_of(record(1), record(2), record(3)), store, rebuild_indexes=True
+    )
+    assert (result.inserted_reports, result.inserted_analyses) == (1, 1)
+    assert _count(store, t.reports) == 3 and _count(store, t.report_analysis) == 3
 
 
 def test_rebuild_is_chosen_for_large_loads_into_smaller_tables(

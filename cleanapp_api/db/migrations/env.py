@@ -4,6 +4,11 @@
 (``config.attributes["connection"]``) or a URL (``config.attributes["url"]``). The target
 metadata is :data:`cleanapp_geo.io.tables.metadata`; tables that are not ours (PostGIS's
 ``spatial_ref_sys``, other services' tables) are ignored by autogenerate.
+
+The tables and the ``alembic_version`` table live in the connection's current schema (the
+first existing schema of its ``search_path``). The version table is looked up there
+explicitly: otherwise a store migrated in ``public`` would be *visible* through a search
+path such as ``myschema,public`` and a fresh ``myschema`` would be taken as migrated.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ def include_object(
 
 
 def _configure(**kwargs: Any) -> None:
+    connection = kwargs.get("connection")
+    if connection is not None:
+        kwargs["version_table_schema"] = connection.exec_driver_sql(
+            "SELECT current_schema()"
+        ).scalar_one()
     context.configure(
         target_metadata=metadata,
         include_object=include_object,

@@ -112,7 +112,10 @@ def upgrade() -> None:
         "reports",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column(
-            "public_id", sa.String(32), server_default=sa.text(_NEW_PUBLIC_ID), nullable=False
+            "public_id",
+            sa.String(32, collation="C"),
+            server_default=sa.text(_NEW_PUBLIC_ID),
+            nullable=False,
         ),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         _text("reporter_id", 255),
