@@ -8,7 +8,7 @@ DB_USER="${CLEANAPP_DB_USER:-cleanapp}"
 DB_PASSWORD="${CLEANAPP_DB_PASSWORD:-cleanapp}"
 DATABASES=("${CLEANAPP_DB_NAME:-cleanapp}" "${CLEANAPP_TEST_DB_NAME:-cleanapp_test}")
 
-as_postgres() { runuser -u postgres -- "$@"; }
+as_postgres() { runuser -u postgres -- env PGOPTIONS="-c client_min_messages=warning" "$@"; }
 
 if ! dpkg -s "postgresql-${PG_VERSION}-postgis-3" >/dev/null 2>&1 \
    || ! dpkg -s "postgresql-${PG_VERSION}" >/dev/null 2>&1; then
