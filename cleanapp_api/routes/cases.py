@@ -10,6 +10,7 @@ from functools import partial
 
 import anyio.to_thread
 from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
@@ -29,6 +30,12 @@ from cleanapp_api.services import cases, clusters
 __all__ = ["CasesController"]
 
 _GUARDS = [requires_auth]
+_ATTACHED = {
+    200: ResponseSpec(
+        data_container=CaseUpsertResponse,
+        description='The cluster was attached to an existing case (`"action": "attached"`).',
+    )
+}
 _UPSERT_DESCRIPTION = (
     "Create a case from a cluster, or attach the cluster to an existing case. The answer says "
     'which: `"action": "created"` (201) or `"attached"` (200), with `match_score`, '
@@ -58,6 +65,7 @@ class CasesController(Controller):
         description=_UPSERT_DESCRIPTION,
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=_ATTACHED,
     )
     async def create(
         self, data: JSONBody[CreateCaseRequest], db_engine: DbEngine, current_user: CurrentUser
@@ -71,6 +79,7 @@ class CasesController(Controller):
         description=_UPSERT_DESCRIPTION,
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=_ATTACHED,
     )
     async def upsert_from_cluster(
         self, data: JSONBody[CreateCaseRequest], db_engine: DbEngine, current_user: CurrentUser
