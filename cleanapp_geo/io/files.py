@@ -328,7 +328,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    """Quote a value as read (numbers as their text, so every format reads alike)."""
+    text = repr(value if isinstance(value, str) else str(value))
     return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 3] + "..."
 
 
@@ -374,10 +375,14 @@ class _Problems:
 
 
 def _text(records: pd.DataFrame, name: str) -> pd.Series:
+    """Return a column as text ("" where missing); cheap for columns holding text."""
     if name not in records.columns:
         return pd.Series("", index=records.index, dtype=str)
     column = records[name]
-    return column.astype(str).where(column.notna().to_numpy(), "").astype(str)
+    missing = column.isna().to_numpy()
+    if isinstance(column.dtype, pd.StringDtype):
+        return column.where(~missing, "") if missing.any() else column
+    return column.astype(str).where(~missing, "").astype(str)
 
 
 def _is_bool(column: pd.Series) -> np.ndarray:
@@ -386,18 +391,30 @@ def _is_bool(column: pd.Series) -> np.ndarray:
     return column.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
 
 
+def _raw(records: pd.DataFrame, name: str) -> pd.Series:
+    """Return the column as read (to show offending values), or "" when absent."""
+    if name not in records.columns:
+        return pd.Series("", index=records.index, dtype=str)
+    return records[name]
+
+
 def _number(records: pd.DataFrame, name: str, problems: _Problems, *, required: bool) -> np.ndarray:
-    text = _text(records, name).str.strip()
-    if name in records.columns:
-        column = records[name]
-        numeric = column.where(~_is_bool(column), None)
+    if name not in records.columns:
+        return np.full(len(records), np.nan)
+    column = records[name]
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+        column.dtype
+    ):  # typed input (Parquet, GeoJSON numbers): no text round trip
+        numbers = column.to_numpy(dtype=float, na_value=np.nan)
+        empty = column.isna().to_numpy()
     else:
-        numeric = text
-    numbers = pd.to_numeric(numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    empty = (text == "").to_numpy()
+        text = _text(records, name).str.strip()
+        numeric = column.where(~_is_bool(column), None) if column.dtype == object else text
+        numbers = pd.to_numeric(numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        empty = (text == "").to_numpy()
     if required:
         problems.add(empty, f"{name} is missing")
-    problems.add(~empty & ~np.isfinite(numbers), name + " {} is not a finite number", text)
+    problems.add(~empty & ~np.isfinite(numbers), name + " {} is not a finite number", column)
     return numbers
 
 
@@ -412,7 +429,7 @@ def _in_range(
     finite = np.isfinite(numbers)
     outside = np.zeros(len(numbers), dtype=bool)
     outside[finite] = (numbers[finite] < low) | (numbers[finite] > high)
-    problems.add(outside, name + " {} is outside " + f"[{low:g}, {high:g}]", _text(records, name))
+    problems.add(outside, name + " {} is outside " + f"[{low:g}, {high:g}]", _raw(records, name))
 
 
 def _flag(records: pd.DataFrame, name: str, default: bool, problems: _Problems) -> np.ndarray:
@@ -490,7 +507,7 @@ def check_report_rows(records: pd.DataFrame) -> ReportFile:
     not_integer = np.isfinite(seq_float) & (
         (np.mod(seq_float, 1) != 0) | (np.abs(seq_float) >= 2.0**63)
     )
-    problems.add(not_integer, "seq {} is not an integer", _text(records, SEQ))
+    problems.add(not_integer, "seq {} is not an integer", _raw(records, SEQ))
     ts = _timestamps(records, problems)
 
     has_geometry = PROBLEM in records.columns
@@ -509,7 +526,7 @@ def check_report_rows(records: pd.DataFrame) -> ReportFile:
     problems.add(
         np.isfinite(team) & ((np.mod(team, 1) != 0) | (np.abs(team) > 2**31 - 1)),
         "team {} is not a 32-bit integer",
-        _text(records, "team"),
+        _raw(records, "team"),
     )
 
     public_id = _text(records, PUBLIC_ID).str.strip()
@@ -626,11 +643,12 @@ def _check_consistency(typed: pd.DataFrame, problems: _Problems) -> None:
     pairs = pd.MultiIndex.from_frame(good[[SEQ, LANGUAGE]])
     repeated = pairs[pairs.duplicated(keep=False)]
     in_repeated = pd.MultiIndex.from_frame(typed[[SEQ, LANGUAGE]]).isin(repeated)
-    problems.add(
-        in_repeated & ok,
-        "seq and language {} appear in more than one row",
-        pd.Series(list(zip(typed[SEQ], typed[LANGUAGE], strict=True)), index=typed.index),
-    )
+    repeated_rows = in_repeated & ok
+    if repeated_rows.any():
+        pairs = typed[SEQ].astype(str) + ", " + typed[LANGUAGE].map(repr)
+        problems.add(
+            repeated_rows, "seq and language ({}) appear in more than one row", pairs, shown=False
+        )
     ids = good.loc[good[PUBLIC_ID] != "", [SEQ, PUBLIC_ID]].drop_duplicates()
     shared = ids.loc[ids[PUBLIC_ID].duplicated(keep=False), PUBLIC_ID].unique()
     problems.add(

@@ -226,3 +226,10 @@ def test_progress_callback(store: sa.Engine) -> None:
     staging = [c for c in calls if c[0] == "staging"]
     assert staging == [("staging", n, 14) for n in (3, 6, 7, 10, 13, 14)]
     assert ("inserting", 1, 1) in calls
+
+
+def test_empty_frame(store: sa.Engine) -> None:
+    empty = cg.reports_from_records([])
+    result = cio.insert_reports(empty, store)
+    assert result.seqs.tolist() == [] and result.inserted_reports == 0
+    assert cio.read_reports(store).empty
