@@ -645,9 +645,12 @@ def _check_consistency(typed: pd.DataFrame, problems: _Problems) -> None:
     in_repeated = pd.MultiIndex.from_frame(typed[[SEQ, LANGUAGE]]).isin(repeated)
     repeated_rows = in_repeated & ok
     if repeated_rows.any():
-        pairs = typed[SEQ].astype(str) + ", " + typed[LANGUAGE].map(repr)
+        shown_pairs = typed[SEQ].astype(str) + ", " + typed[LANGUAGE].map(repr)
         problems.add(
-            repeated_rows, "seq and language ({}) appear in more than one row", pairs, shown=False
+            repeated_rows,
+            "seq and language ({}) appear in more than one row",
+            shown_pairs,
+            shown=False,
         )
     ids = good.loc[good[PUBLIC_ID] != "", [SEQ, PUBLIC_ID]].drop_duplicates()
     shared = ids.loc[ids[PUBLIC_ID].duplicated(keep=False), PUBLIC_ID].unique()
