@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,25 @@ def test_geoparquet_in_another_crs_is_reprojected(store: sa.Engine, tmp_path: Pa
     read = cio.read_reports(store).set_index("seq")
     assert read.loc[1].geometry.x == pytest.approx(8.541, abs=1e-6)
     assert read.loc[1].geometry.y == pytest.approx(47.37, abs=1e-6)
+
+
+def test_progress_is_shown_on_a_terminal(
+    store: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write(tmp_path, "csv", VALID)
+    url = store.url.render_as_string(hide_password=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    args = ["reports", "load", str(path), "--database-url", url, "--chunk-size", "2"]
+    assert cli.main(args) == 0
+    err = capsys.readouterr().err
+    assert "staging" in err and "7/7" in err and "inserting..." in err  # 3 reports + 4 analyses
+
+
+def test_unreachable_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "csv", VALID)
+    url = "postgresql+psycopg://nobody:secret@127.0.0.1:1/nowhere?connect_timeout=2"
+    assert cli.main(["reports", "load", str(path), "--database-url", url, "--no-progress"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
