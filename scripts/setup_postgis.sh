@@ -49,5 +49,7 @@ for db in "${DATABASES[@]}"; do
     as_postgres createdb -O "$DB_USER" "$db"
   fi
   as_postgres psql -v ON_ERROR_STOP=1 -qAt -d "$db" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+  # JIT compilation costs ~0.4 s on scope queries that run in milliseconds without it.
+  as_postgres psql -v ON_ERROR_STOP=1 -qAt -c "ALTER DATABASE ${db} SET jit = off" >/dev/null
 done
 echo "setup_postgis: PostgreSQL ${PG_VERSION} + PostGIS ready (role ${DB_USER}, databases ${DATABASES[*]})"
