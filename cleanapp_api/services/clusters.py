@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -71,6 +72,7 @@ __all__ = [
     "MAX_REPORT_SEQS",
     "MAX_SEQ",
     "MODELS",
+    "PARALLEL_MIN_REPORTS",
     "analyze_from_report",
     "analyze_geometry",
     "candidate_json",
@@ -88,6 +90,8 @@ MAX_RADIUS_M: Final = 50_000.0
 MAX_REPORT_SEQS: Final = 10_000
 #: Largest report seq (the store's BIGINT).
 MAX_SEQ: Final = 2**63 - 1
+#: From this many analysed reports on, details, candidates and targets load in parallel.
+PARALLEL_MIN_REPORTS: Final = 2_000
 MODELS: Final = {"default": cg.DEFAULT_MODEL, "upstream": cg.UPSTREAM_MODEL}
 DEFAULT_MODEL_NAME: Final = "default"
 
@@ -254,6 +258,23 @@ def _on_connection(engine: sa.Engine, fn: Callable[..., _T], /, *args: Any, **kw
         return fn(conn, *args, **kwargs)
 
 
+class _Done(Generic[_T]):
+    """An already computed result with the ``Future.result`` interface."""
+
+    def __init__(self, value: _T) -> None:
+        self._value = value
+
+    def result(self) -> _T:
+        return self._value
+
+
+class _Inline:
+    """Runs submitted calls at once (the small-scope stand-in for a thread pool)."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _Done[_T]:
+        return _Done(fn(*args, **kwargs))
+
+
 def _analysis_response(
     engine: sa.Engine,
     *,
@@ -266,16 +287,23 @@ def _analysis_response(
     anchor_seq: int | None = None,
     radius_m: float | None = None,
 ) -> ClusterAnalysisResponse:
-    """Analyse, and meanwhile load the details, candidate cases and targets (3 threads).
+    """Analyse the reports; load their details, candidate cases and targets.
 
-    The three loads need only the analysed reports, not the analysis, so they run on their
-    own connections while this thread groups the reports (numpy and PostgreSQL work overlap).
-    Candidate matching uses the reports' texts, which contain every hypothesis title
-    (upstream added the titles as separate match texts).
+    The three loads need only the analysed reports, not the analysis. From
+    :data:`PARALLEL_MIN_REPORTS` reports on they run on three threads with their own
+    connections while this thread groups the reports, so PostgreSQL and numpy work overlap;
+    below it, one after the other (thread hand-offs and GIL contention cost more than they
+    save there). Candidate matching uses the reports' texts, which contain every hypothesis
+    title (upstream added the titles as separate match texts).
     """
     analysed = frame[frame[CLASSIFICATION].str.lower() == classification]  # as cg.analyze
     polygon = area.to_polygon() if isinstance(area, cg.RadiusScope) else area
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cleanapp-analysis") as pool:
+    with ExitStack() as stack:
+        pool: ThreadPoolExecutor | _Inline = _Inline()
+        if len(analysed) >= PARALLEL_MIN_REPORTS:
+            pool = stack.enter_context(
+                ThreadPoolExecutor(max_workers=3, thread_name_prefix="cleanapp-analysis")
+            )
         details = pool.submit(_on_connection, engine, repo.report_details, analysed[SEQ].tolist())
         candidates = pool.submit(
             _on_connection,

@@ -12,6 +12,7 @@ from api_support import client_for
 from case_support import ZURICH, feature, record, square, write, zurich_records
 from litestar.testing import TestClient
 
+from cleanapp_api.services import clusters
 from cleanapp_api.settings import Settings
 
 pytestmark = pytest.mark.postgis
@@ -173,6 +174,15 @@ def test_classification_n_and_visibility(api: TestClient[Any], clean_db: sa.Engi
     empty = api.post(ANALYZE, json={"geometry": square(0.0, 0.0, 100)}).json()
     assert empty["reports"] == [] and empty["hypotheses"] == []
     assert empty["stats"]["report_count"] == 0 and "first_seen_at" not in empty["stats"]
+
+
+def test_parallel_and_serial_loads_answer_the_same(
+    api: TestClient[Any], zurich: pd.Timestamp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = api.post(ANALYZE, json={"geometry": SCOPE}).json()
+    monkeypatch.setattr(clusters, "PARALLEL_MIN_REPORTS", 1)
+    parallel = api.post(ANALYZE, json={"geometry": SCOPE}).json()
+    assert parallel == serial
 
 
 def test_v3_and_v4_answer_the_same(api: TestClient[Any], zurich: pd.Timestamp) -> None:
