@@ -41,7 +41,7 @@ _UPSERT_DESCRIPTION = (
     'which: `"action": "created"` (201) or `"attached"` (200), with `match_score`, '
     "`match_reasons` and the `candidate_cases` considered. `existing_case_id` attaches "
     "explicitly (404 unknown, 409 merged); `force_new_case` always creates; neither: "
-    "auto-attach when the best open case scores >= 0.58."
+    "auto-attach when the best open case is in the calibrated `auto` match band."
 )
 
 

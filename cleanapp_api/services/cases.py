@@ -23,7 +23,8 @@ Create vs attach (R6/R7)
 * ``force_new_case: true`` → a new case, always. Giving both is 400.
 * Neither → the cluster is matched (inside the transaction, after the locks) and attached to
   the best candidate whose suggested action is ``attach`` when its band is ``auto``
-  (score >= 0.58, :func:`cleanapp_geo.matching.match_band`); otherwise a new case.
+  (:func:`cleanapp_geo.matching.match_band`, calibrated by issue 6: score >=
+  :data:`cleanapp_geo.matching.AUTO_ATTACH_SCORE`; upstream used 0.58); otherwise a new case.
 * The response is the case detail plus ``action`` (``created`` → HTTP 201, ``attached`` →
   HTTP 200), ``match_score``, ``match_reasons`` and the ``candidate_cases`` considered.
 * The anchor report is always linked. Every seq must be a visible report with a valid
@@ -98,7 +99,7 @@ from cleanapp_api.services.clusters import (
 )
 from cleanapp_api.services.targets import target_rows
 from cleanapp_geo.io import tables as t
-from cleanapp_geo.matching import CaseMatchCandidate
+from cleanapp_geo.matching import AUTO_ATTACH_SCORE, CaseMatchCandidate
 
 __all__ = [
     "ALLOWED_CHANNELS",
@@ -469,7 +470,14 @@ def _choose(
         return best.case_id, best.match_score, list(best.match_reasons)
     if best is None:
         return None, 0.0, ["no open case matched"]
-    return None, 0.0, [f"best open case {best.case_id} scored {best.match_score:.3f} < 0.58"]
+    return (
+        None,
+        0.0,
+        [
+            f"best open case {best.case_id} scored {best.match_score:.3f}, below the auto-attach "
+            f"score {AUTO_ATTACH_SCORE:.3f}"
+        ],
+    )
 
 
 def create_or_attach(

@@ -20,6 +20,7 @@ from cleanapp_api.services.cases import STATUS_TRANSITIONS
 from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
 from cleanapp_geo.io import tables as t
+from cleanapp_geo.matching import AUTO_ATTACH_SCORE
 
 pytestmark = pytest.mark.postgis
 
@@ -239,7 +240,7 @@ def test_second_create_attaches_12_8_4(
     second = response.json()
     assert second["action"] == "attached"
     assert second["case"]["case_id"] == first["case"]["case_id"]
-    assert second["match_score"] >= 0.58
+    assert second["match_score"] >= AUTO_ATTACH_SCORE
     assert "3 shared reports" in second["match_reasons"]
     assert second["candidate_cases"][0]["case_id"] == first["case"]["case_id"]
     assert second["candidate_cases"][0]["band"] == "auto"
