@@ -47,10 +47,13 @@ def _mem_total_gb() -> float | None:
     return None
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def _git(*args: str) -> str:
     try:
         out = subprocess.run(
-            ["git", *args], capture_output=True, text=True, check=True, timeout=10
+            ["git", *args], capture_output=True, text=True, check=True, timeout=10, cwd=ROOT
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -94,6 +97,7 @@ def hardware_block() -> dict[str, Any]:
             k: os.environ.get(k)
             for k in ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
         },
-        "git_commit": _git("rev-parse", "HEAD"),
+        # BENCH_GIT_COMMIT names the commit when measuring an exported tree (git archive)
+        "git_commit": _git("rev-parse", "HEAD") or os.environ.get("BENCH_GIT_COMMIT", ""),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
     }
