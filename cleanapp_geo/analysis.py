@@ -117,13 +117,14 @@ class AnalysisResult:
         max_hypotheses : int, optional
             Emit only the first hypotheses (all by default).
         """
-        hypotheses = (
-            self.hypotheses if max_hypotheses is None else self.table.to_hypotheses(max_hypotheses)
-        )
+        if max_hypotheses is None and "hypotheses" in self.__dict__:
+            records = [h.to_dict() for h in self.hypotheses]
+        else:
+            records = self.table.to_records(max_hypotheses)
         return {
             "classification": self.classification,
             "stats": self.stats.to_dict(),
-            "hypotheses": [h.to_dict() for h in hypotheses],
+            "hypotheses": records,
         }
 
     def __repr__(self) -> str:
