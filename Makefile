@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp
 export TEST_DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test
 
-.PHONY: setup venv postgis demo test lint typecheck pytest bench clean
+.PHONY: setup venv postgis demo test lint typecheck pytest bench notebooks tune calibrate clean
 
 setup: venv postgis
 
@@ -33,6 +33,17 @@ test: lint typecheck pytest
 
 bench: setup
 	$(PY) -m benchmarks run --sizes 10k,100k --json benchmarks/results/latest.json
+	$(PY) -m benchmarks.store --n 100000
+	$(PY) -m benchmarks.service
+
+notebooks: setup
+	$(PY) -m pytest -q tests/test_notebooks.py
+
+tune: venv
+	$(PY) -m benchmarks tune --out benchmarks/results/tuning
+
+calibrate: venv
+	$(PY) -m benchmarks calibrate --out cleanapp_geo/datasets/match_calibration.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

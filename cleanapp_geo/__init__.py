@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from cleanapp_geo import calibration, evaluation, matching, synthetic, targets
+from cleanapp_geo import calibration, evaluation, matching, synthetic, targets, tuning
 from cleanapp_geo.analysis import AnalysisResult, IncidentClusterer, analyze
 from cleanapp_geo.errors import (
     CleanAppGeoError,
@@ -114,5 +114,6 @@ __all__ = [
     "synthetic",
     "targets",
     "tokenize",
+    "tuning",
     "validate_reports",
 ]
