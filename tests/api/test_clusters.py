@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from api_support import client_for
-from case_support import ZURICH, feature, record, square, write, zurich_records
+from case_support import ZURICH, feature, record, square, write
 from litestar.testing import TestClient
+from upstream_examples import zurich_records
 
 from cleanapp_api.services import clusters
 from cleanapp_api.settings import Settings

@@ -10,8 +10,9 @@ import pytest
 import shapely
 import sqlalchemy as sa
 from api_support import client_for
-from case_support import ZURICH, square, write, zurich_records
+from case_support import ZURICH, square, write
 from litestar.testing import TestClient
+from upstream_examples import zurich_records
 
 from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings

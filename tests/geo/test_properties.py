@@ -12,6 +12,7 @@ import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import BASE_TS, brute_force_edges, models, report_frames
+from upstream_examples import zurich_records
 
 import cleanapp_geo as cg
 from cleanapp_geo.arrays import prepare_reports
@@ -165,8 +166,6 @@ def test_brute_force_helper_sees_the_worked_example(zurich_reports):
 @pytest.fixture
 def zurich_reports():
     now = pd.Timestamp("2026-03-10T12:00:00Z")
-    from test_analysis import zurich_records
-
     return cg.reports_from_records(zurich_records(now))
 
 
