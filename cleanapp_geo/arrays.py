@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from cleanapp_geo.reports import display_titles
 from cleanapp_geo.schema import (
     BRAND_DISPLAY_NAME,
     CLASSIFICATION,
@@ -167,8 +168,7 @@ class ReportArrays:
         numpy.ndarray
             Object array of titles ("" when all three are blank).
         """
-        subset = self.titles.iloc[positions]
-        return _first_non_blank(*(subset[c] for c in subset.columns))
+        return display_titles(self.titles.iloc[positions])
 
     def _tokenize(self, texts: pd.DataFrame) -> TextFeatures:
         return TextFeatures.from_texts(
@@ -266,16 +266,6 @@ def _spread_bits(v: np.ndarray) -> np.ndarray:
     v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
     v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
     return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
-
-
-def _first_non_blank(*columns: pd.Series) -> np.ndarray:
-    result = np.full(len(columns[0]), "", dtype=object)
-    unset = np.ones(len(result), dtype=bool)
-    for column in columns:
-        take = unset & (column.str.strip() != "").to_numpy(dtype=bool)
-        result[take] = column.to_numpy(dtype=object)[take]
-        unset &= ~take
-    return result
 
 
 def haversine_m(

@@ -77,7 +77,8 @@ from cleanapp_geo.arrays import haversine_m
 from cleanapp_geo.calibration import case_calibration
 from cleanapp_geo.errors import CleanAppGeoError, InvalidScopeError
 from cleanapp_geo.hypotheses import format_timestamp
-from cleanapp_geo.schema import CRS, DESCRIPTION, SEQ, SUMMARY, TITLE, validate_reports
+from cleanapp_geo.reports import display_titles
+from cleanapp_geo.schema import CRS, SEQ, validate_reports
 from cleanapp_geo.scope import RadiusScope, as_scope
 from cleanapp_geo.text import DEFAULT_STOP_WORDS, tokenize
 
@@ -501,7 +502,7 @@ def _cluster(
         lat = np.asarray(shapely.get_y(points), dtype=float)
         located = ~((lon == 0.0) & (lat == 0.0))
         lon, lat = lon[located], lat[located]
-        report_texts = _first_non_blank(frame)
+        report_texts = [str(t) for t in display_titles(frame) if str(t).strip()]
     else:
         seqs = np.empty(0, dtype=np.int64)
         lon = lat = np.empty(0, dtype=float)
@@ -516,14 +517,6 @@ def _cluster(
     stop = frozenset(stop_words)
     tokens = tokenize(" ".join([*words, *report_texts]), stop_words=stop)
     return _Cluster(seqs=seqs, area=area, lon=lon, lat=lat, centre=centre, tokens=tokens)
-
-
-def _first_non_blank(frame: pd.DataFrame) -> list[str]:
-    out = frame[TITLE].to_numpy(dtype=object).copy()
-    for column in (SUMMARY, DESCRIPTION):
-        blank = np.array([not str(v).strip() for v in out], dtype=bool)
-        out[blank] = frame[column].to_numpy(dtype=object)[blank]
-    return [str(v) for v in out if str(v).strip()]
 
 
 def _overlap(cluster: _Cluster, areas: np.ndarray) -> np.ndarray:

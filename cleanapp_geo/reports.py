@@ -14,15 +14,23 @@ from cleanapp_geo.errors import InvalidReportsError
 from cleanapp_geo.schema import (
     CLASSIFICATION,
     CRS,
+    DESCRIPTION,
     GEOMETRY,
     LANGUAGE,
     REPORT_COLUMNS,
     SEQ,
+    SUMMARY,
     TEXT_COLUMNS,
+    TITLE,
     validate_reports,
 )
 
-__all__ = ["reports_from_features", "reports_from_records", "select_preferred_analysis"]
+__all__ = [
+    "display_titles",
+    "reports_from_features",
+    "reports_from_records",
+    "select_preferred_analysis",
+]
 
 #: Values given to optional columns that a record leaves out.
 RECORD_DEFAULTS: dict[str, Any] = {
@@ -226,3 +234,29 @@ def _empty_frame() -> gpd.GeoDataFrame:
     frame = pd.DataFrame(columns)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=CRS).array, crs=CRS)
     return validate_reports(gdf[list(REPORT_COLUMNS)])
+
+
+def display_titles(reports: pd.DataFrame) -> np.ndarray:
+    """Each report's display title: the first non-blank of title, summary, description.
+
+    This is upstream's ``titleText`` rule (reference §4.1), used for hypothesis titles and
+    case-matching texts.
+
+    Parameters
+    ----------
+    reports : pandas.DataFrame
+        Has ``title``, ``summary`` and ``description`` columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of titles, "" where all three are blank.
+    """
+    result = np.full(len(reports), "", dtype=object)
+    unset = np.ones(len(result), dtype=bool)
+    for column in (TITLE, SUMMARY, DESCRIPTION):
+        values = reports[column]
+        take = unset & (values.str.strip() != "").to_numpy(dtype=bool)
+        result[take] = values.to_numpy(dtype=object)[take]
+        unset &= ~take
+    return result
