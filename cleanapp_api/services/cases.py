@@ -97,7 +97,7 @@ from cleanapp_api.services.clusters import (
     parse_geometry,
     parse_seqs,
 )
-from cleanapp_api.services.targets import target_rows
+from cleanapp_api.services.targets import suggest_targets, target_rows
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import AUTO_ATTACH_SCORE, CaseMatchCandidate
 
@@ -557,7 +557,12 @@ def create_or_attach(
                 score=0.0 if created else score,
                 reason=None if created else "; ".join(reasons),
             )
-        target_count = repo.insert_targets(conn, case_id, plan.targets)
+        # Without targets in the request, suggest them (area, brand and inferred contacts), as
+        # upstream does, so every new case or attached cluster gets its escalation targets.
+        targets = plan.targets or target_rows(
+            suggest_targets(conn, reports=frame, area=plan.geometry)
+        )
+        target_count = repo.insert_targets(conn, case_id, targets)
         repo.recompute_aggregates(conn, case_id)
         repo.insert_audit(
             conn,

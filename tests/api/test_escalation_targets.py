@@ -10,7 +10,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 from api_support import client_for
-from case_support import ZURICH, square, write
+from case_support import ZURICH, create_body, square, user_headers, write
 from litestar.testing import TestClient
 from upstream_examples import zurich_records
 
@@ -142,3 +142,21 @@ def test_target_rows_normalise_and_merge() -> None:
     ]
     assert rows[0]["target_source"] == "area_contact"
     assert rows[0]["cooldown_until"] == "2026-03-20T00:00:00Z"
+
+
+def test_new_case_without_targets_gets_suggested_ones(
+    api: TestClient[Any], clean_db: sa.Engine, token_rows: Any
+) -> None:
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    write(clean_db, zurich_records(now))
+    seed_contacts(clean_db)
+    body = create_body([101, 102], geometry=square(LAT, LON, 3_000), escalation_targets=[])
+    response = api.post("/api/v3/cases", json=body, headers=user_headers(token_rows, "u1"))
+    assert response.status_code == 201, response.text
+    stored = response.json()["escalation_targets"]
+    assert {(x["email"], x["target_source"]) for x in stored} == {
+        ("hausdienst@schule-zh.ch", "area_contact"),
+        ("bau@stadt-zuerich.ch", "area_contact"),
+        ("facilities@zurich-school.ch", "brand_contact"),
+    }
+    assert all(x["id"] > 0 and x["evidence_text"] for x in stored)
