@@ -89,37 +89,36 @@ def pair_kernels(
 
     Returns ``(kernels, measures, jaccard, needs_text)``: the (m, 6) kernel values in
     :data:`FEATURES` order, the raw measures, the Jaccard similarities and whether text
-        could change the outcome. The text kernel is computed only where it can change the
+    could change the outcome. The text kernel is computed only where it can change the
     outcome (the other features plus a perfect text match reach the threshold) unless
     ``force_text``; elsewhere it is 0 and ``jaccard`` is NaN. Reports whose text is needed
     are tokenized on demand; with ``skip_text`` no text is computed at all.
     """
     from cleanapp_geo import _accel
 
-    text_row, indptr, indices = arrays.text_rows()
-    if skip_text:
-        text_row = np.full(len(arrays), -1, dtype=np.int64)
-    kernels, distance, severity_diff, time_diff, jaccard, needs_text = _accel.pair_kernels(
-        i,
-        j,
-        arrays.xyz,
-        arrays.severity,
-        arrays.classification,
-        arrays.brand,
-        arrays.ts_ns,
-        text_row,
-        indptr,
-        indices,
-        _kernel_params(model),
-        _kernel_flags(model),
-        force_text,
-    )
-    wanted = (needs_text | force_text) & np.isnan(jaccard)
-    if (model.weight_text > 0 or force_text) and not skip_text:
-        missing = wanted & ((text_row[i] < 0) | (text_row[j] < 0))
-        if missing.any():
-            jaccard[missing] = arrays.jaccard(i[missing], j[missing])
-            kernels[missing, FEATURES.index("text")] = _text_kernel(jaccard[missing], model)
+    params, flags = _kernel_params(model), _kernel_flags(model)
+
+    def run(text: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        return tuple(
+            _accel.pair_kernels(
+                i, j, arrays.xyz, arrays.severity, arrays.classification, arrays.brand,
+                arrays.ts_ns, *text, params, flags, force_text,
+            )
+        )  # fmt: skip
+
+    no_text = (np.full(len(arrays), -1, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int32))
+    text = no_text if skip_text else arrays.text_rows()
+    kernels, distance, severity_diff, time_diff, jaccard, needs_text = run(text)
+    if not skip_text:
+        wanted = needs_text | force_text
+        untokenized = wanted & ((text[0][i] < 0) | (text[0][j] < 0))
+        if untokenized.any():
+            # Tokenize every report these pairs need (once), then score them all again.
+            touched = np.concatenate((i[wanted], j[wanted]))
+            arrays.prepare_text(np.flatnonzero(np.bincount(touched, minlength=len(arrays))))
+            kernels, distance, severity_diff, time_diff, jaccard, needs_text = run(
+                arrays.text_rows()
+            )
     measures = {"distance_m": distance, "severity_diff": severity_diff, "time_diff_s": time_diff}
     return kernels, measures, jaccard, needs_text
 
@@ -170,12 +169,6 @@ def _may_be_edge(
     if model.radius_gate_m is not None:
         possible = possible & (measures["distance_m"] <= model.radius_gate_m)
     return np.asarray(possible)
-
-
-def _text_kernel(jaccard: np.ndarray, model: SimilarityModel) -> np.ndarray:
-    if model.text_kernel == "step":
-        return (jaccard > model.text_min_jaccard).astype(float)
-    return np.minimum(1.0, jaccard / model.text_saturation)
 
 
 def _reason_bits(kernels: np.ndarray, weights: dict[str, float]) -> np.ndarray:
