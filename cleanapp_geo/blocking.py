@@ -173,6 +173,12 @@ def _spatial_pairs(arrays: ReportArrays, radius_m: float) -> np.ndarray:
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def _pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
+    keys = pairs[:, 0] * n
+    keys += pairs[:, 1]
+    return keys
+
+
 def _text_pairs(arrays: ReportArrays, min_jaccard: float) -> np.ndarray:
     """All pairs whose token sets have ``Jaccard >= min_jaccard`` (exact).
 
@@ -240,9 +246,11 @@ def candidate_pairs(
         )
         i, j = np.triu_indices(n, k=1)
         return np.column_stack((i, j)).astype(np.int64), plan
-    parts = []
+    # Each route's pairs become int64 keys i·n + j at once, so its (m, 2) array is freed
+    # before the next allocation (these are the largest arrays of an analysis).
+    key_parts = []
     if plan.spatial_radius_m is not None:
-        parts.append(_spatial_pairs(arrays, plan.spatial_radius_m))
+        key_parts.append(_pair_keys(_spatial_pairs(arrays, plan.spatial_radius_m), n))
     if plan.text_min_jaccard is not None:
         text_pairs = _text_pairs(arrays, plan.text_min_jaccard)
         if plan.gate_m is not None and len(text_pairs):
@@ -253,13 +261,14 @@ def candidate_pairs(
                 arrays.lat[text_pairs[:, 1]],
             )
             text_pairs = text_pairs[d <= plan.gate_m]
-        parts.append(text_pairs)
-    if not parts:
+        key_parts.append(_pair_keys(text_pairs, n))
+        del text_pairs
+    if not key_parts:
         return np.empty((0, 2), dtype=np.int64), plan
-    keys = np.concatenate([p[:, 0] * n + p[:, 1] for p in parts])
-    del parts
+    keys = key_parts[0] if len(key_parts) == 1 else np.concatenate(key_parts)
+    del key_parts
     keys.sort()
-    if len(keys) > 1:
+    if len(keys) > 1:  # each route gives every pair once; two routes may share pairs
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     pairs = np.empty((len(keys), 2), dtype=np.int64)
     np.floor_divide(keys, n, out=pairs[:, 0])
