@@ -265,10 +265,11 @@ def candidate_pairs(
         del text_pairs
     if not key_parts:
         return np.empty((0, 2), dtype=np.int64), plan
-    keys = key_parts[0] if len(key_parts) == 1 else np.concatenate(key_parts)
+    routes = len(key_parts)
+    keys = key_parts[0] if routes == 1 else np.concatenate(key_parts)
     del key_parts
     keys.sort()
-    if len(keys) > 1:  # each route gives every pair once; two routes may share pairs
+    if routes > 1 and len(keys) > 1:  # a route gives each pair once; two routes may overlap
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     pairs = np.empty((len(keys), 2), dtype=np.int64)
     np.floor_divide(keys, n, out=pairs[:, 0])
