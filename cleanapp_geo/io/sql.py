@@ -87,6 +87,7 @@ from cleanapp_geo.schema import (
     SEQ,
     SEVERITY_LEVEL,
     SUMMARY,
+    TEXT_COLUMNS,
     TITLE,
     TS,
     validate_reports,
@@ -603,19 +604,6 @@ def _tune_read(conn: sa.Connection) -> None:
     )
 
 
-_READ_TEXT: Final = (
-    PUBLIC_ID,
-    CLASSIFICATION,
-    TITLE,
-    SUMMARY,
-    DESCRIPTION,
-    BRAND_NAME,
-    BRAND_DISPLAY_NAME,
-    INFERRED_CONTACT_EMAILS,
-    LANGUAGE,
-)
-
-
 def _report_frame(rows: Sequence[Sequence[Any]]) -> gpd.GeoDataFrame:
     names = (
         SEQ,
@@ -638,7 +626,7 @@ def _report_frame(rows: Sequence[Sequence[Any]]) -> gpd.GeoDataFrame:
     def values(name: str, dtype: Any) -> np.ndarray:
         return np.asarray(columns.get(name, ()), dtype=dtype)
 
-    text = pa.table({name: pa.array(columns.get(name, ()), pa.string()) for name in _READ_TEXT})
+    text = pa.table({name: pa.array(columns.get(name, ()), pa.string()) for name in TEXT_COLUMNS})
     data: dict[str, Any] = dict(text.to_pandas().items())  # pandas "str" columns
     data[SEQ] = values(SEQ, np.int64)
     data[TS] = pd.to_datetime(values("ts_us", np.int64), unit="us", utc=True).astype(
