@@ -67,14 +67,13 @@ class ReportArrays:
         int64 codes of the lowercased brand display name; -1 when empty.
     ts_ns : numpy.ndarray
         int64 nanoseconds since the epoch (UTC).
-    texts : pandas.DataFrame
-        title, summary and description of every report (tokenized lazily, joined).
     stop_words : frozenset of str
         Stop words of the tokenizer.
     min_token_chars : int
         Shortest token kept.
     titles : pandas.DataFrame
-        title, summary and description (see :meth:`title_text`).
+        title, summary and description of every report: tokenized lazily (joined) for
+        the text feature, and the source of :meth:`title_text`.
     """
 
     frame_position: np.ndarray
@@ -87,7 +86,6 @@ class ReportArrays:
     severity: np.ndarray
     brand: np.ndarray
     ts_ns: np.ndarray
-    texts: pd.DataFrame
     stop_words: frozenset[str]
     min_token_chars: int
     titles: pd.DataFrame
@@ -109,7 +107,7 @@ class ReportArrays:
     def text(self) -> TextFeatures:
         """Token sets of every report (tokenized on first use, then kept)."""
         if not self._text:
-            self._text.append(self._tokenize(self.texts))
+            self._text.append(self._tokenize(self.titles))
         return self._text[0]
 
     def jaccard(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -128,7 +126,7 @@ class ReportArrays:
             if np.array_equal(positions[at_i], i) and np.array_equal(positions[at_j], j):
                 return jaccard_pairs(subset, at_i, at_j)
         touched = np.flatnonzero(np.bincount(np.concatenate((i, j)), minlength=len(self)))
-        subset = self._tokenize(self.texts.iloc[touched])
+        subset = self._tokenize(self.titles.iloc[touched])
         return jaccard_pairs(subset, np.searchsorted(touched, i), np.searchsorted(touched, j))
 
     def text_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -153,7 +151,7 @@ class ReportArrays:
         if len(positions) >= 0.6 * len(self):
             _ = self.text
             return
-        self._text_subset[:] = [(positions, self._tokenize(self.texts.iloc[positions]))]
+        self._text_subset[:] = [(positions, self._tokenize(self.titles.iloc[positions]))]
 
     def title_text(self, positions: np.ndarray) -> np.ndarray:
         """Return each report's first non-blank of title, summary and description.
@@ -239,7 +237,6 @@ def prepare_reports(
         severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64),
         brand=brand_codes,
         ts_ns=ts_ns,
-        texts=titles,
         stop_words=model.stop_words,
         min_token_chars=model.min_token_chars,
         titles=titles,
