@@ -103,38 +103,6 @@ def sorted_overlap(
     return overlap, indptr[a + 1] - indptr[a], indptr[b + 1] - indptr[b]
 
 
-@numba.njit(cache=True, nogil=True)
-def jaccard_sorted(
-    indptr: np.ndarray, indices: np.ndarray, i: np.ndarray, j: np.ndarray
-) -> np.ndarray:
-    """Exact Jaccard similarity of pairs, by merging sorted token ids (0 if one is empty)."""
-    out = np.zeros(i.shape[0], np.float64)
-    for k in range(i.shape[0]):
-        overlap, size_a, size_b = sorted_overlap(indptr, indices, i[k], j[k])
-        union = size_a + size_b - overlap
-        if union > 0 and size_a > 0 and size_b > 0:
-            out[k] = overlap / union
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def haversine_pairs_m(
-    lon: np.ndarray, lat: np.ndarray, i: np.ndarray, j: np.ndarray, radius_m: float
-) -> np.ndarray:
-    """Great-circle distances of pairs on a sphere (the formula of ``haversine_m``)."""
-    out = np.empty(i.shape[0], np.float64)
-    for k in range(i.shape[0]):
-        a = i[k]
-        b = j[k]
-        phi1 = math.radians(lat[a])
-        phi2 = math.radians(lat[b])
-        dphi = phi2 - phi1
-        dlmb = math.radians(lon[b] - lon[a])
-        h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
-        out[k] = 2 * radius_m * math.atan2(math.sqrt(h), math.sqrt(max(1 - h, 0.0)))
-    return out
-
-
 # Indices into the ``params`` vector of :func:`pair_kernels`.
 P_W_CLS, P_W_SEV, P_W_TEXT, P_W_LOC, P_W_BRAND, P_W_TIME = 0, 1, 2, 3, 4, 5
 P_THRESHOLD, P_SEV_MAX, P_TEXT_MIN, P_TEXT_SAT = 6, 7, 8, 9

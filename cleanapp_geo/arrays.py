@@ -113,21 +113,19 @@ class ReportArrays:
     def jaccard(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Exact token-set Jaccard similarity of pairs ``(i[k], j[k])``.
 
-        Only the reports these pairs touch are tokenized, unless every report already
-        was (text features are the costliest part of an analysis, and with a radius gate
-        most reports never need them).
+        Only the reports these pairs touch are tokenized (see :meth:`prepare_text`), unless
+        every report already was: text features are the costliest part of an analysis.
         """
-        if self._text or len(i) == 0:
-            return jaccard_pairs(self.text, i, j)
-        if self._text_subset:
-            positions, subset = self._text_subset[0]
-            at_i = np.searchsorted(positions, i).clip(0, len(positions) - 1)
-            at_j = np.searchsorted(positions, j).clip(0, len(positions) - 1)
-            if np.array_equal(positions[at_i], i) and np.array_equal(positions[at_j], j):
-                return jaccard_pairs(subset, at_i, at_j)
-        touched = np.flatnonzero(np.bincount(np.concatenate((i, j)), minlength=len(self)))
-        subset = self._tokenize(self.titles.iloc[touched])
-        return jaccard_pairs(subset, np.searchsorted(touched, i), np.searchsorted(touched, j))
+        if len(i) == 0:
+            return np.zeros(0, dtype=np.float64)
+        rows = self.text_rows()[0]
+        if (rows[i] < 0).any() or (rows[j] < 0).any():
+            self.prepare_text(
+                np.flatnonzero(np.bincount(np.concatenate((i, j)), minlength=len(self)))
+            )
+            rows = self.text_rows()[0]
+        features = self._text[0] if self._text else self._text_subset[0][1]
+        return jaccard_pairs(features, rows[i], rows[j])
 
     def text_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Tokens tokenized so far: (row of each report or -1, indptr, indices)."""
