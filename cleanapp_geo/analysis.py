@@ -186,9 +186,14 @@ def analyze(
     clock = _lap(timings, "scope", clock)
 
     arrays = prepare_reports(frame, model, classification=scope_classification, spatial_order=True)
-    clock = _lap(timings, "text_features", clock)
+    if model.weight_text > 0:
+        arrays.start_text()  # on a second core while the candidates are found
+    clock = _lap(timings, "prepare", clock)
     pairs, plan = candidate_pairs(arrays, model)
     clock = _lap(timings, "candidates", clock)
+    if model.weight_text > 0:
+        _ = arrays.text
+    clock = _lap(timings, "text_features", clock)
     edges = scored_edges(arrays, pairs, model)
     clock = _lap(timings, "scoring", clock)
     table = group_hypotheses(arrays, edges["i"], edges["j"], edges["reasons"], now=reference)

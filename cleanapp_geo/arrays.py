@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -39,6 +41,8 @@ __all__ = [
 
 EARTH_RADIUS_M: Final = 6_371_000.0
 _DEFAULT_CLASSIFICATION: Final = "physical"
+#: Fewer reports are tokenized on the calling thread (a thread costs more than it saves).
+_BACKGROUND_MIN_REPORTS: Final = 5_000
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -72,8 +76,9 @@ class ReportArrays:
     min_token_chars : int
         Shortest token kept.
     titles : pandas.DataFrame
-        title, summary and description of every report: tokenized lazily (joined) for
-        the text feature, and the source of :meth:`title_text`.
+        title, summary and description of every report, in the order of the frame
+        (row ``frame_position[p]`` belongs to position ``p``): tokenized (joined) for the
+        text feature, and the source of :meth:`title_text`.
     """
 
     frame_position: np.ndarray
@@ -90,8 +95,7 @@ class ReportArrays:
     min_token_chars: int
     titles: pd.DataFrame
     _tree: list[cKDTree] = field(default_factory=list, repr=False)
-    _text: list[TextFeatures] = field(default_factory=list, repr=False)
-    _text_subset: list[tuple[np.ndarray, TextFeatures]] = field(default_factory=list, repr=False)
+    _text: list[Future[TextFeatures]] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -105,51 +109,40 @@ class ReportArrays:
 
     @property
     def text(self) -> TextFeatures:
-        """Token sets of every report (tokenized on first use, then kept)."""
-        if not self._text:
-            self._text.append(self._tokenize(self.titles))
-        return self._text[0]
+        """Token sets of every report, by position (tokenized on first use, then kept)."""
+        self.start_text()
+        return self._text[0].result()
+
+    def start_text(self) -> None:
+        """Start tokenizing every report on a background thread, unless started.
+
+        The compiled tokenizer releases the GIL, so the tokens are ready, at no cost in
+        wall time, by when the spatial candidates are: :attr:`text` waits for them.
+        """
+        if self._text:
+            return
+        future: Future[TextFeatures] = Future()
+        self._text.append(future)
+
+        def tokenize() -> None:
+            try:
+                features = TextFeatures.from_texts(
+                    self.titles, stop_words=self.stop_words, min_token_chars=self.min_token_chars
+                )
+                future.set_result(features.take(self.frame_position))
+            except BaseException as error:  # re-raised by ``text`` in the caller
+                future.set_exception(error)
+
+        if len(self) < _BACKGROUND_MIN_REPORTS:
+            tokenize()
+        else:
+            threading.Thread(target=tokenize, name="cleanapp-tokenize", daemon=True).start()
 
     def jaccard(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Exact token-set Jaccard similarity of pairs ``(i[k], j[k])``.
-
-        Only the reports these pairs touch are tokenized (see :meth:`prepare_text`), unless
-        every report already was: text features are the costliest part of an analysis.
-        """
+        """Exact token-set Jaccard similarity of pairs ``(i[k], j[k])`` (positions)."""
         if len(i) == 0:
             return np.zeros(0, dtype=np.float64)
-        rows = self.text_rows()[0]
-        if (rows[i] < 0).any() or (rows[j] < 0).any():
-            self.prepare_text(
-                np.flatnonzero(np.bincount(np.concatenate((i, j)), minlength=len(self)))
-            )
-            rows = self.text_rows()[0]
-        features = self._text[0] if self._text else self._text_subset[0][1]
-        return jaccard_pairs(features, rows[i], rows[j])
-
-    def text_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tokens tokenized so far: (row of each report or -1, indptr, indices)."""
-        if self._text:
-            features = self._text[0]
-            return np.arange(len(self), dtype=np.int64), features.indptr, features.indices
-        rows = np.full(len(self), -1, dtype=np.int64)
-        if self._text_subset:
-            positions, features = self._text_subset[0]
-            rows[positions] = np.arange(len(positions))
-            return rows, features.indptr, features.indices
-        return rows, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
-
-    def prepare_text(self, positions: np.ndarray) -> None:
-        """Tokenize the reports at sorted unique ``positions`` once, for later pairs.
-
-        When they are most of the reports, all reports are tokenized instead.
-        """
-        if self._text:
-            return
-        if len(positions) >= 0.6 * len(self):
-            _ = self.text
-            return
-        self._text_subset[:] = [(positions, self._tokenize(self.titles.iloc[positions]))]
+        return jaccard_pairs(self.text, i, j)
 
     def title_text(self, positions: np.ndarray) -> np.ndarray:
         """Return each report's first non-blank of title, summary and description.
@@ -164,12 +157,7 @@ class ReportArrays:
         numpy.ndarray
             Object array of titles ("" when all three are blank).
         """
-        return display_titles(self.titles.iloc[positions])
-
-    def _tokenize(self, texts: pd.DataFrame) -> TextFeatures:
-        return TextFeatures.from_texts(
-            texts, stop_words=self.stop_words, min_token_chars=self.min_token_chars
-        )
+        return display_titles(self.titles.iloc[self.frame_position[positions]])
 
 
 def resolved_classification(reports: pd.DataFrame, classification: str | None) -> pd.Series:
@@ -206,11 +194,11 @@ def prepare_reports(
     -------
     ReportArrays
     """
-    order = _morton_order(reports) if spatial_order else np.arange(len(reports))
-    reports = reports.iloc[order]
     geoms = reports.geometry.array
     lon = np.asarray(shapely.get_x(geoms), dtype=np.float64)
     lat = np.asarray(shapely.get_y(geoms), dtype=np.float64)
+    order = _morton_order(lon, lat) if spatial_order else np.arange(len(reports))
+    lon, lat = lon[order], lat[order]
     lon_r, lat_r = np.radians(lon), np.radians(lat)
     cos_lat = np.cos(lat_r)
     xyz = EARTH_RADIUS_M * np.column_stack(
@@ -222,35 +210,32 @@ def prepare_reports(
     empty_brand = np.flatnonzero(np.asarray(brand_labels, dtype=object) == "")
     if len(empty_brand):
         brand_codes[brand_codes == empty_brand[0]] = -1
-    titles = reports[[TITLE, SUMMARY, DESCRIPTION]].reset_index(drop=True)
     ts_ns = reports[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
     return ReportArrays(
         frame_position=order,
-        seq=reports[SEQ].to_numpy(dtype=np.int64),
+        seq=reports[SEQ].to_numpy(dtype=np.int64)[order],
         lon=lon,
         lat=lat,
         xyz=xyz,
-        classification=class_codes.astype(np.int64),
+        classification=class_codes.astype(np.int64)[order],
         classification_labels=np.asarray(class_labels, dtype=object),
-        severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64),
-        brand=brand_codes,
-        ts_ns=ts_ns,
+        severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64)[order],
+        brand=brand_codes[order],
+        ts_ns=ts_ns[order],
         stop_words=model.stop_words,
         min_token_chars=model.min_token_chars,
-        titles=titles,
+        titles=reports[[TITLE, SUMMARY, DESCRIPTION]].reset_index(drop=True),
     )
 
 
-def _morton_order(reports: gpd.GeoDataFrame) -> np.ndarray:
-    """Row order along a Z-order curve of the report locations (16 bits per axis)."""
-    n = len(reports)
-    if n < 2:
-        return np.arange(n)
-    geoms = reports.geometry.array
+def _morton_order(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Order of points along a Z-order curve of their location (16 bits per axis)."""
+    if len(lon) < 2:
+        return np.arange(len(lon))
     cells = []
-    for values in (shapely.get_x(geoms), shapely.get_y(geoms)):
+    for values in (lon, lat):
         low, span = float(np.min(values)), float(np.ptp(values))
-        scaled = (np.asarray(values) - low) / (span if span > 0 else 1.0) * 65_535
+        scaled = (values - low) / (span if span > 0 else 1.0) * 65_535
         cells.append(_spread_bits(scaled.astype(np.uint64)))
     return np.argsort(cells[0] | (cells[1] << np.uint64(1)), kind="stable")
 

@@ -6,6 +6,7 @@ See :mod:`cleanapp_geo.model` for the features and kernels and
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -18,10 +19,12 @@ from cleanapp_geo.blocking import BOUND_MARGIN, candidate_pairs
 from cleanapp_geo.errors import UnknownReportError
 from cleanapp_geo.model import DEFAULT_MODEL, FEATURES, REASON_MIN_KERNEL, REASONS, SimilarityModel
 from cleanapp_geo.schema import SEQ
+from cleanapp_geo.text import TextFeatures
 
 __all__ = [
     "EDGE_COLUMNS",
     "PairExplanation",
+    "edge_mask",
     "edges_frame",
     "explain_pair",
     "reasons_from_bits",
@@ -31,6 +34,13 @@ __all__ = [
 ]
 
 _SCORE_CHUNK: Final = 2_000_000
+_THREADED_MIN_PAIRS: Final = 200_000
+_NO_TEXT: Final = TextFeatures(
+    indptr=np.zeros(1, np.int64),
+    indices=np.zeros(0, np.int32),
+    vocabulary=np.zeros(0, object),
+    document_frequency=np.zeros(0, np.int64),
+)
 
 
 def score_pairs(
@@ -58,7 +68,7 @@ def score_pairs(
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
     w = model.weights
-    kernels, measures, jaccard, needs_text = pair_kernels(arrays, i, j, model)
+    kernels, measures, jaccard, needs_text, is_edge = pair_kernels(arrays, i, j, model)
     out: dict[str, np.ndarray] = {}
     score = np.zeros(len(i), dtype=np.float64)
     for column, feature in enumerate(FEATURES):
@@ -66,9 +76,6 @@ def score_pairs(
         out[feature] = contribution
         score = score + contribution
     out["score"] = score
-    is_edge = score >= model.threshold
-    if model.radius_gate_m is not None:
-        is_edge &= measures["distance_m"] <= model.radius_gate_m
     out["is_edge"] = is_edge
     out.update(measures)
     out["jaccard"] = np.where(needs_text, jaccard, np.nan)
@@ -83,44 +90,59 @@ def pair_kernels(
     model: SimilarityModel,
     *,
     force_text: bool = False,
-    skip_text: bool = False,
-) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Kernel values of pairs in one compiled pass.
 
-    Returns ``(kernels, measures, jaccard, needs_text)``: the (m, 6) kernel values in
-    :data:`FEATURES` order, the raw measures, the Jaccard similarities and whether text
-    could change the outcome. The text kernel is computed only where it can change the
-    outcome (the other features plus a perfect text match reach the threshold) unless
-    ``force_text``; elsewhere it is 0 and ``jaccard`` is NaN. Reports whose text is needed
-    are tokenized on demand; with ``skip_text`` no text is computed at all.
+    Returns ``(kernels, measures, jaccard, needs_text, is_edge)``: the (m, 6) kernel
+    values in :data:`FEATURES` order, the raw measures, the Jaccard similarities, whether
+    text could change the outcome and whether the pair is an edge. The text kernel is
+    computed only where it can change the outcome (the other features plus a perfect
+    text match reach the threshold) unless ``force_text``; elsewhere it is 0 and
+    ``jaccard`` is NaN.
     """
     from cleanapp_geo import _accel
 
+    text = arrays.text if model.weight_text > 0 or force_text else _NO_TEXT
+    mode = _accel.MODE_FORCE_TEXT if force_text else _accel.MODE_FULL
+    kernels, distance, severity_diff, time_diff, jaccard, needs_text, is_edge = (
+        _accel.pair_kernels(
+            i, j, arrays.xyz, arrays.severity, arrays.classification, arrays.brand,
+            arrays.ts_ns, text.indptr, text.indices, _kernel_params(model),
+            _kernel_flags(model), mode,
+        )
+    )  # fmt: skip
+    measures = {"distance_m": distance, "severity_diff": severity_diff, "time_diff_s": time_diff}
+    return kernels, measures, jaccard, needs_text, is_edge
+
+
+def edge_mask(
+    arrays: ReportArrays, i: np.ndarray, j: np.ndarray, model: SimilarityModel
+) -> np.ndarray:
+    """Whether each pair ``(i[k], j[k])`` is an edge, computing nothing else.
+
+    The ``is_edge`` of :func:`score_pairs`, as a fast first pass over candidates.
+
+    Large inputs are split in two halves scored on two threads (the compiled kernel
+    releases the GIL).
+    """
+    from cleanapp_geo import _accel
+
+    text = arrays.text if model.weight_text > 0 else _NO_TEXT
     params, flags = _kernel_params(model), _kernel_flags(model)
 
-    def run(text: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
-        return tuple(
-            _accel.pair_kernels(
-                i, j, arrays.xyz, arrays.severity, arrays.classification, arrays.brand,
-                arrays.ts_ns, *text, params, flags, force_text,
-            )
-        )  # fmt: skip
+    def run(lo: int, hi: int) -> np.ndarray:
+        return _accel.pair_kernels(
+            i[lo:hi], j[lo:hi], arrays.xyz, arrays.severity, arrays.classification,
+            arrays.brand, arrays.ts_ns, text.indptr, text.indices, params, flags,
+            _accel.MODE_EDGES_ONLY,
+        )[-1]  # fmt: skip
 
-    no_text = (np.full(len(arrays), -1, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int32))
-    text = no_text if skip_text else arrays.text_rows()
-    kernels, distance, severity_diff, time_diff, jaccard, needs_text = run(text)
-    if not skip_text:
-        wanted = needs_text | force_text
-        untokenized = wanted & ((text[0][i] < 0) | (text[0][j] < 0))
-        if untokenized.any():
-            # Tokenize every report these pairs need (once), then score them all again.
-            touched = np.concatenate((i[wanted], j[wanted]))
-            arrays.prepare_text(np.flatnonzero(np.bincount(touched, minlength=len(arrays))))
-            kernels, distance, severity_diff, time_diff, jaccard, needs_text = run(
-                arrays.text_rows()
-            )
-    measures = {"distance_m": distance, "severity_diff": severity_diff, "time_diff_s": time_diff}
-    return kernels, measures, jaccard, needs_text
+    m = len(i)
+    if m < _THREADED_MIN_PAIRS:
+        return run(0, m)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        halves = list(pool.map(run, (0, m // 2), (m // 2, m)))
+    return np.concatenate(halves)
 
 
 def _kernel_params(model: SimilarityModel) -> np.ndarray:
@@ -140,6 +162,7 @@ def _kernel_params(model: SimilarityModel) -> np.ndarray:
     params[k.P_TIME_SCALE] = model.time_scale_s
     params[k.P_MARGIN] = BOUND_MARGIN
     params[k.P_EARTH] = EARTH_RADIUS_M
+    params[k.P_GATE] = np.inf if model.radius_gate_m is None else model.radius_gate_m
     return params
 
 
@@ -153,22 +176,6 @@ def _kernel_flags(model: SimilarityModel) -> np.ndarray:
         ],
         dtype=np.int64,
     )
-
-
-def _may_be_edge(
-    arrays: ReportArrays, i: np.ndarray, j: np.ndarray, model: SimilarityModel
-) -> np.ndarray:
-    """Pairs whose score could reach the threshold with the best possible text kernel."""
-    kernels, measures, _, needs_text = pair_kernels(arrays, i, j, model, skip_text=True)
-    if model.weight_text > 0:
-        possible = needs_text
-    else:
-        w = model.weights
-        score = sum(w[f] * kernels[:, c] for c, f in enumerate(FEATURES))
-        possible = np.asarray(score >= model.threshold - BOUND_MARGIN)
-    if model.radius_gate_m is not None:
-        possible = possible & (measures["distance_m"] <= model.radius_gate_m)
-    return np.asarray(possible)
 
 
 def _reason_bits(kernels: np.ndarray, weights: dict[str, float]) -> np.ndarray:
@@ -191,34 +198,24 @@ EDGE_COLUMNS: Final = (*FEATURES, "score", "distance_m", "jaccard", "reasons")
 def scored_edges(
     arrays: ReportArrays, pairs: np.ndarray, model: SimilarityModel
 ) -> dict[str, np.ndarray]:
-    """Score candidate pairs in chunks and keep the edges.
+    """Score candidate pairs and keep the edges.
 
-    A first pass drops the pairs that cannot reach the threshold even with a perfect
-    text match; the text of the reports the remaining pairs touch is tokenized once.
+    A first pass (:func:`edge_mask`) decides which pairs are edges without writing
+    anything else; the edges alone are then scored in full.
 
     Returns a dict with positional ``i``, ``j`` and the :data:`EDGE_COLUMNS` of the
     edges only.
     """
-    possible = [
-        chunk[_may_be_edge(arrays, chunk[:, 0], chunk[:, 1], model)]
-        for chunk in (pairs[s : s + _SCORE_CHUNK] for s in range(0, len(pairs), _SCORE_CHUNK))
-    ]
-    pairs = np.concatenate(possible) if possible else pairs
-    if model.weight_text > 0 and len(pairs):
-        arrays.prepare_text(np.flatnonzero(np.bincount(pairs.ravel(), minlength=len(arrays))))
-    kept: dict[str, list[np.ndarray]] = {k: [] for k in ("i", "j", *EDGE_COLUMNS)}
-    for start in range(0, len(pairs), _SCORE_CHUNK):
-        chunk = pairs[start : start + _SCORE_CHUNK]
-        scored = score_pairs(arrays, chunk[:, 0], chunk[:, 1], model)
-        edge = scored["is_edge"]
-        kept["i"].append(chunk[edge, 0])
-        kept["j"].append(chunk[edge, 1])
-        for column in EDGE_COLUMNS:
-            kept[column].append(scored[column][edge])
-    return {
-        k: (np.concatenate(v) if v else np.empty(0, dtype=np.int64 if k in "ij" else float))
-        for k, v in kept.items()
-    }
+    edge = np.concatenate(
+        [
+            edge_mask(arrays, pairs[s : s + _SCORE_CHUNK, 0], pairs[s : s + _SCORE_CHUNK, 1], model)
+            for s in range(0, len(pairs), _SCORE_CHUNK)
+        ]
+        or [np.zeros(0, dtype=bool)]
+    )
+    i, j = pairs[edge, 0], pairs[edge, 1]
+    scored = score_pairs(arrays, i, j, model)
+    return {"i": i, "j": j, **{column: scored[column] for column in EDGE_COLUMNS}}
 
 
 def edges_frame(arrays: ReportArrays, edges: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -373,7 +370,7 @@ def explain_pair(
     arrays = prepare_reports(two.iloc[order], model, classification=classification)
     i, j = np.array([0]), np.array([1 if focal != neighbor else 0])
     scored = score_pairs(arrays, i, j, model)
-    kernel_matrix, _, jaccard, _ = pair_kernels(arrays, i, j, model, force_text=True)
+    kernel_matrix, _, jaccard, _, _ = pair_kernels(arrays, i, j, model, force_text=True)
     kernels = {f: float(kernel_matrix[0, c]) for c, f in enumerate(FEATURES)}
     contributions = {f: float(scored[f][0]) for f in FEATURES}
     shared = sorted(arrays.text.tokens(0) & arrays.text.tokens(int(j[0])))

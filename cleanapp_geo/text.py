@@ -20,11 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from cleanapp_geo import _text_accel
 
 __all__ = [
     "DEFAULT_STOP_WORDS",
@@ -55,85 +58,6 @@ TextInput = Sequence[str] | pd.Series | pd.DataFrame | np.ndarray
 
 _TOKEN = re.compile(r"[^\W_]+")
 _CHUNK_DOCS = 50_000
-_SEPARATOR, _DOC_MARK = 0, 1
-# ASCII bytes → lowercase letters and digits kept, the document mark kept, all else 0.
-_ASCII_TABLE = bytes(
-    (b | 0x20)
-    if chr(b).isalpha()
-    else b
-    if chr(b).isdigit()
-    else _DOC_MARK
-    if b == _DOC_MARK
-    else _SEPARATOR
-    for b in range(128)
-) + bytes(128)
-
-
-def _split_tokens(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Split texts into tokens: owning text and code of each token, and each code's token.
-
-    ASCII texts take a compiled byte-level path that creates no Python string per token;
-    other texts use the Unicode-aware regular expression. Both give the tokens of
-    :func:`tokenize`.
-    """
-    is_ascii = np.fromiter(
-        (t.isascii() and "\x01" not in t for t in texts), dtype=bool, count=len(texts)
-    )
-    docs: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
-    vocabulary: list[str] = []
-    ascii_positions = np.flatnonzero(is_ascii)
-    if len(ascii_positions):
-        doc, ascii_codes, ascii_vocabulary = _ascii_tokens(texts[ascii_positions])
-        docs.append(ascii_positions[doc])
-        codes.append(ascii_codes)
-        vocabulary = ascii_vocabulary
-    other_positions = np.flatnonzero(~is_ascii)
-    if len(other_positions):
-        index = {token: code for code, token in enumerate(vocabulary)}
-        for k in other_positions:
-            found = _TOKEN.findall(str(texts[k]).lower())
-            docs.append(np.full(len(found), k, dtype=np.int64))
-            codes.append(
-                np.fromiter((index.setdefault(t, len(index)) for t in found), np.int64, len(found))
-            )
-        vocabulary = list(index)
-    if not docs:
-        return np.empty(0, np.int64), np.empty(0, np.int64), []
-    return np.concatenate(docs).astype(np.int64), np.concatenate(codes), vocabulary
-
-
-def _ascii_tokens(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Tokens of ASCII texts without the document mark: (owning text, code, vocabulary).
-
-    A compiled pass finds the token spans and hashes them; equal hashes get one code, and
-    a second pass checks byte for byte that every token equals the first token of its
-    code, so the codes are exact (on a hash collision the tokens are keyed by text).
-    """
-    from cleanapp_geo import _accel
-
-    joined = "\x01".join(texts.tolist()).encode("ascii").translate(_ASCII_TABLE)
-    chars = np.frombuffer(joined, dtype=np.uint8)
-    starts, lengths, doc, hashes = _accel.ascii_token_spans(chars)
-    if len(starts) == 0:
-        return doc, np.empty(0, np.int64), []
-    codes, unique_hashes = pd.factorize(hashes)
-    codes = codes.astype(np.int64)
-    first = np.empty(len(unique_hashes), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]
-    if _accel.spans_equal_representatives(chars, starts, lengths, codes, first):
-        vocabulary = [
-            joined[a : a + n].decode("ascii")
-            for a, n in zip(starts[first].tolist(), lengths[first].tolist(), strict=True)
-        ]
-        return doc, codes, vocabulary
-    index: dict[str, int] = {}
-    tokens = (
-        joined[a : a + n].decode("ascii")
-        for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)
-    )
-    codes = np.fromiter((index.setdefault(t, len(index)) for t in tokens), np.int64, len(starts))
-    return doc, codes, list(index)
 
 
 def tokenize(
@@ -209,6 +133,24 @@ class TextFeatures:
         ids = self.indices[self.indptr[i] : self.indptr[i + 1]]
         return frozenset(self.vocabulary[ids].tolist())
 
+    def take(self, rows: np.ndarray) -> TextFeatures:
+        """Return the token sets of reports ``rows`` (positional), in that order.
+
+        The vocabulary and document frequencies are kept as they are.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        sizes = self.sizes[rows]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        source = np.repeat(self.indptr[rows] - indptr[:-1], sizes)
+        source += np.arange(indptr[-1])
+        return TextFeatures(
+            indptr=indptr,
+            indices=self.indices[source],
+            vocabulary=self.vocabulary,
+            document_frequency=self.document_frequency,
+        )
+
     def to_csr(self) -> sp.csr_array:
         """Return the binary report × token incidence matrix."""
         data = np.ones(len(self.indices), dtype=np.int32)
@@ -242,77 +184,155 @@ class TextFeatures:
         -------
         TextFeatures
         """
-        stop = frozenset(stop_words)
+        from cleanapp_geo import _text_accel
+
+        stop = sorted(frozenset(stop_words))
+        columns = _utf8_columns(texts)
         n = len(texts)
-        global_ids: dict[str, int] = {}
-        chunks: list[tuple[np.ndarray, np.ndarray]] = []  # per chunk: unique (doc, code) pairs
-        for start in range(0, n, _CHUNK_DOCS):
-            values = _chunk_values(texts, start, min(n, start + _CHUNK_DOCS))
-            doc, local_codes, local_uniques = _split_tokens(values)
-            keep_token = np.fromiter(
-                (len(t) >= min_token_chars and t not in stop for t in local_uniques),
-                dtype=bool,
-                count=len(local_uniques),
+        vocabulary = _text_accel.Vocabulary()
+        n_stop = len(_insert_tokens(vocabulary, stop))
+        docs_parts: list[np.ndarray] = []
+        codes_parts: list[np.ndarray] = []
+        for first in range(0, n, _CHUNK_DOCS):
+            docs, codes = _chunk_tokens(
+                columns, first, min(n, first + _CHUNK_DOCS), vocabulary, n_stop, min_token_chars
             )
-            to_global = np.fromiter(
-                (
-                    global_ids.setdefault(t, len(global_ids)) if keep else -1
-                    for t, keep in zip(local_uniques, keep_token, strict=True)
-                ),
-                dtype=np.int64,
-                count=len(local_uniques),
-            )
-            kept = keep_token[local_codes]
-            keys = np.sort(doc[kept] * (1 << 31) + to_global[local_codes[kept]])
-            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
-            chunks.append(
-                ((keys >> 31).astype(np.int32), (keys & ((1 << 31) - 1)).astype(np.int32))
-            )
-        n_tokens = len(global_ids)
-        vocabulary = np.empty(n_tokens, dtype=object)
-        vocabulary[np.fromiter(global_ids.values(), np.int64, n_tokens)] = list(global_ids)
-        frequency = np.zeros(n_tokens, dtype=np.int64)
-        for _, codes in chunks:
-            frequency += np.bincount(codes, minlength=n_tokens)
+            docs_parts.append(docs)
+            codes_parts.append(codes)
+        n_tokens = vocabulary.n_codes - n_stop
+        docs = np.concatenate(docs_parts) if docs_parts else np.empty(0, np.int32)
+        codes = np.concatenate(codes_parts) - n_stop if codes_parts else np.empty(0, np.int64)
+        del docs_parts, codes_parts
+        tokens = np.array([vocabulary.token(c + n_stop) for c in range(n_tokens)], dtype=object)
+        frequency = np.bincount(codes, minlength=n_tokens).astype(np.int64)
         # Rank tokens by document frequency (ties by text): a canonical order.
-        rank_order = np.lexsort((vocabulary.astype(str), frequency))
-        rank = np.empty(n_tokens, dtype=np.int64)
-        rank[rank_order] = np.arange(n_tokens)
-        width = max(n_tokens, 1)
-        counts = np.zeros(n, dtype=np.int64)
-        indices_parts = []
-        for k, (docs, codes) in enumerate(chunks):
-            keys = docs.astype(np.int64) * width + rank[codes]
-            keys.sort()
-            indices_parts.append((keys % width).astype(np.int32))
-            counts[k * _CHUNK_DOCS : (k + 1) * _CHUNK_DOCS] = np.bincount(
-                docs, minlength=min(n, (k + 1) * _CHUNK_DOCS) - k * _CHUNK_DOCS
-            )
-            chunks[k] = (np.empty(0, np.int32), np.empty(0, np.int32))  # free as we go
+        rank_order = np.lexsort((tokens.astype(str), frequency))
+        rank = np.empty(n_tokens, dtype=np.int32)
+        rank[rank_order] = np.arange(n_tokens, dtype=np.int32)
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
+        np.cumsum(np.bincount(docs, minlength=n), out=indptr[1:])
+        indices = rank[codes]
+        _text_accel.sort_segments(indptr, indices)
         return cls(
             indptr=indptr,
-            indices=np.concatenate(indices_parts) if indices_parts else np.empty(0, np.int32),
-            vocabulary=vocabulary[rank_order],
+            indices=indices,
+            vocabulary=tokens[rank_order],
             document_frequency=frequency[rank_order],
         )
 
 
-def _chunk_values(texts: TextInput, start: int, stop: int) -> np.ndarray:
-    """Texts ``start:stop`` as an object array; a frame's columns are joined with spaces.
+def _utf8_columns(texts: TextInput) -> list[tuple[np.ndarray, np.ndarray]]:
+    """UTF-8 bytes and int64 offsets of each text column (zero-copy for Arrow strings).
 
-    Columns convert per chunk, so no full-size column of Python strings is ever built.
+    A frame gives one column per frame column (a report's text is its cells joined with a
+    space); anything else is one column. Missing values count as empty text.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if isinstance(texts, pd.DataFrame):
-        columns = [texts.iloc[start:stop, c].to_numpy(dtype=object) for c in range(texts.shape[1])]
-        joined = columns[0]
-        for column in columns[1:]:
-            joined = joined + " " + column
-        return np.asarray(joined, dtype=object)
-    if isinstance(texts, pd.Series):
-        return texts.iloc[start:stop].to_numpy(dtype=object)
-    return np.asarray(texts[start:stop], dtype=object)
+        sources: list[object] = [texts.iloc[:, c] for c in range(texts.shape[1])]
+    elif isinstance(texts, pd.Series):
+        sources = [texts]
+    else:
+        sources = [np.asarray(texts, dtype=object)]
+    columns = []
+    for source in sources:
+        try:
+            array = pa.array(source, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise TypeError(f"texts must be strings: {error}") from None
+        if array.null_count:
+            array = pc.fill_null(array, "")
+        _, offsets, data = array.buffers()
+        start = array.offset
+        columns.append(
+            (
+                np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8),
+                np.frombuffer(offsets, np.int64)[start : start + len(array) + 1],
+            )
+        )
+    return columns
+
+
+def _token_codes(
+    vocabulary: _text_accel.Vocabulary,
+    data: np.ndarray,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    table: np.ndarray,
+) -> np.ndarray:
+    """Ids of the tokens ``table[data[start:stop]]`` (inserted when new; int32)."""
+    from cleanapp_geo import _text_accel
+
+    codes = np.empty(len(starts), np.int32)
+    done = 0
+    while True:
+        done = _text_accel.span_codes(
+            data, starts, stops, table, done, vocabulary.slots, vocabulary.code_hash,
+            vocabulary.arena, vocabulary.arena_start, vocabulary.arena_length,
+            vocabulary.counters, codes,
+        )  # fmt: skip
+        if done == len(starts):
+            return codes
+        vocabulary.grow()
+
+
+def _insert_tokens(vocabulary: _text_accel.Vocabulary, tokens: Sequence[str]) -> np.ndarray:
+    """Ids of lowercased tokens in ``vocabulary`` (inserted when new; int32)."""
+    from cleanapp_geo import _text_accel
+
+    encoded = [t.encode("utf-8") for t in tokens]
+    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+    stops = np.cumsum(lengths)
+    data = np.frombuffer(b"".join(encoded), np.uint8)
+    return _token_codes(vocabulary, data, stops - lengths, stops, _text_accel.IDENTITY)
+
+
+def _chunk_tokens(
+    columns: list[tuple[np.ndarray, np.ndarray]],
+    first: int,
+    stop: int,
+    vocabulary: _text_accel.Vocabulary,
+    n_stop: int,
+    min_token_chars: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``(document, token id)`` pairs of documents ``first:stop``, by document.
+
+    ASCII cells are tokenized by the compiled pass; cells with other characters by the
+    Unicode-aware expression of :func:`tokenize`. Stop words (ids below ``n_stop``) are
+    dropped.
+    """
+    from cleanapp_geo import _text_accel
+
+    pieces, offsets, base = [], [], 0
+    for data, column_offsets in columns:
+        lo, hi = int(column_offsets[first]), int(column_offsets[stop])
+        pieces.append(data[lo:hi])
+        offsets.append(column_offsets[first : stop + 1] - lo + base)
+        base += hi - lo
+    data = np.concatenate(pieces)
+    cell_offsets = np.stack(offsets)
+    docs, starts, stops, cells = _text_accel.ascii_spans(
+        data, cell_offsets, min_token_chars, _text_accel.ASCII_KIND
+    )
+    codes = _token_codes(vocabulary, data, starts, stops, _text_accel.ASCII_KIND)
+    docs += first
+    if len(cells):
+        extra_docs, extra_tokens = [], []
+        n_columns = cell_offsets.shape[0]
+        for cell in cells.tolist():
+            d, c = divmod(cell, n_columns)
+            text = bytes(data[cell_offsets[c, d] : cell_offsets[c, d + 1]]).decode("utf-8")
+            found = [t for t in _TOKEN.findall(text.lower()) if len(t) >= min_token_chars]
+            extra_docs.extend([first + d] * len(found))
+            extra_tokens.extend(found)
+        docs = np.concatenate((docs, np.asarray(extra_docs, np.int32)))
+        codes = np.concatenate((codes, _insert_tokens(vocabulary, extra_tokens)))
+        order = np.argsort(docs, kind="stable")
+        docs, codes = docs[order], codes[order]
+    keep = codes >= n_stop
+    return _text_accel.distinct_per_document(docs[keep], codes[keep], vocabulary.n_codes)
 
 
 def jaccard_pairs(
