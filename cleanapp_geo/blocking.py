@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,12 +24,13 @@ import numpy as np
 from cleanapp_geo.arrays import ReportArrays, chord_m, haversine_m
 from cleanapp_geo.errors import ExhaustiveScoringWarning
 from cleanapp_geo.model import FEATURES, SimilarityModel
+from cleanapp_geo.text import TextFeatures
 
 __all__ = ["BOUND_MARGIN", "CandidatePlan", "candidate_pairs", "plan_candidates"]
 
 #: Safety margin on score bounds, far above float rounding of a six-term sum.
 BOUND_MARGIN: Final = 1e-9
-_TEXT_BLOCK_ROWS: Final = 1_000
+_THREADED_JOIN_MIN_REPORTS: Final = 5_000
 # A spatial-only plan with at most this many candidate pairs per report is taken as is.
 _CHEAP_PAIRS_PER_REPORT: Final = 64
 
@@ -49,6 +51,12 @@ class CandidatePlan:
         True when every pair must be scored.
     explanation : str
         Why this plan is exact.
+    text_blocks : tuple of tuple of str
+        The text join is the union of one join per entry, each only among reports equal
+        on the named features (``classification``, ``brand``; a report without a brand
+        has none to share); ``((),)`` is one join over all reports. Blocking is used when
+        a pair outside the spatial route cannot reach the threshold without those
+        features.
     """
 
     spatial_radius_m: float | None
@@ -56,14 +64,21 @@ class CandidatePlan:
     gate_m: float | None
     exhaustive: bool
     explanation: str
+    text_blocks: tuple[tuple[str, ...], ...] = ((),)
 
 
-def _route_options(model: SimilarityModel) -> Iterator[tuple[float | None, float | None, str]]:
-    """Yield exact (spatial radius, text bound, explanation) options for the model."""
+def _route_options(
+    model: SimilarityModel,
+) -> Iterator[tuple[float | None, float | None, float, str]]:
+    """Yield exact options for the model.
+
+    Each is (spatial radius, text bound, the most location contributes outside the
+    spatial route, explanation).
+    """
     w = model.weights
     gate = model.radius_gate_m
     if gate is not None:
-        yield gate, None, f"every edge is within the {gate:g} m radius gate"
+        yield gate, None, 0.0, f"every edge is within the {gate:g} m radius gate"
     others = math.fsum(w[f] for f in FEATURES if f not in ("location", "text"))
     slack = model.threshold - others - BOUND_MARGIN
     if slack <= 0:
@@ -85,20 +100,49 @@ def _route_options(model: SimilarityModel) -> Iterator[tuple[float | None, float
         return budget / w["text"] * model.text_saturation
 
     if w["location"] == 0 and w["text"] == 0:
-        yield None, None, "the non-route weights cannot reach the threshold: no edges"
+        yield None, None, 0.0, "the non-route weights cannot reach the threshold: no edges"
         return
     # Drop one route entirely (its whole weight counts as slack used).
     if w["text"] <= slack and w["location"] > 0:
-        yield spatial(slack - w["text"]), None, "edges need location (text cannot suffice)"
+        budget = slack - w["text"]
+        yield spatial(budget), None, budget, "edges need location (text cannot suffice)"
     if w["location"] <= slack and w["text"] > 0:
-        yield None, textual(slack - w["location"]), "edges need text (location cannot suffice)"
+        yield (
+            None,
+            textual(slack - w["location"]),
+            w["location"],
+            "edges need text (location cannot suffice)",
+        )
     if w["location"] > 0 and w["text"] > 0:
         for share in (0.2, 0.35, 0.5, 0.65, 0.8):
+            budget = 0.0 if model.location_kernel == "step" else slack * (1 - share)
             yield (
                 spatial(slack * (1 - share)),
                 textual(slack * share),
+                budget,
                 "edges need location or text",
             )
+
+
+def _text_blocks(model: SimilarityModel, location_budget: float) -> tuple[tuple[str, ...], ...]:
+    """Equality blocks of the text join (see :attr:`CandidatePlan.text_blocks`).
+
+    A pair found only by the text route has a location contribution below
+    ``location_budget``; if it could not reach the threshold with the classification
+    (or brand) kernel at 0 even with perfect text, every such edge shares it.
+    """
+    w = model.weights
+    best = math.fsum(w[f] for f in FEATURES if f != "location") + location_budget
+
+    def reaches_without(*features: str) -> bool:
+        return best - math.fsum(w[f] for f in features) >= model.threshold - BOUND_MARGIN
+
+    required = tuple(f for f in ("classification", "brand") if not reaches_without(f))
+    if required:
+        return (required,)
+    if not reaches_without("classification", "brand"):
+        return (("classification",), ("brand",))
+    return ((),)
 
 
 def _estimate_spatial_pairs(arrays: ReportArrays, radius_m: float) -> float:
@@ -135,7 +179,7 @@ def plan_candidates(arrays: ReportArrays, model: SimilarityModel) -> CandidatePl
     """
     best: tuple[float, CandidatePlan] | None = None
     n = len(arrays)
-    for radius, min_jaccard, why in _route_options(model):
+    for radius, min_jaccard, location_budget, why in _route_options(model):
         if radius is None and min_jaccard is None:
             plan = CandidatePlan(None, None, model.radius_gate_m, False, why)
             return plan
@@ -146,7 +190,8 @@ def plan_candidates(arrays: ReportArrays, model: SimilarityModel) -> CandidatePl
         cost = 0.0
         if radius is not None:
             cost += _estimate_spatial_pairs(arrays, radius)
-        plan = CandidatePlan(radius, min_jaccard, model.radius_gate_m, False, why)
+        blocks = _text_blocks(model, location_budget) if min_jaccard is not None else ((),)
+        plan = CandidatePlan(radius, min_jaccard, model.radius_gate_m, False, why, blocks)
         if min_jaccard is None and cost <= _CHEAP_PAIRS_PER_REPORT * n:
             # Cheap enough without a text join; estimating one would tokenize every report.
             return plan
@@ -179,35 +224,68 @@ def _pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
     return keys
 
 
-def _text_pairs(arrays: ReportArrays, min_jaccard: float) -> np.ndarray:
-    """All pairs whose token sets have ``Jaccard >= min_jaccard`` (exact).
+def _text_pairs(
+    arrays: ReportArrays, min_jaccard: float, blocks: tuple[tuple[str, ...], ...] = ((),)
+) -> np.ndarray:
+    """All pairs whose token sets have ``Jaccard >= min_jaccard`` (exact), within blocks.
 
-    Exact overlaps come from a sparse product of the report × token matrix with its
-    transpose, computed in blocks of rows against the rows after them (upper triangle
-    only), so memory stays bounded. ``Jaccard >= t`` is tested as
-    ``overlap · (1 + t) >= t · (|A| + |B|)``, which needs no division. Its cost grows
-    with the number of pairs sharing any token: at low bounds such as upstream's 0.15 on
-    long texts this join, not scoring, dominates an analysis.
+    One join per entry of ``blocks`` (see :attr:`CandidatePlan.text_blocks`) among the
+    reports of each group of equal block features; the union may repeat a pair.
     """
     text = arrays.text
     n = len(arrays)
     if n < 2 or len(text.indices) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    sizes = text.sizes
-    matrix = text.to_csr()
     parts = []
-    for start in range(0, n, _TEXT_BLOCK_ROWS):
-        stop = min(n, start + _TEXT_BLOCK_ROWS)
-        block = (matrix[start:stop] @ matrix[start:].T).tocoo()
-        rows = block.row.astype(np.int64) + start
-        cols = block.col.astype(np.int64) + start
-        overlap = block.data
-        keep = cols > rows
-        rows, cols, overlap = rows[keep], cols[keep], overlap[keep]
-        bound = min_jaccard - BOUND_MARGIN
-        keep = overlap * (1 + bound) >= bound * (sizes[rows] + sizes[cols])
-        parts.append(np.column_stack((rows[keep], cols[keep])))
+    for features in blocks:
+        if not features:
+            parts.append(_jaccard_join(text, min_jaccard))
+            continue
+        codes = {"classification": arrays.classification, "brand": arrays.brand}
+        key = np.zeros(n, dtype=np.int64)
+        valid = np.ones(n, dtype=bool)
+        for feature in features:
+            values = codes[feature]
+            valid &= values >= 0
+            key = key * (int(values.max(initial=0)) + 1) + np.maximum(values, 0)
+        rows = np.flatnonzero(valid)
+        rows = rows[np.argsort(key[rows], kind="stable")]
+        bounds = np.flatnonzero(np.diff(key[rows])) + 1
+        for group in np.split(rows, bounds):
+            if len(group) > 1:
+                parts.append(group[_jaccard_join(text.take(group), min_jaccard)])
     return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
+
+
+def _jaccard_join(text: TextFeatures, min_jaccard: float) -> np.ndarray:
+    """(m, 2) row pairs ``(y, x)``, ``y < x``, with ``Jaccard >= min_jaccard`` (exact).
+
+    A compiled all-pairs join over the inverted index (see
+    :func:`cleanapp_geo._join_accel.jaccard_join`), on two threads for many reports. Its
+    cost grows with the number of pairs sharing any token: at low bounds such as
+    upstream's 0.15 on long texts it is the costliest step of an analysis.
+    """
+    from cleanapp_geo import _join_accel
+
+    n = text.n_reports
+    if n < 2 or len(text.indices) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    token_ptr, token_rows = _join_accel.postings(text.indptr, text.indices, len(text.vocabulary))
+    bound = min_jaccard - BOUND_MARGIN
+
+    def join(first_row: int, row_step: int) -> tuple[np.ndarray, np.ndarray]:
+        return _join_accel.jaccard_join(
+            text.indptr, text.indices, token_ptr, token_rows, bound, first_row, row_step
+        )
+
+    if n < _THREADED_JOIN_MIN_REPORTS:
+        parts = [join(0, 1)]
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts = list(pool.map(join, (0, 1), (2, 2)))
+    return np.column_stack(
+        (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    )
 
 
 def candidate_pairs(
@@ -252,7 +330,7 @@ def candidate_pairs(
     if plan.spatial_radius_m is not None:
         key_parts.append(_pair_keys(_spatial_pairs(arrays, plan.spatial_radius_m), n))
     if plan.text_min_jaccard is not None:
-        text_pairs = _text_pairs(arrays, plan.text_min_jaccard)
+        text_pairs = _text_pairs(arrays, plan.text_min_jaccard, plan.text_blocks)
         if plan.gate_m is not None and len(text_pairs):
             d = haversine_m(
                 arrays.lon[text_pairs[:, 0]],
@@ -265,11 +343,12 @@ def candidate_pairs(
         del text_pairs
     if not key_parts:
         return np.empty((0, 2), dtype=np.int64), plan
-    routes = len(key_parts)
-    keys = key_parts[0] if routes == 1 else np.concatenate(key_parts)
+    # One join gives each pair once; two routes (or text blocks) may overlap.
+    may_repeat = len(key_parts) > 1 or len(plan.text_blocks) > 1
+    keys = key_parts[0] if len(key_parts) == 1 else np.concatenate(key_parts)
     del key_parts
     keys.sort()
-    if routes > 1 and len(keys) > 1:  # a route gives each pair once; two routes may overlap
+    if may_repeat and len(keys) > 1:
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     pairs = np.empty((len(keys), 2), dtype=np.int64)
     np.floor_divide(keys, n, out=pairs[:, 0])
