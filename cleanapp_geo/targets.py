@@ -54,7 +54,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final, Protocol, runtime_checkable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -65,6 +65,7 @@ from cleanapp_geo.schema import (
     BRAND_DISPLAY_NAME,
     BRAND_NAME,
     INFERRED_CONTACT_EMAILS,
+    LANGUAGE,
     SEQ,
 )
 
@@ -100,6 +101,7 @@ __all__ = [
     "normalize_url",
     "organization_key",
     "parse_email_list",
+    "report_brands",
     "suggest_targets",
     "target_key",
     "targets_frame",
@@ -286,7 +288,8 @@ outcome_memory_score, actionability_score : float
         >>> EscalationTarget(email="a@b.ch").to_record()["email"]
         'a@b.ch'
         """
-        return asdict(self)
+        # Every field is a str, float or int: no deep copy (dataclasses.asdict) is needed.
+        return {name: getattr(self, name) for name in _TARGET_FIELDS}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> EscalationTarget:
@@ -323,6 +326,9 @@ outcome_memory_score, actionability_score : float
                 values[f.name] = str(value)
         return cls(**values)
 
+
+#: Field names of :class:`EscalationTarget`, in order.
+_TARGET_FIELDS: Final = tuple(f.name for f in fields(EscalationTarget))
 
 # ============================================================================ emails
 
@@ -1340,8 +1346,14 @@ def inferred_contact_targets(analyses: pd.DataFrame | None) -> list[EscalationTa
     seqs = analyses[SEQ].tolist() if SEQ in analyses.columns else list(range(len(analyses)))
     texts = analyses[INFERRED_CONTACT_EMAILS].fillna("").astype(str).tolist()
     named: dict[str, set[int]] = {}
+    parsed: dict[str, tuple[str, ...]] = {}  # the same few texts repeat across reports
     for seq, text in zip(seqs, texts, strict=True):
-        for email in parse_email_list(text):
+        if not text:
+            continue
+        emails = parsed.get(text)
+        if emails is None:
+            emails = parsed[text] = parse_email_list(text)
+        for email in emails:
             named.setdefault(email, set()).add(int(seq))
     order = sorted(named, key=lambda e: (-len(named[e]), e))
     return [
@@ -1400,10 +1412,16 @@ def brand_contact_targets(
     seqs = reports[SEQ].tolist() if SEQ in reports.columns else list(range(len(reports)))
     naming: dict[str, set[int]] = {}
     shown: dict[str, dict[str, int]] = {}
+    keys: dict[str, str] = {}  # brand_key of each distinct name
     for seq, name, display in zip(
         seqs, names.fillna("").astype(str), displays.fillna("").astype(str), strict=True
     ):
-        for key in {brand_key(name), brand_key(display)} - {""}:
+        if not name and not display:
+            continue
+        for text in (name, display):
+            if text not in keys:
+                keys[text] = brand_key(text)
+        for key in {keys[name], keys[display]} - {""}:
             naming.setdefault(key, set()).add(int(seq))
             if display.strip():
                 counts = shown.setdefault(key, {})
@@ -1461,6 +1479,56 @@ def brand_contact_targets(
                 )
             )
     return out
+
+
+def report_brands(analyses: pd.DataFrame) -> pd.DataFrame:
+    """Choose the brand of each report over its analysis rows (all languages).
+
+    A report's brand is the one of its first analysis naming a brand (a non-empty
+    ``brand_name`` or ``brand_display_name``), English (``en``, case-insensitive) first, then
+    by language code; a report whose analyses name none gets empty names.
+
+    Parameters
+    ----------
+    analyses : pandas.DataFrame
+        Columns ``seq``, ``language``, ``brand_name`` and ``brand_display_name``: every
+        analysis row of the reports (:func:`cleanapp_geo.io.sql.read_analyses`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``seq``, ``brand_name`` and ``brand_display_name``, one row per report,
+        ordered by ``seq``: the ``reports`` argument of :func:`suggest_targets`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> analyses = pd.DataFrame({"seq": [1, 1, 2], "language": ["de", "en", "fr"],
+    ...                          "brand_name": ["migros", "", ""],
+    ...                          "brand_display_name": ["Migros", "", ""]})
+    >>> report_brands(analyses).to_dict("list")
+    {'seq': [1, 2], 'brand_name': ['migros', ''], 'brand_display_name': ['Migros', '']}
+    """
+    best: dict[int, tuple[tuple[bool, bool, str], str, str]] = {}
+    for seq, language, name, display in zip(
+        analyses[SEQ].tolist(),
+        analyses[LANGUAGE].tolist(),
+        analyses[BRAND_NAME].tolist(),
+        analyses[BRAND_DISPLAY_NAME].tolist(),
+        strict=True,
+    ):
+        rank = (name == "" and display == "", str(language).lower() != "en", str(language))
+        seen = best.get(seq)
+        if seen is None or rank < seen[0]:
+            best[seq] = (rank, name, display)
+    seqs = sorted(best)
+    return pd.DataFrame(
+        {
+            SEQ: pd.Series(seqs, dtype=np.int64),
+            BRAND_NAME: pd.Series([best[s][1] for s in seqs], dtype=str),
+            BRAND_DISPLAY_NAME: pd.Series([best[s][2] for s in seqs], dtype=str),
+        }
+    )
 
 
 def suggest_targets(

@@ -27,9 +27,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -50,8 +49,9 @@ from cleanapp_api.schemas import (
     HypothesisJSON,
     MatchClusterRequest,
     MatchClusterResponse,
+    ReportWithAnalysis,
 )
-from cleanapp_api.services.targets import suggest_targets
+from cleanapp_api.services.targets import suggest_targets_for_details
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import (
     ACTIVE_STATUSES,
@@ -258,25 +258,17 @@ def _on_connection(engine: sa.Engine, fn: Callable[..., _T], /, *args: Any, **kw
         return fn(conn, *args, **kwargs)
 
 
-class _Done(Generic[_T]):
-    """An already computed result with the ``Future.result`` interface."""
-
-    def __init__(self, value: _T) -> None:
-        self._value = value
-
-    def result(self) -> _T:
-        return self._value
-
-
-class _Inline:
-    """Runs submitted calls at once (the small-scope stand-in for a thread pool)."""
-
-    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _Done[_T]:
-        return _Done(fn(*args, **kwargs))
+def _details_and_targets(
+    conn: sa.Connection, seqs: Sequence[int], area: shapely.Geometry
+) -> tuple[list[ReportWithAnalysis], list[dict[str, Any]]]:
+    """Load the reports' details, then suggest targets from their analyses (one connection)."""
+    details = repo.report_details(conn, seqs)
+    return details, suggest_targets_for_details(conn, details=details, area=area)
 
 
 def _analysis_response(
     engine: sa.Engine,
+    conn: sa.Connection,
     *,
     frame: gpd.GeoDataFrame,
     classification: str,
@@ -289,49 +281,55 @@ def _analysis_response(
 ) -> ClusterAnalysisResponse:
     """Analyse the reports; load their details, candidate cases and targets.
 
-    The three loads need only the analysed reports, not the analysis. From
-    :data:`PARALLEL_MIN_REPORTS` reports on they run on three threads with their own
-    connections while this thread groups the reports, so PostgreSQL and numpy work overlap;
-    below it, one after the other (thread hand-offs and GIL contention cost more than they
-    save there). Candidate matching uses the reports' texts, which contain every hypothesis
-    title (upstream added the titles as separate match texts).
+    The loads need only the analysed reports, not the analysis: the details (every analysis
+    row of each report), from which the targets are suggested (only areas and brand
+    contacts are read for them), and the candidate cases. Below
+    :data:`PARALLEL_MIN_REPORTS` reports they run one after the other on ``conn`` (the
+    connection the reports were read on); from it on, on two threads with their own
+    connections while this thread groups the reports, so PostgreSQL and numpy work overlap.
+    Candidate matching uses the reports' texts, which contain every hypothesis title
+    (upstream added the titles as separate match texts).
     """
-    analysed = frame[frame[CLASSIFICATION].str.lower() == classification]  # as cg.analyze
+    kept = (frame[CLASSIFICATION].str.lower() == classification).to_numpy()  # as cg.analyze
+    analysed = frame if kept.all() else frame[kept]  # read by classification: all, no copy
     polygon = area.to_polygon() if isinstance(area, cg.RadiusScope) else area
-    with ExitStack() as stack:
-        pool: ThreadPoolExecutor | _Inline = _Inline()
-        if len(analysed) >= PARALLEL_MIN_REPORTS:
-            pool = stack.enter_context(
-                ThreadPoolExecutor(max_workers=3, thread_name_prefix="cleanapp-analysis")
+    seqs = analysed[SEQ].tolist()
+    model = MODELS[model_name]
+    candidates: list[CaseMatchCandidate]
+    if len(analysed) >= PARALLEL_MIN_REPORTS:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cleanapp-analysis") as pool:
+            loaded = pool.submit(_on_connection, engine, _details_and_targets, seqs, polygon)
+            matched = pool.submit(
+                _on_connection,
+                engine,
+                find_candidates,
+                classification=classification,
+                reports=analysed,
+                area=area,
+                texts=(),
             )
-        details = pool.submit(_on_connection, engine, repo.report_details, analysed[SEQ].tolist())
-        candidates = pool.submit(
-            _on_connection,
-            engine,
-            find_candidates,
-            classification=classification,
-            reports=analysed,
-            area=area,
-            texts=(),
+            result = cg.analyze(analysed, classification=classification, model=model)
+            details, targets = loaded.result()
+            candidates = matched.result()
+    else:
+        details, targets = _details_and_targets(conn, seqs, polygon)
+        candidates = find_candidates(
+            conn, classification=classification, reports=analysed, area=area, texts=()
         )
-        targets = pool.submit(
-            _on_connection, engine, suggest_targets, reports=analysed, area=polygon
-        )
-        result = cg.analyze(analysed, classification=classification, model=MODELS[model_name])
-        hypotheses = [HypothesisJSON(**h.to_dict()) for h in result.hypotheses]
-        return ClusterAnalysisResponse(
-            scope_type=scope_type,
-            classification=classification,
-            anchor_report_seq=anchor_seq,
-            geometry=echo,
-            radius_m=radius_m,
-            model=model_name,
-            reports=details.result(),
-            stats=ClusterStatsJSON(**result.stats.to_dict()),
-            hypotheses=hypotheses,
-            suggested_targets=targets.result(),
-            candidate_cases=[candidate_json(c) for c in candidates.result()],
-        )
+        result = cg.analyze(analysed, classification=classification, model=model)
+    return ClusterAnalysisResponse(
+        scope_type=scope_type,
+        classification=classification,
+        anchor_report_seq=anchor_seq,
+        geometry=echo,
+        radius_m=radius_m,
+        model=model_name,
+        reports=details,
+        stats=ClusterStatsJSON(**result.stats.to_dict()),
+        hypotheses=[HypothesisJSON(**h.to_dict()) for h in result.hypotheses],
+        suggested_targets=targets,
+        candidate_cases=[candidate_json(c) for c in candidates],
+    )
 
 
 def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnalysisResponse:
@@ -353,16 +351,18 @@ def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnaly
     classification = parse_classification(request.classification)
     n = _parse_n(request.n)
     model_name, _ = _parse_model(request.model)
-    frame = cio.read_reports(engine, scope=geometry, classification=classification, limit=n)
-    return _analysis_response(
-        engine,
-        frame=frame,
-        classification=classification,
-        model_name=model_name,
-        scope_type="geometry",
-        area=geometry,
-        echo=echo,
-    )
+    with engine.connect() as conn:
+        frame = cio.read_reports(conn, scope=geometry, classification=classification, limit=n)
+        return _analysis_response(
+            engine,
+            conn,
+            frame=frame,
+            classification=classification,
+            model_name=model_name,
+            scope_type="geometry",
+            area=geometry,
+            echo=echo,
+        )
 
 
 def _radius_m(request: FromReportRequest) -> float:
@@ -422,17 +422,18 @@ def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> Cluste
         )
         scope = cg.RadiusScope(longitude=point.x, latitude=point.y, radius_m=radius)
         frame = cio.read_reports(conn, scope=scope, classification=classification, limit=n)
-    return _analysis_response(
-        engine,
-        frame=frame,
-        classification=classification,
-        model_name=model_name,
-        scope_type="seed_report",
-        area=scope,
-        echo=None,
-        anchor_seq=request.seq,
-        radius_m=radius,
-    )
+        return _analysis_response(
+            engine,
+            conn,
+            frame=frame,
+            classification=classification,
+            model_name=model_name,
+            scope_type="seed_report",
+            area=scope,
+            echo=None,
+            anchor_seq=request.seq,
+            radius_m=radius,
+        )
 
 
 def load_linkable(conn: sa.Connection, seqs: Sequence[int]) -> gpd.GeoDataFrame:

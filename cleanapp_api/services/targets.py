@@ -11,6 +11,11 @@ through :func:`cleanapp_geo.io.contacts.suggest_stored_targets`:
 * inferred contacts from every analysis of the reports -- dropped when a better target
   exists.
 
+:func:`suggest_targets_for_details` is the same suggestion for reports whose details
+(every analysis row, :func:`cleanapp_api.db.repositories.report_details`) the analysis
+routes have loaded anyway: it reuses those analyses instead of reading them again, so only
+the areas and the brand contacts are queried.
+
 :func:`target_rows` normalises and merges targets given by a client (or suggested) into
 column values of ``case_escalation_targets`` with the one key scheme of
 :func:`cleanapp_geo.targets.target_key` as ``endpoint_key``.
@@ -18,18 +23,27 @@ column values of ``case_escalation_targets`` with the one key scheme of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from cleanapp_geo.io.contacts import suggest_stored_targets
-from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target
+import cleanapp_geo as cg
+from cleanapp_api.schemas import ReportWithAnalysis
+from cleanapp_geo.io.contacts import read_brand_contacts, suggest_stored_targets
+from cleanapp_geo.io.sql import read_areas
+from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target, report_brands
 
-__all__ = ["SUGGESTED_TARGETS_LIMIT", "suggest_targets", "target_rows"]
+__all__ = [
+    "SUGGESTED_TARGETS_LIMIT",
+    "suggest_targets",
+    "suggest_targets_for_details",
+    "target_rows",
+]
 
 #: Upstream's limit on suggested targets per analysis (reference §2.2).
 SUGGESTED_TARGETS_LIMIT = 8
@@ -70,6 +84,58 @@ def suggest_targets(
     if lookup is None and not seqs:
         return []
     targets = suggest_stored_targets(conn, lookup, seqs, limit=limit)
+    return [target.to_record() for target in targets]
+
+
+def suggest_targets_for_details(
+    conn: sa.Connection,
+    *,
+    details: Sequence[ReportWithAnalysis],
+    area: shapely.Geometry,
+    limit: int = SUGGESTED_TARGETS_LIMIT,
+) -> list[dict[str, Any]]:
+    """Suggest escalation targets for analysed reports whose details are loaded.
+
+    The same suggestion as :func:`suggest_targets` (through
+    :func:`cleanapp_geo.targets.suggest_targets`, with the brand of each report chosen by
+    :func:`cleanapp_geo.targets.report_brands`), but the analyses come from ``details``:
+    only the areas intersecting ``area`` and the contacts of the named brands are read.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        The store.
+    details : sequence of ReportWithAnalysis
+        The analysed reports with every analysis row.
+    area : shapely.Geometry
+        The scope (a (multi)polygon).
+    limit : int, default 8
+        Largest number of targets.
+
+    Returns
+    -------
+    list of dict
+        Target objects as :func:`suggest_targets` returns them, best first.
+    """
+    rows = [analysis for item in details for analysis in item.analysis]
+    analyses = pd.DataFrame(
+        {
+            "seq": np.fromiter((a.seq for a in rows), dtype=np.int64, count=len(rows)),
+            "language": [a.language for a in rows],
+            "brand_name": [a.brand_name for a in rows],
+            "brand_display_name": [a.brand_display_name for a in rows],
+            "inferred_contact_emails": [a.inferred_contact_emails for a in rows],
+        }
+    )
+    brands = {a.brand_name for a in rows} | {a.brand_display_name for a in rows}
+    brands.discard("")
+    targets = cg.suggest_targets(
+        report_brands(analyses),
+        areas=read_areas(conn, area),
+        brand_contacts=read_brand_contacts(conn, brands),
+        analyses=analyses,
+        limit=limit,
+    )
     return [target.to_record() for target in targets]
 
 

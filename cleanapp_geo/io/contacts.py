@@ -37,6 +37,7 @@ from cleanapp_geo.targets import (
     DEFAULT_SUGGESTION_LIMIT,
     EscalationTarget,
     brand_key,
+    report_brands,
     suggest_targets,
 )
 
@@ -79,7 +80,7 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
         The columns of :data:`BRAND_CONTACT_COLUMNS` (``emails`` a list of str), ordered by
         ``brand_key``, ``role``, ``organization``, then id.
     """
-    keys = sorted({k for k in (brand_key(b) for b in brands) if k})
+    keys = sorted({k for k in map(brand_key, set(brands)) if k})  # names repeat
     rows: Sequence[Any] = []
     if keys:
         bc = t.brand_contacts
@@ -90,12 +91,17 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
         )
         with _connection(con) as conn:
             rows = conn.execute(stmt).all()
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(BRAND_CONTACT_COLUMNS))
-    frame["emails"] = pd.Series([list(v or ()) for v in frame["emails"]], dtype=object)
-    for name in BRAND_CONTACT_COLUMNS:
-        if name != "emails":
-            frame[name] = frame[name].astype(str)
-    return frame
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(BRAND_CONTACT_COLUMNS)
+    return pd.DataFrame(
+        {
+            name: (
+                pd.Series([list(v or ()) for v in column], dtype=object)
+                if name == "emails"
+                else pd.Series([str(v) for v in column], dtype=str)
+            )
+            for name, column in zip(BRAND_CONTACT_COLUMNS, values, strict=True)
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,24 +185,10 @@ def suggest_stored_targets(
     """
     sources = read_target_sources(con, geometry, seqs)
     return suggest_targets(
-        _brand_reports(sources.analyses),
+        report_brands(sources.analyses),
         areas=sources.areas,
         brand_contacts=sources.brand_contacts,
         analyses=sources.analyses,
         existing=existing,
         limit=limit,
     )
-
-
-def _brand_reports(analyses: pd.DataFrame) -> pd.DataFrame:
-    """One row per report: its first non-empty brand name and display name over languages."""
-    if analyses.empty:
-        return pd.DataFrame({"seq": [], "brand_name": [], "brand_display_name": []})
-    frame = analyses[["seq", "language", "brand_name", "brand_display_name"]].copy()
-    frame["_has"] = (frame["brand_name"] != "") | (frame["brand_display_name"] != "")
-    frame["_en"] = frame["language"].str.lower() != "en"
-    frame = frame.sort_values(
-        ["seq", "_has", "_en", "language"], ascending=[True, False, True, True]
-    )
-    first = frame.drop_duplicates("seq", keep="first")
-    return first[["seq", "brand_name", "brand_display_name"]].reset_index(drop=True)
