@@ -5,6 +5,8 @@ Imported lazily by :mod:`cleanapp_geo.blocking` on first use.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -75,6 +77,10 @@ def _join_rows(
     overlap = np.zeros(n, np.int32)
     touched = np.empty(n, np.int64)
     for x in range(first_row, n, row_step):
+        size_x = indptr[x + 1] - indptr[x]
+        # Jaccard >= t needs overlap >= t·|x| (as |y| >= overlap): only rows reaching that
+        # count are listed, which keeps the hot loop free of an unpredictable branch.
+        needed = max(1, math.ceil(t * size_x - 1e-9))
         n_touched = 0
         for p in range(indptr[x], indptr[x + 1]):
             token = indices[p]
@@ -82,21 +88,26 @@ def _join_rows(
                 y = token_rows[q]
                 if y >= x:
                     break
-                if overlap[y] == 0:
+                count = overlap[y] + 1
+                overlap[y] = count
+                if count == needed:
                     touched[n_touched] = y
                     n_touched += 1
-                overlap[y] += 1
-        if n_pairs + n_touched > len(left):
+        fits = n_pairs + n_touched <= len(left)
+        if fits:
             for k in range(n_touched):
-                overlap[touched[k]] = 0
+                y = touched[k]
+                if overlap[y] * (1 + t) >= t * (size_x + indptr[y + 1] - indptr[y]):
+                    left[n_pairs] = y
+                    right[n_pairs] = x
+                    n_pairs += 1
+        for p in range(indptr[x], indptr[x + 1]):  # reset every count of this row
+            token = indices[p]
+            for q in range(token_ptr[token], token_ptr[token + 1]):
+                y = token_rows[q]
+                if y >= x:
+                    break
+                overlap[y] = 0
+        if not fits:
             return x, n_pairs
-        size_x = indptr[x + 1] - indptr[x]
-        for k in range(n_touched):
-            y = touched[k]
-            o = overlap[y]
-            overlap[y] = 0
-            if o * (1 + t) >= t * (size_x + indptr[y + 1] - indptr[y]):
-                left[n_pairs] = y
-                right[n_pairs] = x
-                n_pairs += 1
     return n, n_pairs
