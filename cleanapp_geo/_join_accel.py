@@ -1,4 +1,4 @@
-"""Compiled set-similarity join (numba): all report pairs whose token sets are similar.
+"""Compiled joins (numba): report pairs with similar token sets, or within a radius.
 
 Imported lazily by :mod:`cleanapp_geo.blocking` on first use.
 """
@@ -10,7 +10,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["jaccard_join", "postings"]
+__all__ = ["jaccard_join", "postings", "radius_pair_keys"]
 
 
 def postings(
@@ -111,3 +111,125 @@ def _join_rows(
         if not fits:
             return x, n_pairs
     return n, n_pairs
+
+
+#: The 13 neighbour cells that follow a cell in key order (half of the 26 around it).
+_OFFSETS = np.array(
+    [
+        (dx, dy, dz)
+        for dz in (-1, 0, 1)
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+        if (dz, dy, dx) > (0, 0, 0)
+    ],
+    dtype=np.int64,
+)
+
+
+def radius_pair_keys(xyz: np.ndarray, radius: float, *, threads: int = 1) -> np.ndarray | None:
+    """Keys ``i·n + j`` (``i < j``) of all point pairs within ``radius`` (Euclidean).
+
+    A uniform grid of cubes with side ``radius``: each point is compared with the points
+    of its own cube and of the 26 around it (each pair of cubes once), so no pair within
+    ``radius`` is missed. Returns None when the grid would not fit in 64-bit keys (the
+    caller then uses a k-d tree).
+    """
+    n = len(xyz)
+    if n < 2 or not radius > 0:
+        return np.empty(0, dtype=np.int64)
+    low = xyz.min(axis=0)
+    extent = np.floor((xyz.max(axis=0) - low) / radius).astype(np.int64) + 3
+    if float(np.prod(extent.astype(np.float64))) >= 2.0**62:
+        return None
+    cell = np.floor((xyz - low) / radius).astype(np.int64) + 1
+    keys = cell[:, 0] + extent[0] * (cell[:, 1] + extent[1] * cell[:, 2])
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    cell_keys = sorted_keys[starts]
+    cell_ptr = np.append(starts, n).astype(np.int64)
+    steps = _OFFSETS[:, 0] + extent[0] * (_OFFSETS[:, 1] + extent[1] * _OFFSETS[:, 2])
+    points = np.ascontiguousarray(xyz[order])
+
+    def run(first_cell: int) -> np.ndarray:
+        out = np.empty(1 << 16, np.int64)
+        cell_at, n_out = first_cell, 0
+        while True:
+            cell_at, n_out = _radius_cells(
+                points, order, cell_keys, cell_ptr, steps, radius * radius, cell_at, threads,
+                out, n_out,
+            )  # fmt: skip
+            if cell_at >= len(cell_keys):
+                return out[:n_out]
+            out = np.concatenate((out, np.empty_like(out)))
+
+    if threads == 1:
+        return run(0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return np.concatenate(list(pool.map(run, range(threads))))
+
+
+@numba.njit(cache=True, nogil=True)
+def _radius_cells(
+    points: np.ndarray,
+    order: np.ndarray,
+    cell_keys: np.ndarray,
+    cell_ptr: np.ndarray,
+    steps: np.ndarray,
+    radius_sq: float,
+    first_cell: int,
+    cell_step: int,
+    out: np.ndarray,
+    n_out: int,
+) -> tuple[int, int]:
+    """Pairs of cells ``first_cell, first_cell + cell_step, …`` and their later neighbours.
+
+    Returns the cell to resume at and the key count (stops before a cell whose pairs
+    might not fit in ``out``).
+    """
+    n = len(order)
+    n_cells = len(cell_keys)
+    neighbours = np.empty(len(steps), np.int64)
+    for c in range(first_cell, n_cells, cell_step):
+        lo = cell_ptr[c]
+        hi = cell_ptr[c + 1]
+        # The most pairs this cell can add: its own pairs and one per point of each
+        # neighbour cell per point of this cell.
+        bound = (hi - lo) * (hi - lo - 1) // 2
+        for s in range(len(steps)):
+            b = np.searchsorted(cell_keys, cell_keys[c] + steps[s])
+            if b < n_cells and cell_keys[b] == cell_keys[c] + steps[s]:
+                neighbours[s] = b
+                bound += (hi - lo) * (cell_ptr[b + 1] - cell_ptr[b])
+            else:
+                neighbours[s] = -1
+        if n_out + bound > len(out):
+            return c, n_out
+        for p in range(lo, hi):
+            px = points[p, 0]
+            py = points[p, 1]
+            pz = points[p, 2]
+            a = order[p]
+            for q in range(p + 1, hi):
+                dx = points[q, 0] - px
+                dy = points[q, 1] - py
+                dz = points[q, 2] - pz
+                if dx * dx + dy * dy + dz * dz <= radius_sq:
+                    b = order[q]
+                    out[n_out] = min(a, b) * n + max(a, b)
+                    n_out += 1
+            for s in range(len(steps)):
+                other = neighbours[s]
+                if other < 0:
+                    continue
+                for q in range(cell_ptr[other], cell_ptr[other + 1]):
+                    dx = points[q, 0] - px
+                    dy = points[q, 1] - py
+                    dz = points[q, 2] - pz
+                    if dx * dx + dy * dy + dz * dz <= radius_sq:
+                        b = order[q]
+                        out[n_out] = min(a, b) * n + max(a, b)
+                        n_out += 1
+    return n_cells, n_out

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from cleanapp_geo.arrays import ReportArrays, chord_m, haversine_m
 from cleanapp_geo.errors import ExhaustiveScoringWarning
@@ -31,6 +32,7 @@ __all__ = ["BOUND_MARGIN", "CandidatePlan", "candidate_pairs", "plan_candidates"
 #: Safety margin on score bounds, far above float rounding of a six-term sum.
 BOUND_MARGIN: Final = 1e-9
 _THREADED_JOIN_MIN_REPORTS: Final = 5_000
+_ESTIMATE_SAMPLE: Final = 20_000
 # A spatial-only plan with at most this many candidate pairs per report is taken as is.
 _CHEAP_PAIRS_PER_REPORT: Final = 64
 
@@ -146,13 +148,16 @@ def _text_blocks(model: SimilarityModel, location_budget: float) -> tuple[tuple[
 
 
 def _estimate_spatial_pairs(arrays: ReportArrays, radius_m: float) -> float:
+    """Estimate the pairs within ``radius_m`` from a k-d tree over a random sample."""
     n = len(arrays)
     if n < 2:
         return 0.0
     rng = np.random.default_rng(0)
-    sample = rng.choice(n, size=min(n, 1000), replace=False)
-    counts = arrays.tree.query_ball_point(arrays.xyz[sample], chord_m(radius_m), return_length=True)
-    return float(n * (np.mean(counts) - 1) / 2)
+    sample = rng.choice(n, size=min(n, _ESTIMATE_SAMPLE), replace=False)
+    tree = cKDTree(arrays.xyz[sample])
+    probes = arrays.xyz[sample[:1000]]
+    neighbours = tree.query_ball_point(probes, chord_m(radius_m), return_length=True) - 1
+    return float(n * np.mean(neighbours) * (n - 1) / max(len(sample) - 1, 1) / 2)
 
 
 def _estimate_text_pairs(arrays: ReportArrays, min_jaccard: float) -> float:
@@ -211,11 +216,20 @@ def plan_candidates(arrays: ReportArrays, model: SimilarityModel) -> CandidatePl
     )
 
 
-def _spatial_pairs(arrays: ReportArrays, radius_m: float) -> np.ndarray:
-    if len(arrays) < 2:
-        return np.empty((0, 2), dtype=np.int64)
+def _spatial_keys(arrays: ReportArrays, radius_m: float) -> np.ndarray:
+    """Keys ``i·n + j`` of all pairs within ``radius_m``.
+
+    A grid join on chord distances (a k-d tree when the grid would be too fine for 64-bit
+    cell keys).
+    """
+    from cleanapp_geo import _join_accel
+
+    n = len(arrays)
+    keys = _join_accel.radius_pair_keys(arrays.xyz, chord_m(radius_m))
+    if keys is not None:
+        return keys
     pairs = arrays.tree.query_pairs(chord_m(radius_m), output_type="ndarray")
-    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    return _pair_keys(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), n)
 
 
 def _pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
@@ -328,7 +342,7 @@ def candidate_pairs(
     # before the next allocation (these are the largest arrays of an analysis).
     key_parts = []
     if plan.spatial_radius_m is not None:
-        key_parts.append(_pair_keys(_spatial_pairs(arrays, plan.spatial_radius_m), n))
+        key_parts.append(_spatial_keys(arrays, plan.spatial_radius_m))
     if plan.text_min_jaccard is not None:
         text_pairs = _text_pairs(arrays, plan.text_min_jaccard, plan.text_blocks)
         if plan.gate_m is not None and len(text_pairs):

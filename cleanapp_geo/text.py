@@ -27,6 +27,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from cleanapp_geo import _text_accel
 
 __all__ = [
@@ -221,11 +223,12 @@ class TextFeatures:
         )
 
 
-def _utf8_columns(texts: TextInput) -> list[tuple[np.ndarray, np.ndarray]]:
-    """UTF-8 bytes and int64 offsets of each text column (zero-copy for Arrow strings).
+def _utf8_columns(texts: TextInput) -> list[pa.Array | pa.ChunkedArray]:
+    """Each text column as an Arrow ``large_string`` array without missing values.
 
     A frame gives one column per frame column (a report's text is its cells joined with a
-    space); anything else is one column. Missing values count as empty text.
+    space); anything else is one column. Missing values count as empty text. Arrow-backed
+    pandas strings are not copied.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -242,17 +245,22 @@ def _utf8_columns(texts: TextInput) -> list[tuple[np.ndarray, np.ndarray]]:
             array = pa.array(source, type=pa.large_string(), from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise TypeError(f"texts must be strings: {error}") from None
-        if array.null_count:
-            array = pc.fill_null(array, "")
-        _, offsets, data = array.buffers()
-        start = array.offset
-        columns.append(
-            (
-                np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8),
-                np.frombuffer(offsets, np.int64)[start : start + len(array) + 1],
-            )
-        )
+        columns.append(pc.fill_null(array, "") if array.null_count else array)
     return columns
+
+
+def _utf8_buffers(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes and int64 offsets of a ``large_string`` column (chunks are joined)."""
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    _, offsets, data = column.buffers()
+    start = column.offset
+    return (
+        np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8),
+        np.frombuffer(offsets, np.int64)[start : start + len(column) + 1],
+    )
 
 
 def _token_codes(
@@ -290,7 +298,7 @@ def _insert_tokens(vocabulary: _text_accel.Vocabulary, tokens: Sequence[str]) ->
 
 
 def _chunk_tokens(
-    columns: list[tuple[np.ndarray, np.ndarray]],
+    columns: list[pa.Array | pa.ChunkedArray],
     first: int,
     stop: int,
     vocabulary: _text_accel.Vocabulary,
@@ -306,10 +314,11 @@ def _chunk_tokens(
     from cleanapp_geo import _text_accel
 
     pieces, offsets, base = [], [], 0
-    for data, column_offsets in columns:
-        lo, hi = int(column_offsets[first]), int(column_offsets[stop])
+    for column in columns:
+        data, column_offsets = _utf8_buffers(column.slice(first, stop - first))
+        lo, hi = int(column_offsets[0]), int(column_offsets[-1])
         pieces.append(data[lo:hi])
-        offsets.append(column_offsets[first : stop + 1] - lo + base)
+        offsets.append(column_offsets - lo + base)
         base += hi - lo
     data = np.concatenate(pieces)
     cell_offsets = np.stack(offsets)

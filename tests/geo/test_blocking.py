@@ -80,3 +80,26 @@ def test_text_blocks_follow_the_weights():
     assert plan_candidates(
         prepare_reports(make_reports(50, seed=1), cg.UPSTREAM_MODEL), cg.UPSTREAM_MODEL
     ).text_blocks == (("classification",), ("brand",))
+
+
+@given(
+    points=st.lists(
+        st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(0, 3)), max_size=60
+    ),
+    radius=st.sampled_from([1.0, 5.0, 7.5, 30.0]),
+    threads=st.sampled_from([1, 2]),
+)
+def test_grid_radius_join_equals_kdtree(points, radius, threads):
+    # Integer coordinates put many points exactly on cell faces and at distance radius.
+    from scipy.spatial import cKDTree
+
+    xyz = np.array(points, dtype=np.float64).reshape(-1, 3)
+    keys = _join_accel.radius_pair_keys(xyz, radius, threads=threads)
+    expected = cKDTree(xyz).query_pairs(radius, output_type="ndarray") if len(xyz) else []
+    n = len(xyz)
+    assert sorted(keys.tolist()) == sorted(int(i) * n + int(j) for i, j in expected)
+
+
+def test_grid_radius_join_declines_grids_too_fine_for_64_bit_keys():
+    xyz = np.array([[-6.4e6, -6.4e6, -6.4e6], [6.4e6, 6.4e6, 6.4e6], [0.0, 0.0, 0.0]])
+    assert _join_accel.radius_pair_keys(xyz, 1e-3) is None

@@ -59,3 +59,16 @@ def test_long_and_repeated_tokens_take_the_exact_path():
     features = TextFeatures.from_texts(texts)
     assert features.tokens(0) == {long_word, "abcdefghabcdefgh"}
     assert features.tokens(1) == {"abcdefghabcdefghi", "abcdefghabcdefgh"}
+
+
+def test_chunked_arrow_strings_and_missing_values_are_tokenized():
+    # Large frames hold their strings in several Arrow chunks; missing text is empty.
+    import pandas as pd
+    import pyarrow as pa
+
+    texts = ["Loose brick wall", None, "Überfall café ok", "overflowing trash bin"] * 3
+    chunked = pa.chunked_array(
+        [pa.array(texts[:5], pa.large_string()), pa.array(texts[5:], pa.large_string())]
+    )
+    features = TextFeatures.from_texts(pd.Series(pd.arrays.ArrowExtensionArray(chunked)))
+    assert [features.tokens(k) for k in range(len(texts))] == [tokenize(t or "") for t in texts]
