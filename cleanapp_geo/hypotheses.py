@@ -13,7 +13,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 import numpy as np
@@ -186,24 +186,50 @@ class HypothesisTable:
 
     Hypothesis ``h`` owns the reports ``member_positions[offsets[h]:offsets[h + 1]]``
     (positional indices into the analysed reports, already in hypothesis order).
-    :meth:`to_hypotheses` builds the dataclasses (ids included) on demand.
+    :meth:`to_hypotheses` builds the dataclasses (ids included) on demand, and titles
+    are read from the reports only for the hypotheses asked for (:meth:`titles`).
     """
 
     offsets: np.ndarray
     member_positions: np.ndarray
     member_seqs: np.ndarray
     representative_report_seq: np.ndarray
+    representative_positions: np.ndarray
     report_count: np.ndarray
     confidence: np.ndarray
     severity_score: np.ndarray
     urgency_score: np.ndarray
     reason_bits: np.ndarray
-    title: np.ndarray
     classification: np.ndarray
     labels: np.ndarray
+    arrays: ReportArrays = field(repr=False)
+    _titles: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.report_count)
+
+    @property
+    def title(self) -> np.ndarray:
+        """Title of every hypothesis (object array)."""
+        return self.titles(len(self))
+
+    def titles(self, count: int) -> np.ndarray:
+        """Titles of the first ``count`` hypotheses.
+
+        A hypothesis is titled by its representative report (first non-blank of title,
+        summary, description), else by the three most frequent tokens of its reports.
+        """
+        count = min(count, len(self))
+        done = self._titles[0] if self._titles else np.empty(0, dtype=object)
+        if count > len(done):
+            new = self.arrays.title_text(self.representative_positions[len(done) : count])
+            for k in np.flatnonzero(new == ""):
+                h = len(done) + k
+                members = self.member_positions[self.offsets[h] : self.offsets[h + 1]]
+                new[k] = _title_from_tokens(self.arrays, members)
+            done = np.concatenate((done, new))
+            self._titles[:] = [done]
+        return done[:count]
 
     def report_seqs(self, h: int) -> list[int]:
         """Seqs of hypothesis ``h``, in hypothesis order."""
@@ -233,10 +259,9 @@ class HypothesisTable:
         offsets = self.offsets[: count + 1].tolist()
         member_seqs = self.member_seqs[: offsets[-1]].tolist()
         seq_texts = [str(s) for s in member_seqs]
-        columns = [
+        columns = [self.titles(count).tolist()] + [
             getattr(self, name)[:count].tolist()
             for name in (
-                "title",
                 "classification",
                 "representative_report_seq",
                 "report_count",
@@ -314,13 +339,21 @@ def group_hypotheses(
         empty_f = np.empty(0, dtype=np.float64)
         empty_o = np.empty(0, dtype=object)
         return HypothesisTable(
-            np.zeros(1, np.int64), empty_i, empty_i, empty_i, empty_i, empty_f, empty_f,
-            empty_f, empty_i, empty_o, empty_o, empty_i,
+            np.zeros(1, np.int64), empty_i, empty_i, empty_i, empty_i, empty_i, empty_f,
+            empty_f, empty_f, empty_i, empty_o, empty_i, arrays,
         )  # fmt: skip
     graph = sp.csr_array((np.ones(len(edge_i), dtype=np.int8), (edge_i, edge_j)), shape=(n, n))
     n_groups, component = connected_components(graph, directed=False)
     severity, ts_ns, seq = arrays.severity, arrays.ts_ns, arrays.seq
-    order = np.lexsort((seq, -ts_ns, -severity, component))
+    # Reports grouped by component, each group by severity, newest, then smallest seq
+    # first: only the reports of multi-report groups need the four-key sort.
+    in_group = np.bincount(component, minlength=n_groups)[component] > 1
+    grouped = np.flatnonzero(in_group)
+    grouped = grouped[
+        np.lexsort((seq[grouped], -ts_ns[grouped], -severity[grouped], component[grouped]))
+    ]
+    order = np.concatenate((np.flatnonzero(~in_group), grouped))
+    order = order[np.argsort(component[order], kind="stable")]
     sorted_component = component[order]
     starts = np.flatnonzero(np.r_[True, sorted_component[1:] != sorted_component[:-1]])
     sizes = np.diff(np.r_[starts, n])
@@ -336,10 +369,6 @@ def group_hypotheses(
     np.bitwise_or.at(bits, component[edge_i], edge_reason_bits.astype(np.int64))
     group_of_start = sorted_component[starts]
     reason_bits = bits[group_of_start]
-    titles = arrays.title_text(representative)
-    for g in np.flatnonzero(titles == ""):
-        members = order[starts[g] : starts[g] + sizes[g]]
-        titles[g] = _title_from_tokens(arrays, members)
     min_seq = np.minimum.reduceat(seq[order], starts)
     rank = np.lexsort((min_seq, -sizes, -max_severity, -urgency))
     offsets = np.zeros(n_groups + 1, dtype=np.int64)
@@ -352,14 +381,15 @@ def group_hypotheses(
         member_positions=member_positions,
         member_seqs=seq[member_positions],
         representative_report_seq=seq[representative[rank]],
+        representative_positions=representative[rank],
         report_count=sizes[rank].astype(np.int64),
         confidence=confidence[rank],
         severity_score=max_severity[rank],
         urgency_score=urgency[rank],
         reason_bits=reason_bits[rank],
-        title=titles[rank],
         classification=arrays.classification_labels[arrays.classification[representative[rank]]],
         labels=labels,
+        arrays=arrays,
     )
 
 
