@@ -10,7 +10,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["jaccard_join", "postings", "radius_pair_keys"]
+__all__ = ["jaccard_join", "pairs_to_csr", "postings", "radius_pairs"]
 
 
 def postings(
@@ -126,49 +126,65 @@ _OFFSETS = np.array(
 )
 
 
-def radius_pair_keys(xyz: np.ndarray, radius: float, *, threads: int = 1) -> np.ndarray | None:
-    """Keys ``i·n + j`` (``i < j``) of all point pairs within ``radius`` (Euclidean).
+def radius_pairs(
+    xyz: np.ndarray, radius: float, *, expected_pairs: int = 0, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """All point pairs within ``radius`` (Euclidean) as int32 ``(lower, higher)`` indices.
 
     A uniform grid of cubes with side ``radius``: each point is compared with the points
     of its own cube and of the 26 around it (each pair of cubes once), so no pair within
-    ``radius`` is missed. Returns None when the grid would not fit in 64-bit keys (the
-    caller then uses a k-d tree).
+    ``radius`` is missed. ``expected_pairs`` sizes the output (it grows when short).
+    Returns None when the grid would not fit in 64-bit cell keys (the caller then uses a
+    k-d tree).
     """
     n = len(xyz)
     if n < 2 or not radius > 0:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
     low = xyz.min(axis=0)
     extent = np.floor((xyz.max(axis=0) - low) / radius).astype(np.int64) + 3
     if float(np.prod(extent.astype(np.float64))) >= 2.0**62:
         return None
     cell = np.floor((xyz - low) / radius).astype(np.int64) + 1
     keys = cell[:, 0] + extent[0] * (cell[:, 1] + extent[1] * cell[:, 2])
-    order = np.argsort(keys, kind="stable")
+    del cell
+    order = np.argsort(keys, kind="stable").astype(np.int32)
     sorted_keys = keys[order]
+    del keys
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     cell_keys = sorted_keys[starts]
     cell_ptr = np.append(starts, n).astype(np.int64)
     steps = _OFFSETS[:, 0] + extent[0] * (_OFFSETS[:, 1] + extent[1] * _OFFSETS[:, 2])
     points = np.ascontiguousarray(xyz[order])
 
-    def run(first_cell: int) -> np.ndarray:
-        out = np.empty(1 << 16, np.int64)
+    def run(first_cell: int) -> tuple[np.ndarray, np.ndarray]:
+        capacity = max(1 << 16, int(1.05 * expected_pairs / threads))
+        lower = np.empty(capacity, np.int32)
+        higher = np.empty(capacity, np.int32)
         cell_at, n_out = first_cell, 0
         while True:
             cell_at, n_out = _radius_cells(
                 points, order, cell_keys, cell_ptr, steps, radius * radius, cell_at, threads,
-                out, n_out,
+                lower, higher, n_out,
             )  # fmt: skip
             if cell_at >= len(cell_keys):
-                return out[:n_out]
-            out = np.concatenate((out, np.empty_like(out)))
+                return lower[:n_out], higher[:n_out]
+            capacity = capacity + capacity // 2
+            lower = _grown(lower, n_out, capacity)
+            higher = _grown(higher, n_out, capacity)
 
     if threads == 1:
         return run(0)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return np.concatenate(list(pool.map(run, range(threads))))
+        parts = list(pool.map(run, range(threads)))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _grown(values: np.ndarray, used: int, capacity: int) -> np.ndarray:
+    out = np.empty(capacity, dtype=values.dtype)
+    out[:used] = values[:used]
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -181,15 +197,15 @@ def _radius_cells(
     radius_sq: float,
     first_cell: int,
     cell_step: int,
-    out: np.ndarray,
+    lower: np.ndarray,
+    higher: np.ndarray,
     n_out: int,
 ) -> tuple[int, int]:
     """Pairs of cells ``first_cell, first_cell + cell_step, …`` and their later neighbours.
 
-    Returns the cell to resume at and the key count (stops before a cell whose pairs
-    might not fit in ``out``).
+    Returns the cell to resume at and the pair count (stops before a cell whose pairs
+    might not fit in ``lower``/``higher``).
     """
-    n = len(order)
     n_cells = len(cell_keys)
     neighbours = np.empty(len(steps), np.int64)
     for c in range(first_cell, n_cells, cell_step):
@@ -205,7 +221,7 @@ def _radius_cells(
                 bound += (hi - lo) * (cell_ptr[b + 1] - cell_ptr[b])
             else:
                 neighbours[s] = -1
-        if n_out + bound > len(out):
+        if n_out + bound > len(lower):
             return c, n_out
         for p in range(lo, hi):
             px = points[p, 0]
@@ -218,7 +234,8 @@ def _radius_cells(
                 dz = points[q, 2] - pz
                 if dx * dx + dy * dy + dz * dz <= radius_sq:
                     b = order[q]
-                    out[n_out] = min(a, b) * n + max(a, b)
+                    lower[n_out] = min(a, b)
+                    higher[n_out] = max(a, b)
                     n_out += 1
             for s in range(len(steps)):
                 other = neighbours[s]
@@ -230,6 +247,50 @@ def _radius_cells(
                     dz = points[q, 2] - pz
                     if dx * dx + dy * dy + dz * dz <= radius_sq:
                         b = order[q]
-                        out[n_out] = min(a, b) * n + max(a, b)
+                        lower[n_out] = min(a, b)
+                        higher[n_out] = max(a, b)
                         n_out += 1
     return n_cells, n_out
+
+
+@numba.njit(cache=True, nogil=True)
+def pairs_to_csr(lower: np.ndarray, higher: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adjacency of pairs ``lower[k] < higher[k]``: row ``i`` lists its ``j > i``.
+
+    Returns ``(indptr, neighbours)``, each row's neighbours sorted, repeated pairs kept
+    once.
+    """
+    counts = np.zeros(n + 1, np.int64)
+    for k in range(len(lower)):
+        counts[lower[k] + 1] += 1
+    indptr = np.cumsum(counts)
+    cursor = indptr[:-1].copy()
+    neighbours = np.empty(len(lower), np.int32)
+    for k in range(len(lower)):
+        row = lower[k]
+        neighbours[cursor[row]] = higher[k]
+        cursor[row] += 1
+    # Sort each row (insertion sort for short rows) and drop repeats, compacting.
+    out = 0
+    start = 0
+    for i in range(n):
+        stop = indptr[i + 1]
+        if stop - start > 32:
+            neighbours[start:stop] = np.sort(neighbours[start:stop])
+        else:
+            for k in range(start + 1, stop):
+                v = neighbours[k]
+                p = k - 1
+                while p >= start and neighbours[p] > v:
+                    neighbours[p + 1] = neighbours[p]
+                    p -= 1
+                neighbours[p + 1] = v
+        row_start = out
+        for k in range(start, stop):
+            if out == row_start or neighbours[out - 1] != neighbours[k]:
+                neighbours[out] = neighbours[k]
+                out += 1
+        indptr[i] = row_start
+        start = stop
+    indptr[n] = out
+    return indptr, neighbours[:out]

@@ -22,6 +22,7 @@ __all__ = [
     "distinct_per_document",
     "sort_segments",
     "span_codes",
+    "take_segments",
 ]
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -236,3 +237,17 @@ def sort_segments(indptr: np.ndarray, values: np.ndarray) -> None:
                 values[p + 1] = values[p]
                 p -= 1
             values[p + 1] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def take_segments(
+    indptr: np.ndarray, values: np.ndarray, rows: np.ndarray, new_indptr: np.ndarray
+) -> np.ndarray:
+    """Concatenate ``values[indptr[r]:indptr[r + 1]]`` for ``r`` in ``rows``."""
+    out = np.empty(new_indptr[-1], values.dtype)
+    for k in range(len(rows)):
+        start = indptr[rows[k]]
+        at = new_indptr[k]
+        for t in range(new_indptr[k + 1] - at):
+            out[at + t] = values[start + t]
+    return out

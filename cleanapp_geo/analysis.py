@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from cleanapp_geo.arrays import ReportArrays, prepare_reports
-from cleanapp_geo.blocking import CandidatePlan, candidate_pairs
+from cleanapp_geo.blocking import CandidatePlan, candidate_graph
 from cleanapp_geo.errors import InvalidModelError
 from cleanapp_geo.hypotheses import (
     ClusterStats,
@@ -189,7 +189,7 @@ def analyze(
     if model.weight_text > 0:
         arrays.start_text()  # on a second core while the candidates are found
     clock = _lap(timings, "prepare", clock)
-    pairs, plan = candidate_pairs(arrays, model)
+    pairs, plan = candidate_graph(arrays, model)
     clock = _lap(timings, "candidates", clock)
     if model.weight_text > 0:
         _ = arrays.text

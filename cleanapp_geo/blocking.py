@@ -27,7 +27,14 @@ from cleanapp_geo.errors import ExhaustiveScoringWarning
 from cleanapp_geo.model import FEATURES, SimilarityModel
 from cleanapp_geo.text import TextFeatures
 
-__all__ = ["BOUND_MARGIN", "CandidatePlan", "candidate_pairs", "plan_candidates"]
+__all__ = [
+    "BOUND_MARGIN",
+    "CandidateGraph",
+    "CandidatePlan",
+    "candidate_graph",
+    "candidate_pairs",
+    "plan_candidates",
+]
 
 #: Safety margin on score bounds, far above float rounding of a six-term sum.
 BOUND_MARGIN: Final = 1e-9
@@ -59,6 +66,8 @@ class CandidatePlan:
         has none to share); ``((),)`` is one join over all reports. Blocking is used when
         a pair outside the spatial route cannot reach the threshold without those
         features.
+    spatial_pairs_estimate : float
+        Expected number of spatial-route pairs (sizes the join's output).
     """
 
     spatial_radius_m: float | None
@@ -67,6 +76,7 @@ class CandidatePlan:
     exhaustive: bool
     explanation: str
     text_blocks: tuple[tuple[str, ...], ...] = ((),)
+    spatial_pairs_estimate: float = 0.0
 
 
 def _route_options(
@@ -196,7 +206,7 @@ def plan_candidates(arrays: ReportArrays, model: SimilarityModel) -> CandidatePl
         if radius is not None:
             cost += _estimate_spatial_pairs(arrays, radius)
         blocks = _text_blocks(model, location_budget) if min_jaccard is not None else ((),)
-        plan = CandidatePlan(radius, min_jaccard, model.radius_gate_m, False, why, blocks)
+        plan = CandidatePlan(radius, min_jaccard, model.radius_gate_m, False, why, blocks, cost)
         if min_jaccard is None and cost <= _CHEAP_PAIRS_PER_REPORT * n:
             # Cheap enough without a text join; estimating one would tokenize every report.
             return plan
@@ -216,26 +226,22 @@ def plan_candidates(arrays: ReportArrays, model: SimilarityModel) -> CandidatePl
     )
 
 
-def _spatial_keys(arrays: ReportArrays, radius_m: float) -> np.ndarray:
-    """Keys ``i·n + j`` of all pairs within ``radius_m``.
+def _spatial_pairs(
+    arrays: ReportArrays, radius_m: float, expected_pairs: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs within ``radius_m`` as int32 ``(lower, higher)`` positions.
 
     A grid join on chord distances (a k-d tree when the grid would be too fine for 64-bit
     cell keys).
     """
     from cleanapp_geo import _join_accel
 
-    n = len(arrays)
-    keys = _join_accel.radius_pair_keys(arrays.xyz, chord_m(radius_m))
-    if keys is not None:
-        return keys
-    pairs = arrays.tree.query_pairs(chord_m(radius_m), output_type="ndarray")
-    return _pair_keys(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), n)
-
-
-def _pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
-    keys = pairs[:, 0] * n
-    keys += pairs[:, 1]
-    return keys
+    chord = chord_m(radius_m)
+    found = _join_accel.radius_pairs(arrays.xyz, chord, expected_pairs=int(expected_pairs))
+    if found is not None:
+        return found
+    pairs = arrays.tree.query_pairs(chord, output_type="ndarray").reshape(-1, 2)
+    return pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32)
 
 
 def _text_pairs(
@@ -302,6 +308,56 @@ def _jaccard_join(text: TextFeatures, min_jaccard: float) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateGraph:
+    """Candidate pairs as an upper-triangular adjacency (CSR).
+
+    Report ``i`` (positional) is paired with ``neighbors[indptr[i]:indptr[i + 1]]``, all
+    greater than ``i`` and sorted, so the pairs are in ``(i, j)`` order, each once. At a
+    million reports this is a third of the memory of an (m, 2) int64 pair array.
+
+    Attributes
+    ----------
+    indptr : numpy.ndarray
+        int64, length ``n + 1``.
+    neighbors : numpy.ndarray
+        int32 partner positions.
+    """
+
+    indptr: np.ndarray
+    neighbors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.neighbors)
+
+    def chunks(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield the pairs ``(i, j)`` as int64 arrays of at most ``size`` pairs."""
+        for start in range(0, len(self), size):
+            stop = min(len(self), start + size)
+            yield self.rows(start, stop), self.neighbors[start:stop].astype(np.int64)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Return the ``i`` of pairs ``start:stop`` (int64)."""
+        first = int(np.searchsorted(self.indptr, start, side="right")) - 1
+        last = int(np.searchsorted(self.indptr, stop, side="left"))
+        bounds = np.clip(self.indptr[first : last + 1], start, stop)
+        return np.repeat(np.arange(first, last, dtype=np.int64), np.diff(bounds))
+
+    def pairs(self) -> np.ndarray:
+        """All pairs as an (m, 2) int64 array."""
+        return np.column_stack((self.rows(0, len(self)), self.neighbors.astype(np.int64)))
+
+    @classmethod
+    def from_pairs(cls, lower: np.ndarray, higher: np.ndarray, n: int) -> CandidateGraph:
+        """Build from pairs ``lower[k] < higher[k]`` (repeats are kept once)."""
+        from cleanapp_geo import _join_accel
+
+        indptr, neighbors = _join_accel.pairs_to_csr(
+            lower.astype(np.int32, copy=False), higher.astype(np.int32, copy=False), n
+        )
+        return cls(indptr=indptr, neighbors=neighbors)
+
+
 def candidate_pairs(
     arrays: ReportArrays, model: SimilarityModel, plan: CandidatePlan | None = None
 ) -> tuple[np.ndarray, CandidatePlan]:
@@ -327,6 +383,21 @@ def candidate_pairs(
     -----
     ExhaustiveScoringWarning
         When the plan is exhaustive; the pairs are then all ``n (n - 1) / 2`` pairs.
+
+    See Also
+    --------
+    candidate_graph : The same pairs in a compact adjacency layout.
+    """
+    graph, plan = candidate_graph(arrays, model, plan)
+    return graph.pairs(), plan
+
+
+def candidate_graph(
+    arrays: ReportArrays, model: SimilarityModel, plan: CandidatePlan | None = None
+) -> tuple[CandidateGraph, CandidatePlan]:
+    """Generate the candidate pairs of a model as a :class:`CandidateGraph`.
+
+    Parameters and warnings as :func:`candidate_pairs`.
     """
     plan = plan or plan_candidates(arrays, model)
     n = len(arrays)
@@ -337,12 +408,12 @@ def candidate_pairs(
             stacklevel=2,
         )
         i, j = np.triu_indices(n, k=1)
-        return np.column_stack((i, j)).astype(np.int64), plan
-    # Each route's pairs become int64 keys i·n + j at once, so its (m, 2) array is freed
-    # before the next allocation (these are the largest arrays of an analysis).
-    key_parts = []
+        return CandidateGraph.from_pairs(i, j, n), plan
+    lower_parts, higher_parts = [], []
     if plan.spatial_radius_m is not None:
-        key_parts.append(_spatial_keys(arrays, plan.spatial_radius_m))
+        lower, higher = _spatial_pairs(arrays, plan.spatial_radius_m, plan.spatial_pairs_estimate)
+        lower_parts.append(lower)
+        higher_parts.append(higher)
     if plan.text_min_jaccard is not None:
         text_pairs = _text_pairs(arrays, plan.text_min_jaccard, plan.text_blocks)
         if plan.gate_m is not None and len(text_pairs):
@@ -353,18 +424,12 @@ def candidate_pairs(
                 arrays.lat[text_pairs[:, 1]],
             )
             text_pairs = text_pairs[d <= plan.gate_m]
-        key_parts.append(_pair_keys(text_pairs, n))
+        lower_parts.append(text_pairs[:, 0].astype(np.int32))
+        higher_parts.append(text_pairs[:, 1].astype(np.int32))
         del text_pairs
-    if not key_parts:
-        return np.empty((0, 2), dtype=np.int64), plan
-    # One join gives each pair once; two routes (or text blocks) may overlap.
-    may_repeat = len(key_parts) > 1 or len(plan.text_blocks) > 1
-    keys = key_parts[0] if len(key_parts) == 1 else np.concatenate(key_parts)
-    del key_parts
-    keys.sort()
-    if may_repeat and len(keys) > 1:
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    pairs = np.empty((len(keys), 2), dtype=np.int64)
-    np.floor_divide(keys, n, out=pairs[:, 0])
-    np.subtract(keys, pairs[:, 0] * n, out=pairs[:, 1])
-    return pairs, plan
+    if not lower_parts:
+        return CandidateGraph.from_pairs(np.empty(0, np.int32), np.empty(0, np.int32), n), plan
+    lower = lower_parts[0] if len(lower_parts) == 1 else np.concatenate(lower_parts)
+    higher = higher_parts[0] if len(higher_parts) == 1 else np.concatenate(higher_parts)
+    del lower_parts, higher_parts
+    return CandidateGraph.from_pairs(lower, higher, n), plan

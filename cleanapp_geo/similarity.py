@@ -6,6 +6,7 @@ See :mod:`cleanapp_geo.model` for the features and kernels and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cleanapp_geo.arrays import EARTH_RADIUS_M, ReportArrays, prepare_reports
-from cleanapp_geo.blocking import BOUND_MARGIN, candidate_pairs
+from cleanapp_geo.blocking import BOUND_MARGIN, CandidateGraph, candidate_graph
 from cleanapp_geo.errors import UnknownReportError
 from cleanapp_geo.model import DEFAULT_MODEL, FEATURES, REASON_MIN_KERNEL, REASONS, SimilarityModel
 from cleanapp_geo.schema import SEQ
@@ -196,24 +197,40 @@ EDGE_COLUMNS: Final = (*FEATURES, "score", "distance_m", "jaccard", "reasons")
 
 
 def scored_edges(
-    arrays: ReportArrays, pairs: np.ndarray, model: SimilarityModel
+    arrays: ReportArrays, pairs: np.ndarray | CandidateGraph, model: SimilarityModel
 ) -> dict[str, np.ndarray]:
     """Score candidate pairs and keep the edges.
 
-    A first pass (:func:`edge_mask`) decides which pairs are edges without writing
-    anything else; the edges alone are then scored in full.
+    A first pass (:func:`edge_mask`, in chunks) decides which pairs are edges without
+    writing anything else; the edges alone are then scored in full.
 
-    Returns a dict with positional ``i``, ``j`` and the :data:`EDGE_COLUMNS` of the
-    edges only.
+    Parameters
+    ----------
+    arrays : ReportArrays
+        The reports.
+    pairs : numpy.ndarray or CandidateGraph
+        (m, 2) positional pairs, or a candidate graph.
+    model : SimilarityModel
+        The model.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Positional ``i``, ``j`` and the :data:`EDGE_COLUMNS` of the edges only.
     """
-    edge = np.concatenate(
-        [
-            edge_mask(arrays, pairs[s : s + _SCORE_CHUNK, 0], pairs[s : s + _SCORE_CHUNK, 1], model)
+    if isinstance(pairs, CandidateGraph):
+        chunks: Iterable[tuple[np.ndarray, np.ndarray]] = pairs.chunks(_SCORE_CHUNK)
+    else:
+        chunks = (
+            (pairs[s : s + _SCORE_CHUNK, 0], pairs[s : s + _SCORE_CHUNK, 1])
             for s in range(0, len(pairs), _SCORE_CHUNK)
-        ]
-        or [np.zeros(0, dtype=bool)]
-    )
-    i, j = pairs[edge, 0], pairs[edge, 1]
+        )
+    edge_i, edge_j = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for i, j in chunks:
+        edge = edge_mask(arrays, i, j, model)
+        edge_i.append(i[edge])
+        edge_j.append(j[edge])
+    i, j = np.concatenate(edge_i), np.concatenate(edge_j)
     scored = score_pairs(arrays, i, j, model)
     return {"i": i, "j": j, **{column: scored[column] for column in EDGE_COLUMNS}}
 
@@ -259,8 +276,8 @@ def similarity_edges(
     model = model or DEFAULT_MODEL
     frame = validate_reports(reports)
     arrays = prepare_reports(frame, model, classification=classification)
-    pairs, _ = candidate_pairs(arrays, model)
-    return edges_frame(arrays, scored_edges(arrays, pairs, model))
+    graph, _ = candidate_graph(arrays, model)
+    return edges_frame(arrays, scored_edges(arrays, graph, model))
 
 
 @dataclass(frozen=True, slots=True)

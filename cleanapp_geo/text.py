@@ -140,15 +140,14 @@ class TextFeatures:
 
         The vocabulary and document frequencies are kept as they are.
         """
+        from cleanapp_geo import _text_accel
+
         rows = np.asarray(rows, dtype=np.int64)
-        sizes = self.sizes[rows]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=indptr[1:])
-        source = np.repeat(self.indptr[rows] - indptr[:-1], sizes)
-        source += np.arange(indptr[-1])
+        np.cumsum(self.sizes[rows], out=indptr[1:])
         return TextFeatures(
             indptr=indptr,
-            indices=self.indices[source],
+            indices=_text_accel.take_segments(self.indptr, self.indices, rows, indptr),
             vocabulary=self.vocabulary,
             document_frequency=self.document_frequency,
         )

@@ -94,12 +94,28 @@ def test_grid_radius_join_equals_kdtree(points, radius, threads):
     from scipy.spatial import cKDTree
 
     xyz = np.array(points, dtype=np.float64).reshape(-1, 3)
-    keys = _join_accel.radius_pair_keys(xyz, radius, threads=threads)
-    expected = cKDTree(xyz).query_pairs(radius, output_type="ndarray") if len(xyz) else []
-    n = len(xyz)
-    assert sorted(keys.tolist()) == sorted(int(i) * n + int(j) for i, j in expected)
+    lower, higher = _join_accel.radius_pairs(xyz, radius, threads=threads)
+    expected = cKDTree(xyz).query_pairs(radius) if len(xyz) else set()
+    assert sorted(zip(lower.tolist(), higher.tolist(), strict=True)) == sorted(expected)
 
 
 def test_grid_radius_join_declines_grids_too_fine_for_64_bit_keys():
     xyz = np.array([[-6.4e6, -6.4e6, -6.4e6], [6.4e6, 6.4e6, 6.4e6], [0.0, 0.0, 0.0]])
-    assert _join_accel.radius_pair_keys(xyz, 1e-3) is None
+    assert _join_accel.radius_pairs(xyz, 1e-3) is None
+
+
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), max_size=80),
+)
+def test_candidate_graph_holds_each_pair_once_in_order(pairs):
+    from cleanapp_geo.blocking import CandidateGraph
+
+    pairs = [(a, b) for a, b in pairs if a < b]
+    lower = np.array([a for a, _ in pairs], dtype=np.int32)
+    higher = np.array([b for _, b in pairs], dtype=np.int32)
+    graph = CandidateGraph.from_pairs(lower, higher, 13)
+    expected = sorted(set(pairs))
+    assert [tuple(p) for p in graph.pairs().tolist()] == expected
+    assert len(graph) == len(expected)
+    chunked = [p for i, j in graph.chunks(3) for p in zip(i.tolist(), j.tolist(), strict=True)]
+    assert chunked == expected
