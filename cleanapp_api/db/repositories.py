@@ -23,6 +23,7 @@ case.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -93,6 +94,7 @@ _CANDIDATE_LIMIT: Final = 500
 
 _ARRAY_BIGINT = pg.ARRAY(sa.BigInteger)
 _ARRAY_TEXT = pg.ARRAY(sa.Text)
+_PSYCOPG_DIALECT: Final = sa.engine.make_url("postgresql+psycopg://").get_dialect()()
 
 
 def _json_text(value: Any) -> str:
@@ -306,29 +308,9 @@ def _go_time(text: str) -> str:
     return text.rstrip("0").rstrip(".") + "Z"
 
 
-def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithAnalysis]:
-    """Load reports with every analysis row (reference §1.4), in the order of ``seqs``.
-
-    Unlike upstream's loaders every analysis column is selected, so ``is_valid``,
-    ``inferred_contact_emails`` and ``updated_at`` are the stored values. ``team``, ``id``
-    and ``description`` are the report's; ``x``/``y`` are 0 and ``last_email_sent_at`` null
-    (the store keeps no e-mail history of solo reports). One query; timestamps are
-    formatted by PostgreSQL (this runs for up to 10k reports per analysis).
-
-    Parameters
-    ----------
-    conn : sqlalchemy.Connection
-        The store.
-    seqs : sequence of int
-        Report seqs; unknown ones are skipped.
-
-    Returns
-    -------
-    list of ReportWithAnalysis
-    """
-    wanted = [int(s) for s in seqs]
-    if not wanted:
-        return []
+@functools.cache
+def _details_statement() -> sa.engine.Compiled:
+    """Compile the statement of :func:`report_details` for the psycopg driver (once)."""
     r, a = t.reports, t.report_analysis
     stmt = (
         sa.select(
@@ -360,11 +342,46 @@ def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithA
             _utc_text(a.c.updated_at),
         )
         .select_from(r.outerjoin(a, a.c.seq == r.c.seq))
-        .where(r.c.seq == sa.any_(sa.bindparam("seqs", wanted, _ARRAY_BIGINT)))
+        .where(r.c.seq == sa.any_(sa.bindparam("seqs", type_=_ARRAY_BIGINT)))
     )  # no ORDER BY: the wide rows would sort on disk; analyses are ordered below
+    return stmt.compile(dialect=_PSYCOPG_DIALECT)
+
+
+def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithAnalysis]:
+    """Load reports with every analysis row (reference §1.4), in the order of ``seqs``.
+
+    Unlike upstream's loaders every analysis column is selected, so ``is_valid``,
+    ``inferred_contact_emails`` and ``updated_at`` are the stored values. ``team``, ``id``
+    and ``description`` are the report's; ``x``/``y`` are 0 and ``last_email_sent_at`` null
+    (the store keeps no e-mail history of solo reports). One query; timestamps are
+    formatted by PostgreSQL (this runs for up to 10k reports per analysis).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        The store.
+    seqs : sequence of int
+        Report seqs; unknown ones are skipped.
+
+    Returns
+    -------
+    list of ReportWithAnalysis
+    """
+    wanted = [int(s) for s in seqs]
+    if not wanted:
+        return []
+    compiled = _details_statement()
+    raw = conn.connection.driver_connection
+    if raw is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("the SQLAlchemy connection has no DBAPI connection")
+    # The driver's tuples in binary (numbers are not parsed from text), fetched at once:
+    # SQLAlchemy rows and row-by-row fetching each cost more than building the Structs.
+    with raw.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.construct_params({"seqs": wanted}))
+        rows = cursor.fetchall()
     found: dict[int, ReportWithAnalysis] = {}
     times: dict[str, str] = {}
-    for row in conn.execute(stmt).all():  # one fetch: row-by-row iteration costs 2x
+    for row in rows:
         (seq, public_id, ts, reporter_id, team, latitude, longitude, text, analysis_seq,
          source, analysis_text, title, description, brand_name, brand_display_name,
          litter, hazard, digital_bug, severity, summary, language, classification,
