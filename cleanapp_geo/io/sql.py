@@ -23,9 +23,11 @@ Preferred analysis (reference §1.3)
 -----------------------------------
 Each returned row carries one analysis of the report, chosen among **all** its analyses
 (valid or not, as upstream): the one whose language is ``en`` (case-insensitive), else the
-one with the smallest lower-cased language code (ties by the raw code). It is chosen in
-SQL with a ``LATERAL ... ORDER BY ... LIMIT 1`` subquery over the ``(seq, language)``
-primary key.
+one with the smallest lower-cased language code (ties by the raw code). Its language is
+stored in ``reports.preferred_language`` (written with new reports by
+:func:`write_reports` and kept right for every writer by triggers on ``report_analysis``,
+see :mod:`cleanapp_geo.io.tables`), so a read fetches it with one probe of the
+``(seq, language)`` primary key per report.
 
 Scopes
 ------
@@ -44,14 +46,16 @@ Performance
 Statements are built once per combination of filters and cached (values are bound at
 execution). Reads switch off JIT compilation for their transaction (PostGIS cost estimates
 make PostgreSQL JIT-compile these short queries, which cost 0.4 s on a 30k-report polygon)
-and read the driver's tuples directly. Bulk writes stage Arrow-encoded CSV with ``COPY``
-and write rows in spatial order (see :func:`write_reports`).
+and read the driver's tuples directly, in binary, with Python's garbage collector paused
+while the frame is built (see :func:`_gc_paused`). Bulk writes stage Arrow-encoded CSV
+with ``COPY`` and write rows in spatial order (see :func:`write_reports`).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import gc
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -184,6 +188,7 @@ _MAX_LISTED: Final = 5
 _REBUILD_MIN_ROWS: Final = 100_000
 _REBUILD_MAINTENANCE_WORK_MEM: Final = "256MB"
 _READ_WORK_MEM: Final = "64MB"
+_PSYCOPG_DIALECT: Final = sa.engine.make_url("postgresql+psycopg://").get_dialect()()
 
 # WGS84 constants for the radius bounding box (see radius_bounding_boxes).
 _WGS84_A: Final = 6_378_137.0
@@ -329,8 +334,8 @@ def _report_query(
     until: datetime | pd.Timestamp | str | None,
     limit: int | None,
     visible_only: bool,
-) -> tuple[sa.Select[Any], dict[str, Any]]:
-    """Validate the arguments; return the (cached) statement and its parameter values."""
+) -> tuple[_QueryShape, dict[str, Any]]:
+    """Validate the arguments; return the query's shape and its parameter values."""
     params: dict[str, Any] = {}
     kind, n_boxes = "", 0
     if scope is not None:
@@ -375,7 +380,7 @@ def _report_query(
         limit is not None,
         bool(visible_only),
     )
-    return _report_statement(shape), params
+    return shape, params
 
 
 @functools.lru_cache(maxsize=256)
@@ -384,15 +389,10 @@ def _report_statement(shape: _QueryShape) -> sa.Select[Any]:
     kind, n_boxes, by_seqs, by_class, by_since, by_until, limited, visible_only = shape
     r = t.reports
     a = t.report_analysis
-    lang = sa.func.lower(a.c.language)
-    # Whether the report qualifies, over *all* its analyses (a window computed before the
-    # ORDER BY ... LIMIT 1 that picks the preferred one): one index scan per report.
-    qualifying: list[sa.ColumnElement[bool]] = []
-    if visible_only:
-        qualifying.append(a.c.is_valid)
-    if by_class:
-        qualifying.append(a.c.classification == sa.bindparam("classification", type_=sa.String))
-    extra = [sa.func.bool_or(sa.and_(*qualifying)).over().label("qualifies")] if qualifying else []
+    # The preferred analysis is the one in the report's preferred_language (kept by the
+    # triggers of migration 0003): one probe of the (seq, language) primary key. LIMIT 1
+    # (the key allows one row at most) keeps the lateral a per-report index probe; as a
+    # plain join the planner would hash-join a scan of every analysis.
     preferred = (
         sa.select(
             a.c.classification,
@@ -404,15 +404,26 @@ def _report_statement(shape: _QueryShape) -> sa.Select[Any]:
             a.c.brand_display_name,
             a.c.inferred_contact_emails,
             a.c.language,
-            *extra,
+            a.c.is_valid,
         )
-        .where(a.c.seq == r.c.seq)
-        .order_by(lang != _PREFERRED_LANGUAGE, lang, a.c.language)
+        .where(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
         .limit(1)
         .lateral("preferred")
     )
+
+    # Whether the report qualifies, over *all* its analyses: the preferred one usually
+    # does; the other analyses are looked at (an EXISTS probe) only when it does not.
+    def qualifying(analysis: Any) -> list[sa.ColumnElement[bool]]:
+        tests: list[sa.ColumnElement[bool]] = []
+        if visible_only:
+            tests.append(analysis.is_valid)
+        if by_class:
+            wanted = sa.bindparam("classification", type_=sa.String)
+            tests.append(analysis.classification == wanted)
+        return tests
+
     p = preferred.c
-    outer = not qualifying  # every report, also one without analyses
+    outer = not qualifying(p)  # every report, also one without analyses
 
     def text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.func.coalesce(column, "") if outer else column
@@ -436,8 +447,14 @@ def _report_statement(shape: _QueryShape) -> sa.Select[Any]:
         text(p.language).label(LANGUAGE),
     ]
     stmt = sa.select(*columns).select_from(r.join(preferred, sa.true(), isouter=outer))
-    if qualifying:
-        stmt = stmt.where(p.qualifies)
+    if not outer:
+        other = a.alias("other")
+        stmt = stmt.where(
+            sa.or_(
+                sa.and_(*qualifying(p)),
+                sa.exists().where(other.c.seq == r.c.seq, *qualifying(other.c)),
+            )
+        )
     if visible_only:
         stmt = stmt.where(
             r.c.status == "active",
@@ -514,8 +531,8 @@ def select_reports(
     InvalidQueryError
         When another argument is invalid.
     """
-    stmt, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
-    return stmt.params(params)
+    shape, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
+    return _report_statement(shape).params(params)
 
 
 def read_reports(
@@ -573,19 +590,21 @@ def read_reports(
     >>> import cleanapp_geo.io as cio  # doctest: +SKIP
     >>> cio.read_reports(engine, scope=cg.scope.RadiusScope(8.54, 47.37, 250))  # doctest: +SKIP
     """
-    stmt, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
+    shape, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
     if seqs is not None and not params["seqs"]:
         return _report_frame([])
+    compiled = _compiled_statement(shape)
     with _connection(con) as conn:
         _tune_read(conn)
-        result = conn.execute(stmt, params)
-        try:
-            # The selected columns need no result processing: read the DBAPI tuples
-            # directly (SQLAlchemy Row objects cost about 4 µs each).
-            rows = result.cursor.fetchall() if result.cursor is not None else []
-        finally:
-            result.close()
-    return _report_frame(rows)
+        raw = conn.connection.driver_connection
+        if raw is None:  # pragma: no cover - a live connection always has one
+            raise RuntimeError("the SQLAlchemy connection has no DBAPI connection")
+        # The selected columns need no result processing: read the driver's tuples directly
+        # (SQLAlchemy Row objects cost about 4 µs each), in binary (numbers are not parsed
+        # from text), with the garbage collector paused (see _gc_paused).
+        with _gc_paused(), raw.cursor(binary=True) as cursor:
+            cursor.execute(str(compiled), compiled.construct_params(params))
+            return _report_frame(cursor.fetchall())
 
 
 def _tune_read(conn: sa.Connection) -> None:
@@ -602,6 +621,34 @@ def _tune_read(conn: sa.Connection) -> None:
             sa.func.set_config("work_mem", _READ_WORK_MEM, sa.true()),
         )
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_statement(shape: _QueryShape) -> sa.engine.Compiled:
+    """Compile the statement of one query shape for the psycopg driver, once."""
+    return _report_statement(shape).compile(dialect=_PSYCOPG_DIALECT)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a frame is read and built.
+
+    A 30k-report read creates 30k row tuples and 30k shapely points, all tracked by the
+    collector: enough allocations to trigger several collections, and a full one now and
+    then whose cost grows with everything the process holds (0.1-0.5 s in a process that
+    also holds a million-report frame). The pause is short and bounded (one fetch and one
+    frame): garbage cycles made meanwhile are collected by the next collection. The
+    collector is switched back on at the end unless it was off already (then it is left
+    alone), so overlapping reads in several threads never leave it off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _report_frame(rows: Sequence[Sequence[Any]]) -> gpd.GeoDataFrame:
@@ -824,6 +871,7 @@ _stage_reports = sa.Table(
     sa.Column("visibility", sa.Text),
     sa.Column("owner", sa.Text),
     sa.Column("owner_is_public", sa.Boolean),
+    sa.Column("preferred_language", sa.Text),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
@@ -1378,6 +1426,10 @@ def insert_reports(
     report_rows = _report_table(reports)
     if analyses is None:
         analysis_rows = _analysis_table(reports, seqs, one_per_report=True)
+        # Each report's only analysis is its preferred one.
+        report_rows = report_rows.append_column(
+            "preferred_language", analysis_rows.column("language")
+        )
     else:
         analysis_rows = _analysis_table(analyses, seqs, one_per_report=False)
     report_order = _spatial_order(report_rows)
@@ -1454,7 +1506,25 @@ def _insert_stage_reports(conn: sa.Connection, staged: Sequence[str], *, keyed: 
             targets[name] = s.c[name]
     if "owner_is_public" in staged:
         targets["owner_is_public"] = s.c.owner_is_public
-    rows = sa.select(*targets.values())
+    source: sa.FromClause = s
+    if "preferred_language" in staged:
+        targets["preferred_language"] = s.c.preferred_language
+    else:
+        # A new report's analyses are all staged (none can be stored yet): its preferred
+        # language is the first staged one in the order of reference §1.3.
+        new_analyses = _stage_analysis
+        lang = sa.func.lower(new_analyses.c.language)
+        best = (
+            sa.select(new_analyses.c.seq, new_analyses.c.language)
+            .ext(pg.distinct_on(new_analyses.c.seq))
+            .order_by(
+                new_analyses.c.seq, lang != _PREFERRED_LANGUAGE, lang, new_analyses.c.language
+            )
+            .subquery("best")
+        )
+        source = s.outerjoin(best, best.c.seq == s.c.seq)
+        targets["preferred_language"] = best.c.language
+    rows = sa.select(*targets.values()).select_from(source)
     if keyed:
         stmt: sa.Executable = (
             pg.insert(r)
@@ -1518,7 +1588,9 @@ def write_reports(
     :data:`OPTIONAL_REPORT_COLUMNS`. Without ``analyses``, each report gets one analysis
     row from the frame's analysis columns (``title`` ... ``language``) and the optional
     :data:`OPTIONAL_ANALYSIS_COLUMNS`; an empty ``language`` is stored as ``en`` and an
-    empty ``classification`` as ``physical`` (the upstream column defaults).
+    empty ``classification`` as ``physical`` (the upstream column defaults). A new report
+    also stores the language of its preferred analysis (``reports.preferred_language``);
+    analyses added to stored reports update it through the table's triggers.
 
     *Large loads.* When at least 100,000 new reports go into a table holding fewer
     rows (or ``rebuild_indexes=True``), the indexes, unique and primary keys of

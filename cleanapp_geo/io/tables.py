@@ -12,6 +12,13 @@ deliberate changes:
   never disagree. Its GiST index serves polygon scopes (``ST_Intersects``) and, through a
   conservative bounding box, metre-radius scopes (``ST_DWithin`` on geography), so no second
   (geography) index has to be maintained on bulk loads; see :mod:`cleanapp_geo.io.sql`.
+* ``reports.preferred_language`` (new, migration 0003) is the language of the report's
+  preferred analysis (reference §1.3; NULL when it has none), so readers join that analysis
+  on the ``(seq, language)`` primary key instead of ranking every report's analyses.
+  Statement-level triggers on ``report_analysis`` (created by the migration; a MetaData
+  cannot declare them) keep it right for every writer: inserts, updates, deletes,
+  truncation. :func:`cleanapp_geo.io.write_reports` stores it with new reports, so its
+  bulk loads cost the triggers one join and no update.
 * ``seq`` is the stable key of a report: bulk imports are idempotent on it. ``public_id``
   always holds an upstream-format id (``rpt_`` + 22 base64url characters); when an import
   does not supply one, the database draws a random one (:data:`NEW_PUBLIC_ID_SQL`).
@@ -188,6 +195,9 @@ reports = sa.Table(
     sa.Column("owner", sa.String(255), nullable=True),
     sa.Column("owner_is_public", sa.Boolean, nullable=False, server_default=sa.false()),
     _created_at(),
+    # Language of the preferred analysis (reference §1.3), NULL without analyses; kept up to
+    # date by the triggers of migration 0003 on report_analysis (see the module docstring).
+    sa.Column("preferred_language", sa.String(16), nullable=True),
     sa.UniqueConstraint("public_id"),
     # Same language as PUBLIC_ID_PATTERN, about four times cheaper for PostgreSQL's regex
     # engine than a counted repetition (it matters on million-row imports).

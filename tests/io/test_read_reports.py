@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import numpy as np
@@ -292,3 +293,16 @@ def test_read_areas_with_consented_contacts(store: sa.Engine) -> None:
     ]
     assert cio.read_areas(store, RadiusScope(8.2, 47.05, 1_000)).empty
     assert cio.read_areas(store, shapely.box(8.95, 46.9, 9.05, 47.0))["name"].tolist() == ["Far"]
+
+
+def test_reads_leave_the_garbage_collector_as_they_found_it(store: sa.Engine) -> None:
+    _write(store, record(1), record(2))
+    assert gc.isenabled()
+    assert _seqs(cio.read_reports(store)) == [2, 1]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert _seqs(cio.read_reports(store)) == [2, 1]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
