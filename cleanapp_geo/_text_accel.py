@@ -20,7 +20,7 @@ __all__ = [
     "Vocabulary",
     "ascii_spans",
     "distinct_per_document",
-    "sort_segments",
+    "place_sorted",
     "span_codes",
     "take_segments",
 ]
@@ -219,27 +219,6 @@ def distinct_per_document(
 
 
 @numba.njit(cache=True, nogil=True)
-def sort_segments(indptr: np.ndarray, values: np.ndarray) -> None:
-    """Sort ``values[indptr[i]:indptr[i + 1]]`` in place for every ``i``.
-
-    Insertion sort: the segments are short token sets.
-    """
-    for i in range(len(indptr) - 1):
-        lo = indptr[i]
-        hi = indptr[i + 1]
-        if hi - lo > 32:
-            values[lo:hi] = np.sort(values[lo:hi])
-            continue
-        for k in range(lo + 1, hi):
-            v = values[k]
-            p = k - 1
-            while p >= lo and values[p] > v:
-                values[p + 1] = values[p]
-                p -= 1
-            values[p + 1] = v
-
-
-@numba.njit(cache=True, nogil=True)
 def take_segments(
     indptr: np.ndarray, values: np.ndarray, rows: np.ndarray, new_indptr: np.ndarray
 ) -> np.ndarray:
@@ -251,3 +230,34 @@ def take_segments(
         for t in range(new_indptr[k + 1] - at):
             out[at + t] = values[start + t]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def place_sorted(
+    codes: np.ndarray,
+    sizes: np.ndarray,
+    rank: np.ndarray,
+    destination: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Write each text's ``rank[codes]``, sorted, at ``out[destination[d]:]``.
+
+    ``codes`` holds the ids of consecutive texts, ``sizes[d]`` of them for text ``d``.
+    """
+    at = 0
+    for d in range(len(sizes)):
+        start = destination[d]
+        size = sizes[d]
+        for k in range(size):
+            out[start + k] = rank[codes[at + k]]
+        at += size
+        if size > 32:
+            out[start : start + size] = np.sort(out[start : start + size])
+            continue
+        for k in range(start + 1, start + size):
+            v = out[k]
+            p = k - 1
+            while p >= start and out[p] > v:
+                out[p + 1] = out[p]
+                p -= 1
+            out[p + 1] = v

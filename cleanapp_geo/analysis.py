@@ -189,12 +189,14 @@ def analyze(
     if model.weight_text > 0:
         arrays.start_text()  # on a second core while the candidates are found
     clock = _lap(timings, "prepare", clock)
-    pairs, plan = candidate_graph(arrays, model)
+    graph, plan = candidate_graph(arrays, model)
     clock = _lap(timings, "candidates", clock)
     if model.weight_text > 0:
         _ = arrays.text
     clock = _lap(timings, "text_features", clock)
-    edges = scored_edges(arrays, pairs, model)
+    edges = scored_edges(arrays, graph, model)
+    candidate_pair_count = len(graph)
+    del graph  # the largest array of an analysis: free it before grouping
     clock = _lap(timings, "scoring", clock)
     table = group_hypotheses(arrays, edges["i"], edges["j"], edges["reasons"], now=reference)
     stats = cluster_stats(arrays, scope_classification)
@@ -209,7 +211,7 @@ def analyze(
         model=model,
         plan=plan,
         now=reference,
-        candidate_pair_count=len(pairs),
+        candidate_pair_count=candidate_pair_count,
         timings_s=timings,
     )
 

@@ -127,9 +127,12 @@ class ReportArrays:
         def tokenize() -> None:
             try:
                 features = TextFeatures.from_texts(
-                    self.titles, stop_words=self.stop_words, min_token_chars=self.min_token_chars
+                    self.titles,
+                    stop_words=self.stop_words,
+                    min_token_chars=self.min_token_chars,
+                    order=self.frame_position,
                 )
-                future.set_result(features.take(self.frame_position))
+                future.set_result(features)
             except BaseException as error:  # re-raised by ``text`` in the caller
                 future.set_exception(error)
 

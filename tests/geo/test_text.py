@@ -72,3 +72,18 @@ def test_chunked_arrow_strings_and_missing_values_are_tokenized():
     )
     features = TextFeatures.from_texts(pd.Series(pd.arrays.ArrowExtensionArray(chunked)))
     assert [features.tokens(k) for k in range(len(texts))] == [tokenize(t or "") for t in texts]
+
+
+@given(texts=st.lists(TEXTS, max_size=20), seed=st.integers(0, 1000))
+def test_ordered_features_equal_take_of_the_permutation(texts, seed):
+    order = np.random.default_rng(seed).permutation(len(texts))
+    ordered = TextFeatures.from_texts(texts, order=order)
+    taken = TextFeatures.from_texts(texts).take(order)
+    assert np.array_equal(ordered.indptr, taken.indptr)
+    assert np.array_equal(ordered.indices, taken.indices)
+    assert [ordered.tokens(p) for p in range(len(texts))] == [tokenize(texts[k]) for k in order]
+
+
+def test_order_must_be_a_permutation():
+    with pytest.raises(ValueError, match="permutation of the 3 texts"):
+        TextFeatures.from_texts(["a b", "c", "d"], order=np.array([0, 0, 1]))
