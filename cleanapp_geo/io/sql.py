@@ -651,36 +651,46 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
+#: One row of the statement of :func:`select_reports`, as Arrow types.
+_ROW_TYPE: Final = pa.struct(
+    [
+        (SEQ, pa.int64()),
+        (PUBLIC_ID, pa.string()),
+        ("ts_us", pa.int64()),
+        ("longitude", pa.float64()),
+        ("latitude", pa.float64()),
+        (CLASSIFICATION, pa.string()),
+        (SEVERITY_LEVEL, pa.float64()),
+        *(
+            (name, pa.string())
+            for name in (
+                TITLE,
+                SUMMARY,
+                DESCRIPTION,
+                BRAND_NAME,
+                BRAND_DISPLAY_NAME,
+                INFERRED_CONTACT_EMAILS,
+                LANGUAGE,
+            )
+        ),
+    ]
+)
+
+
 def _report_frame(rows: Sequence[Sequence[Any]]) -> gpd.GeoDataFrame:
-    names = (
-        SEQ,
-        PUBLIC_ID,
-        "ts_us",
-        "longitude",
-        "latitude",
-        CLASSIFICATION,
-        SEVERITY_LEVEL,
-        TITLE,
-        SUMMARY,
-        DESCRIPTION,
-        BRAND_NAME,
-        BRAND_DISPLAY_NAME,
-        INFERRED_CONTACT_EMAILS,
-        LANGUAGE,
-    )
-    columns = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {}
+    # Arrow converts the tuples column by column in one pass (about half the time of
+    # transposing them in Python and converting each column).
+    columns = dict(zip(_ROW_TYPE.names, pa.array(rows, type=_ROW_TYPE).flatten(), strict=True))
 
-    def values(name: str, dtype: Any) -> np.ndarray:
-        return np.asarray(columns.get(name, ()), dtype=dtype)
+    def values(name: str) -> np.ndarray:
+        return np.array(columns[name].to_numpy())
 
-    text = pa.table({name: pa.array(columns.get(name, ()), pa.string()) for name in TEXT_COLUMNS})
+    text = pa.table({name: columns[name] for name in TEXT_COLUMNS})
     data: dict[str, Any] = dict(text.to_pandas().items())  # pandas "str" columns
-    data[SEQ] = values(SEQ, np.int64)
-    data[TS] = pd.to_datetime(values("ts_us", np.int64), unit="us", utc=True).astype(
-        "datetime64[ns, UTC]"
-    )
-    data[SEVERITY_LEVEL] = values(SEVERITY_LEVEL, float)
-    points = shapely.points(values("longitude", float), values("latitude", float))
+    data[SEQ] = values(SEQ)
+    data[TS] = pd.to_datetime(values("ts_us"), unit="us", utc=True).astype("datetime64[ns, UTC]")
+    data[SEVERITY_LEVEL] = values(SEVERITY_LEVEL)
+    points = shapely.points(values("longitude"), values("latitude"))
     # The database guarantees the contract (unique seq, coordinate and severity ranges,
     # non-null text and timestamps), so the frame is built directly, without re-validation.
     frame = pd.DataFrame({c: data[c] for c in REPORT_COLUMNS if c in data})
