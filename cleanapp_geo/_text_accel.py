@@ -16,13 +16,12 @@ import numpy as np
 
 __all__ = [
     "ASCII_KIND",
-    "IDENTITY",
+    "TOKEN_BYTES",
     "Vocabulary",
-    "ascii_spans",
     "distinct_per_document",
     "place_sorted",
-    "span_codes",
     "take_segments",
+    "token_ids",
 ]
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -35,11 +34,12 @@ ASCII_KIND = np.array(
     + [0] * 128,
     dtype=np.uint8,
 )
-#: Bytes compared as they are (tokens already lowercased by Python).
-IDENTITY = np.arange(256, dtype=np.uint8)
+#: Every byte but 0 is a token byte, taken as it is (for tokens already split and
+#: lowercased by Python, one per cell).
+TOKEN_BYTES = np.arange(256, dtype=np.uint8)
 
 # Indices into the ``counters`` vector.
-C_CODES, C_ARENA = 0, 1
+C_CODES, C_ARENA, C_OUT, C_NON_ASCII = 0, 1, 2, 3
 
 
 @dataclass(slots=True)
@@ -50,8 +50,9 @@ class Vocabulary:
     code_hash: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.uint64))
     arena_start: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
     arena_length: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
+    mark: np.ndarray = field(default_factory=lambda: np.full(1 << 11, -1, np.int64))
     arena: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, np.uint8))
-    counters: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64))
+    counters: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
 
     @property
     def n_codes(self) -> int:
@@ -71,6 +72,7 @@ class Vocabulary:
         self.code_hash = _resized(self.code_hash, max_codes, 0)
         self.arena_start = _resized(self.arena_start, max_codes, 0)
         self.arena_length = _resized(self.arena_length, max_codes, 0)
+        self.mark = _resized(self.mark, max_codes, -1)
         self.arena = _resized(self.arena, 2 * len(self.arena), 0)
 
 
@@ -93,115 +95,120 @@ def _rehash(code_hash: np.ndarray, n_codes: int, capacity: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def span_codes(
+def token_ids(
     data: np.ndarray,
-    starts: np.ndarray,
-    stops: np.ndarray,
-    table: np.ndarray,
-    first: int,
+    offsets: np.ndarray,
+    first_doc: int,
+    doc_base: int,
+    min_chars: int,
+    n_stop: int,
+    kind: np.ndarray,
+    ascii_cells_only: bool,
     slots: np.ndarray,
     code_hash: np.ndarray,
     arena: np.ndarray,
     arena_start: np.ndarray,
     arena_length: np.ndarray,
+    mark: np.ndarray,
     counters: np.ndarray,
+    out_docs: np.ndarray,
     out_codes: np.ndarray,
+    non_ascii: np.ndarray,
 ) -> int:
-    """Ids of the tokens ``table[data[starts[k]:stops[k]]]``, inserting new ones.
+    """Distinct token ids of documents made of text cells, in one pass.
 
-    Writes ``out_codes[k]`` from span ``first`` on and returns the span it stopped
-    before: ``len(starts)`` when done, earlier when the table or the arena must grow
-    (:meth:`Vocabulary.grow`) before the next insertion.
-    """
-    mask = np.uint64(len(slots) - 1)
-    for t in range(first, len(starts)):
-        start = starts[t]
-        length = stops[t] - start
-        h = _FNV_OFFSET
-        for k in range(start, start + length):
-            h = (h ^ np.uint64(table[data[k]])) * _FNV_PRIME
-        slot = h & mask
-        while True:
-            code = slots[slot]
-            if code < 0:
-                if 2 * (counters[C_CODES] + 1) > len(slots) or (
-                    counters[C_ARENA] + length > len(arena)
-                ):
-                    return t
-                code = counters[C_CODES]
-                counters[C_CODES] = code + 1
-                slots[slot] = code
-                code_hash[code] = h
-                at = counters[C_ARENA]
-                for k in range(length):
-                    arena[at + k] = table[data[start + k]]
-                arena_start[code] = at
-                arena_length[code] = length
-                counters[C_ARENA] = at + length
-                break
-            if code_hash[code] == h and arena_length[code] == length:
-                at = arena_start[code]
-                same = True
-                for k in range(length):
-                    if arena[at + k] != table[data[start + k]]:
-                        same = False
-                        break
-                if same:
-                    break
-            slot = (slot + np.uint64(1)) & mask
-        out_codes[t] = code
-    return len(starts)
+    Document ``d`` is the cells ``data[offsets[c, d]:offsets[c, d + 1]]`` of every column
+    ``c`` (cells are joined by a separator). Tokens are maximal runs of bytes whose
+    ``kind`` is not 0, taken as ``kind[byte]`` (lowercased), of at least ``min_chars``
+    bytes. Each token is looked up in the vocabulary table (FNV-1a hash, then byte for
+    byte against the arena copy) and inserted when new. Ids below ``n_stop`` (stop
+    words) are dropped; with a non-empty ``mark`` (one slot per id) each id is written
+    once per document. ``(doc_base + d, id)`` goes to ``out_docs``/``out_codes`` at
+    ``counters[C_OUT]``.
 
+    With ``ascii_cells_only``, a cell holding a byte of 128 or more is skipped and
+    ``d * n_columns + c`` appended to ``non_ascii`` (the caller tokenizes it as Unicode).
 
-@numba.njit(cache=True, nogil=True)
-def ascii_spans(
-    data: np.ndarray, offsets: np.ndarray, min_chars: int, kind: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Token spans of documents made of text cells whose bytes are all ASCII.
-
-    Document ``d`` is the cells ``data[offsets[c, d]:offsets[c, d + 1]]`` of every
-    column ``c`` (cells are joined by a separator). Tokens are maximal runs of bytes
-    whose ``kind`` is not 0, at least ``min_chars`` long. Returns the document, start and
-    stop of every token, document by document, and ``d * n_columns + c`` of every cell
-    holding a byte of 128 or more (skipped here: the caller tokenizes it as Unicode).
+    Starts at document ``first_doc`` and returns the document it stopped before: the
+    number of documents when done, earlier when the table or the arena must grow
+    (:meth:`Vocabulary.grow`).
     """
     n_columns = offsets.shape[0]
     n_docs = offsets.shape[1] - 1
-    n_bytes = offsets[n_columns - 1, n_docs] if n_columns else 0
-    n_cells = n_columns * n_docs
-    bound = (n_bytes + n_cells) // (min_chars + 1) + n_cells
-    docs = np.empty(bound, np.int32)
-    starts = np.empty(bound, np.int64)
-    stops = np.empty(bound, np.int64)
-    non_ascii = np.empty(n_cells, np.int64)
-    n_tokens = 0
-    n_non_ascii = 0
-    for d in range(n_docs):
+    mask = np.uint64(len(slots) - 1)
+    dedupe = len(mark) > 0
+    for d in range(first_doc, n_docs):
+        doc_bytes = 0
+        for c in range(n_columns):
+            doc_bytes += offsets[c, d + 1] - offsets[c, d]
+        if 2 * (counters[C_CODES] + doc_bytes + 1) > len(slots) or (
+            counters[C_ARENA] + doc_bytes > len(arena)
+        ):
+            return d
+        doc = doc_base + d
         for c in range(n_columns):
             lo = offsets[c, d]
             hi = offsets[c, d + 1]
-            ascii_only = True
-            for k in range(lo, hi):
-                if data[k] >= 128:
-                    ascii_only = False
-                    break
-            if not ascii_only:
-                non_ascii[n_non_ascii] = d * n_columns + c
-                n_non_ascii += 1
-                continue
+            if ascii_cells_only:
+                ascii_only = True
+                for k in range(lo, hi):
+                    if data[k] >= 128:
+                        ascii_only = False
+                        break
+                if not ascii_only:
+                    non_ascii[counters[C_NON_ASCII]] = d * n_columns + c
+                    counters[C_NON_ASCII] += 1
+                    continue
             start = -1
+            h = _FNV_OFFSET
             for k in range(lo, hi + 1):
-                if k < hi and kind[data[k]] != 0:
+                ch = kind[data[k]] if k < hi else np.uint8(0)
+                if ch != 0:
                     if start < 0:
                         start = k
-                elif start >= 0:
-                    if k - start >= min_chars:
-                        docs[n_tokens] = d
-                        starts[n_tokens] = start
-                        stops[n_tokens] = k
-                        n_tokens += 1
-                    start = -1
-    return docs[:n_tokens], starts[:n_tokens], stops[:n_tokens], non_ascii[:n_non_ascii]
+                        h = _FNV_OFFSET
+                    h = (h ^ np.uint64(ch)) * _FNV_PRIME
+                    continue
+                if start < 0:
+                    continue
+                length = k - start
+                if length >= min_chars:
+                    # The token's id (inlined: a compiled call with array arguments costs
+                    # more than the lookup).
+                    slot = h & mask
+                    while True:
+                        code = slots[slot]
+                        if code < 0:
+                            code = counters[C_CODES]
+                            counters[C_CODES] = code + 1
+                            slots[slot] = code
+                            code_hash[code] = h
+                            at = counters[C_ARENA]
+                            for t in range(length):
+                                arena[at + t] = kind[data[start + t]]
+                            arena_start[code] = at
+                            arena_length[code] = length
+                            counters[C_ARENA] = at + length
+                            break
+                        if code_hash[code] == h and arena_length[code] == length:
+                            at = arena_start[code]
+                            same = True
+                            for t in range(length):
+                                if arena[at + t] != kind[data[start + t]]:
+                                    same = False
+                                    break
+                            if same:
+                                break
+                        slot = (slot + np.uint64(1)) & mask
+                    if code >= n_stop and not (dedupe and mark[code] == doc):
+                        if dedupe:
+                            mark[code] = doc
+                        at = counters[C_OUT]
+                        out_docs[at] = doc
+                        out_codes[at] = code
+                        counters[C_OUT] = at + 1
+                start = -1
+    return n_docs
 
 
 @numba.njit(cache=True, nogil=True)

@@ -185,9 +185,14 @@ def analyze(
     scope_classification = classification or _DEFAULT_CLASSIFICATION
     clock = _lap(timings, "scope", clock)
 
-    arrays = prepare_reports(frame, model, classification=scope_classification, spatial_order=True)
-    if model.weight_text > 0:
-        arrays.start_text()  # on a second core while the candidates are found
+    # Tokenizing runs on a second core while the candidates are found.
+    arrays = prepare_reports(
+        frame,
+        model,
+        classification=scope_classification,
+        spatial_order=True,
+        tokenize=model.weight_text > 0,
+    )
     clock = _lap(timings, "prepare", clock)
     graph, plan = candidate_graph(arrays, model)
     clock = _lap(timings, "candidates", clock)

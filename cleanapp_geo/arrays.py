@@ -119,27 +119,12 @@ class ReportArrays:
         The compiled tokenizer releases the GIL, so the tokens are ready, at no cost in
         wall time, by when the spatial candidates are: :attr:`text` waits for them.
         """
-        if self._text:
-            return
-        future: Future[TextFeatures] = Future()
-        self._text.append(future)
-
-        def tokenize() -> None:
-            try:
-                features = TextFeatures.from_texts(
-                    self.titles,
-                    stop_words=self.stop_words,
-                    min_token_chars=self.min_token_chars,
-                    order=self.frame_position,
+        if not self._text:
+            self._text.append(
+                _tokenize_later(
+                    self.titles, self.stop_words, self.min_token_chars, self.frame_position
                 )
-                future.set_result(features)
-            except BaseException as error:  # re-raised by ``text`` in the caller
-                future.set_exception(error)
-
-        if len(self) < _BACKGROUND_MIN_REPORTS:
-            tokenize()
-        else:
-            threading.Thread(target=tokenize, name="cleanapp-tokenize", daemon=True).start()
+            )
 
     def jaccard(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Exact token-set Jaccard similarity of pairs ``(i[k], j[k])`` (positions)."""
@@ -163,6 +148,29 @@ class ReportArrays:
         return display_titles(self.titles.iloc[self.frame_position[positions]])
 
 
+def _tokenize_later(
+    titles: pd.DataFrame, stop_words: frozenset[str], min_token_chars: int, order: np.ndarray
+) -> Future[TextFeatures]:
+    """Tokenize ``titles`` (rows in ``order``) on a thread; small frames right away."""
+    future: Future[TextFeatures] = Future()
+
+    def tokenize() -> None:
+        try:
+            future.set_result(
+                TextFeatures.from_texts(
+                    titles, stop_words=stop_words, min_token_chars=min_token_chars, order=order
+                )
+            )
+        except BaseException as error:  # re-raised by ``ReportArrays.text`` in the caller
+            future.set_exception(error)
+
+    if len(titles) < _BACKGROUND_MIN_REPORTS:
+        tokenize()
+    else:
+        threading.Thread(target=tokenize, name="cleanapp-tokenize", daemon=True).start()
+    return future
+
+
 def resolved_classification(reports: pd.DataFrame, classification: str | None) -> pd.Series:
     """Return each report's classification, else the scope's, else ``physical``."""
     fallback = classification or _DEFAULT_CLASSIFICATION
@@ -176,6 +184,7 @@ def prepare_reports(
     *,
     classification: str | None = None,
     spatial_order: bool = False,
+    tokenize: bool = False,
 ) -> ReportArrays:
     """Compute the per-report arrays used by scoring (text is tokenized lazily).
 
@@ -192,6 +201,10 @@ def prepare_reports(
         neighbours sit near each other in memory (faster KD-tree and pair gathers);
         :attr:`ReportArrays.frame_position` maps positions back to the frame's rows.
         By default positions are the frame's rows.
+    tokenize : bool, default False
+        Start tokenizing the texts right away, on a background thread for large frames,
+        so the tokens are ready by when :attr:`ReportArrays.text` is first read (see
+        :meth:`ReportArrays.start_text`). Otherwise they are tokenized on first use.
 
     Returns
     -------
@@ -201,6 +214,12 @@ def prepare_reports(
     lon = np.asarray(shapely.get_x(geoms), dtype=np.float64)
     lat = np.asarray(shapely.get_y(geoms), dtype=np.float64)
     order = _morton_order(lon, lat) if spatial_order else np.arange(len(reports))
+    titles = reports[[TITLE, SUMMARY, DESCRIPTION]].reset_index(drop=True)
+    text = (
+        [_tokenize_later(titles, model.stop_words, model.min_token_chars, order)]
+        if tokenize
+        else []
+    )
     lon, lat = lon[order], lat[order]
     lon_r, lat_r = np.radians(lon), np.radians(lat)
     cos_lat = np.cos(lat_r)
@@ -227,7 +246,8 @@ def prepare_reports(
         ts_ns=ts_ns[order],
         stop_words=model.stop_words,
         min_token_chars=model.min_token_chars,
-        titles=reports[[TITLE, SUMMARY, DESCRIPTION]].reset_index(drop=True),
+        titles=titles,
+        _text=text,
     )
 
 

@@ -60,6 +60,7 @@ TextInput = Sequence[str] | pd.Series | pd.DataFrame | np.ndarray
 
 _TOKEN = re.compile(r"[^\W_]+")
 _CHUNK_DOCS = 50_000
+_NO_MARK: Final = np.empty(0, dtype=np.int64)
 
 
 def tokenize(
@@ -191,7 +192,8 @@ class TextFeatures:
         """
         from cleanapp_geo import _text_accel
 
-        stop = sorted(frozenset(stop_words))
+        # A stop word that is empty or holds NUL can never equal a token.
+        stop = sorted(w for w in frozenset(stop_words) if w and "\x00" not in w)
         columns = _utf8_columns(texts)
         n = len(texts)
         vocabulary = _text_accel.Vocabulary()
@@ -285,38 +287,59 @@ def _utf8_buffers(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nd
     )
 
 
-def _token_codes(
+def _token_ids(
     vocabulary: _text_accel.Vocabulary,
     data: np.ndarray,
-    starts: np.ndarray,
-    stops: np.ndarray,
-    table: np.ndarray,
-) -> np.ndarray:
-    """Ids of the tokens ``table[data[start:stop]]`` (inserted when new; int32)."""
+    offsets: np.ndarray,
+    *,
+    doc_base: int = 0,
+    min_chars: int = 1,
+    n_stop: int = 0,
+    ascii: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run :func:`~cleanapp_geo._text_accel.token_ids`, growing the vocabulary as needed.
+
+    With ``ascii``, cells are tokenized as ASCII text (ids de-duplicated per document,
+    cells with other bytes returned for the Unicode path); otherwise every cell is one
+    token, already lowercased, and every id is returned in cell order.
+    """
     from cleanapp_geo import _text_accel
 
-    codes = np.empty(len(starts), np.int32)
+    n_docs = offsets.shape[1] - 1
+    n_cells = offsets.shape[0] * n_docs
+    bound = (len(data) + n_cells) // (min_chars + 1) + n_cells
+    out_docs = np.empty(bound, np.int32)
+    out_codes = np.empty(bound, np.int32)
+    non_ascii = np.empty(n_cells if ascii else 0, np.int64)
+    counters = vocabulary.counters
+    counters[[_text_accel.C_OUT, _text_accel.C_NON_ASCII]] = 0
+    kind = _text_accel.ASCII_KIND if ascii else _text_accel.TOKEN_BYTES
     done = 0
     while True:
-        done = _text_accel.span_codes(
-            data, starts, stops, table, done, vocabulary.slots, vocabulary.code_hash,
-            vocabulary.arena, vocabulary.arena_start, vocabulary.arena_length,
-            vocabulary.counters, codes,
+        done = _text_accel.token_ids(
+            data, offsets, done, doc_base, min_chars, n_stop, kind, ascii, vocabulary.slots,
+            vocabulary.code_hash, vocabulary.arena, vocabulary.arena_start,
+            vocabulary.arena_length, vocabulary.mark if ascii else _NO_MARK, counters,
+            out_docs, out_codes, non_ascii,
         )  # fmt: skip
-        if done == len(starts):
-            return codes
+        if done == n_docs:
+            break
         vocabulary.grow()
+    n_out = int(counters[_text_accel.C_OUT])
+    n_non_ascii = int(counters[_text_accel.C_NON_ASCII])
+    return out_docs[:n_out].copy(), out_codes[:n_out].copy(), non_ascii[:n_non_ascii].copy()
 
 
 def _insert_tokens(vocabulary: _text_accel.Vocabulary, tokens: Sequence[str]) -> np.ndarray:
-    """Ids of lowercased tokens in ``vocabulary`` (inserted when new; int32)."""
-    from cleanapp_geo import _text_accel
-
+    """Ids of lowercased, non-empty tokens in ``vocabulary`` (inserted when new; int32)."""
     encoded = [t.encode("utf-8") for t in tokens]
-    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-    stops = np.cumsum(lengths)
+    offsets = np.zeros((1, len(encoded) + 1), dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=offsets[0, 1:])
     data = np.frombuffer(b"".join(encoded), np.uint8)
-    return _token_codes(vocabulary, data, stops - lengths, stops, _text_accel.IDENTITY)
+    _, codes, _ = _token_ids(vocabulary, data, offsets)
+    if len(codes) != len(tokens):
+        raise ValueError("tokens must be non-empty and hold no NUL character")
+    return codes
 
 
 def _chunk_tokens(
@@ -344,11 +367,10 @@ def _chunk_tokens(
         base += hi - lo
     data = np.concatenate(pieces)
     cell_offsets = np.stack(offsets)
-    docs, starts, stops, cells = _text_accel.ascii_spans(
-        data, cell_offsets, min_token_chars, _text_accel.ASCII_KIND
-    )
-    codes = _token_codes(vocabulary, data, starts, stops, _text_accel.ASCII_KIND)
-    docs += first
+    docs, codes, cells = _token_ids(
+        vocabulary, data, cell_offsets, doc_base=first, min_chars=min_token_chars,
+        n_stop=n_stop, ascii=True,
+    )  # fmt: skip
     if len(cells):
         extra_docs, extra_tokens = [], []
         n_columns = cell_offsets.shape[0]
@@ -362,8 +384,9 @@ def _chunk_tokens(
         codes = np.concatenate((codes, _insert_tokens(vocabulary, extra_tokens)))
         order = np.argsort(docs, kind="stable")
         docs, codes = docs[order], codes[order]
-    keep = codes >= n_stop
-    return _text_accel.distinct_per_document(docs[keep], codes[keep], vocabulary.n_codes)
+        keep = codes >= n_stop
+        return _text_accel.distinct_per_document(docs[keep], codes[keep], vocabulary.n_codes)
+    return docs, codes
 
 
 def jaccard_pairs(
