@@ -288,7 +288,7 @@ def format_table(document: dict[str, Any]) -> str:
         "## Speed (timing data: " + document["settings"]["timing_mode"] + " mode; medians; "
         "ratios from the same process)",
         "",
-        "| size | analyze DEFAULT | phases (scope/text/cand/score/group/serialise) ms "
+        "| size | analyze DEFAULT | phases (scope/prepare/cand/text wait/score/group/serialise) ms "
         "| cand. pairs | pairs scored/s | UPSTREAM (× DEFAULT) | DBSCAN loc-only (× DEFAULT) "
         "| PostGIS DBSCAN (× DEFAULT) | brute force (extrap.) | speed-up |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -301,8 +301,9 @@ def format_table(document: dict[str, Any]) -> str:
             _fmt(phases.get(k, float("nan")) * 1000, ".0f")
             for k in (
                 "scope",
-                "text_features",
+                "prepare",
                 "candidates",
+                "text_features",
                 "scoring",
                 "grouping",
                 "serialisation",
