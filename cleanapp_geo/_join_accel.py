@@ -10,6 +10,8 @@ import math
 import numba
 import numpy as np
 
+from cleanapp_geo._text_accel import resized
+
 __all__ = ["jaccard_join", "pairs_to_csr", "postings", "radius_pairs"]
 
 
@@ -169,8 +171,8 @@ def radius_pairs(
             if cell_at >= len(cell_keys):
                 return lower[:n_out], higher[:n_out]
             capacity = capacity + capacity // 2
-            lower = _grown(lower, n_out, capacity)
-            higher = _grown(higher, n_out, capacity)
+            lower = resized(lower, capacity, 0)
+            higher = resized(higher, capacity, 0)
 
     if threads == 1:
         return run(0)
@@ -179,12 +181,6 @@ def radius_pairs(
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = list(pool.map(run, range(threads)))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def _grown(values: np.ndarray, used: int, capacity: int) -> np.ndarray:
-    out = np.empty(capacity, dtype=values.dtype)
-    out[:used] = values[:used]
-    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -228,20 +224,14 @@ def _radius_cells(
             py = points[p, 1]
             pz = points[p, 2]
             a = order[p]
-            for q in range(p + 1, hi):
-                dx = points[q, 0] - px
-                dy = points[q, 1] - py
-                dz = points[q, 2] - pz
-                if dx * dx + dy * dy + dz * dz <= radius_sq:
-                    b = order[q]
-                    lower[n_out] = min(a, b)
-                    higher[n_out] = max(a, b)
-                    n_out += 1
-            for s in range(len(steps)):
-                other = neighbours[s]
-                if other < 0:
+            for s in range(-1, len(steps)):  # -1: the later points of this cell
+                if s < 0:
+                    q_lo, q_hi = p + 1, hi
+                elif neighbours[s] >= 0:
+                    q_lo, q_hi = cell_ptr[neighbours[s]], cell_ptr[neighbours[s] + 1]
+                else:
                     continue
-                for q in range(cell_ptr[other], cell_ptr[other + 1]):
+                for q in range(q_lo, q_hi):
                     dx = points[q, 0] - px
                     dy = points[q, 1] - py
                     dz = points[q, 2] - pz

@@ -20,6 +20,7 @@ __all__ = [
     "Vocabulary",
     "distinct_per_document",
     "place_sorted",
+    "resized",
     "take_segments",
     "token_ids",
 ]
@@ -69,14 +70,15 @@ class Vocabulary:
         capacity = 2 * len(self.slots)
         self.slots = _rehash(self.code_hash, self.n_codes, capacity)
         max_codes = capacity // 2
-        self.code_hash = _resized(self.code_hash, max_codes, 0)
-        self.arena_start = _resized(self.arena_start, max_codes, 0)
-        self.arena_length = _resized(self.arena_length, max_codes, 0)
-        self.mark = _resized(self.mark, max_codes, -1)
-        self.arena = _resized(self.arena, 2 * len(self.arena), 0)
+        self.code_hash = resized(self.code_hash, max_codes, 0)
+        self.arena_start = resized(self.arena_start, max_codes, 0)
+        self.arena_length = resized(self.arena_length, max_codes, 0)
+        self.mark = resized(self.mark, max_codes, -1)
+        self.arena = resized(self.arena, 2 * len(self.arena), 0)
 
 
-def _resized(values: np.ndarray, size: int, fill: int) -> np.ndarray:
+def resized(values: np.ndarray, size: int, fill: int) -> np.ndarray:
+    """Return ``values`` copied into a new array of ``size``, padded with ``fill``."""
     out = np.full(size, fill, dtype=values.dtype)
     out[: min(size, len(values))] = values[:size]
     return out
