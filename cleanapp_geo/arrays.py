@@ -59,7 +59,7 @@ class ReportArrays:
     lon, lat : numpy.ndarray
         float64 degrees.
     xyz : numpy.ndarray
-        (n, 3) float64 positions on a sphere of radius 6,371 km (for the KD-tree).
+        (n, 3) float64 positions on a sphere of radius 6,371 km (for the spatial join).
     classification : numpy.ndarray
         int64 codes of the resolved classification (analysis, else scope, else physical).
     classification_labels : numpy.ndarray
@@ -198,7 +198,7 @@ def prepare_reports(
         Scope classification, used for reports whose analysis has none.
     spatial_order : bool, default False
         Store the reports in Morton (Z-order) sequence of their location, so that
-        neighbours sit near each other in memory (faster KD-tree and pair gathers);
+        neighbours sit near each other in memory (faster pair gathers);
         :attr:`ReportArrays.frame_position` maps positions back to the frame's rows.
         By default positions are the frame's rows.
     tokenize : bool, default False
@@ -283,7 +283,7 @@ def haversine_m(
 
 
 def chord_m(distance_m: float) -> float:
-    """KD-tree radius that contains every pair within ``distance_m`` (with a margin)."""
+    """Chord radius that contains every pair within ``distance_m`` (with a margin)."""
     if distance_m >= math.pi * EARTH_RADIUS_M:
         return 2 * EARTH_RADIUS_M * 1.000001
     chord = 2 * EARTH_RADIUS_M * math.sin(distance_m / (2 * EARTH_RADIUS_M))

@@ -1,7 +1,8 @@
 """Exact candidate generation: every edge of a model, never all pairs.
 
-The features are split into *routes* (location: a KD-tree radius join on the sphere;
-text: an exact blocked set-similarity join) and the rest. If every route feature were
+The features are split into *routes* (location: a grid radius join on the sphere's chord
+distances; text: an exact set-similarity join, blocked by classification or brand when
+the weights require it) and the rest. If every route feature were
 below its route bound, the score could reach at most ``sum(other weights) + sum(route
 weight × bound)``; the bounds are chosen so that this is below the threshold, so every
 edge lies in the union of the route joins. A model's radius gate is itself an exact
@@ -51,7 +52,7 @@ class CandidatePlan:
     Attributes
     ----------
     spatial_radius_m : float or None
-        Radius of the KD-tree join (None: no spatial route).
+        Radius of the spatial join (None: no spatial route).
     text_min_jaccard : float or None
         Jaccard bound of the set-similarity join (None: no text route).
     gate_m : float or None
