@@ -306,3 +306,9 @@ def test_reads_leave_the_garbage_collector_as_they_found_it(store: sa.Engine) ->
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("visible_only", [True, False])
+def test_frame_builder_reads_the_statement_columns_in_order(visible_only: bool) -> None:
+    stmt = cio.select_reports(classification="physical", visible_only=visible_only)
+    assert [c.name for c in stmt.selected_columns] == list(cio.sql._ROW_TYPE.names)
