@@ -201,7 +201,8 @@ def analyze(
     clock = _lap(timings, "text_features", clock)
     edges = scored_edges(arrays, graph, model)
     candidate_pair_count = len(graph)
-    del graph  # the largest array of an analysis: free it before grouping
+    del graph  # the largest arrays of an analysis: free them before grouping
+    arrays.release_text()
     clock = _lap(timings, "scoring", clock)
     table = group_hypotheses(arrays, edges["i"], edges["j"], edges["reasons"], now=reference)
     stats = cluster_stats(arrays, scope_classification)

@@ -25,7 +25,7 @@ from cleanapp_geo.schema import (
     TITLE,
     TS,
 )
-from cleanapp_geo.text import TextFeatures, jaccard_pairs
+from cleanapp_geo.text import TextFeatures, jaccard_pairs, tokenize
 
 if TYPE_CHECKING:
     from cleanapp_geo.model import SimilarityModel
@@ -125,6 +125,25 @@ class ReportArrays:
                     self.titles, self.stop_words, self.min_token_chars, self.frame_position
                 )
             )
+
+    def release_text(self) -> None:
+        """Drop the token sets to free memory (:attr:`text` tokenizes again if read)."""
+        self._text.clear()
+
+    def token_sets(self, positions: np.ndarray) -> list[frozenset[str]]:
+        """Token sets of the reports at ``positions``.
+
+        Read from :attr:`text` when it is kept, else tokenized here (only these reports).
+        """
+        if self._text and self._text[0].done() and self._text[0].exception() is None:
+            features = self._text[0].result()
+            return [features.tokens(int(p)) for p in positions]
+        rows = self.titles.iloc[self.frame_position[np.asarray(positions, dtype=np.int64)]]
+        texts = rows[TITLE] + " " + rows[SUMMARY] + " " + rows[DESCRIPTION]
+        return [
+            tokenize(t, stop_words=self.stop_words, min_token_chars=self.min_token_chars)
+            for t in texts.tolist()
+        ]
 
     def jaccard(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Exact token-set Jaccard similarity of pairs ``(i[k], j[k])`` (positions)."""

@@ -344,50 +344,57 @@ def group_hypotheses(
         )  # fmt: skip
     graph = sp.csr_array((np.ones(len(edge_i), dtype=np.int8), (edge_i, edge_j)), shape=(n, n))
     n_groups, component = connected_components(graph, directed=False)
+    del graph
     severity, ts_ns, seq = arrays.severity, arrays.ts_ns, arrays.seq
     # Reports grouped by component, each group by severity, newest, then smallest seq
-    # first: only the reports of multi-report groups need the four-key sort.
+    # first: only the reports of multi-report groups need the four-key sort. (At a
+    # million reports every array here is 4-8 MB: intermediates are dropped early.)
     in_group = np.bincount(component, minlength=n_groups)[component] > 1
     grouped = np.flatnonzero(in_group)
     grouped = grouped[
         np.lexsort((seq[grouped], -ts_ns[grouped], -severity[grouped], component[grouped]))
     ]
     order = np.concatenate((np.flatnonzero(~in_group), grouped))
+    del in_group, grouped
     order = order[np.argsort(component[order], kind="stable")]
     sorted_component = component[order]
     starts = np.flatnonzero(np.r_[True, sorted_component[1:] != sorted_component[:-1]])
     sizes = np.diff(np.r_[starts, n])
     representative = order[starts]
     max_severity = severity[representative]
-    newest_ns = np.maximum.reduceat(ts_ns[order], starts)
-    age_ns = now.value - newest_ns
+    age_ns = now.value - np.maximum.reduceat(ts_ns[order], starts)
     recent = (age_ns >= 0) & (age_ns <= RECENT_WINDOW_S * _NS_PER_S)
+    del age_ns
     size_boost = np.minimum(0.08 * sizes, 0.30)
     confidence = np.minimum(0.45 + size_boost + 0.20 * max_severity, 0.98)
     urgency = np.minimum(max_severity + size_boost + np.where(recent, RECENCY_BOOST, 0.0), 1.0)
+    del recent, size_boost
     bits = np.zeros(n_groups, dtype=np.int64)
     np.bitwise_or.at(bits, component[edge_i], edge_reason_bits.astype(np.int64))
-    group_of_start = sorted_component[starts]
-    reason_bits = bits[group_of_start]
+    reason_bits = bits[sorted_component[starts]]
+    del bits, sorted_component, component
     min_seq = np.minimum.reduceat(seq[order], starts)
     rank = np.lexsort((min_seq, -sizes, -max_severity, -urgency))
+    del min_seq
     offsets = np.zeros(n_groups + 1, dtype=np.int64)
     np.cumsum(sizes[rank], out=offsets[1:])
     member_positions = _gather_members(order, starts, sizes, rank)
+    del order, starts
     labels = np.empty(n, dtype=np.int64)
     labels[member_positions] = np.repeat(np.arange(n_groups), sizes[rank])
+    representative = representative[rank]
     return HypothesisTable(
         offsets=offsets,
         member_positions=member_positions,
         member_seqs=seq[member_positions],
-        representative_report_seq=seq[representative[rank]],
-        representative_positions=representative[rank],
+        representative_report_seq=seq[representative],
+        representative_positions=representative,
         report_count=sizes[rank].astype(np.int64),
         confidence=confidence[rank],
         severity_score=max_severity[rank],
         urgency_score=urgency[rank],
         reason_bits=reason_bits[rank],
-        classification=arrays.classification_labels[arrays.classification[representative[rank]]],
+        classification=arrays.classification_labels[arrays.classification[representative]],
         labels=labels,
         arrays=arrays,
     )
@@ -407,7 +414,7 @@ def _gather_members(
 def _title_from_tokens(arrays: ReportArrays, members: np.ndarray) -> str:
     """Fallback title: the three most frequent tokens, title-cased (ties alphabetical)."""
     counts: Counter[str] = Counter()
-    for m in members:
-        counts.update(arrays.text.tokens(int(m)))
+    for tokens in arrays.token_sets(members):
+        counts.update(tokens)
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     return " ".join(t.title() for t, _ in top) or "Clustered Incident"
