@@ -288,7 +288,7 @@ def format_table(document: dict[str, Any]) -> str:
         "## Speed (timing data: " + document["settings"]["timing_mode"] + " mode; medians; "
         "ratios from the same process)",
         "",
-        "| size | analyze DEFAULT | phases (scope/prepare/cand/text wait/score/group/serialise) ms "
+        "| size | analyze DEFAULT | phases (scope/prepare/cand/score/group/serialise) ms "
         "| cand. pairs | pairs scored/s | UPSTREAM (× DEFAULT) | DBSCAN loc-only (× DEFAULT) "
         "| PostGIS DBSCAN (× DEFAULT) | brute force (extrap.) | speed-up |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -303,7 +303,6 @@ def format_table(document: dict[str, Any]) -> str:
                 "scope",
                 "prepare",
                 "candidates",
-                "text_features",
                 "scoring",
                 "grouping",
                 "serialisation",

@@ -23,7 +23,7 @@ F_SEV_STEP, F_TEXT_STEP, F_LOC_STEP, F_TIME_STEP = 0, 1, 2, 3
 # Columns of the kernel matrix, in summation order.
 K_CLS, K_SEV, K_TEXT, K_LOC, K_BRAND, K_TIME = 0, 1, 2, 3, 4, 5
 # ``mode`` of :func:`pair_kernels`.
-MODE_FULL, MODE_FORCE_TEXT, MODE_EDGES_ONLY = 0, 1, 2
+MODE_FULL, MODE_FORCE_TEXT, MODE_EDGES_ONLY, MODE_POSSIBLE = 0, 1, 2, 3
 
 
 @numba.njit(cache=True, nogil=True)
@@ -50,10 +50,13 @@ def pair_kernels(
     kernel is then 0. The score sums ``weight × kernel`` in column order from 0 (as
     :func:`~cleanapp_geo.similarity.score_pairs` does, so both agree to the bit);
     ``is_edge`` is ``score >= threshold`` within the radius gate. With
-    ``MODE_EDGES_ONLY`` every output but ``is_edge`` is empty (nothing else is written).
+    ``MODE_EDGES_ONLY`` every output but ``is_edge`` is empty (nothing else is written);
+    ``MODE_POSSIBLE`` reads no text at all and sets ``is_edge`` where the pair could be an
+    edge with a perfect text match (within the gate), the pairs to pass to
+    ``MODE_EDGES_ONLY`` once the token sets are ready.
     """
     m = i.shape[0]
-    full = mode != MODE_EDGES_ONLY
+    full = mode < MODE_EDGES_ONLY  # MODE_FULL or MODE_FORCE_TEXT
     size = m if full else 0
     kernels = np.zeros((size, 6), np.float64)
     distance = np.empty(size, np.float64)
@@ -105,6 +108,9 @@ def pair_kernels(
         )
         possible = best >= params[P_THRESHOLD] - params[P_MARGIN]
         need = params[P_W_TEXT] > 0 and possible
+        if mode == MODE_POSSIBLE:
+            is_edge[k] = possible and d <= params[P_GATE]
+            continue
         if not full and not (possible and d <= params[P_GATE]):
             continue  # cannot be an edge even with a perfect text match
         k_text = 0.0

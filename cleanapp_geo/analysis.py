@@ -196,9 +196,7 @@ def analyze(
     clock = _lap(timings, "prepare", clock)
     graph, plan = candidate_graph(arrays, model)
     clock = _lap(timings, "candidates", clock)
-    if model.weight_text > 0:
-        _ = arrays.text
-    clock = _lap(timings, "text_features", clock)
+    # Scoring waits for the tokens only once the pairs that need them are known.
     edges = scored_edges(arrays, graph, model)
     candidate_pair_count = len(graph)
     del graph  # the largest arrays of an analysis: free them before grouping

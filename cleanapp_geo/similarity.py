@@ -117,29 +117,35 @@ def pair_kernels(
 
 
 def edge_mask(
-    arrays: ReportArrays, i: np.ndarray, j: np.ndarray, model: SimilarityModel
+    arrays: ReportArrays,
+    i: np.ndarray,
+    j: np.ndarray,
+    model: SimilarityModel,
+    *,
+    without_text: bool = False,
 ) -> np.ndarray:
     """Whether each pair ``(i[k], j[k])`` is an edge, computing nothing else.
 
-    The ``is_edge`` of :func:`score_pairs`, as a fast first pass over candidates.
-
-    Large inputs are split in two halves scored on two threads (the compiled kernel
-    releases the GIL).
+    The ``is_edge`` of :func:`score_pairs`, as a fast first pass over candidates. Large
+    inputs are split in two halves scored on two threads (the compiled kernel releases
+    the GIL). With ``without_text`` no token set is read: the mask is of the pairs that
+    could be edges with a perfect text match (a superset of the edges), so the pairs that
+    need text are known before the texts are tokenized.
     """
     from cleanapp_geo import _accel
 
-    text = arrays.text if model.weight_text > 0 else _NO_TEXT
+    text = arrays.text if model.weight_text > 0 and not without_text else _NO_TEXT
     params, flags = _kernel_params(model), _kernel_flags(model)
+    mode = _accel.MODE_POSSIBLE if without_text else _accel.MODE_EDGES_ONLY
 
     def run(lo: int, hi: int) -> np.ndarray:
         return _accel.pair_kernels(
             i[lo:hi], j[lo:hi], arrays.xyz, arrays.severity, arrays.classification,
-            arrays.brand, arrays.ts_ns, text.indptr, text.indices, params, flags,
-            _accel.MODE_EDGES_ONLY,
+            arrays.brand, arrays.ts_ns, text.indptr, text.indices, params, flags, mode,
         )[-1]  # fmt: skip
 
     m = len(i)
-    if m < _THREADED_MIN_PAIRS:
+    if m < _THREADED_MIN_PAIRS or without_text:  # without text, a tokenizer may be running
         return run(0, m)
     with ThreadPoolExecutor(max_workers=2) as pool:
         halves = list(pool.map(run, (0, m // 2), (m // 2, m)))
@@ -202,7 +208,8 @@ def scored_edges(
     """Score candidate pairs and keep the edges.
 
     A first pass (:func:`edge_mask`, in chunks) decides which pairs are edges without
-    writing anything else; the edges alone are then scored in full.
+    writing anything else (when text counts, first without reading any token set, then
+    with them for the pairs still possible); the edges alone are then scored in full.
 
     Parameters
     ----------
@@ -225,6 +232,16 @@ def scored_edges(
             (pairs[s : s + _SCORE_CHUNK, 0], pairs[s : s + _SCORE_CHUNK, 1])
             for s in range(0, len(pairs), _SCORE_CHUNK)
         )
+    if model.weight_text > 0:
+        # First the pairs that could be edges with a perfect text match: no token set is
+        # read, so this runs while the texts are still being tokenized (usually most
+        # candidates drop out here); only those are then compared with their tokens.
+        possible = [
+            (i[keep], j[keep])
+            for i, j in chunks
+            for keep in [edge_mask(arrays, i, j, model, without_text=True)]
+        ]
+        chunks = possible
     edge_i, edge_j = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for i, j in chunks:
         edge = edge_mask(arrays, i, j, model)
