@@ -243,3 +243,27 @@ def test_analysis_never_mutates_input(zurich):
         cg.analyze(zurich, now=NOW)
     pd.testing.assert_frame_equal(zurich, before)
     assert np.array_equal(zurich.index, before.index)
+
+
+@pytest.mark.parametrize("n_background", [0, 6_000])  # 6,000: the tokenizer runs on a thread
+def test_untitled_representative_is_titled_by_its_groups_most_frequent_tokens(n_background):
+    base = {"ts": "2026-03-10T10:00:00Z", "latitude": 47.0, "brand_display_name": "Migros"}
+    records = [
+        {**base, "seq": 1, "longitude": 8.0, "severity_level": 0.9, "title": ""},
+        {**base, "seq": 2, "longitude": 8.00001, "severity_level": 0.8,
+         "title": "Broken glass bottle near the bus stop", "summary": "glass everywhere"},
+        {**base, "seq": 3, "longitude": 8.00002, "severity_level": 0.8,
+         "title": "Glass shards"},
+    ]  # fmt: skip
+    rng = np.random.default_rng(0)
+    for k in range(n_background):  # far away, other texts: their own hypotheses
+        records.append(
+            {"seq": 100 + k, "ts": "2026-01-01T00:00:00Z", "latitude": 46.0 + rng.random(),
+             "longitude": 7.0 + rng.random(), "severity_level": 0.1, "title": f"item{k}"}
+        )  # fmt: skip
+    result = cg.analyze(cg.reports_from_records(records), model=cg.DEFAULT_MODEL, now=NOW)
+    first = result.hypotheses[0]
+    assert sorted(first.report_seqs) == [1, 2, 3]
+    # The representative (highest severity) has no text: the three tokens held by most of
+    # the group's reports, ties alphabetical ("near" and "the" are stop words).
+    assert first.title == "Glass Bottle Broken"
