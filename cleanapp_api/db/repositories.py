@@ -62,10 +62,13 @@ from cleanapp_geo.targets import target_key as one_target_key
 __all__ = [
     "CASE_ID_PATTERN",
     "ReportState",
+    "action_from_row",
+    "advisory_lock_key",
     "bounds_of",
     "candidate_case_records",
     "case_detail",
     "cases_for_report",
+    "delivery_from_row",
     "grown_bounds",
     "insert_audit",
     "insert_case",
@@ -117,7 +120,8 @@ def _ts(value: datetime | None) -> str:
 # =========================================================================== locks
 
 
-def _lock_key(*parts: object) -> int:
+def advisory_lock_key(*parts: object) -> int:
+    """64-bit key of a PostgreSQL advisory lock named by ``parts`` (in our namespace)."""
     digest = hashlib.blake2b(
         ":".join([_LOCK_NAMESPACE, *map(str, parts)]).encode(), digest_size=8
     ).digest()
@@ -130,7 +134,7 @@ def _cell_keys(bounds: tuple[float, float, float, float]) -> list[int] | None:
     iy = range(math.floor(south / _CELL_DEG), math.floor(north / _CELL_DEG) + 1)
     if len(ix) * len(iy) > _MAX_LOCKED_CELLS:
         return None
-    return sorted(_lock_key("cell", x, y) for x in ix for y in iy)
+    return sorted(advisory_lock_key("cell", x, y) for x in ix for y in iy)
 
 
 def _bounds(geometry: shapely.Geometry) -> tuple[float, float, float, float]:
@@ -180,14 +184,14 @@ def lock_scope(
     bounds : tuple of float, optional
         ``(west, south, east, north)`` of the cluster (its scope or its reports).
     """
-    global_key = _lock_key("global")
+    global_key = advisory_lock_key("global")
     cells = _cell_keys(bounds) if bounds is not None else []
     if cells is None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(global_key)))
         cells = []
     else:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(global_key)))
-    keys = cells + sorted(_lock_key("seq", int(s)) for s in set(seqs))
+    keys = cells + sorted(advisory_lock_key("seq", int(s)) for s in set(seqs))
     if keys:
         # unnest yields the array in order, so the locks are taken in ``keys`` order.
         conn.execute(
@@ -1199,60 +1203,59 @@ def _targets(conn: sa.Connection, case_id: str) -> list[EscalationTarget]:
     return out
 
 
-def _actions(conn: sa.Connection, case_id: str) -> list[EscalationAction]:
-    ea = t.case_escalation_actions
-    rows = conn.execute(
-        sa.select(ea).where(ea.c.case_id == case_id).order_by(ea.c.created_at, ea.c.id)
+def _case_rows(conn: sa.Connection, table: sa.Table, case_id: str) -> sa.MappingResult:
+    """Rows of a case's child table, oldest first (ties by id)."""
+    return conn.execute(
+        sa.select(table).where(table.c.case_id == case_id).order_by(table.c.created_at, table.c.id)
     ).mappings()
-    return [
-        EscalationAction(
-            id=row["id"],
-            case_id=row["case_id"],
-            target_id=row["target_id"],
-            channel=row["channel"],
-            status=row["status"],
-            subject=row["subject"] or "",
-            body=row["body"] or "",
-            attachments_json=_json_text(row["attachments_json"]),
-            sent_by_user_id=row["sent_by_user_id"] or "",
-            provider_message_id=row["provider_message_id"] or "",
-            sent_at=rfc3339(row["sent_at"]),
-            created_at=_ts(row["created_at"]),
-        )
-        for row in rows
-    ]
+
+
+def action_from_row(row: sa.RowMapping) -> EscalationAction:
+    """Wire form of a ``case_escalation_actions`` row."""
+    return EscalationAction(
+        id=row["id"],
+        case_id=row["case_id"],
+        target_id=row["target_id"],
+        channel=row["channel"],
+        status=row["status"],
+        subject=row["subject"] or "",
+        body=row["body"] or "",
+        attachments_json=_json_text(row["attachments_json"]),
+        sent_by_user_id=row["sent_by_user_id"] or "",
+        provider_message_id=row["provider_message_id"] or "",
+        sent_at=rfc3339(row["sent_at"]),
+        created_at=_ts(row["created_at"]),
+    )
+
+
+def delivery_from_row(row: sa.RowMapping) -> EmailDelivery:
+    """Wire form of a ``case_email_deliveries`` row."""
+    return EmailDelivery(
+        id=row["id"],
+        case_id=row["case_id"],
+        action_id=row["action_id"],
+        target_id=row["target_id"],
+        recipient_email=row["recipient_email"],
+        delivery_status=row["delivery_status"],
+        delivery_source=row["delivery_source"],
+        provider=row["provider"],
+        provider_message_id=row["provider_message_id"] or "",
+        sent_at=rfc3339(row["sent_at"]),
+        error_message=row["error_message"] or "",
+        created_at=_ts(row["created_at"]),
+        updated_at=_ts(row["updated_at"]),
+    )
+
+
+def _actions(conn: sa.Connection, case_id: str) -> list[EscalationAction]:
+    return [action_from_row(row) for row in _case_rows(conn, t.case_escalation_actions, case_id)]
 
 
 def _deliveries(conn: sa.Connection, case_id: str) -> list[EmailDelivery]:
-    d = t.case_email_deliveries
-    rows = conn.execute(
-        sa.select(d).where(d.c.case_id == case_id).order_by(d.c.created_at, d.c.id)
-    ).mappings()
-    return [
-        EmailDelivery(
-            id=row["id"],
-            case_id=row["case_id"],
-            action_id=row["action_id"],
-            target_id=row["target_id"],
-            recipient_email=row["recipient_email"],
-            delivery_status=row["delivery_status"],
-            delivery_source=row["delivery_source"],
-            provider=row["provider"],
-            provider_message_id=row["provider_message_id"] or "",
-            sent_at=rfc3339(row["sent_at"]),
-            error_message=row["error_message"] or "",
-            created_at=_ts(row["created_at"]),
-            updated_at=_ts(row["updated_at"]),
-        )
-        for row in rows
-    ]
+    return [delivery_from_row(row) for row in _case_rows(conn, t.case_email_deliveries, case_id)]
 
 
 def _signals(conn: sa.Connection, case_id: str) -> list[ResolutionSignal]:
-    s = t.case_resolution_signals
-    rows = conn.execute(
-        sa.select(s).where(s.c.case_id == case_id).order_by(s.c.created_at, s.c.id)
-    ).mappings()
     return [
         ResolutionSignal(
             id=row["id"],
@@ -1263,15 +1266,11 @@ def _signals(conn: sa.Connection, case_id: str) -> list[ResolutionSignal]:
             metadata_json=_json_text(row["metadata_json"]),
             created_at=_ts(row["created_at"]),
         )
-        for row in rows
+        for row in _case_rows(conn, t.case_resolution_signals, case_id)
     ]
 
 
 def _audit(conn: sa.Connection, case_id: str) -> list[AuditEvent]:
-    ae = t.case_audit_events
-    rows = conn.execute(
-        sa.select(ae).where(ae.c.case_id == case_id).order_by(ae.c.created_at, ae.c.id)
-    ).mappings()
     return [
         AuditEvent(
             id=row["id"],
@@ -1281,7 +1280,7 @@ def _audit(conn: sa.Connection, case_id: str) -> list[AuditEvent]:
             payload_json=_json_text(row["payload_json"]),
             created_at=_ts(row["created_at"]),
         )
-        for row in rows
+        for row in _case_rows(conn, t.case_audit_events, case_id)
     ]
 
 

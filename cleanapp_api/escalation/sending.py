@@ -62,7 +62,6 @@ from cleanapp_api.escalation.schemas import (
     SkippedRecipient,
 )
 from cleanapp_api.escalation.service import draft_for, load_case, select_targets
-from cleanapp_api.schemas import EmailDelivery, EscalationAction, rfc3339
 from cleanapp_api.settings import Settings
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.targets import normalize_cc_emails, normalize_email
@@ -127,51 +126,6 @@ def _check_key(raw: str | None) -> str | None:
     if not key or len(key) > _MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         raise ApiError(400, "Idempotency-Key must be 1-255 printable ASCII characters")
     return key
-
-
-def _lock_key(*parts: object) -> int:
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-# =========================================================================== wire rows
-
-
-def _action_json(row: Any) -> EscalationAction:
-    return EscalationAction(
-        id=row["id"],
-        case_id=row["case_id"],
-        target_id=row["target_id"],
-        channel=row["channel"],
-        status=row["status"],
-        subject=row["subject"] or "",
-        body=row["body"] or "",
-        attachments_json=""
-        if row["attachments_json"] is None
-        else json.dumps(row["attachments_json"]),
-        sent_by_user_id=row["sent_by_user_id"] or "",
-        provider_message_id=row["provider_message_id"] or "",
-        sent_at=rfc3339(row["sent_at"]),
-        created_at=rfc3339(row["created_at"]) or "",
-    )
-
-
-def _delivery_json(row: Any) -> EmailDelivery:
-    return EmailDelivery(
-        id=row["id"],
-        case_id=row["case_id"],
-        action_id=row["action_id"],
-        target_id=row["target_id"],
-        recipient_email=row["recipient_email"],
-        delivery_status=row["delivery_status"],
-        delivery_source=row["delivery_source"],
-        provider=row["provider"],
-        provider_message_id=row["provider_message_id"] or "",
-        sent_at=rfc3339(row["sent_at"]),
-        error_message=row["error_message"] or "",
-        created_at=rfc3339(row["created_at"]) or "",
-        updated_at=rfc3339(row["updated_at"]) or "",
-    )
 
 
 # =========================================================================== limits
@@ -414,8 +368,8 @@ def drive_send(
             subject=send.subject,
             body=send.body,
             cc_emails=cc,
-            actions=[_action_json(row) for row in actions],
-            deliveries=[_delivery_json(row) for row in deliveries],
+            actions=[repo.action_from_row(row) for row in actions],
+            deliveries=[repo.delivery_from_row(row) for row in deliveries],
             skipped=[
                 msgspec.convert(x, SkippedRecipient)
                 for x in (send.response_json or {}).get("skipped", [])
@@ -619,7 +573,11 @@ def send_escalation(
     try:
         with engine.begin() as conn:
             conn.execute(
-                sa.select(sa.func.pg_advisory_xact_lock(_lock_key("escalation", case.case_id)))
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(
+                        repo.advisory_lock_key("escalation", case.case_id)
+                    )
+                )
             )
             _check_rate_limits(conn, settings, case.case_id, actor, now)
             skipped: list[SkippedRecipient] = []
