@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,33 +72,6 @@ def _hardware() -> dict[str, Any]:
             "python": platform.python_version(),
             "os": f"{platform.system()} {platform.release()}",
         }
-
-
-def _url_with_schema(url: str, schema: str) -> str:
-    return (
-        sa.engine.make_url(url)
-        .update_query_dict({"options": f"-csearch_path={schema},public"})
-        .render_as_string(hide_password=False)
-    )
-
-
-@contextmanager
-def private_schema(base_url: str, keep: bool) -> Iterator[str]:
-    """A migrated private schema; yields its URL and drops it afterwards."""
-    schema = f"bench_service_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        conn.execute(sa.schema.CreateSchema(schema))
-    url = _url_with_schema(base_url, schema)
-    try:
-        db.upgrade(url)
-        yield url
-    finally:
-        if not keep:
-            with admin.begin() as conn:
-                conn.execute(sa.schema.DropSchema(schema, cascade=True))
-        admin.dispose()
 
 
 def _free_port() -> int:
@@ -231,7 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     large_scope = shapely.box(w - 1e-3, s - 1e-3, e + 1e-3, n + 1e-3)
     results: dict[str, Any] = {}
     load_before = os.getloadavg()
-    with private_schema(base_url, args.keep) as url:
+    with db.private_schema(base_url, "bench_service", keep=args.keep) as url:
         engine = sa.create_engine(url)
         cio.write_reports(frame, engine)
         with engine.connect() as conn:

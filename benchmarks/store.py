@@ -63,12 +63,7 @@ def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 
 
 def _schema_engine(base_url: str, schema: str) -> sa.Engine:
-    url = (
-        sa.engine.make_url(base_url)
-        .update_query_dict({"options": f"-csearch_path={schema},public"})
-        .render_as_string(hide_password=False)
-    )
-    return sa.create_engine(url)
+    return sa.create_engine(db.url_with_schema(base_url, schema))
 
 
 def _hardware(engine: sa.Engine) -> dict[str, Any]:

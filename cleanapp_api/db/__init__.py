@@ -11,6 +11,7 @@ Nothing here reads the environment; the CLI and :mod:`cleanapp_api.settings` pas
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,9 @@ __all__ = [
     "downgrade",
     "head_revision",
     "normalise_url",
+    "private_schema",
     "upgrade",
+    "url_with_schema",
 ]
 
 #: Directory of the Alembic environment (``env.py``, ``versions/``).
@@ -199,3 +202,67 @@ def head_revision() -> str:
     if head is None:  # pragma: no cover - the package ships revisions
         raise RuntimeError(f"no Alembic revisions found in {MIGRATIONS_PATH}")
     return head
+
+
+def url_with_schema(url: str, schema: str) -> str:
+    """Return ``url`` with ``schema`` first on the search path.
+
+    ``public``, where PostGIS lives, stays on the path after it.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy database URL.
+    schema : str
+        Schema name.
+
+    Returns
+    -------
+    str
+    """
+    return (
+        make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema},public"})
+        .render_as_string(hide_password=False)
+    )
+
+
+@contextmanager
+def private_schema(url: str, prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """Create a fresh schema ``<prefix>_<random>``, migrate it and yield its URL.
+
+    For test sessions and benchmarks that share one database: each works in its own
+    schema (see :func:`url_with_schema`), dropped with everything in it afterwards unless
+    ``keep``.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL of the database (its role may create schemas and the ``postgis``
+        extension).
+    prefix : str
+        Start of the schema name.
+    keep : bool, default False
+        Leave the schema in place.
+
+    Yields
+    ------
+    str
+        URL of the migrated schema.
+    """
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            conn.execute(sa.schema.CreateSchema(schema))
+        try:
+            schema_url = url_with_schema(url, schema)
+            upgrade(schema_url)
+            yield schema_url
+        finally:
+            if not keep:
+                with admin.begin() as conn:
+                    conn.execute(sa.schema.DropSchema(schema, cascade=True))
+    finally:
+        admin.dispose()

@@ -20,7 +20,6 @@ from litestar import Controller, Litestar, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.testing import TestClient
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from cleanapp_api.app import create_app
 from cleanapp_api.auth import (
@@ -49,15 +48,6 @@ OTHER_SECRET = "other-secret-" + "fedcba9876543210" * 4
 
 def libpq_url(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def url_with_schema(url: str, schema: str) -> str:
-    """Return ``url`` with ``schema`` first on the search path (PostGIS stays reachable)."""
-    return (
-        make_url(url)
-        .update_query_dict({"options": f"-csearch_path={schema},public"})
-        .render_as_string(hide_password=False)
-    )
 
 
 def revoke_token(db_url: str, token: str) -> None:

@@ -11,7 +11,6 @@ skipped, unless ``CI`` is set, where they fail.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +23,6 @@ from api_support import (
     base_settings,
     client_for,
     libpq_url,
-    url_with_schema,
 )
 from litestar.testing import TestClient
 
@@ -38,26 +36,19 @@ from cleanapp_geo.io import tables
 def db_url() -> Iterator[str]:
     """SQLAlchemy URL of a freshly migrated private schema of the test database."""
     base = db.normalise_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
-    admin = sa.create_engine(base, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
-    schema = f"api_test_{uuid.uuid4().hex[:10]}"
+    probe = sa.create_engine(base, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
     try:
-        with admin.begin() as conn:
-            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-            conn.execute(sa.schema.CreateSchema(schema))
+        with probe.connect():
+            pass
     except sa.exc.OperationalError as exc:
-        admin.dispose()
         message = str(exc).splitlines()[0]
         if os.environ.get("CI"):
             pytest.fail(f"test database unreachable in CI: {message}", pytrace=False)
         pytest.skip(f"test database unreachable ({message}); set TEST_DATABASE_URL")
-    url = url_with_schema(base, schema)
-    try:
-        db.upgrade(url)
-        yield url
     finally:
-        with admin.begin() as conn:
-            conn.execute(sa.schema.DropSchema(schema, cascade=True))
-        admin.dispose()
+        probe.dispose()
+    with db.private_schema(base, "api_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,11 @@ for ``store`` starts from empty tables.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from io_support import clear, url_with_schema
+from io_support import clear
 
 from cleanapp_api import db
 
@@ -49,19 +48,8 @@ def base_url() -> str:
 @pytest.fixture(scope="session")
 def store_url(base_url: str) -> Iterator[str]:
     """URL of a freshly migrated private schema, dropped after the session."""
-    schema = f"io_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        conn.execute(sa.schema.CreateSchema(schema))
-    url = url_with_schema(base_url, schema)
-    try:
-        db.upgrade(url)
+    with db.private_schema(base_url, "io_test") as url:
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.schema.DropSchema(schema, cascade=True))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

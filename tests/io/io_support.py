@@ -6,19 +6,9 @@ from typing import Any
 
 import geopandas as gpd
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 import cleanapp_geo as cg
 from cleanapp_geo.io import tables
-
-
-def url_with_schema(url: str, schema: str) -> str:
-    """Return ``url`` with ``schema`` first on the search path (PostGIS stays reachable)."""
-    return (
-        make_url(url)
-        .update_query_dict({"options": f"-csearch_path={schema},public"})
-        .render_as_string(hide_password=False)
-    )
 
 
 def clear(engine: sa.Engine) -> None:

@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from io_support import url_with_schema
 from sqlalchemy.engine import make_url
 
 from cleanapp_api import cli, db
@@ -197,7 +196,7 @@ def test_cli_db_upgrade_current_downgrade(
     admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
     with admin.begin() as conn:
         conn.execute(sa.schema.CreateSchema(schema))
-    url = url_with_schema(base_url, schema)
+    url = db.url_with_schema(base_url, schema)
     try:
         assert cli.main(["db", "upgrade", "--database-url", url]) == 0
         assert cli.main(["db", "current", "--database-url", url]) == 0

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from io_support import frame_of, record, url_with_schema
+from io_support import frame_of, record
 
 import cleanapp_geo as cg
 import cleanapp_geo.io as cio
@@ -181,7 +181,7 @@ def schema_url(base_url: str) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(sa.schema.CreateSchema(schema))
     try:
-        yield url_with_schema(base_url, schema)
+        yield db.url_with_schema(base_url, schema)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.schema.DropSchema(schema, cascade=True))
