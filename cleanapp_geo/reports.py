@@ -19,6 +19,7 @@ from cleanapp_geo.schema import (
     LANGUAGE,
     REPORT_COLUMNS,
     SEQ,
+    SEVERITY_LEVEL,
     SUMMARY,
     TEXT_COLUMNS,
     TITLE,
@@ -37,6 +38,7 @@ RECORD_DEFAULTS: dict[str, Any] = {
     **dict.fromkeys(TEXT_COLUMNS, ""),
     CLASSIFICATION: "physical",
     LANGUAGE: "en",
+    SEVERITY_LEVEL: float("nan"),  # unknown
 }
 
 _PREFERRED_LANGUAGE = "en"
@@ -98,10 +100,10 @@ def select_preferred_analysis(analyses: pd.DataFrame) -> pd.DataFrame:
 def reports_from_records(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
     """Build a validated report frame from plain dictionaries.
 
-    Each record needs ``seq``, ``ts`` (timezone-aware), ``severity_level`` and a location,
-    given either as ``latitude``/``longitude`` or as a shapely Point in ``geometry``.
-    Missing text fields default to "" (``classification`` to ``physical``, ``language`` to
-    ``en``). Records that repeat a ``seq`` are analyses of one report in several languages
+    Each record needs ``seq``, ``ts`` (timezone-aware) and a location, given either as
+    ``latitude``/``longitude`` or as a shapely Point in ``geometry``. Missing text fields
+    default to "" (``classification`` to ``physical``, ``language`` to ``en``); a missing
+    ``severity_level`` is unknown (NaN), which similarity treats as no evidence. Records that repeat a ``seq`` are analyses of one report in several languages
     and are reduced with :func:`select_preferred_analysis`.
 
     Parameters

@@ -12,7 +12,7 @@ column                      dtype                        meaning
 ``public_id``               str                          ``rpt_`` + 22 base64url characters
 ``ts``                      datetime64[ns, UTC]          when the report was made
 ``classification``          str                          ``physical`` / ``digital`` ("" = unknown)
-``severity_level``          float64 in [0, 1]            analysed severity
+``severity_level``          float64 in [0, 1] or NaN     analysed severity (NaN = unknown)
 ``title``                   str                          analysis title
 ``summary``                 str                          analysis summary
 ``description``             str                          analysis description
@@ -139,8 +139,9 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ------
     InvalidReportsError
         When a column is missing, the CRS is not EPSG:4326, a geometry is missing, empty
-        or not a point, a coordinate is out of range, a severity is outside [0, 1] or
-        missing, a ``seq`` is missing or repeated, or a timestamp is naive or missing.
+        or not a point, a coordinate is out of range, a severity is outside [0, 1] (a
+        missing severity is kept as NaN: unknown), a ``seq`` is missing or repeated, or a
+        timestamp is naive or missing.
         The message names the offending column and up to five offending seqs.
 
     Examples
@@ -228,10 +229,6 @@ def _validated_severity(frame: pd.DataFrame) -> np.ndarray:
     if not_numeric.any():
         raise InvalidReportsError(
             f"column 'severity_level' must be numeric; not for {_bad_seqs(frame, not_numeric)}"
-        )
-    if np.isnan(severity).any():
-        raise InvalidReportsError(
-            f"column 'severity_level' has missing values at {_bad_seqs(frame, np.isnan(severity))}"
         )
     out_of_range = (severity < 0.0) | (severity > 1.0)
     if out_of_range.any():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -36,7 +37,6 @@ def test_offsets_are_converted_to_utc():
         (lambda f: f.drop(columns=["summary"]), r"missing required columns \['summary'\]"),
         (lambda f: f.set_crs("EPSG:3857", allow_override=True), "CRS EPSG:4326"),
         (lambda f: f.assign(severity_level=[1.5, 0.2]), r"\[0, 1\].*seq \[1\]"),
-        (lambda f: f.assign(severity_level=[None, 0.2]), "severity_level' has missing"),
         (lambda f: f.assign(seq=[1, 1]), r"unique; repeated \[1\]"),
         (lambda f: f.assign(ts=f["ts"].dt.tz_localize(None)), "naive timestamps"),
         (lambda f: f.assign(ts=["2026-03-10T10:00:00", "2026-03-10T10:00:00Z"]), "naive"),
@@ -129,3 +129,16 @@ def test_validation_keeps_index_and_does_not_mutate():
     out = cg.validate_reports(reports)
     assert list(out.index) == [10, 20]
     pd.testing.assert_frame_equal(reports, before)
+
+
+def test_unknown_severity_is_kept_as_nan():
+    frame = cg.reports_from_records(
+        [
+            {"seq": 1, "ts": "2026-03-10T10:00:00Z", "latitude": 47.37, "longitude": 8.54},
+            {**BASE, "seq": 2, "severity_level": None},
+            {**BASE, "seq": 3},
+        ]
+    )
+    severity = cg.validate_reports(frame)["severity_level"].to_numpy()
+    assert np.isnan(severity[:2]).all()
+    assert severity[2] == 0.5
