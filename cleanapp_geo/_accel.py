@@ -18,12 +18,20 @@ P_THRESHOLD, P_SEV_MAX, P_TEXT_MIN, P_TEXT_SAT = 6, 7, 8, 9
 P_LOC_MAX, P_LOC_SCALE, P_TIME_MAX, P_TIME_SCALE, P_MARGIN, P_EARTH = 10, 11, 12, 13, 14, 15
 P_GATE = 16
 N_PARAMS = 17
-# Indices into ``flags``: 1 when the feature uses its step kernel.
-F_SEV_STEP, F_TEXT_STEP, F_LOC_STEP, F_TIME_STEP = 0, 1, 2, 3
+# Indices into ``flags``: 1 when the feature uses its step kernel; F_IGNORE_MISSING is 1
+# when a feature unknown on either side leaves the total weight (``missing="ignore"``).
+F_SEV_STEP, F_TEXT_STEP, F_LOC_STEP, F_TIME_STEP, F_IGNORE_MISSING = 0, 1, 2, 3, 4
+N_FLAGS = 5
 # Columns of the kernel matrix, in summation order.
 K_CLS, K_SEV, K_TEXT, K_LOC, K_BRAND, K_TIME = 0, 1, 2, 3, 4, 5
 # ``mode`` of :func:`pair_kernels`.
 MODE_FULL, MODE_FORCE_TEXT, MODE_EDGES_ONLY, MODE_POSSIBLE = 0, 1, 2, 3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ratio(raw: float, total: float) -> float:
+    """``raw / total``; 0 when no weight is known (a pair with nothing to compare)."""
+    return raw / total if total > 0 else 0.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -40,20 +48,31 @@ def pair_kernels(
     params: np.ndarray,
     flags: np.ndarray,
     mode: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:
     """Kernel values and edge decisions of report pairs, fused in one pass.
 
     Returns ``(kernels (m, 6), distance_m, severity_diff, time_diff_s, jaccard,
-    needs_text, is_edge)``. The text kernel is computed only where the other features
-    plus a perfect text match could reach the threshold (``needs_text``), or everywhere
-    with ``MODE_FORCE_TEXT``; ``jaccard`` is NaN where it was not computed and the text
-    kernel is then 0. The score sums ``weight × kernel`` in column order from 0 (as
-    :func:`~cleanapp_geo.similarity.score_pairs` does, so both agree to the bit);
-    ``is_edge`` is ``score >= threshold`` within the radius gate. With
-    ``MODE_EDGES_ONLY`` every output but ``is_edge`` is empty (nothing else is written);
-    ``MODE_POSSIBLE`` reads no text at all and sets ``is_edge`` where the pair could be an
-    edge with a perfect text match (within the gate), the pairs to pass to
-    ``MODE_EDGES_ONLY`` once the token sets are ready.
+    needs_text, known_weight, is_edge)``. The text kernel is computed only where the
+    other features plus a perfect text match could reach the threshold (``needs_text``),
+    or everywhere with ``MODE_FORCE_TEXT``; ``jaccard`` is NaN where it was not computed
+    and the text kernel is then 0.
+
+    A feature unknown on either side (severity NaN, an empty token set, brand code -1)
+    has kernel 0. ``known_weight`` is the total weight of the pair's known features
+    under ``F_IGNORE_MISSING`` and 1 otherwise; the score is ``raw / known_weight`` where
+    ``raw`` sums ``weight × kernel`` in column order from 0 (as
+    :func:`~cleanapp_geo.similarity.score_pairs` does, so both agree to the bit), and
+    ``is_edge`` is ``score >= threshold`` within the radius gate. When no token sets are
+    passed (``indptr`` of length 1), text counts as known.
+
+    With ``MODE_EDGES_ONLY`` every output but ``is_edge`` is empty (nothing else is
+    written); ``MODE_POSSIBLE`` reads no text at all and sets ``is_edge`` where the pair
+    could be an edge with a perfect text match (within the gate), the pairs to pass to
+    ``MODE_EDGES_ONLY`` once the token sets are ready. (Adding a feature at kernel 1 never
+    lowers ``raw / known_weight``, so a perfect, known text is the upper bound in both
+    ``missing`` modes.)
     """
     m = i.shape[0]
     full = mode < MODE_EDGES_ONLY  # MODE_FULL or MODE_FORCE_TEXT
@@ -64,30 +83,45 @@ def pair_kernels(
     time_diff = np.empty(size, np.float64)
     jaccard = np.full(size, np.nan, np.float64)
     needs_text = np.zeros(size, np.bool_)
+    known_weight = np.ones(size, np.float64)
     is_edge = np.zeros(m, np.bool_)
     radius = params[P_EARTH]
+    ignore = flags[F_IGNORE_MISSING] != 0
+    have_text = indptr.shape[0] > 1
+    w_cls, w_sev, w_text = params[P_W_CLS], params[P_W_SEV], params[P_W_TEXT]
+    w_loc, w_brand, w_time = params[P_W_LOC], params[P_W_BRAND], params[P_W_TIME]
+    bound = params[P_THRESHOLD] - params[P_MARGIN]
     for k in range(m):
         a = i[k]
         b = j[k]
-        ds = abs(severity[a] - severity[b])
+        ds = abs(severity[a] - severity[b])  # NaN when either is unknown
+        sev_known = not math.isnan(ds)
+        brand_known = brand[a] >= 0 and brand[b] >= 0
         dt = abs(ts_ns[a] - ts_ns[b]) / 1e9
         k_cls = 1.0 if classification[a] == classification[b] else 0.0
-        k_sev = (1.0 if ds <= params[P_SEV_MAX] else 0.0) if flags[F_SEV_STEP] else 1.0 - ds
-        k_brand = 1.0 if (brand[a] >= 0 and brand[a] == brand[b]) else 0.0
+        if not sev_known:
+            k_sev = 0.0
+        elif flags[F_SEV_STEP]:
+            k_sev = 1.0 if ds <= params[P_SEV_MAX] else 0.0
+        else:
+            k_sev = 1.0 - ds
+        k_brand = 1.0 if (brand_known and brand[a] == brand[b]) else 0.0
         if flags[F_TIME_STEP]:
             k_time = 1.0 if dt <= params[P_TIME_MAX] else 0.0
         else:
             k_time = math.exp(-dt / params[P_TIME_SCALE])
-        if not full and (
-            params[P_W_CLS] * k_cls
-            + params[P_W_SEV] * k_sev
-            + params[P_W_BRAND] * k_brand
-            + params[P_W_TIME] * k_time
-            + params[P_W_LOC]
-            + params[P_W_TEXT]
-            < params[P_THRESHOLD] - params[P_MARGIN]
-        ):
-            continue  # not an edge even at zero distance with identical text
+        # Weights of the known features other than text and location (ignore mode).
+        known_rest = 1.0
+        if ignore:
+            known_rest = w_cls + (w_sev if sev_known else 0.0) + (w_brand if brand_known else 0.0)
+            known_rest += w_time
+        rest = w_cls * k_cls + w_sev * k_sev + w_brand * k_brand + w_time * k_time
+        if not full:
+            best = rest + w_loc + w_text
+            if ignore:
+                best = _ratio(best, known_rest + w_loc + w_text)
+            if best < bound:
+                continue  # not an edge even at zero distance with identical text
         # Haversine from the chord: h = sin²(θ/2) = (chord / 2R)², d = 2R·atan2(√h, √(1-h)).
         dx = xyz[a, 0] - xyz[b, 0]
         dy = xyz[a, 1] - xyz[b, 1]
@@ -98,50 +132,63 @@ def pair_kernels(
             k_loc = 1.0 if d < params[P_LOC_MAX] else 0.0
         else:
             k_loc = math.exp(-d / params[P_LOC_SCALE])
-        best = (
-            params[P_W_CLS] * k_cls
-            + params[P_W_SEV] * k_sev
-            + params[P_W_LOC] * k_loc
-            + params[P_W_BRAND] * k_brand
-            + params[P_W_TIME] * k_time
-            + params[P_W_TEXT]
-        )
-        possible = best >= params[P_THRESHOLD] - params[P_MARGIN]
-        need = params[P_W_TEXT] > 0 and possible
+        best = rest + w_loc * k_loc + w_text
+        if ignore:
+            best = _ratio(best, known_rest + w_loc + w_text)
+        possible = best >= bound
+        need = w_text > 0 and possible
         if mode == MODE_POSSIBLE:
             is_edge[k] = possible and d <= params[P_GATE]
             continue
         if not full and not (possible and d <= params[P_GATE]):
             continue  # cannot be an edge even with a perfect text match
+        text_known = True
+        size_a = 0
+        size_b = 0
+        if have_text:
+            size_a = indptr[a + 1] - indptr[a]
+            size_b = indptr[b + 1] - indptr[b]
+            text_known = size_a > 0 and size_b > 0
         k_text = 0.0
         jac = np.nan
         if need or mode == MODE_FORCE_TEXT:
             # Overlap of the two sorted token-id runs: a branch-free merge (the branches
             # of the usual one mispredict about every other step), inlined (a compiled
             # call with array arguments costs more than the merge).
-            p, p_end = indptr[a], indptr[a + 1]
-            q, q_end = indptr[b], indptr[b + 1]
-            size_a, size_b = p_end - p, q_end - q
             overlap = 0
-            while p < p_end and q < q_end:
-                x = indices[p]
-                y = indices[q]
-                overlap += x == y
-                p += x <= y
-                q += y <= x
+            if have_text:
+                p, p_end = indptr[a], indptr[a + 1]
+                q, q_end = indptr[b], indptr[b + 1]
+                while p < p_end and q < q_end:
+                    x = indices[p]
+                    y = indices[q]
+                    overlap += x == y
+                    p += x <= y
+                    q += y <= x
             union = size_a + size_b - overlap
             jac = overlap / union if (size_a > 0 and size_b > 0 and union > 0) else 0.0
             if flags[F_TEXT_STEP]:
                 k_text = 1.0 if jac > params[P_TEXT_MIN] else 0.0
             else:
                 k_text = min(1.0, jac / params[P_TEXT_SAT])
-        score = 0.0
-        score += params[P_W_CLS] * k_cls
-        score += params[P_W_SEV] * k_sev
-        score += params[P_W_TEXT] * k_text
-        score += params[P_W_LOC] * k_loc
-        score += params[P_W_BRAND] * k_brand
-        score += params[P_W_TIME] * k_time
+        raw = 0.0
+        raw += w_cls * k_cls
+        raw += w_sev * k_sev
+        raw += w_text * k_text
+        raw += w_loc * k_loc
+        raw += w_brand * k_brand
+        raw += w_time * k_time
+        total = 1.0
+        if ignore:
+            # Summed in column order, as score_pairs does.
+            total = 0.0
+            total += w_cls
+            total += w_sev if sev_known else 0.0
+            total += w_text if text_known else 0.0
+            total += w_loc
+            total += w_brand if brand_known else 0.0
+            total += w_time
+        score = _ratio(raw, total) if ignore else raw
         is_edge[k] = score >= params[P_THRESHOLD] and d <= params[P_GATE]
         if full:
             kernels[k, K_CLS] = k_cls
@@ -155,4 +202,5 @@ def pair_kernels(
             time_diff[k] = dt
             jaccard[k] = jac
             needs_text[k] = need
-    return kernels, distance, severity_diff, time_diff, jaccard, needs_text, is_edge
+            known_weight[k] = total
+    return kernels, distance, severity_diff, time_diff, jaccard, needs_text, known_weight, is_edge

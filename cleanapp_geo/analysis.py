@@ -2,7 +2,8 @@
 
 Both share one implementation (as :func:`sklearn.cluster.dbscan` and
 :class:`sklearn.cluster.DBSCAN` do): scope → text features → exact candidate pairs →
-vectorised scoring → connected components → hypotheses and statistics.
+vectorised scoring → groups (connected components or average linkage, as the model says)
+→ hypotheses and statistics.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from cleanapp_geo.arrays import ReportArrays, prepare_reports
 from cleanapp_geo.blocking import CandidatePlan, candidate_graph
 from cleanapp_geo.errors import InvalidModelError
+from cleanapp_geo.grouping import group_labels
 from cleanapp_geo.hypotheses import (
     ClusterStats,
     HypothesisTable,
@@ -202,7 +204,18 @@ def analyze(
     del graph  # the largest arrays of an analysis: free them before grouping
     arrays.release_text()
     clock = _lap(timings, "scoring", clock)
-    table = group_hypotheses(arrays, edges["i"], edges["j"], edges["reasons"], now=reference)
+    groups = group_labels(
+        len(arrays),
+        edges["i"],
+        edges["j"],
+        edges["score"],
+        arrays.seq,
+        grouping=model.grouping,
+        min_mean_score=model.linkage_cut * model.threshold,
+    )
+    table = group_hypotheses(
+        arrays, edges["i"], edges["j"], edges["reasons"], now=reference, groups=groups
+    )
     stats = cluster_stats(arrays, scope_classification)
     _lap(timings, "grouping", clock)
     return AnalysisResult(

@@ -9,6 +9,11 @@ edge lies in the union of the route joins. A model's radius gate is itself an ex
 route (no edge lies beyond it). When no such bounds exist (the non-route weights alone
 reach the threshold) and there is no radius gate, an :class:`ExhaustiveScoringWarning` is
 issued and all pairs are scored in chunks — edges are never dropped silently.
+
+Under ``missing="ignore"`` a pair is scored over its known features, so a pair without
+text must reach the threshold without text's weight: such a pair "gains" as much as a
+text kernel equal to the threshold would give, which the text route's bound accounts for
+(outside the route text counts as at least ``threshold × weight``).
 """
 
 from __future__ import annotations
@@ -106,10 +111,17 @@ def _route_options(
         return -model.location_scale_m * math.log(budget / w["location"])
 
     def textual(budget: float) -> float | None:
-        if model.text_kernel == "step":
-            return model.text_min_jaccard
+        # Pairs outside the text route contribute < budget through text (None: text
+        # never reaches the budget, no route needed; NaN: no bound works, see below).
         if budget >= w["text"]:
             return None
+        if model.missing == "ignore" and budget <= model.threshold * w["text"]:
+            # Under "ignore" a pair without text leaves text's weight out of the total,
+            # which helps it as much as a text kernel at the threshold would: outside
+            # the route text counts as at least threshold × weight.
+            return math.nan
+        if model.text_kernel == "step":
+            return model.text_min_jaccard
         return budget / w["text"] * model.text_saturation
 
     if w["location"] == 0 and w["text"] == 0:
@@ -120,18 +132,18 @@ def _route_options(
         budget = slack - w["text"]
         yield spatial(budget), None, budget, "edges need location (text cannot suffice)"
     if w["location"] <= slack and w["text"] > 0:
-        yield (
-            None,
-            textual(slack - w["location"]),
-            w["location"],
-            "edges need text (location cannot suffice)",
-        )
+        bound = textual(slack - w["location"])
+        if not (bound is not None and math.isnan(bound)):
+            yield None, bound, w["location"], "edges need text (location cannot suffice)"
     if w["location"] > 0 and w["text"] > 0:
         for share in (0.2, 0.35, 0.5, 0.65, 0.8):
+            bound = textual(slack * share)
+            if bound is not None and math.isnan(bound):
+                continue
             budget = 0.0 if model.location_kernel == "step" else slack * (1 - share)
             yield (
                 spatial(slack * (1 - share)),
-                textual(slack * share),
+                bound,
                 budget,
                 "edges need location or text",
             )
@@ -145,10 +157,24 @@ def _text_blocks(model: SimilarityModel, location_budget: float) -> tuple[tuple[
     (or brand) kernel at 0 even with perfect text, every such edge shares it.
     """
     w = model.weights
-    best = math.fsum(w[f] for f in FEATURES if f != "location") + location_budget
+    t = model.threshold
 
     def reaches_without(*features: str) -> bool:
-        return best - math.fsum(w[f] for f in features) >= model.threshold - BOUND_MARGIN
+        if model.missing == "no_match":
+            best = math.fsum(w[f] for f in FEATURES if f != "location") + location_budget
+            return best - math.fsum(w[f] for f in features) >= t - BOUND_MARGIN
+        # "ignore": the score reaches t when sum(w_f (k_f - t)) over the known features
+        # does. Text is known (the pair shares tokens); a brand may be unknown, which
+        # costs nothing, where a known, different brand would cost t × w_brand.
+        excess = location_budget - t * w["location"]
+        for f in FEATURES:
+            if f == "location":
+                continue
+            if f not in features:
+                excess += w[f] * (1 - t)
+            elif f == "classification":
+                excess -= t * w[f]
+        return excess >= -BOUND_MARGIN
 
     required = tuple(f for f in ("classification", "brand") if not reaches_without(f))
     if required:

@@ -1,10 +1,10 @@
-"""Group scored edges into incident hypotheses and summarise a scope (reference §4.2–§4.5).
+"""Group scored edges into incident hypotheses and summarise a scope.
 
-Grouping is single linkage, as upstream: the connected components of the edge graph,
-singletons included. Within a group the reports are ordered by severity (descending),
-then newest first, then by seq; the first is the representative. Hypotheses are ordered
-by urgency, severity and size (all descending), then by their smallest seq, so results
-never depend on row order.
+Groups come from :func:`cleanapp_geo.grouping.group_labels` (connected components of the
+edge graph, as upstream, or average linkage), singletons included. Within a group the
+reports are ordered by severity (descending, unknown last), then newest first, then by
+seq; the first is the representative. Hypotheses are ordered by urgency, severity and
+size (all descending), then by their smallest seq, so results never depend on row order.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from cleanapp_geo.arrays import ReportArrays
+from cleanapp_geo.grouping import group_labels
 from cleanapp_geo.similarity import reasons_from_bits
 
 __all__ = [
@@ -55,6 +54,11 @@ def format_timestamp(ts: pd.Timestamp) -> str:
     base = ts.strftime("%Y-%m-%dT%H:%M:%S")
     fraction = f"{ts.microsecond * 1000 + ts.nanosecond:09d}".rstrip("0")
     return f"{base}.{fraction}Z" if fraction else f"{base}Z"
+
+
+def _finite_or_none(value: float) -> float | None:
+    """Return a wire number: NaN (unknown) becomes ``None`` (JSON ``null``)."""
+    return None if math.isnan(value) else value
 
 
 def hypothesis_id(title: str, report_seqs: list[int]) -> str:
@@ -101,7 +105,7 @@ class IncidentHypothesis:
             "report_seqs": list(self.report_seqs),
             "report_count": self.report_count,
             "confidence": self.confidence,
-            "severity_score": self.severity_score,
+            "severity_score": _finite_or_none(self.severity_score),
             "urgency_score": self.urgency_score,
             "rationale": list(self.rationale),
         }
@@ -112,7 +116,11 @@ _HYPOTHESIS_FIELDS: Final = tuple(f.name for f in fields(IncidentHypothesis))
 
 @dataclass(frozen=True, slots=True)
 class ClusterStats:
-    """Summary of the reports in a scope (upstream ``ClusterStats``)."""
+    """Summary of the reports in a scope (upstream ``ClusterStats``).
+
+    ``severity_average`` and ``severity_max`` are over known severities; NaN (``null``
+    on the wire) when no report in scope has one.
+    """
 
     classification: str
     report_count: int
@@ -129,8 +137,8 @@ class ClusterStats:
         out: dict[str, Any] = {
             "classification": self.classification,
             "report_count": self.report_count,
-            "severity_average": self.severity_average,
-            "severity_max": self.severity_max,
+            "severity_average": _finite_or_none(self.severity_average),
+            "severity_max": _finite_or_none(self.severity_max),
             "high_priority_count": self.high_priority_count,
             "medium_priority_count": self.medium_priority_count,
         }
@@ -142,7 +150,9 @@ class ClusterStats:
 
 
 def cluster_stats(arrays: ReportArrays, classification: str) -> ClusterStats:
-    """Compute scope statistics (reference §4.2).
+    """Compute scope statistics.
+
+    Severity figures are over the reports whose severity is known (NaN when none is).
 
     Parameters
     ----------
@@ -159,6 +169,7 @@ def cluster_stats(arrays: ReportArrays, classification: str) -> ClusterStats:
     severity = arrays.severity
     if n == 0:
         return ClusterStats(classification, 0, 0.0, 0.0, 0, 0, None, None, {})
+    known = severity[~np.isnan(severity)]
     counts = np.bincount(arrays.classification, minlength=len(arrays.classification_labels))
     order = np.argsort(arrays.classification_labels.astype(str), kind="stable")
     names = arrays.classification_labels[order]
@@ -166,13 +177,11 @@ def cluster_stats(arrays: ReportArrays, classification: str) -> ClusterStats:
     return ClusterStats(
         classification=classification,
         report_count=n,
-        severity_average=math.fsum(severity.tolist()) / n,
-        severity_max=float(severity.max()),
-        high_priority_count=int(np.count_nonzero(severity >= HIGH_PRIORITY_SEVERITY)),
+        severity_average=math.fsum(known.tolist()) / len(known) if len(known) else math.nan,
+        severity_max=float(known.max()) if len(known) else math.nan,
+        high_priority_count=int(np.count_nonzero(known >= HIGH_PRIORITY_SEVERITY)),
         medium_priority_count=int(
-            np.count_nonzero(
-                (severity >= MEDIUM_PRIORITY_SEVERITY) & (severity < HIGH_PRIORITY_SEVERITY)
-            )
+            np.count_nonzero((known >= MEDIUM_PRIORITY_SEVERITY) & (known < HIGH_PRIORITY_SEVERITY))
         ),
         first_seen_at=pd.Timestamp(int(arrays.ts_ns.min()), tz="UTC"),
         last_seen_at=pd.Timestamp(int(arrays.ts_ns.max()), tz="UTC"),
@@ -250,6 +259,7 @@ class HypothesisTable:
             record = dict(zip(names, row, strict=True))
             record["report_seqs"] = list(record["report_seqs"])
             record["rationale"] = list(record["rationale"])
+            record["severity_score"] = _finite_or_none(record["severity_score"])
             records.append(record)
         return records
 
@@ -314,8 +324,9 @@ def group_hypotheses(
     edge_reason_bits: np.ndarray,
     *,
     now: pd.Timestamp,
+    groups: np.ndarray | None = None,
 ) -> HypothesisTable:
-    """Group reports linked by edges into hypotheses (connected components).
+    """Group reports linked by edges into hypotheses.
 
     Parameters
     ----------
@@ -328,10 +339,19 @@ def group_hypotheses(
     now : pandas.Timestamp
         Reference time for the recency boost: a report counts as recent when
         ``0 <= now - ts <= 168 h`` (future timestamps are not recent).
+    groups : numpy.ndarray, optional
+        Group number of every report (see :func:`~cleanapp_geo.grouping.group_labels`);
+        by default the connected components of the edges. A hypothesis's rationale
+        comes from the edges inside it.
 
     Returns
     -------
     HypothesisTable
+
+    Notes
+    -----
+    A hypothesis's ``severity_score`` is its highest known severity (NaN when no member
+    has one); an unknown severity adds nothing to confidence and urgency.
     """
     n = len(arrays)
     if n == 0:
@@ -342,9 +362,10 @@ def group_hypotheses(
             np.zeros(1, np.int64), empty_i, empty_i, empty_i, empty_i, empty_i, empty_f,
             empty_f, empty_f, empty_i, empty_o, empty_i, arrays,
         )  # fmt: skip
-    graph = sp.csr_array((np.ones(len(edge_i), dtype=np.int8), (edge_i, edge_j)), shape=(n, n))
-    n_groups, component = connected_components(graph, directed=False)
-    del graph
+    if groups is None:
+        groups = group_labels(n, edge_i, edge_j, np.ones(len(edge_i)), arrays.seq)
+    component = np.asarray(groups, dtype=np.int64)
+    n_groups = int(component.max()) + 1
     severity, ts_ns, seq = arrays.severity, arrays.ts_ns, arrays.seq
     # Reports grouped by component, each group by severity, newest, then smallest seq
     # first: only the reports of multi-report groups need the four-key sort. (At a
@@ -366,11 +387,15 @@ def group_hypotheses(
     recent = (age_ns >= 0) & (age_ns <= RECENT_WINDOW_S * _NS_PER_S)
     del age_ns
     size_boost = np.minimum(0.08 * sizes, 0.30)
-    confidence = np.minimum(0.45 + size_boost + 0.20 * max_severity, 0.98)
-    urgency = np.minimum(max_severity + size_boost + np.where(recent, RECENCY_BOOST, 0.0), 1.0)
+    known_severity = np.nan_to_num(max_severity, nan=0.0)
+    confidence = np.minimum(0.45 + size_boost + 0.20 * known_severity, 0.98)
+    urgency = np.minimum(known_severity + size_boost + np.where(recent, RECENCY_BOOST, 0.0), 1.0)
+    del known_severity
     del recent, size_boost
     bits = np.zeros(n_groups, dtype=np.int64)
-    np.bitwise_or.at(bits, component[edge_i], edge_reason_bits.astype(np.int64))
+    inside = component[edge_i] == component[edge_j]
+    np.bitwise_or.at(bits, component[edge_i[inside]], edge_reason_bits[inside].astype(np.int64))
+    del inside
     reason_bits = bits[sorted_component[starts]]
     del bits, sorted_component, component
     min_seq = np.minimum.reduceat(seq[order], starts)

@@ -19,6 +19,26 @@ feature              ``step`` kernel (upstream)   smooth kernel
 
 Two reports are linked by an *edge* when ``score >= threshold`` and, if the model has a
 radius gate, their distance is at most ``radius_gate_m``.
+
+**Unknown values.** Severity (NaN), text (no token left after stop words) and brand (no
+display name) may be unknown; classification, location and time are always known. A
+feature unknown on either side of a pair contributes nothing. With ``missing="no_match"``
+(upstream) its weight still counts, so the pair scores as if the feature disagreed; with
+``missing="ignore"`` the pair is scored over the features both reports have::
+
+    score = sum(w_f·k_f over known f) / sum(w_f over known f)
+
+so a city export without severity or text is judged on what it has, and the score stays
+a property of the pair alone.
+
+**Grouping.** ``grouping="connected"`` (upstream) groups the connected components of the
+edge graph, which chains A–B–C–D along a busy street. ``grouping="average"`` is average
+linkage over the edge graph: starting from single reports, the two groups with the
+highest mean cross score (the mean over every pair across them of the pair's score if it
+is an edge, else 0) merge, best first, while that mean is at least
+``linkage_cut × threshold``. Two single reports merge exactly when they share an edge; a
+report joins a group only when it is linked strongly enough to enough of its members.
+Groups never join reports without a path of edges between them.
 """
 
 from __future__ import annotations
@@ -33,6 +53,7 @@ from cleanapp_geo.text import DEFAULT_STOP_WORDS, UPSTREAM_STOP_WORDS
 __all__ = [
     "DEFAULT_MODEL",
     "FEATURES",
+    "OPTIONAL_FEATURES",
     "REASONS",
     "REASON_MIN_KERNEL",
     "UPSTREAM_MODEL",
@@ -41,6 +62,9 @@ __all__ = [
 
 #: Feature names, in the order their contributions are summed.
 FEATURES: Final = ("classification", "severity", "text", "location", "brand", "time")
+
+#: Features that may be unknown for a report (see "Unknown values" above).
+OPTIONAL_FEATURES: Final = ("severity", "text", "brand")
 
 #: Rationale string of each feature (the upstream strings for the first five).
 REASONS: Final = {
@@ -57,6 +81,8 @@ REASONS: Final = {
 REASON_MIN_KERNEL: Final = 0.5
 
 Vocabulary = Literal["default", "upstream"]
+Missing = Literal["no_match", "ignore"]
+Grouping = Literal["connected", "average"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +123,17 @@ weight_time : float
         or the upstream list).
     min_token_chars : int
         Tokens shorter than this many characters are dropped.
+    missing : {"no_match", "ignore"}
+        How a feature unknown on either side of a pair counts: ``no_match`` keeps its
+        weight in the total (upstream); ``ignore`` scores the pair over the features both
+        reports have.
+    grouping : {"connected", "average"}
+        ``connected``: connected components of the edge graph (upstream);
+        ``average``: average linkage over the edge graph, cut at
+        ``linkage_cut × threshold``.
+    linkage_cut : float
+        In (0, 1]; with ``grouping="average"``, two groups merge while the mean cross
+        score reaches ``linkage_cut × threshold``.
 
     Raises
     ------
@@ -126,6 +163,9 @@ weight_time : float
     radius_gate_m: float | None = None
     vocabulary: Vocabulary = "default"
     min_token_chars: int = 3
+    missing: Missing = "no_match"
+    grouping: Grouping = "connected"
+    linkage_cut: float = 0.5
 
     def __post_init__(self) -> None:
         weights = self.weights
@@ -147,6 +187,8 @@ weight_time : float
             "location_kernel": ("step", "exp"),
             "time_kernel": ("step", "exp"),
             "vocabulary": ("default", "upstream"),
+            "missing": ("no_match", "ignore"),
+            "grouping": ("connected", "average"),
         }
         for name, allowed in kernels.items():
             if getattr(self, name) not in allowed:
@@ -168,6 +210,9 @@ weight_time : float
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise InvalidModelError(f"{name} must lie in [0, 1], got {value!r}")
+        cut = self.linkage_cut
+        if not isinstance(cut, int | float) or not 0 < cut <= 1:
+            raise InvalidModelError(f"linkage_cut must lie in (0, 1], got {cut!r}")
         if not isinstance(self.threshold, int | float) or not 0 < self.threshold <= 1:
             raise InvalidModelError(f"threshold must lie in (0, 1], got {self.threshold!r}")
         gate = self.radius_gate_m

@@ -6,6 +6,7 @@ See :mod:`cleanapp_geo.model` for the features and kernels and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,7 +46,12 @@ _NO_TEXT: Final = TextFeatures(
 
 
 def score_pairs(
-    arrays: ReportArrays, i: np.ndarray, j: np.ndarray, model: SimilarityModel
+    arrays: ReportArrays,
+    i: np.ndarray,
+    j: np.ndarray,
+    model: SimilarityModel,
+    *,
+    force_text: bool = False,
 ) -> dict[str, np.ndarray]:
     """Score report pairs ``(i[k], j[k])`` (positional indices), fully vectorised.
 
@@ -57,29 +63,41 @@ def score_pairs(
         Positional indices of equal length.
     model : SimilarityModel
         The model.
+    force_text : bool, default False
+        Compare the texts of every pair. By default text is compared only where it can
+        change whether the pair is an edge; elsewhere its kernel is 0 (the score is then
+        a lower bound) and ``jaccard`` is NaN.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        For every feature its weighted contribution ``weight × kernel``, plus ``score``
-        (their sum, in :data:`FEATURES` order), ``distance_m``, ``jaccard``,
-        ``severity_diff``, ``time_diff_s`` and ``is_edge`` (score >= threshold and within
-        the radius gate).
+        For every feature its contribution ``weight × kernel / known_weight``, plus
+        ``score`` (``sum(weight × kernel) / known_weight``, summed in :data:`FEATURES`
+        order), ``known_weight`` (the total weight of the features both reports have
+        under ``missing="ignore"``, else 1), ``distance_m``, ``jaccard``,
+        ``severity_diff`` (NaN when a severity is unknown), ``time_diff_s`` and
+        ``is_edge`` (score >= threshold and within the radius gate).
     """
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
     w = model.weights
-    kernels, measures, jaccard, needs_text, is_edge = pair_kernels(arrays, i, j, model)
+    kernels, measures, jaccard, needs_text, known_weight, is_edge = pair_kernels(
+        arrays, i, j, model, force_text=force_text
+    )
+    weighted = {feature: w[feature] * kernels[:, column] for column, feature in enumerate(FEATURES)}
+    raw = np.zeros(len(i), dtype=np.float64)
+    for feature in FEATURES:  # summed in FEATURES order, as the compiled kernel does
+        raw = raw + weighted[feature]
+    known = known_weight > 0
     out: dict[str, np.ndarray] = {}
-    score = np.zeros(len(i), dtype=np.float64)
-    for column, feature in enumerate(FEATURES):
-        contribution = w[feature] * kernels[:, column]
-        out[feature] = contribution
-        score = score + contribution
-    out["score"] = score
+    for feature in FEATURES:
+        out[feature] = np.divide(weighted[feature], known_weight, out=np.zeros(len(i)), where=known)
+    out["score"] = np.divide(raw, known_weight, out=np.zeros(len(i)), where=known)
+    out["known_weight"] = known_weight
     out["is_edge"] = is_edge
     out.update(measures)
-    out["jaccard"] = np.where(needs_text, jaccard, np.nan)
+    out["jaccard"] = jaccard if force_text else np.where(needs_text, jaccard, np.nan)
+    out["kernels"] = kernels
     out["reasons"] = _reason_bits(kernels, w)
     return out
 
@@ -91,12 +109,13 @@ def pair_kernels(
     model: SimilarityModel,
     *,
     force_text: bool = False,
-) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Kernel values of pairs in one compiled pass.
 
-    Returns ``(kernels, measures, jaccard, needs_text, is_edge)``: the (m, 6) kernel
-    values in :data:`FEATURES` order, the raw measures, the Jaccard similarities, whether
-    text could change the outcome and whether the pair is an edge. The text kernel is
+    Returns ``(kernels, measures, jaccard, needs_text, known_weight, is_edge)``: the
+    (m, 6) kernel values in :data:`FEATURES` order, the raw measures, the Jaccard
+    similarities, whether text could change the outcome, the weight the score is divided
+    by (see :func:`score_pairs`) and whether the pair is an edge. The text kernel is
     computed only where it can change the outcome (the other features plus a perfect
     text match reach the threshold) unless ``force_text``; elsewhere it is 0 and
     ``jaccard`` is NaN.
@@ -105,7 +124,7 @@ def pair_kernels(
 
     text = arrays.text if model.weight_text > 0 or force_text else _NO_TEXT
     mode = _accel.MODE_FORCE_TEXT if force_text else _accel.MODE_FULL
-    kernels, distance, severity_diff, time_diff, jaccard, needs_text, is_edge = (
+    kernels, distance, severity_diff, time_diff, jaccard, needs_text, known_weight, is_edge = (
         _accel.pair_kernels(
             i, j, arrays.xyz, arrays.severity, arrays.classification, arrays.brand,
             arrays.ts_ns, text.indptr, text.indices, _kernel_params(model),
@@ -113,7 +132,7 @@ def pair_kernels(
         )
     )  # fmt: skip
     measures = {"distance_m": distance, "severity_diff": severity_diff, "time_diff_s": time_diff}
-    return kernels, measures, jaccard, needs_text, is_edge
+    return kernels, measures, jaccard, needs_text, known_weight, is_edge
 
 
 def edge_mask(
@@ -180,6 +199,7 @@ def _kernel_flags(model: SimilarityModel) -> np.ndarray:
             model.text_kernel == "step",
             model.location_kernel == "step",
             model.time_kernel == "step",
+            model.missing == "ignore",
         ],
         dtype=np.int64,
     )
@@ -312,15 +332,19 @@ class PairExplanation:
     is_edge : bool
         Whether the pair is an edge.
     contributions : dict of str to float
-        ``weight × kernel`` per feature.
+        ``weight × kernel / known_weight`` per feature; they sum to the score.
     kernels : dict of str to float
-        Kernel value per feature (0 where the weight is 0 is still computed).
+        Kernel value per feature (0 where the weight is 0 is still computed; 0 where the
+        feature is unknown).
     measures : dict of str to float
         Raw measures: ``distance_m``, ``jaccard``, ``severity_diff``, ``time_diff_s``.
     reasons : list of str
         Rationale strings of the features whose kernel value is at least 0.5.
     shared_tokens : list of str
         Tokens both reports share.
+    unknown : list of str
+        Features unknown on either side (they contribute nothing; under
+        ``missing="ignore"`` their weight also leaves the total).
     """
 
     focal: int
@@ -333,6 +357,7 @@ class PairExplanation:
     measures: dict[str, float]
     reasons: list[str]
     shared_tokens: list[str]
+    unknown: list[str]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per feature: weight, kernel value, contribution."""
@@ -349,14 +374,18 @@ class PairExplanation:
             f"({'edge' if self.is_edge else 'no edge'}, threshold {self.threshold:.3f})"
         ]
         for feature in FEATURES:
+            if feature in self.unknown:
+                lines.append(f"  {feature:<15} unknown")
+                continue
             lines.append(
                 f"  {feature:<15} kernel {self.kernels[feature]:.3f}  "
                 f"contribution {self.contributions[feature]:.3f}"
             )
         m = self.measures
+        severity = "unknown" if math.isnan(m["severity_diff"]) else f"{m['severity_diff']:.2f}"
         lines.append(
             f"  distance {m['distance_m']:.1f} m, Jaccard {m['jaccard']:.3f}, "
-            f"|Δseverity| {m['severity_diff']:.2f}, |Δt| {m['time_diff_s'] / 3600:.1f} h"
+            f"|Δseverity| {severity}, |Δt| {m['time_diff_s'] / 3600:.1f} h"
         )
         lines.append(f"  shared tokens: {', '.join(self.shared_tokens) or '-'}")
         return "\n".join(lines)
@@ -403,11 +432,21 @@ def explain_pair(
     order = [int(np.flatnonzero(two[SEQ].to_numpy() == s)[0]) for s in (focal, neighbor)]
     arrays = prepare_reports(two.iloc[order], model, classification=classification)
     i, j = np.array([0]), np.array([1 if focal != neighbor else 0])
-    scored = score_pairs(arrays, i, j, model)
-    kernel_matrix, _, jaccard, _, _ = pair_kernels(arrays, i, j, model, force_text=True)
-    kernels = {f: float(kernel_matrix[0, c]) for c, f in enumerate(FEATURES)}
+    scored = score_pairs(arrays, i, j, model, force_text=True)
+    kernels = {f: float(scored["kernels"][0, c]) for c, f in enumerate(FEATURES)}
     contributions = {f: float(scored[f][0]) for f in FEATURES}
-    shared = sorted(arrays.text.tokens(0) & arrays.text.tokens(int(j[0])))
+    tokens_a, tokens_b = arrays.text.tokens(0), arrays.text.tokens(int(j[0]))
+    shared = sorted(tokens_a & tokens_b)
+    b = int(j[0])
+    unknown = [
+        feature
+        for feature, is_unknown in (
+            ("severity", bool(np.isnan(arrays.severity[[0, b]]).any())),
+            ("text", not tokens_a or not tokens_b),
+            ("brand", bool((arrays.brand[[0, b]] < 0).any())),
+        )
+        if is_unknown
+    ]
     return PairExplanation(
         focal=int(focal),
         neighbor=int(neighbor),
@@ -418,10 +457,11 @@ def explain_pair(
         kernels=kernels,
         measures={
             "distance_m": float(scored["distance_m"][0]),
-            "jaccard": float(jaccard[0]),
+            "jaccard": float(scored["jaccard"][0]),
             "severity_diff": float(scored["severity_diff"][0]),
             "time_diff_s": float(scored["time_diff_s"][0]),
         },
         reasons=reasons_from_bits(int(scored["reasons"][0])),
         shared_tokens=shared,
+        unknown=unknown,
     )

@@ -32,7 +32,9 @@ def report_frames(draw: st.DrawFn, min_size: int = 0, max_size: int = 30) -> gpd
                 "ts": BASE_TS - pd.Timedelta(hours=draw(st.integers(-24, 24 * 12))),
                 "longitude": 8.54 + draw(st.integers(0, 40)) * 1e-4,
                 "latitude": 47.37 + draw(st.integers(0, 25)) * 1e-4,
-                "severity_level": draw(st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.55, 0.7, 0.9, 1.0])),
+                "severity_level": draw(
+                    st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.55, 0.7, 0.9, 1.0, None])
+                ),
                 "title": " ".join(words),
                 "summary": draw(st.sampled_from(["", "near the entrance", "same school walkway"])),
                 "brand_display_name": draw(st.sampled_from(BRANDS)),
@@ -60,6 +62,9 @@ def models(draw: st.DrawFn) -> cg.SimilarityModel:
         threshold=draw(st.floats(0.2, 0.95)),
         radius_gate_m=draw(st.sampled_from([None, None, 60.0, 200.0])),
         vocabulary=draw(st.sampled_from(["default", "upstream"])),
+        missing=draw(st.sampled_from(["no_match", "ignore"])),
+        grouping=draw(st.sampled_from(["connected", "average"])),
+        linkage_cut=draw(st.sampled_from([1.0, 0.5, 0.25])),
     )
     return base.with_weights(**dict(zip(names, raw, strict=True)))
 

@@ -16,7 +16,13 @@ from upstream_examples import zurich_records
 
 import cleanapp_geo as cg
 from cleanapp_geo.arrays import prepare_reports
-from cleanapp_geo.blocking import candidate_pairs
+from cleanapp_geo.blocking import (
+    CandidatePlan,
+    _route_options,
+    _text_blocks,
+    candidate_graph,
+    candidate_pairs,
+)
 from cleanapp_geo.model import FEATURES
 from cleanapp_geo.similarity import score_pairs
 from cleanapp_geo.text import tokenize
@@ -73,6 +79,14 @@ def reference_score(a, b, model, classification="physical"):
     d = 2 * 6_371_000 * math.atan2(math.sqrt(h), math.sqrt(1 - h))
     dt = abs((a["ts"] - b["ts"]).total_seconds())
     brand_a, brand_b = a["brand_display_name"], b["brand_display_name"]
+    known = {
+        "classification": True,
+        "severity": not math.isnan(dsev),
+        "text": bool(ta and tb),
+        "location": True,
+        "brand": brand_a != "" and brand_b != "",
+        "time": True,
+    }
     k = {
         "classification": float(cls_a == cls_b),
         "severity": float(dsev <= model.severity_max_diff)
@@ -89,7 +103,12 @@ def reference_score(a, b, model, classification="physical"):
         if model.time_kernel == "step"
         else math.exp(-dt / model.time_scale_s),
     }
-    return sum(model.weights[f] * k[f] for f in FEATURES), d
+    k = {f: (value if known[f] else 0.0) for f, value in k.items()}
+    raw = sum(model.weights[f] * k[f] for f in FEATURES)
+    if model.missing == "no_match":
+        return raw, d
+    total = sum(model.weights[f] for f in FEATURES if known[f])
+    return (raw / total if total > 0 else 0.0), d
 
 
 @given(reports=report_frames(min_size=2, max_size=8), model=models())
@@ -174,3 +193,46 @@ def test_labels_follow_the_rows_of_the_analysed_frame(reports, model):
     result = cg.analyze(reports, model=model, now=BASE_TS)
     for seq, label in zip(result.reports["seq"], result.labels, strict=True):
         assert seq in result.hypotheses[label].report_seqs
+
+
+@st.composite
+def text_route_models(draw):
+    """Gate-less models under missing="ignore" whose exact plan usually joins texts."""
+    base = cg.SimilarityModel(
+        text_kernel=draw(st.sampled_from(["step", "jaccard"])),
+        text_saturation=draw(st.sampled_from([1.0, 0.5])),
+        location_kernel=draw(st.sampled_from(["step", "exp"])),
+        location_scale_m=draw(st.sampled_from([20.0, 50.0])),
+        threshold=draw(st.floats(0.6, 0.95)),
+        missing="ignore",
+    )
+    return base.with_weights(
+        classification=draw(st.floats(0, 0.1)),
+        severity=draw(st.floats(0, 0.1)),
+        text=draw(st.floats(0.1, 0.4)),
+        location=draw(st.floats(0.3, 0.7)),
+        brand=draw(st.floats(0, 0.1)),
+        time=0.0,
+    )
+
+
+@given(reports=report_frames(), model=st.one_of(text_route_models(), models()))
+def test_every_exact_route_option_covers_every_edge(reports, model):
+    # Not only the plan chosen for these reports: every option the planner may choose
+    # (spatial only, text only, both, with equality blocks) must hold every edge. Under
+    # missing="ignore" a pair whose text is unknown is scored without text's weight.
+    arrays = prepare_reports(reports, model, classification="physical")
+    edges = brute_force_edges(reports, model, "physical")
+    for radius, min_jaccard, location_budget, why in _route_options(model):
+        if min_jaccard is not None and min_jaccard <= 0:
+            continue
+        blocks = _text_blocks(model, location_budget) if min_jaccard is not None else ((),)
+        plan = CandidatePlan(radius, min_jaccard, model.radius_gate_m, False, why, blocks)
+        graph, _ = candidate_graph(arrays, model, plan)
+        seq = arrays.seq
+        found = {
+            (min(int(seq[a]), int(seq[b])), max(int(seq[a]), int(seq[b])))
+            for a, b in graph.pairs().tolist()
+        }
+        assert edges <= found, (why, radius, min_jaccard, blocks)
+
