@@ -103,8 +103,9 @@ def reports_from_records(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFra
     Each record needs ``seq``, ``ts`` (timezone-aware) and a location, given either as
     ``latitude``/``longitude`` or as a shapely Point in ``geometry``. Missing text fields
     default to "" (``classification`` to ``physical``, ``language`` to ``en``); a missing
-    ``severity_level`` is unknown (NaN), which similarity treats as no evidence. Records that repeat a ``seq`` are analyses of one report in several languages
-    and are reduced with :func:`select_preferred_analysis`.
+    ``severity_level`` is unknown (NaN), which similarity treats as no evidence. Records
+    that repeat a ``seq`` are analyses of one report in several languages and are reduced
+    with :func:`select_preferred_analysis`.
 
     Parameters
     ----------
