@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import gzip
 import hashlib
 import re
@@ -16,6 +17,8 @@ import cleanapp_geo as cg
 from cleanapp_geo.errors import CleanAppGeoError, InvalidLabelledDataError
 from cleanapp_geo.realdata import LABEL_COLUMNS, REQUIRED_COLUMNS, read_labelled_reports
 
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "benchmarks" / "data" / "real311"
 HEADER = "id,ts,lat,lon,category,text,is_duplicate,parent_id,city_status,raw_note"
 #: A marker that only the label-revealing columns hold; it must reach no frame.
 SECRET = "SECRET-duplicate-of-earlier"
@@ -279,3 +282,43 @@ def test_at_most_five_offending_rows_are_listed(tmp_path: Path) -> None:
     message = error_message(path)
     assert message.count("data row") == 5
     assert message.endswith("data row 5 (id '5'): '95' and 3 more")
+
+
+# --- the bundled files -----------------------------------------------------------------------
+
+#: rows, duplicates, parent ids given, parents in the file: the shared README's table.
+BUNDLED_COUNTS = {
+    "chicago_potholes_2018-12.csv.gz": (999, 347, 0, 0),
+    "nyc311_2018-10-21_fullday.csv.gz": (6_648, 1_053, 0, 0),
+    "nyc311_2024-04-15_window.csv.gz": (975, 67, 0, 0),
+    "sf311_random_sample.csv.gz": (9_995, 253, 83, 3),
+}
+
+
+def test_bundled_files_are_the_four_of_the_table() -> None:
+    assert sorted(p.name for p in BUNDLED.glob("*.csv.gz")) == sorted(BUNDLED_COUNTS)
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED_COUNTS))
+def test_bundled_file_counts_and_no_label_leak(name: str) -> None:
+    path = BUNDLED / name
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header == list(REQUIRED_COLUMNS)  # city_status and raw_* were dropped
+    reports, labels = read_labelled_reports(path)
+    rows, duplicates, parents_given, parents_in_file = BUNDLED_COUNTS[name]
+    assert len(reports) == len(labels) == rows
+    assert int(labels["is_duplicate"].sum()) == duplicates
+    assert int(labels["parent_id"].notna().sum()) == parents_given
+    assert int(labels["parent_seq"].notna().sum()) == parents_in_file
+    assert reports.columns.tolist() == list(cg.REPORT_COLUMNS)
+    assert (reports["title"] == "").all()  # no source publishes the reporter's words
+    assert reports["severity_level"].isna().all()
+    assert (reports["classification"] != "").all()
+    # Nothing of the labels in the report frame: its text columns hold no id or status.
+    ids = set(labels["id"])
+    assert not set(reports["public_id"]) & ids
+    for column in ("classification", "title", "summary", "description"):
+        values = set(reports[column])
+        assert not values & ids, column
+        assert not any("dup" in v.lower() for v in values), column
