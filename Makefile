@@ -33,6 +33,7 @@ test: lint typecheck pytest
 
 bench: setup
 	$(PY) -m benchmarks run --sizes 10k,100k --json benchmarks/results/latest.json
+	$(PY) -m benchmarks realdata --json benchmarks/results/realdata.json
 	$(PY) -m benchmarks.store --n 100000
 	$(PY) -m benchmarks.service
 

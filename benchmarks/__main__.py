@@ -6,6 +6,8 @@ Examples::
     python -m benchmarks run --sizes 1m --no-postgis --json out-1m.json
     python -m benchmarks tune --out benchmarks/results/tuning
     python -m benchmarks calibrate --out cleanapp_geo/datasets/match_calibration.json
+    python -m benchmarks realdata --json benchmarks/results/realdata.json
+    python -m benchmarks realdata --model tuned=tuned.json --data benchmarks/data/real311
 """
 
 from __future__ import annotations
@@ -137,6 +139,29 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _realdata(args: argparse.Namespace) -> int:
+    from .realdata import format_table, methods, parse_model_arg, run_realdata
+
+    try:
+        models = dict(parse_model_arg(text) for text in args.model)
+        labellers = methods(models)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"--model: {exc}") from exc
+    document = run_realdata(
+        Path(args.data),
+        labellers=labellers,
+        repeats=args.repeats,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    table = format_table(document)
+    print(table)
+    if args.json:
+        dump(document, Path(args.json))
+        Path(args.json).with_suffix(".md").write_text(table + "\n")
+        print(f"\nwrote {args.json} and {Path(args.json).with_suffix('.md')}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
@@ -186,6 +211,23 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--n-reports", type=int, default=20_000, help="reports per pair seed")
     cal.add_argument("--case-reports", type=int, default=10_000, help="reports per case seed")
     cal.set_defaults(func=_calibrate)
+
+    real = sub.add_parser("realdata", help="judge grouping methods on real 311 duplicate labels")
+    real.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parent / "data" / "real311"),
+        help="directory of labelled .csv/.csv.gz files, or one file",
+    )
+    real.add_argument("--json", help="write the JSON document here (and a .md table beside it)")
+    real.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=path.json",
+        help="also run cg.analyze with this SimilarityModel.to_dict() JSON (repeatable)",
+    )
+    real.add_argument("--repeats", type=int, default=3, help="timed runs per method")
+    real.set_defaults(func=_realdata)
 
     args = parser.parse_args(argv)
     from .suite import DBSCAN_EPS_M, DBSCAN_MIN_SAMPLES

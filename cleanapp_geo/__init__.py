@@ -21,11 +21,20 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from cleanapp_geo import calibration, evaluation, matching, synthetic, targets, tuning
+from cleanapp_geo import (
+    calibration,
+    evaluation,
+    matching,
+    realdata,
+    synthetic,
+    targets,
+    tuning,
+)
 from cleanapp_geo.analysis import AnalysisResult, IncidentClusterer, analyze
 from cleanapp_geo.errors import (
     CleanAppGeoError,
     ExhaustiveScoringWarning,
+    InvalidLabelledDataError,
     InvalidModelError,
     InvalidReportsError,
     InvalidScopeError,
@@ -80,6 +89,7 @@ __all__ = [
     "ExhaustiveScoringWarning",
     "IncidentClusterer",
     "IncidentHypothesis",
+    "InvalidLabelledDataError",
     "InvalidModelError",
     "InvalidReportsError",
     "InvalidScopeError",
@@ -103,6 +113,7 @@ __all__ = [
     "parse_scope_geojson",
     "radius_scope",
     "radius_scope_around_report",
+    "realdata",
     "reports_from_features",
     "reports_from_records",
     "scope_geojson",

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "CleanAppGeoError",
     "ExhaustiveScoringWarning",
+    "InvalidLabelledDataError",
     "InvalidModelError",
     "InvalidReportsError",
     "InvalidScopeError",
@@ -26,6 +27,10 @@ class InvalidScopeError(CleanAppGeoError, ValueError):
 
 class InvalidReportsError(CleanAppGeoError, ValueError):
     """A report frame breaks the report-frame contract (see :mod:`cleanapp_geo.schema`)."""
+
+
+class InvalidLabelledDataError(CleanAppGeoError, ValueError):
+    """A labelled report file (see :mod:`cleanapp_geo.realdata`) is malformed."""
 
 
 class InvalidModelError(CleanAppGeoError, ValueError):

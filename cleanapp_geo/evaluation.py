@@ -1,4 +1,4 @@
-"""Quality metrics of a grouping against planted ground truth.
+"""Quality metrics of a grouping against planted ground truth or a city's duplicate labels.
 
 Conventions shared by every function:
 
@@ -12,6 +12,11 @@ All counts are exact (int64 contingency counts, pair totals in Python integers) 
 vectorised: one :func:`numpy.unique` over the label pairs, no loop over reports or pairs.
 Pair counts follow :func:`sklearn.metrics.cluster.pair_confusion_matrix` (unordered pairs
 here, where scikit-learn counts ordered ones).
+
+:func:`duplicate_scores` judges a grouping against real labels instead: a city marks a
+request as a duplicate of an earlier one (and sometimes names that parent), which is a
+statement about one report and its past, not a partition. See
+:mod:`cleanapp_geo.realdata` for reading such labels.
 """
 
 from __future__ import annotations
@@ -21,13 +26,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+
+from cleanapp_geo.errors import InvalidLabelledDataError
 
 __all__ = [
     "BCubedScores",
+    "DuplicateScores",
     "PairwiseScores",
     "adjusted_rand",
     "bcubed",
     "candidate_recall",
+    "duplicate_scores",
     "evaluate_clustering",
     "pairwise_scores",
 ]
@@ -325,6 +335,174 @@ def candidate_recall(
     return float(np.count_nonzero(found)) / len(true_keys)
 
 
+@dataclass(frozen=True, slots=True)
+class DuplicateScores:
+    """How a grouping agrees with a city's duplicate labels.
+
+    A report *has an earlier groupmate* when its group holds a report that came before it:
+    an earlier ``ts`` or, at an equal ``ts``, an earlier row. A label of ``-1`` is a group
+    of its own.
+
+    Attributes
+    ----------
+    dup_recall : float
+        ``duplicates_found / n_duplicates``: share of the labelled duplicates that have an
+        earlier groupmate; NaN when there is no labelled duplicate.
+    false_dup_rate : float
+        ``false_dups / (n - n_duplicates)``: share of the reports not labelled duplicate
+        that have an earlier groupmate; NaN when every report is a labelled duplicate.
+    parent_recall : float
+        ``parent_pairs_found / n_parent_pairs``: share of the (parent, child) pairs whose
+        two reports share a group; NaN when there is no pair.
+    n : int
+        Reports.
+    n_duplicates : int
+        Reports labelled duplicate.
+    n_parent_pairs : int
+        (parent, child) pairs with both reports in the data.
+    duplicates_found : int
+        Labelled duplicates with an earlier groupmate.
+    false_dups : int
+        Reports not labelled duplicate with an earlier groupmate.
+    parent_pairs_found : int
+        Parent pairs in one group.
+    multi_report_groups : int
+        Groups of two or more reports.
+    reports_grouped : int
+        Reports in groups of two or more.
+    """
+
+    dup_recall: float
+    false_dup_rate: float
+    parent_recall: float
+    n: int
+    n_duplicates: int
+    n_parent_pairs: int
+    duplicates_found: int
+    false_dups: int
+    parent_pairs_found: int
+    multi_report_groups: int
+    reports_grouped: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Return the scores and counts as a flat dictionary (NaN stays NaN)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def duplicate_scores(
+    labels: pd.DataFrame, groups: npt.ArrayLike, ts: pd.Series | npt.ArrayLike
+) -> DuplicateScores:
+    """Score a grouping against a city's duplicate labels.
+
+    A city closes a request as a duplicate when an *earlier* request reports the same
+    thing. So a labelled duplicate counts as found when its group holds an earlier report
+    (*dup recall*), and a report the city kept counts as falsely grouped when its group
+    holds an earlier report (*false-dup rate*). Neither asks which earlier report: cities
+    rarely name it. When they do (``parent_seq``), *parent recall* asks whether parent and
+    child share a group.
+
+    "Earlier" is by ``ts``, then by row order: with date-only timestamps (every report of
+    a day at 00:00) the file order decides, so the first report of a day in a group is
+    the one without an earlier groupmate.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        One row per report, as :func:`cleanapp_geo.realdata.read_labelled_reports`
+        returns: ``seq`` (unique integers), ``is_duplicate`` (bool, no missing value) and
+        ``parent_seq`` (the ``seq`` of the parent; missing when none). A ``parent_seq``
+        that is not a ``seq`` of ``labels`` (the parent is not in the data) is no pair.
+        Other columns are ignored.
+    groups : array-like of int, shape (n,)
+        Group label of each report, in the row order of ``labels``; ``-1`` is a
+        singleton.
+    ts : pandas.Series or array-like of datetime64, shape (n,)
+        Time of each report, in the row order of ``labels`` (positional, the index is not
+        used); timezone-aware values are compared in UTC.
+
+    Returns
+    -------
+    DuplicateScores
+        The three rates and the counts behind them.
+
+    Raises
+    ------
+    InvalidLabelledDataError
+        When ``labels`` lacks a column, ``seq`` is not unique integers, ``is_duplicate``
+        is not boolean or has missing values, ``parent_seq`` is not integer or a report is
+        its own parent.
+    ValueError
+        When ``groups`` is not a one-dimensional integer array, ``ts`` is not datetimes or
+        has missing values, or the lengths differ from ``labels``.
+
+    Examples
+    --------
+    Reports 1-3 on one day (row order decides), report 4 the next day; 2 and 4 are
+    duplicates, 4 names 1 as its parent:
+
+    >>> import pandas as pd
+    >>> labels = pd.DataFrame({
+    ...     "seq": [1, 2, 3, 4],
+    ...     "is_duplicate": [False, True, False, True],
+    ...     "parent_seq": pd.array([None, None, None, 1], dtype="Int64"),
+    ... })
+    >>> ts = pd.to_datetime(["2018-12-07", "2018-12-07", "2018-12-07", "2018-12-08"], utc=True)
+    >>> s = duplicate_scores(labels, [5, 5, 7, -1], ts)
+    >>> s.dup_recall, s.false_dup_rate, s.parent_recall
+    (0.5, 0.0, 0.0)
+    >>> s.multi_report_groups, s.reports_grouped
+    (1, 2)
+    """
+    seq, is_duplicate, parent_seq, has_parent = _checked_duplicate_labels(labels)
+    n = len(seq)
+    group = np.asarray(groups)
+    if group.ndim != 1:
+        raise ValueError(f"groups must be one-dimensional, got shape {group.shape}")
+    if group.size and not np.issubdtype(group.dtype, np.integer):
+        raise ValueError(f"groups must hold integer labels, got dtype {group.dtype}")
+    if len(group) != n:
+        raise ValueError(f"groups must have one label per labels row ({n}), got {len(group)}")
+    time_ns = _time_ns(ts, n)
+
+    dense = _dense(group.astype(np.int64, copy=False))
+    # Reports in (ts, row) order; the first of each group has no earlier groupmate.
+    order = np.argsort(time_ns, kind="stable")
+    has_earlier = np.ones(n, dtype=bool)
+    _, first = np.unique(dense[order], return_index=True)
+    has_earlier[order[first]] = False
+
+    n_duplicates = int(np.count_nonzero(is_duplicate))
+    duplicates_found = int(np.count_nonzero(has_earlier & is_duplicate))
+    false_dups = int(np.count_nonzero(has_earlier & ~is_duplicate))
+
+    child = np.flatnonzero(has_parent)
+    parent = pd.Index(seq).get_indexer(pd.Index(parent_seq[child]))
+    if np.any(parent == child):
+        own = seq[child[parent == child]]
+        raise InvalidLabelledDataError(
+            f"a report cannot be its own parent; parent_seq equals seq for seq {own[:5].tolist()}"
+        )
+    in_data = parent >= 0
+    child, parent = child[in_data], parent[in_data]
+    parent_pairs_found = int(np.count_nonzero(dense[child] == dense[parent]))
+
+    sizes = np.bincount(dense, minlength=1)
+    multi = sizes >= 2
+    return DuplicateScores(
+        dup_recall=_rate(duplicates_found, n_duplicates),
+        false_dup_rate=_rate(false_dups, n - n_duplicates),
+        parent_recall=_rate(parent_pairs_found, len(child)),
+        n=n,
+        n_duplicates=n_duplicates,
+        n_parent_pairs=len(child),
+        duplicates_found=duplicates_found,
+        false_dups=false_dups,
+        parent_pairs_found=parent_pairs_found,
+        multi_report_groups=int(np.count_nonzero(multi)),
+        reports_grouped=int(sizes[multi].sum()),
+    )
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -401,3 +579,70 @@ def _pair_keys(
     if len(i) and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n):
         raise ValueError(f"{name} indices must lie in [0, {n}), for n = {n} reports")
     return np.minimum(i, j) * n + np.maximum(i, j)
+
+
+def _rate(found: int, total: int) -> float:
+    return found / total if total else math.nan
+
+
+_DUPLICATE_LABEL_COLUMNS = ("seq", "is_duplicate", "parent_seq")
+
+
+def _checked_duplicate_labels(
+    labels: pd.DataFrame,
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.bool_]
+]:
+    """``seq``, ``is_duplicate``, ``parent_seq`` (0 where none) and where a parent is given."""
+    if not isinstance(labels, pd.DataFrame):
+        raise InvalidLabelledDataError(
+            f"labels must be a pandas.DataFrame, got {type(labels).__name__}; "
+            "read one with cleanapp_geo.realdata.read_labelled_reports"
+        )
+    missing = [c for c in _DUPLICATE_LABEL_COLUMNS if c not in labels.columns]
+    if missing:
+        raise InvalidLabelledDataError(
+            f"labels are missing columns {missing}; expected {list(_DUPLICATE_LABEL_COLUMNS)}"
+        )
+    seq_column, dup_column, parent_column = (labels[c] for c in _DUPLICATE_LABEL_COLUMNS)
+    if not pd.api.types.is_integer_dtype(seq_column.dtype) or seq_column.isna().any():
+        raise InvalidLabelledDataError(
+            f"labels column 'seq' must hold integers without missing values, got dtype "
+            f"{seq_column.dtype}"
+        )
+    seq = seq_column.to_numpy(dtype=np.int64)
+    if len(np.unique(seq)) != len(seq):
+        raise InvalidLabelledDataError("labels column 'seq' must be unique")
+    if not pd.api.types.is_bool_dtype(dup_column.dtype) or dup_column.isna().any():
+        raise InvalidLabelledDataError(
+            f"labels column 'is_duplicate' must hold booleans without missing values, got "
+            f"dtype {dup_column.dtype}"
+        )
+    if parent_column.notna().any() and not pd.api.types.is_integer_dtype(parent_column.dtype):
+        raise InvalidLabelledDataError(
+            f"labels column 'parent_seq' must hold integers (pandas Int64, missing = no "
+            f"parent), got dtype {parent_column.dtype}"
+        )
+    has_parent = parent_column.notna().to_numpy(dtype=bool)
+    parent = np.zeros(len(seq), dtype=np.int64)
+    parent[has_parent] = parent_column[has_parent].to_numpy(dtype=np.int64)
+    is_duplicate = np.asarray(dup_column.to_numpy(dtype=bool), dtype=np.bool_)
+    return seq, is_duplicate, parent, has_parent
+
+
+def _time_ns(ts: pd.Series | npt.ArrayLike, n: int) -> npt.NDArray[np.int64]:
+    """Nanoseconds since the epoch (UTC for aware values) of each timestamp."""
+    values = ts if isinstance(ts, pd.Series) else pd.Series(ts)
+    if len(values) != n:
+        raise ValueError(f"ts must have one value per labels row ({n}), got {len(values)}")
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        raise ValueError(f"ts must hold datetimes, got dtype {values.dtype}")
+    if values.isna().any():
+        raise ValueError(
+            f"ts has missing values at rows {np.flatnonzero(values.isna())[:5].tolist()}"
+        )
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)

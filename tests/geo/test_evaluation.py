@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.cluster import pair_confusion_matrix
 
+from cleanapp_geo.errors import InvalidLabelledDataError
 from cleanapp_geo.evaluation import (
     BCubedScores,
+    DuplicateScores,
     PairwiseScores,
     adjusted_rand,
     bcubed,
     candidate_recall,
+    duplicate_scores,
     evaluate_clustering,
     pairwise_scores,
 )
@@ -284,3 +289,217 @@ def test_bad_labels_raise(true, pred, message):
     for metric in (pairwise_scores, adjusted_rand, bcubed, evaluate_clustering):
         with pytest.raises(ValueError, match=message):
             metric(true, pred)
+
+
+# --- duplicate scores against real labels ---------------------------------------------------
+
+
+def dup_labels(is_duplicate, parent_seq=None, seq=None):
+    n = len(is_duplicate)
+    return pd.DataFrame(
+        {
+            "seq": np.arange(1, n + 1, dtype=np.int64) if seq is None else np.asarray(seq),
+            "is_duplicate": np.asarray(is_duplicate, dtype=bool),
+            "parent_seq": pd.array([None] * n if parent_seq is None else parent_seq, dtype="Int64"),
+        }
+    )
+
+
+def days(*values):
+    return pd.Series(pd.to_datetime(list(values), utc=True))
+
+
+def test_duplicate_scores_break_ts_ties_by_row_order():
+    # One date for all (a date-only file): row order decides who is earlier.
+    labels = dup_labels([False, True, True, False, True])
+    ts = days(*["2018-12-07"] * 5)
+    s = duplicate_scores(labels, [3, 3, 3, 8, 8], ts)
+    # group 3: row 1 first, rows 2-3 have an earlier groupmate; group 8: row 4 first.
+    assert (s.duplicates_found, s.false_dups) == (3, 0)
+    assert s.dup_recall == 1.0
+    assert s.false_dup_rate == 0.0
+    # Reversed roles: the duplicate comes first in the file, the kept report second.
+    s = duplicate_scores(dup_labels([True, False]), [1, 1], days("2018-12-07", "2018-12-07"))
+    assert (s.duplicates_found, s.false_dups) == (0, 1)
+    assert (s.dup_recall, s.false_dup_rate) == (0.0, 1.0)
+
+
+def test_duplicate_scores_order_by_ts_before_rows():
+    # Row 1 is a duplicate made after row 2: row 2 is the earlier report of the group.
+    labels = dup_labels([True, False, False])
+    ts = days("2024-04-16T03:00:00Z", "2024-04-16T02:00:00Z", "2024-04-16T01:00:00Z")
+    s = duplicate_scores(labels, [0, 0, -1], ts)
+    assert (s.dup_recall, s.false_dup_rate) == (1.0, 0.0)
+    assert (s.multi_report_groups, s.reports_grouped) == (1, 2)
+    # Timezone-aware values in another zone work (compared as instants).
+    aware = pd.Series(
+        pd.to_datetime(["2024-04-16T04:00:00Z", "2024-04-16T03:30:00Z"], utc=True)
+    ).dt.tz_convert("America/New_York")
+    s = duplicate_scores(dup_labels([True, False]), [1, 1], aware)
+    assert (s.duplicates_found, s.false_dups) == (1, 0)
+
+
+def test_every_minus_one_is_a_singleton_for_duplicate_scores():
+    labels = dup_labels([False, True, True, False], parent_seq=[None, 1, None, None])
+    s = duplicate_scores(labels, [-1, -1, -1, -1], days(*["2018-12-07"] * 4))
+    assert (s.duplicates_found, s.false_dups, s.parent_pairs_found) == (0, 0, 0)
+    assert (s.dup_recall, s.false_dup_rate, s.parent_recall) == (0.0, 0.0, 0.0)
+    assert (s.multi_report_groups, s.reports_grouped) == (0, 0)
+
+
+def test_parent_recall_counts_pairs_with_the_parent_in_the_data():
+    # seq not equal to position; parent 99 is not in the data; 30 -> 10 split, 40 -> 20 joined.
+    labels = dup_labels(
+        [False, False, True, True, True],
+        parent_seq=[None, None, 10, 20, 99],
+        seq=[10, 20, 30, 40, 50],
+    )
+    ts = days(*["2018-12-07"] * 5)
+    s = duplicate_scores(labels, [1, 2, 3, 2, 3], ts)
+    assert (s.n_parent_pairs, s.parent_pairs_found, s.parent_recall) == (2, 1, 0.5)
+    # Rows 3 and 5 share group 3, so row 5 has an earlier groupmate; rows 2/4 share group 2.
+    assert (s.n, s.n_duplicates, s.duplicates_found) == (5, 3, 2)
+    assert s.dup_recall == pytest.approx(2 / 3)
+    assert (s.multi_report_groups, s.reports_grouped) == (2, 4)
+
+
+def test_rates_are_nan_without_a_denominator():
+    s = duplicate_scores(dup_labels([False, False]), [0, 0], days("2018-12-07", "2018-12-08"))
+    assert math.isnan(s.dup_recall)
+    assert math.isnan(s.parent_recall)
+    assert s.false_dup_rate == 0.5
+    s = duplicate_scores(dup_labels([True]), [0], days("2018-12-07"))
+    assert math.isnan(s.false_dup_rate)
+    empty = duplicate_scores(dup_labels([]), np.empty(0, dtype=np.int64), days())
+    assert (empty.n, empty.multi_report_groups, empty.reports_grouped) == (0, 0, 0)
+    assert all(math.isnan(v) for v in (empty.dup_recall, empty.false_dup_rate))
+
+
+def test_duplicate_scores_to_dict():
+    s = duplicate_scores(dup_labels([False, True]), [0, 0], days("2018-12-07", "2018-12-07"))
+    assert isinstance(s, DuplicateScores)
+    assert s.to_dict() == {
+        "dup_recall": 1.0,
+        "false_dup_rate": 0.0,
+        "parent_recall": s.parent_recall,
+        "n": 2,
+        "n_duplicates": 1,
+        "n_parent_pairs": 0,
+        "duplicates_found": 1,
+        "false_dups": 0,
+        "parent_pairs_found": 0,
+        "multi_report_groups": 1,
+        "reports_grouped": 2,
+    }
+
+
+def reference_duplicate_scores(seq, is_duplicate, parent_seq, groups, ts):
+    """The documented definitions, one report and one pair at a time."""
+    n = len(seq)
+
+    def together(a, b):
+        return groups[a] == groups[b] != -1
+
+    def has_earlier(i):
+        return any(together(i, j) and (ts[j], j) < (ts[i], i) for j in range(n) if j != i)
+
+    position = {s: k for k, s in enumerate(seq)}
+    pairs = [(i, position[p]) for i, p in enumerate(parent_seq) if p is not None and p in position]
+    dups = [i for i in range(n) if is_duplicate[i]]
+    kept = [i for i in range(n) if not is_duplicate[i]]
+    sizes = {}
+    for g in groups:
+        if g != -1:
+            sizes[g] = sizes.get(g, 0) + 1
+
+    def rate(found, total):
+        return found / total if total else math.nan
+
+    found = sum(has_earlier(i) for i in dups)
+    false = sum(has_earlier(i) for i in kept)
+    pair_found = sum(together(i, p) for i, p in pairs)
+    return {
+        "dup_recall": rate(found, len(dups)),
+        "false_dup_rate": rate(false, len(kept)),
+        "parent_recall": rate(pair_found, len(pairs)),
+        "n": n,
+        "n_duplicates": len(dups),
+        "n_parent_pairs": len(pairs),
+        "duplicates_found": found,
+        "false_dups": false,
+        "parent_pairs_found": pair_found,
+        "multi_report_groups": sum(1 for size in sizes.values() if size >= 2),
+        "reports_grouped": sum(size for size in sizes.values() if size >= 2),
+    }
+
+
+@st.composite
+def labelled_groupings(draw):
+    n = draw(st.integers(0, 25))
+    seq = draw(st.permutations(range(100, 100 + n)))
+    is_duplicate = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    parents = draw(st.lists(st.none() | st.integers(95, 100 + n + 5), min_size=n, max_size=n))
+    parent_seq = [None if p == s else p for p, s in zip(parents, seq, strict=True)]
+    groups = draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n))
+    day = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))  # many ties
+    return list(seq), is_duplicate, parent_seq, groups, day
+
+
+@given(labelled_groupings())
+def test_duplicate_scores_equal_the_reference(case):
+    seq, is_duplicate, parent_seq, groups, day = case
+    labels = dup_labels(is_duplicate, parent_seq=parent_seq, seq=np.array(seq, dtype=np.int64))
+    ts = pd.Series(pd.Timestamp("2018-12-07", tz="UTC") + pd.to_timedelta(day, unit="D"))
+    got = duplicate_scores(labels, np.array(groups, dtype=np.int64), ts).to_dict()
+    want = reference_duplicate_scores(seq, is_duplicate, parent_seq, groups, day)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if isinstance(value, float) and math.isnan(value):
+            assert math.isnan(got[key]), key
+        else:
+            assert got[key] == pytest.approx(value), key
+
+
+def test_duplicate_scores_on_read_labelled_reports(tmp_path):
+    from cleanapp_geo.realdata import read_labelled_reports
+
+    path = tmp_path / "tiny.csv"
+    path.write_text(
+        "id,ts,lat,lon,category,text,is_duplicate,parent_id\n"
+        "a,2018-12-07,41.9,-87.6,Pothole in Street,,false,\n"
+        "b,2018-12-07,41.9,-87.6,Pothole in Street,,true,a\n"
+        "c,2018-12-08,41.8,-87.6,Pothole in Street,,true,\n"
+    )
+    reports, labels = read_labelled_reports(path)
+    s = duplicate_scores(labels, np.array([0, 0, 1]), reports["ts"])
+    assert (s.dup_recall, s.false_dup_rate, s.parent_recall) == (0.5, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("labels", "groups", "ts", "error", "message"),
+    [
+        (dup_labels([False, True]), [0], days("2018-12-07", "2018-12-07"), ValueError,
+         r"groups must have one label per labels row \(2\), got 1"),
+        (dup_labels([False]), [[0]], days("2018-12-07"), ValueError, "one-dimensional"),
+        (dup_labels([False]), [0.5], days("2018-12-07"), ValueError,
+         "groups must hold integer labels, got dtype float64"),
+        (dup_labels([False]), [0], days(), ValueError,
+         r"ts must have one value per labels row \(1\), got 0"),
+        (dup_labels([False]), [0], ["2018-12-07"], ValueError, "ts must hold datetimes"),
+        (dup_labels([False, True]), [0, 0], pd.Series(pd.to_datetime(["2018-12-07", None])),
+         ValueError, r"ts has missing values at rows \[1\]"),
+        (dup_labels([False]).drop(columns="parent_seq"), [0], days("2018-12-07"),
+         InvalidLabelledDataError, r"labels are missing columns \['parent_seq'\]"),
+        (dup_labels([False, True], seq=[4, 4]), [0, 0], days("2018-12-07", "2018-12-07"),
+         InvalidLabelledDataError, "'seq' must be unique"),
+        (dup_labels([False]).assign(is_duplicate=["no"]), [0], days("2018-12-07"),
+         InvalidLabelledDataError, "'is_duplicate' must hold booleans"),
+        (dup_labels([False]).assign(parent_seq=[1.5]), [0], days("2018-12-07"),
+         InvalidLabelledDataError, "'parent_seq' must hold integers"),
+        (dup_labels([True], parent_seq=[1]), [0], days("2018-12-07"), InvalidLabelledDataError,
+         r"cannot be its own parent; parent_seq equals seq for seq \[1\]"),
+    ],
+)  # fmt: skip
+def test_duplicate_scores_reject_bad_input(labels, groups, ts, error, message):
+    with pytest.raises(error, match=message):
+        duplicate_scores(labels, groups, ts)
