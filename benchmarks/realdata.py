@@ -46,7 +46,7 @@ from cleanapp_geo.arrays import EARTH_RADIUS_M, chord_m, haversine_m
 from cleanapp_geo.evaluation import duplicate_scores
 from cleanapp_geo.model import SimilarityModel
 from cleanapp_geo.realdata import read_labelled_reports
-from cleanapp_geo.schema import CLASSIFICATION, TS
+from cleanapp_geo.schema import CATEGORY, TS
 
 from .hardware import hardware_block
 
@@ -115,7 +115,7 @@ def pairs_within(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every pair ``i < j`` at most ``radius_m`` apart (haversine), exactly.
 
-    With ``same_category`` only pairs of the same non-empty ``classification``; with
+    With ``same_category`` only pairs of the same non-empty ``category``; with
     ``max_dt_s`` only pairs at most that many seconds apart.
     """
     n = len(reports)
@@ -130,7 +130,7 @@ def pairs_within(
     )
     keep = np.ones(n, dtype=bool)
     if same_category:
-        category = reports[CLASSIFICATION].to_numpy(dtype=object)
+        category = reports[CATEGORY].to_numpy(dtype=object)
         codes, _ = pd.factorize(category)
         keep = category != ""  # unknown is no evidence of the same category
         # A fourth coordinate 4 R per category apart: points of two categories lie farther
@@ -304,7 +304,7 @@ def run_realdata(
             "n_duplicates": int(labels["is_duplicate"].sum()),
             "n_parent_ids": int(labels["parent_id"].notna().sum()),
             "n_parent_pairs": int(labels["parent_seq"].notna().sum()),
-            "categories": int(reports[CLASSIFICATION].nunique()),
+            "categories": int(reports[CATEGORY].nunique()),
             "methods": {},
         }
         for method, labeller in labellers.items():

@@ -16,14 +16,15 @@ import numpy as np
 P_W_CLS, P_W_SEV, P_W_TEXT, P_W_LOC, P_W_BRAND, P_W_TIME = 0, 1, 2, 3, 4, 5
 P_THRESHOLD, P_SEV_MAX, P_TEXT_MIN, P_TEXT_SAT = 6, 7, 8, 9
 P_LOC_MAX, P_LOC_SCALE, P_TIME_MAX, P_TIME_SCALE, P_MARGIN, P_EARTH = 10, 11, 12, 13, 14, 15
-P_GATE = 16
-N_PARAMS = 17
+P_GATE, P_W_CAT = 16, 17
+N_PARAMS = 18
 # Indices into ``flags``: 1 when the feature uses its step kernel; F_IGNORE_MISSING is 1
 # when a feature unknown on either side leaves the total weight (``missing="ignore"``).
 F_SEV_STEP, F_TEXT_STEP, F_LOC_STEP, F_TIME_STEP, F_IGNORE_MISSING = 0, 1, 2, 3, 4
 N_FLAGS = 5
 # Columns of the kernel matrix, in summation order.
-K_CLS, K_SEV, K_TEXT, K_LOC, K_BRAND, K_TIME = 0, 1, 2, 3, 4, 5
+K_CLS, K_SEV, K_TEXT, K_LOC, K_BRAND, K_TIME, K_CAT = 0, 1, 2, 3, 4, 5, 6
+N_KERNELS = 7
 # ``mode`` of :func:`pair_kernels`.
 MODE_FULL, MODE_FORCE_TEXT, MODE_EDGES_ONLY, MODE_POSSIBLE = 0, 1, 2, 3
 
@@ -41,7 +42,9 @@ def pair_kernels(
     xyz: np.ndarray,
     severity: np.ndarray,
     classification: np.ndarray,
+    classification_known: np.ndarray,
     brand: np.ndarray,
+    category: np.ndarray,
     ts_ns: np.ndarray,
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -53,14 +56,15 @@ def pair_kernels(
 ]:
     """Kernel values and edge decisions of report pairs, fused in one pass.
 
-    Returns ``(kernels (m, 6), distance_m, severity_diff, time_diff_s, jaccard,
+    Returns ``(kernels (m, 7), distance_m, severity_diff, time_diff_s, jaccard,
     needs_text, known_weight, is_edge)``. The text kernel is computed only where the
     other features plus a perfect text match could reach the threshold (``needs_text``),
     or everywhere with ``MODE_FORCE_TEXT``; ``jaccard`` is NaN where it was not computed
     and the text kernel is then 0.
 
-    A feature unknown on either side (severity NaN, an empty token set, brand code -1)
-    has kernel 0. ``known_weight`` is the total weight of the pair's known features
+    A feature unknown on either side (severity NaN, an empty token set, brand or
+    category code -1; under ``F_IGNORE_MISSING`` also a classification the report's own
+    analysis lacks) has kernel 0. ``known_weight`` is the total weight of the pair's known features
     under ``F_IGNORE_MISSING`` and 1 otherwise; the score is ``raw / known_weight`` where
     ``raw`` sums ``weight × kernel`` in column order from 0 (as
     :func:`~cleanapp_geo.similarity.score_pairs` does, so both agree to the bit), and
@@ -77,7 +81,7 @@ def pair_kernels(
     m = i.shape[0]
     full = mode < MODE_EDGES_ONLY  # MODE_FULL or MODE_FORCE_TEXT
     size = m if full else 0
-    kernels = np.zeros((size, 6), np.float64)
+    kernels = np.zeros((size, N_KERNELS), np.float64)
     distance = np.empty(size, np.float64)
     severity_diff = np.empty(size, np.float64)
     time_diff = np.empty(size, np.float64)
@@ -90,6 +94,7 @@ def pair_kernels(
     have_text = indptr.shape[0] > 1
     w_cls, w_sev, w_text = params[P_W_CLS], params[P_W_SEV], params[P_W_TEXT]
     w_loc, w_brand, w_time = params[P_W_LOC], params[P_W_BRAND], params[P_W_TIME]
+    w_cat = params[P_W_CAT]
     bound = params[P_THRESHOLD] - params[P_MARGIN]
     for k in range(m):
         a = i[k]
@@ -97,8 +102,11 @@ def pair_kernels(
         ds = abs(severity[a] - severity[b])  # NaN when either is unknown
         sev_known = not math.isnan(ds)
         brand_known = brand[a] >= 0 and brand[b] >= 0
+        cat_known = category[a] >= 0 and category[b] >= 0
+        cls_known = not ignore or (classification_known[a] and classification_known[b])
         dt = abs(ts_ns[a] - ts_ns[b]) / 1e9
-        k_cls = 1.0 if classification[a] == classification[b] else 0.0
+        k_cls = 1.0 if (cls_known and classification[a] == classification[b]) else 0.0
+        k_cat = 1.0 if (cat_known and category[a] == category[b]) else 0.0
         if not sev_known:
             k_sev = 0.0
         elif flags[F_SEV_STEP]:
@@ -113,9 +121,10 @@ def pair_kernels(
         # Weights of the known features other than text and location (ignore mode).
         known_rest = 1.0
         if ignore:
-            known_rest = w_cls + (w_sev if sev_known else 0.0) + (w_brand if brand_known else 0.0)
-            known_rest += w_time
-        rest = w_cls * k_cls + w_sev * k_sev + w_brand * k_brand + w_time * k_time
+            known_rest = (w_cls if cls_known else 0.0) + (w_sev if sev_known else 0.0)
+            known_rest += (w_brand if brand_known else 0.0) + w_time
+            known_rest += w_cat if cat_known else 0.0
+        rest = w_cls * k_cls + w_sev * k_sev + w_brand * k_brand + w_time * k_time + w_cat * k_cat
         if not full:
             best = rest + w_loc + w_text
             if ignore:
@@ -178,16 +187,18 @@ def pair_kernels(
         raw += w_loc * k_loc
         raw += w_brand * k_brand
         raw += w_time * k_time
+        raw += w_cat * k_cat
         total = 1.0
         if ignore:
             # Summed in column order, as score_pairs does.
             total = 0.0
-            total += w_cls
+            total += w_cls if cls_known else 0.0
             total += w_sev if sev_known else 0.0
             total += w_text if text_known else 0.0
             total += w_loc
             total += w_brand if brand_known else 0.0
             total += w_time
+            total += w_cat if cat_known else 0.0
         score = _ratio(raw, total) if ignore else raw
         is_edge[k] = score >= params[P_THRESHOLD] and d <= params[P_GATE]
         if full:
@@ -197,6 +208,7 @@ def pair_kernels(
             kernels[k, K_LOC] = k_loc
             kernels[k, K_BRAND] = k_brand
             kernels[k, K_TIME] = k_time
+            kernels[k, K_CAT] = k_cat
             distance[k] = d
             severity_diff[k] = ds
             time_diff[k] = dt

@@ -17,6 +17,7 @@ from scipy.spatial import cKDTree
 from cleanapp_geo.reports import display_titles
 from cleanapp_geo.schema import (
     BRAND_DISPLAY_NAME,
+    CATEGORY,
     CLASSIFICATION,
     DESCRIPTION,
     SEQ,
@@ -65,10 +66,15 @@ class ReportArrays:
     classification_labels : numpy.ndarray
         The distinct resolved classifications; ``classification_labels[classification]``
         is a report's classification.
+    classification_known : numpy.ndarray
+        Whether the report's own analysis has a classification (``missing="ignore"``
+        treats a resolved one as unknown).
     severity : numpy.ndarray
         float64 severity levels.
     brand : numpy.ndarray
         int64 codes of the lowercased brand display name; -1 when empty.
+    category : numpy.ndarray
+        int64 codes of the lowercased category; -1 when empty (unknown).
     ts_ns : numpy.ndarray
         int64 nanoseconds since the epoch (UTC).
     stop_words : frozenset of str
@@ -88,8 +94,10 @@ class ReportArrays:
     xyz: np.ndarray
     classification: np.ndarray
     classification_labels: np.ndarray
+    classification_known: np.ndarray
     severity: np.ndarray
     brand: np.ndarray
+    category: np.ndarray
     ts_ns: np.ndarray
     stop_words: frozenset[str]
     min_token_chars: int
@@ -246,11 +254,8 @@ def prepare_reports(
         (cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r))
     )
     class_codes, class_labels = pd.factorize(resolved_classification(reports, classification))
-    brand_codes, brand_labels = pd.factorize(reports[BRAND_DISPLAY_NAME].str.lower())
-    brand_codes = brand_codes.astype(np.int64)
-    empty_brand = np.flatnonzero(np.asarray(brand_labels, dtype=object) == "")
-    if len(empty_brand):
-        brand_codes[brand_codes == empty_brand[0]] = -1
+    brand_codes = _codes(reports[BRAND_DISPLAY_NAME])
+    category = reports[CATEGORY] if CATEGORY in reports.columns else pd.Series("", reports.index)
     ts_ns = reports[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
     return ReportArrays(
         frame_position=order,
@@ -260,14 +265,26 @@ def prepare_reports(
         xyz=xyz,
         classification=class_codes.astype(np.int64)[order],
         classification_labels=np.asarray(class_labels, dtype=object),
+        classification_known=(reports[CLASSIFICATION] != "").to_numpy(dtype=bool)[order],
         severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64)[order],
         brand=brand_codes[order],
+        category=_codes(category)[order],
         ts_ns=ts_ns[order],
         stop_words=model.stop_words,
         min_token_chars=model.min_token_chars,
         titles=titles,
         _text=text,
     )
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """int64 codes of the lowercased values; -1 for the empty string (unknown)."""
+    codes, labels = pd.factorize(values.str.lower())
+    codes = codes.astype(np.int64)
+    empty = np.flatnonzero(np.asarray(labels, dtype=object) == "")
+    if len(empty):
+        codes[codes == empty[0]] = -1
+    return codes
 
 
 def _morton_order(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

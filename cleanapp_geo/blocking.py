@@ -46,6 +46,8 @@ __all__ = [
 BOUND_MARGIN: Final = 1e-9
 _THREADED_JOIN_MIN_REPORTS: Final = 5_000
 _ESTIMATE_SAMPLE: Final = 20_000
+#: Equality features the text join may be blocked by.
+_BLOCKABLE: Final = ("classification", "brand", "category")
 # A spatial-only plan with at most this many candidate pairs per report is taken as is.
 _CHEAP_PAIRS_PER_REPORT: Final = 64
 
@@ -68,10 +70,10 @@ class CandidatePlan:
         Why this plan is exact.
     text_blocks : tuple of tuple of str
         The text join is the union of one join per entry, each only among reports equal
-        on the named features (``classification``, ``brand``; a report without a brand
-        has none to share); ``((),)`` is one join over all reports. Blocking is used when
-        a pair outside the spatial route cannot reach the threshold without those
-        features.
+        on the named features (``classification``, ``brand``, ``category``; a report
+        without a brand or category has none to share); ``((),)`` is one join over all
+        reports. Blocking is used when a pair outside the spatial route cannot reach the
+        threshold without those features.
     spatial_pairs_estimate : float
         Expected number of spatial-route pairs (sizes the join's output).
     """
@@ -164,23 +166,21 @@ def _text_blocks(model: SimilarityModel, location_budget: float) -> tuple[tuple[
             best = math.fsum(w[f] for f in FEATURES if f != "location") + location_budget
             return best - math.fsum(w[f] for f in features) >= t - BOUND_MARGIN
         # "ignore": the score reaches t when sum(w_f (k_f - t)) over the known features
-        # does. Text is known (the pair shares tokens); a brand may be unknown, which
-        # costs nothing, where a known, different brand would cost t × w_brand.
+        # does. Text is known (the pair shares tokens); each blockable feature may be
+        # unknown, which costs nothing (a known, different value would cost t × w_f).
         excess = location_budget - t * w["location"]
-        for f in FEATURES:
-            if f == "location":
-                continue
-            if f not in features:
-                excess += w[f] * (1 - t)
-            elif f == "classification":
-                excess -= t * w[f]
+        excess += math.fsum(
+            w[f] * (1 - t) for f in FEATURES if f != "location" and f not in features
+        )
         return excess >= -BOUND_MARGIN
 
-    required = tuple(f for f in ("classification", "brand") if not reaches_without(f))
+    required = tuple(f for f in _BLOCKABLE if not reaches_without(f))
     if required:
         return (required,)
-    if not reaches_without("classification", "brand"):
-        return (("classification",), ("brand",))
+    if not reaches_without(*_BLOCKABLE):
+        # An edge shares at least one of them (one with weight: sharing a feature of
+        # weight 0 does not help): the union of one join per feature.
+        return tuple((f,) for f in _BLOCKABLE if w[f] > 0)
     return ((),)
 
 
@@ -272,7 +272,11 @@ def _spatial_pairs(
 
 
 def _text_pairs(
-    arrays: ReportArrays, min_jaccard: float, blocks: tuple[tuple[str, ...], ...] = ((),)
+    arrays: ReportArrays,
+    min_jaccard: float,
+    blocks: tuple[tuple[str, ...], ...] = ((),),
+    *,
+    model_ignores_missing: bool = False,
 ) -> np.ndarray:
     """All pairs whose token sets have ``Jaccard >= min_jaccard`` (exact), within blocks.
 
@@ -288,7 +292,14 @@ def _text_pairs(
         if not features:
             parts.append(_jaccard_join(text, min_jaccard))
             continue
-        codes = {"classification": arrays.classification, "brand": arrays.brand}
+        classification = arrays.classification
+        if model_ignores_missing:
+            classification = np.where(arrays.classification_known, classification, -1)
+        codes = {
+            "classification": classification,
+            "brand": arrays.brand,
+            "category": arrays.category,
+        }
         key = np.zeros(n, dtype=np.int64)
         valid = np.ones(n, dtype=bool)
         for feature in features:
@@ -442,7 +453,12 @@ def candidate_graph(
         lower_parts.append(lower)
         higher_parts.append(higher)
     if plan.text_min_jaccard is not None:
-        text_pairs = _text_pairs(arrays, plan.text_min_jaccard, plan.text_blocks)
+        text_pairs = _text_pairs(
+            arrays,
+            plan.text_min_jaccard,
+            plan.text_blocks,
+            model_ignores_missing=model.missing == "ignore",
+        )
         if plan.gate_m is not None and len(text_pairs):
             d = haversine_m(
                 arrays.lon[text_pairs[:, 0]],

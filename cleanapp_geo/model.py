@@ -1,10 +1,10 @@
 """The similarity model: features, kernels, weights, threshold and the two presets.
 
-A :class:`SimilarityModel` scores a pair of reports as a weighted sum of six features,
+A :class:`SimilarityModel` scores a pair of reports as a weighted sum of seven features,
 each mapped to [0, 1] by a kernel::
 
     score = w_cls·k_cls + w_sev·k_sev + w_text·k_text + w_loc·k_loc + w_brand·k_brand
-            + w_time·k_time
+            + w_time·k_time + w_cat·k_cat
 
 ==================== ============================ =========================================
 feature              ``step`` kernel (upstream)   smooth kernel
@@ -15,21 +15,24 @@ feature              ``step`` kernel (upstream)   smooth kernel
 ``location``         haversine ``d < 100 m``      ``exp``: ``exp(-d / scale_m)``
 ``brand``            equal non-empty display name, case-insensitive (step only)
 ``time``             ``|Δt| <= max_s``            ``exp``: ``exp(-|Δt| / scale_s)``
+``category``         equal non-empty category (a city's request type; step only)
 ==================== ============================ =========================================
 
 Two reports are linked by an *edge* when ``score >= threshold`` and, if the model has a
 radius gate, their distance is at most ``radius_gate_m``.
 
-**Unknown values.** Severity (NaN), text (no token left after stop words) and brand (no
-display name) may be unknown; classification, location and time are always known. A
-feature unknown on either side of a pair contributes nothing. With ``missing="no_match"``
+**Unknown values.** Classification (none in the report's own analysis), severity (NaN),
+text (no token left after stop words), brand (no display name) and category ("") may be
+unknown; location and time are always known. A feature unknown on either side of a pair
+contributes nothing. With ``missing="no_match"``
 (upstream) its weight still counts, so the pair scores as if the feature disagreed; with
 ``missing="ignore"`` the pair is scored over the features both reports have::
 
     score = sum(w_f·k_f over known f) / sum(w_f over known f)
 
 so a city export without severity or text is judged on what it has, and the score stays
-a property of the pair alone.
+a property of the pair alone. (Under ``no_match`` a report without a classification takes
+the scope's, as upstream.)
 
 **Grouping.** ``grouping="connected"`` (upstream) groups the connected components of the
 edge graph, which chains A–B–C–D along a busy street. ``grouping="average"`` is average
@@ -61,10 +64,18 @@ __all__ = [
 ]
 
 #: Feature names, in the order their contributions are summed.
-FEATURES: Final = ("classification", "severity", "text", "location", "brand", "time")
+FEATURES: Final = (
+    "classification",
+    "severity",
+    "text",
+    "location",
+    "brand",
+    "time",
+    "category",
+)
 
 #: Features that may be unknown for a report (see "Unknown values" above).
-OPTIONAL_FEATURES: Final = ("severity", "text", "brand")
+OPTIONAL_FEATURES: Final = ("classification", "severity", "text", "brand", "category")
 
 #: Rationale string of each feature (the upstream strings for the first five).
 REASONS: Final = {
@@ -74,6 +85,7 @@ REASONS: Final = {
     "location": "same physical location",
     "brand": "same organization",
     "time": "close in time",
+    "category": "same category",
 }
 
 #: A reason is listed for an edge when the feature has a positive weight and its kernel
@@ -92,7 +104,7 @@ class SimilarityModel:
     Parameters
     ----------
     weight_classification, weight_severity, weight_text, weight_location, weight_brand, \
-weight_time : float
+weight_time, weight_category : float
         Non-negative feature weights summing to 1, so every score lies in [0, 1].
     severity_kernel : {"step", "linear"}
         ``step``: 1 when ``|Δseverity| <= severity_max_diff``; ``linear``: ``1 - |Δ|``.
@@ -148,6 +160,7 @@ weight_time : float
     weight_location: float = 0.2
     weight_brand: float = 0.1
     weight_time: float = 0.0
+    weight_category: float = 0.0
     severity_kernel: Literal["step", "linear"] = "step"
     severity_max_diff: float = 0.2
     text_kernel: Literal["step", "jaccard"] = "step"
@@ -242,7 +255,8 @@ weight_time : float
         ----------
         **weights : float
             Weights by feature name (``classification``, ``severity``, ``text``,
-            ``location``, ``brand``, ``time``); features not given keep their weight.
+            ``location``, ``brand``, ``time``, ``category``); features not given keep
+            their weight.
 
         Returns
         -------

@@ -31,7 +31,7 @@ report-frame column         value
 ``public_id``               ``rpt_`` + base64url (22 characters) of the first 16 bytes of
                             SHA-256(``id``): deterministic, 128 bits like CleanApp's ids
 ``ts``                      ``ts`` as UTC; a date-only value is 00:00 UTC of that date
-``classification``          ``category``, stripped ("" = unknown)
+``classification``          "" (unknown)
 ``severity_level``          NaN (unknown)
 ``title``                   ``text`` ("" when empty)
 ``summary``                 "" (none)
@@ -41,12 +41,16 @@ report-frame column         value
 ``inferred_contact_emails`` "" (none)
 ``language``                "" (unknown)
 ``geometry``                ``Point(lon, lat)``, EPSG:4326
+``category``                ``category``, stripped ("" = unknown)
 =========================== =================================================================
 
-**Why the category is the classification.** A 311 request type is the city's own
-categorical judgement of what the report is about and decides most of a 311 duplicate
-rule (Chicago's pothole rule, FixMyStreet's "same category nearby"). CleanApp's
-``physical``/``digital`` split would be the same for every row, so it would carry nothing.
+**Why the category is a category, not the classification.** A 311 request type is the
+city's own fine-grained judgement of what the report is about and decides most of a 311
+duplicate rule (Chicago's pothole rule, FixMyStreet's "same category nearby"): it goes to
+the report frame's optional ``category`` column, a similarity feature of its own.
+CleanApp's ``classification`` is a coarse physical/digital split that the photo analysis
+sometimes gets wrong; every 311 request would be ``physical``, a constant that would carry
+no information and inflate every pair's score, so it stays unknown.
 
 **Why the other fields are unknown, not constants.** 311 exports publish no severity, no
 brand, no language and no analysis text. A constant (say severity 0.5, language ``en``)
@@ -72,7 +76,7 @@ Examples
 ...     "A2,2018-12-07,41.95,-87.69,Pothole in Street,,true,A1,Open - Dup\n"
 ... )
 >>> reports, labels = cg.realdata.read_labelled_reports(path)
->>> reports["seq"].tolist(), reports["classification"].tolist()
+>>> reports["seq"].tolist(), reports["category"].tolist()
 ([1, 2], ['Pothole in Street', 'Pothole in Street'])
 >>> reports["ts"].astype(str).tolist()
 ['2018-12-07 00:00:00+00:00', '2018-12-07 00:00:00+00:00']
@@ -105,6 +109,7 @@ from cleanapp_geo.schema import (
     INFERRED_CONTACT_EMAILS,
     LANGUAGE,
     PUBLIC_ID,
+    REPORT_COLUMNS,
     SEQ,
     SEVERITY_LEVEL,
     SUMMARY,
@@ -193,7 +198,7 @@ def read_labelled_reports(
     ... ))
     >>> reports, labels = read_labelled_reports(path)
     >>> import cleanapp_geo as cg
-    >>> reports.columns.tolist() == list(cg.REPORT_COLUMNS)
+    >>> reports.columns.tolist() == [*cg.REPORT_COLUMNS, "category"]
     True
     >>> labels["is_duplicate"].tolist(), labels["parent_id"].isna().tolist()
     ([False, True], [True, True])
@@ -238,7 +243,7 @@ def read_labelled_reports(
             SEQ: seq,
             PUBLIC_ID: [_public_id(i) for i in ids],
             TS: ts,
-            CLASSIFICATION: raw[CATEGORY].str.strip(),
+            CLASSIFICATION: "",
             SEVERITY_LEVEL: np.full(n, np.nan),
             TITLE: raw[TEXT],
             SUMMARY: "",
@@ -247,6 +252,7 @@ def read_labelled_reports(
             BRAND_DISPLAY_NAME: "",
             INFERRED_CONTACT_EMAILS: "",
             LANGUAGE: "",
+            CATEGORY: raw[CATEGORY].str.strip(),
         },
         geometry=shapely.points(lon, lat),
         crs=CRS,
@@ -262,7 +268,7 @@ def read_labelled_reports(
             PARENT_SEQ: parent_seq,
         }
     )
-    return validate_reports(reports), labels
+    return validate_reports(reports[[*REPORT_COLUMNS, CATEGORY]]), labels
 
 
 # --- parsing -----------------------------------------------------------------------------

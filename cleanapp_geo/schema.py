@@ -23,6 +23,12 @@ column                      dtype                        meaning
 ``geometry``                Point                        report location, EPSG:4326
 =========================== ============================ =====================================
 
+One optional column: ``category`` (str, "" = unknown), a fine-grained incident type such
+as a city's 311 request type ("Pothole in Street"). CleanApp analyses do not have one yet:
+a frame without the column has every category unknown. Unlike
+``classification`` (physical or digital, and the analysis scope), it is only a
+similarity feature.
+
 Other columns are kept untouched (for example ``incident_id`` from
 :mod:`cleanapp_geo.synthetic`).
 """
@@ -41,6 +47,7 @@ from cleanapp_geo.errors import InvalidReportsError
 __all__ = [
     "BRAND_DISPLAY_NAME",
     "BRAND_NAME",
+    "CATEGORY",
     "CLASSIFICATION",
     "CRS",
     "DESCRIPTION",
@@ -71,6 +78,7 @@ BRAND_DISPLAY_NAME: Final = "brand_display_name"
 INFERRED_CONTACT_EMAILS: Final = "inferred_contact_emails"
 LANGUAGE: Final = "language"
 GEOMETRY: Final = "geometry"
+CATEGORY: Final = "category"
 
 #: Coordinate reference system of every report frame.
 CRS: Final = "EPSG:4326"
@@ -133,7 +141,8 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         A copy with ``seq`` as int64, ``ts`` as UTC datetimes, ``severity_level`` as
-        float64 and missing text normalised to "". The index is kept.
+        float64 and missing text (and ``category``, when present) normalised to "". The
+        index is kept.
 
     Raises
     ------
@@ -218,6 +227,8 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out[TS] = _validated_ts(out)
     for column in TEXT_COLUMNS:
         out[column] = out[column].fillna("").astype(str)
+    if CATEGORY in out.columns:
+        out[CATEGORY] = out[CATEGORY].fillna("").astype(str).str.strip()
     assert len(out) == n
     return out
 

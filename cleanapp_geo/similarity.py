@@ -126,9 +126,9 @@ def pair_kernels(
     mode = _accel.MODE_FORCE_TEXT if force_text else _accel.MODE_FULL
     kernels, distance, severity_diff, time_diff, jaccard, needs_text, known_weight, is_edge = (
         _accel.pair_kernels(
-            i, j, arrays.xyz, arrays.severity, arrays.classification, arrays.brand,
-            arrays.ts_ns, text.indptr, text.indices, _kernel_params(model),
-            _kernel_flags(model), mode,
+            i, j, arrays.xyz, arrays.severity, arrays.classification,
+            arrays.classification_known, arrays.brand, arrays.category, arrays.ts_ns,
+            text.indptr, text.indices, _kernel_params(model), _kernel_flags(model), mode,
         )
     )  # fmt: skip
     measures = {"distance_m": distance, "severity_diff": severity_diff, "time_diff_s": time_diff}
@@ -160,7 +160,8 @@ def edge_mask(
     def run(lo: int, hi: int) -> np.ndarray:
         return _accel.pair_kernels(
             i[lo:hi], j[lo:hi], arrays.xyz, arrays.severity, arrays.classification,
-            arrays.brand, arrays.ts_ns, text.indptr, text.indices, params, flags, mode,
+            arrays.classification_known, arrays.brand, arrays.category, arrays.ts_ns,
+            text.indptr, text.indices, params, flags, mode,
         )[-1]  # fmt: skip
 
     m = len(i)
@@ -175,7 +176,7 @@ def _kernel_params(model: SimilarityModel) -> np.ndarray:
     from cleanapp_geo import _accel as k
 
     params = np.zeros(k.N_PARAMS, dtype=np.float64)
-    params[[k.P_W_CLS, k.P_W_SEV, k.P_W_TEXT, k.P_W_LOC, k.P_W_BRAND, k.P_W_TIME]] = [
+    params[[k.P_W_CLS, k.P_W_SEV, k.P_W_TEXT, k.P_W_LOC, k.P_W_BRAND, k.P_W_TIME, k.P_W_CAT]] = [
         model.weights[f] for f in FEATURES
     ]
     params[k.P_THRESHOLD] = model.threshold
@@ -441,9 +442,14 @@ def explain_pair(
     unknown = [
         feature
         for feature, is_unknown in (
+            (
+                "classification",
+                model.missing == "ignore" and not arrays.classification_known[[0, b]].all(),
+            ),
             ("severity", bool(np.isnan(arrays.severity[[0, b]]).any())),
             ("text", not tokens_a or not tokens_b),
             ("brand", bool((arrays.brand[[0, b]] < 0).any())),
+            ("category", bool((arrays.category[[0, b]] < 0).any())),
         )
         if is_unknown
     ]

@@ -47,11 +47,10 @@ from typing import Any, Final
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from cleanapp_geo.arrays import chord_m, haversine_m, prepare_reports
 from cleanapp_geo.evaluation import evaluate_clustering
+from cleanapp_geo.grouping import group_labels
 from cleanapp_geo.model import DEFAULT_MODEL, FEATURES, UPSTREAM_MODEL, SimilarityModel
 from cleanapp_geo.synthetic import INCIDENT_ID, Mode, incident_pairs, make_reports
 
@@ -66,6 +65,7 @@ __all__ = [
     "kernel_matrix",
     "labelled_pairs",
     "model_from_fit",
+    "pair_scores",
     "project_m",
     "tune",
 ]
@@ -125,14 +125,21 @@ class PairSample:
         Positional indices of the two reports within their frame (``i < j``).
     distance_m, severity_diff, time_diff_s, jaccard : numpy.ndarray
         Raw pair measures (haversine metres, absolute differences, token-set Jaccard).
-    same_classification, same_brand : numpy.ndarray
-        Boolean pair measures (brand: equal non-empty display names, case-insensitive).
+    same_classification, same_brand, same_category : numpy.ndarray
+        Boolean pair measures (brand and category: equal non-empty values,
+        case-insensitive; classification: equal resolved classifications).
     label : numpy.ndarray
         True when both reports belong to the same planted incident.
     incident_ids : tuple of numpy.ndarray
         The ``incident_id`` column of every frame (the truth for grouping scores).
     true_pair_counts : tuple of int
         Number of true pairs of every frame (near or far).
+    classification_known, severity_known, text_known, brand_known, category_known : \
+numpy.ndarray
+        Whether the feature is known on both sides of the pair (see
+        :mod:`cleanapp_geo.model`, "Unknown values").
+    seqs : tuple of numpy.ndarray
+        The report seqs of every frame (average linkage breaks ties by seq).
     """
 
     seeds: tuple[int, ...]
@@ -148,6 +155,13 @@ class PairSample:
     label: np.ndarray
     incident_ids: tuple[np.ndarray, ...]
     true_pair_counts: tuple[int, ...]
+    same_category: np.ndarray
+    classification_known: np.ndarray
+    severity_known: np.ndarray
+    text_known: np.ndarray
+    brand_known: np.ndarray
+    category_known: np.ndarray
+    seqs: tuple[np.ndarray, ...]
 
     def __len__(self) -> int:
         return len(self.label)
@@ -172,6 +186,13 @@ class PairSample:
             label=self.label[keep],
             incident_ids=tuple(self.incident_ids[g] for g in wanted),
             true_pair_counts=tuple(self.true_pair_counts[g] for g in wanted),
+            same_category=self.same_category[keep],
+            classification_known=self.classification_known[keep],
+            severity_known=self.severity_known[keep],
+            text_known=self.text_known[keep],
+            brand_known=self.brand_known[keep],
+            category_known=self.category_known[keep],
+            seqs=tuple(self.seqs[g] for g in wanted),
         )
 
     def candidate_recall(self, radius_m: float) -> float:
@@ -216,6 +237,7 @@ def labelled_pairs(
     parts: dict[str, list[np.ndarray]] = {}
     incident_ids = []
     true_counts = []
+    seqs = []
     for g, frame in enumerate(frames):
         arrays = prepare_reports(frame, DEFAULT_MODEL)
         pairs = arrays.tree.query_pairs(chord_m(max_radius_m), output_type="ndarray")
@@ -227,6 +249,7 @@ def labelled_pairs(
         order = np.lexsort((j, i))
         i, j, distance = i[order], j[order], distance[order]
         truth = frame[INCIDENT_ID].to_numpy(dtype=np.int64)
+        token_count = np.diff(arrays.text.indptr)
         columns = {
             "group": np.full(len(i), g, dtype=np.int64),
             "i": i,
@@ -238,16 +261,24 @@ def labelled_pairs(
             "same_classification": arrays.classification[i] == arrays.classification[j],
             "same_brand": (arrays.brand[i] == arrays.brand[j]) & (arrays.brand[i] >= 0),
             "label": (truth[i] == truth[j]) & (truth[i] >= 0),
+            "same_category": (arrays.category[i] == arrays.category[j]) & (arrays.category[i] >= 0),
+            "classification_known": arrays.classification_known[i] & arrays.classification_known[j],
+            "severity_known": ~np.isnan(arrays.severity[i] - arrays.severity[j]),
+            "text_known": (token_count[i] > 0) & (token_count[j] > 0),
+            "brand_known": (arrays.brand[i] >= 0) & (arrays.brand[j] >= 0),
+            "category_known": (arrays.category[i] >= 0) & (arrays.category[j] >= 0),
         }
         for name, values in columns.items():
             parts.setdefault(name, []).append(values)
         incident_ids.append(truth)
         true_counts.append(len(incident_pairs(truth)[0]))
+        seqs.append(arrays.seq)
     data = {name: np.concatenate(values) for name, values in parts.items()}
     return PairSample(
         seeds=tuple(int(s) for s in seeds),
         incident_ids=tuple(incident_ids),
         true_pair_counts=tuple(true_counts),
+        seqs=tuple(seqs),
         **data,
     )
 
@@ -259,27 +290,85 @@ def kernel_matrix(
     time_scale_s: float,
     text_saturation: float,
 ) -> np.ndarray:
-    """Kernel values of the six features (columns in :data:`~cleanapp_geo.model.FEATURES` order).
+    """Kernel values of the seven features (columns in :data:`~cleanapp_geo.model.FEATURES` order).
 
-    The kernels are those of :data:`DEFAULT_MODEL`'s family: classification and brand
-    equality, ``1 - |Δseverity|``, ``min(1, Jaccard / text_saturation)``,
+    The kernels are those of :data:`DEFAULT_MODEL`'s family: classification, brand and
+    category equality, ``1 - |Δseverity|``, ``min(1, Jaccard / text_saturation)``,
     ``exp(-d / location_scale_m)`` and ``exp(-|Δt| / time_scale_s)``.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``(len(sample), 6)``, float64 in [0, 1].
+        Shape ``(len(sample), 7)``, float64 in [0, 1]; 0 where a feature is unknown.
     """
     return np.column_stack(
         (
             sample.same_classification.astype(np.float64),
-            1.0 - sample.severity_diff,
+            np.where(sample.severity_known, 1.0 - sample.severity_diff, 0.0),
             np.minimum(1.0, sample.jaccard / text_saturation),
             np.exp(-sample.distance_m / location_scale_m),
             sample.same_brand.astype(np.float64),
             np.exp(-sample.time_diff_s / time_scale_s),
+            sample.same_category.astype(np.float64),
         )
     )
+
+
+def pair_scores(sample: PairSample, model: SimilarityModel) -> np.ndarray:
+    """Scores of the sampled pairs under ``model``, as :func:`cleanapp_geo.analyze` computes them.
+
+    Any kernel of the model (step or smooth) and either ``missing`` mode; text is compared
+    for every pair (the pipeline skips it only where it cannot make an edge).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 scores in [0, 1].
+    """
+    m = model
+    severity = (
+        (sample.severity_diff <= m.severity_max_diff).astype(np.float64)
+        if m.severity_kernel == "step"
+        else 1.0 - sample.severity_diff
+    )
+    text = (
+        (sample.jaccard > m.text_min_jaccard).astype(np.float64)
+        if m.text_kernel == "step"
+        else np.minimum(1.0, sample.jaccard / m.text_saturation)
+    )
+    location = (
+        (sample.distance_m < m.location_max_m).astype(np.float64)
+        if m.location_kernel == "step"
+        else np.exp(-sample.distance_m / m.location_scale_m)
+    )
+    elapsed = (
+        (sample.time_diff_s <= m.time_max_s).astype(np.float64)
+        if m.time_kernel == "step"
+        else np.exp(-sample.time_diff_s / m.time_scale_s)
+    )
+    always = np.ones(len(sample), dtype=bool)
+    classification_known = sample.classification_known if m.missing == "ignore" else always
+    columns = (
+        (
+            np.where(classification_known, sample.same_classification, False).astype(float),
+            classification_known,
+        ),
+        (np.where(sample.severity_known, severity, 0.0), sample.severity_known),
+        (np.where(sample.text_known, text, 0.0), sample.text_known),
+        (location, always),
+        (sample.same_brand.astype(np.float64), sample.brand_known),
+        (elapsed, always),
+        (sample.same_category.astype(np.float64), sample.category_known),
+    )
+    w = model.weights
+    raw = np.zeros(len(sample))
+    total = np.zeros(len(sample))
+    for feature, (kernel, known) in zip(FEATURES, columns, strict=True):
+        raw = raw + w[feature] * kernel
+        total = total + np.where(known, w[feature], 0.0)
+    if model.missing == "no_match":
+        return raw
+    return np.divide(raw, total, out=np.zeros(len(sample)), where=total > 0)
 
 
 def fit_weights(kernels: np.ndarray, label: np.ndarray, *, c: float = 10.0) -> np.ndarray:
@@ -334,12 +423,19 @@ def fit_weights(kernels: np.ndarray, label: np.ndarray, *, c: float = 10.0) -> n
 
 
 def grouping_scores(
-    sample: PairSample, scores: np.ndarray, threshold: float, *, gate_m: float | None
+    sample: PairSample,
+    scores: np.ndarray,
+    threshold: float,
+    *,
+    gate_m: float | None,
+    grouping: str = "connected",
+    linkage_cut: float = 0.5,
 ) -> tuple[dict[str, float], list[float]]:
     """Pairwise precision/recall/F1 of the grouping the edges ``scores >= threshold`` give.
 
-    Edges are grouped into connected components per frame, as :func:`cleanapp_geo.analyze`
-    does; pair counts are pooled over the frames (micro-average).
+    Edges are grouped per frame as :func:`cleanapp_geo.analyze` does (connected
+    components, or average linkage cut at ``linkage_cut × threshold``); pair counts are
+    pooled over the frames (micro-average).
 
     Returns
     -------
@@ -354,14 +450,17 @@ def grouping_scores(
     correct = predicted = true = 0
     per_group = []
     for g, truth in enumerate(sample.incident_ids):
-        n = len(truth)
         mask = edge & (sample.group == g)
-        graph = sp.coo_array(
-            (np.ones(int(mask.sum()), dtype=np.int8), (sample.i[mask], sample.j[mask])),
-            shape=(n, n),
-        ).tocsr()
-        _, labels = connected_components(graph, directed=False)
-        m = evaluate_clustering(truth, labels.astype(np.int64))
+        labels = group_labels(
+            len(truth),
+            sample.i[mask],
+            sample.j[mask],
+            scores[mask],
+            sample.seqs[g],
+            grouping=grouping,
+            min_mean_score=linkage_cut * threshold,
+        )
+        m = evaluate_clustering(truth, labels)
         correct += int(m["correct_pairs"])
         predicted += int(m["predicted_pairs"])
         true += int(m["true_pairs"])

@@ -41,7 +41,7 @@ def brute_force_pairs(reports, radius_m: float, *, same_category: bool, max_dt_s
     distance = haversine_m(lon[:, None], lat[:, None], lon[None, :], lat[None, :])
     ok = distance <= radius_m
     if same_category:
-        category = reports["classification"].to_numpy(dtype=object)
+        category = reports["category"].to_numpy(dtype=object)
         ok &= (category[:, None] == category[None, :]) & (category[:, None] != "")
     if max_dt_s is not None:
         ts = reports["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)

@@ -15,6 +15,7 @@ WORDS = [
 ]  # fmt: skip
 BRANDS = ["", "", "Migros", "migros", "Coop", "Zurich School"]
 CLASSES = ["physical", "physical", "digital", ""]
+CATEGORIES = ["", "", "Pothole in Street", "pothole in street", "Noise - Residential"]
 BASE_TS = pd.Timestamp("2026-03-10T12:00:00Z")
 
 
@@ -39,6 +40,7 @@ def report_frames(draw: st.DrawFn, min_size: int = 0, max_size: int = 30) -> gpd
                 "summary": draw(st.sampled_from(["", "near the entrance", "same school walkway"])),
                 "brand_display_name": draw(st.sampled_from(BRANDS)),
                 "classification": draw(st.sampled_from(CLASSES)),
+                "category": draw(st.sampled_from(CATEGORIES)),
             }
         )
     return cg.reports_from_records(rows)
@@ -47,10 +49,10 @@ def report_frames(draw: st.DrawFn, min_size: int = 0, max_size: int = 30) -> gpd
 @st.composite
 def models(draw: st.DrawFn) -> cg.SimilarityModel:
     """Random but valid similarity models, including ones that defeat blocking."""
-    raw = [draw(st.floats(0, 1)) for _ in range(6)]
+    raw = [draw(st.floats(0, 1)) for _ in range(7)]
     if sum(raw) == 0:
         raw[2] = 1.0
-    names = ["classification", "severity", "text", "location", "brand", "time"]
+    names = ["classification", "severity", "text", "location", "brand", "time", "category"]
     base = cg.SimilarityModel(
         severity_kernel=draw(st.sampled_from(["step", "linear"])),
         text_kernel=draw(st.sampled_from(["step", "jaccard"])),

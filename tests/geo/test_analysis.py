@@ -218,7 +218,7 @@ def test_explain_pair_unknown_seq(zurich):
 def test_explanation_lists_contributions(zurich):
     explanation = cg.explain_pair(zurich, 101, 102, model=cg.DEFAULT_MODEL)
     assert set(explanation.to_frame().index) == {
-        "classification", "severity", "text", "location", "brand", "time",
+        "classification", "severity", "text", "location", "brand", "time", "category",
     }  # fmt: skip
     assert sum(explanation.contributions.values()) == pytest.approx(explanation.score)
     assert "facade" in explanation.shared_tokens

@@ -79,13 +79,16 @@ def reference_score(a, b, model, classification="physical"):
     d = 2 * 6_371_000 * math.atan2(math.sqrt(h), math.sqrt(1 - h))
     dt = abs((a["ts"] - b["ts"]).total_seconds())
     brand_a, brand_b = a["brand_display_name"], b["brand_display_name"]
+    cat_a, cat_b = a["category"].lower(), b["category"].lower()
     known = {
-        "classification": True,
+        "classification": model.missing == "no_match"
+        or (a["classification"] != "" and b["classification"] != ""),
         "severity": not math.isnan(dsev),
         "text": bool(ta and tb),
         "location": True,
         "brand": brand_a != "" and brand_b != "",
         "time": True,
+        "category": cat_a != "" and cat_b != "",
     }
     k = {
         "classification": float(cls_a == cls_b),
@@ -102,6 +105,7 @@ def reference_score(a, b, model, classification="physical"):
         "time": float(dt <= model.time_max_s)
         if model.time_kernel == "step"
         else math.exp(-dt / model.time_scale_s),
+        "category": float(cat_a == cat_b),
     }
     k = {f: (value if known[f] else 0.0) for f, value in k.items()}
     raw = sum(model.weights[f] * k[f] for f in FEATURES)
@@ -235,4 +239,3 @@ def test_every_exact_route_option_covers_every_edge(reports, model):
             for a, b in graph.pairs().tolist()
         }
         assert edges <= found, (why, radius, min_jaccard, blocks)
-

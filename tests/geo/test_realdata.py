@@ -88,10 +88,11 @@ def test_report_frame_holds_exactly_the_contract_columns(tmp_path: Path) -> None
         ],
     )
     reports, _ = read_labelled_reports(path)
-    assert reports.columns.tolist() == list(cg.REPORT_COLUMNS)
+    assert reports.columns.tolist() == [*cg.REPORT_COLUMNS, "category"]
     pd.testing.assert_frame_equal(cg.validate_reports(reports), reports)
     assert reports.crs.to_string() == "EPSG:4326"
-    assert reports["classification"].tolist() == ["Pothole in Street", ""]
+    assert reports["category"].tolist() == ["Pothole in Street", ""]
+    assert (reports["classification"] == "").all()  # physical/digital: unknown
     assert reports["title"].tolist() == ["Deep hole at the corner", ""]
     assert reports["severity_level"].dtype == np.float64
     assert reports["severity_level"].isna().all()
@@ -154,7 +155,7 @@ def test_only_the_required_columns_are_needed(tmp_path: Path) -> None:
 def test_header_only_file_gives_empty_frames(tmp_path: Path) -> None:
     reports, labels = read_labelled_reports(write(tmp_path, []))
     assert len(reports) == len(labels) == 0
-    assert reports.columns.tolist() == list(cg.REPORT_COLUMNS)
+    assert reports.columns.tolist() == [*cg.REPORT_COLUMNS, "category"]
     assert labels.columns.tolist() == list(LABEL_COLUMNS)
 
 
@@ -311,14 +312,14 @@ def test_bundled_file_counts_and_no_label_leak(name: str) -> None:
     assert int(labels["is_duplicate"].sum()) == duplicates
     assert int(labels["parent_id"].notna().sum()) == parents_given
     assert int(labels["parent_seq"].notna().sum()) == parents_in_file
-    assert reports.columns.tolist() == list(cg.REPORT_COLUMNS)
+    assert reports.columns.tolist() == [*cg.REPORT_COLUMNS, "category"]
     assert (reports["title"] == "").all()  # no source publishes the reporter's words
     assert reports["severity_level"].isna().all()
-    assert (reports["classification"] != "").all()
+    assert (reports["category"] != "").all()
     # Nothing of the labels in the report frame: its text columns hold no id or status.
     ids = set(labels["id"])
     assert not set(reports["public_id"]) & ids
-    for column in ("classification", "title", "summary", "description"):
+    for column in ("category", "title", "summary", "description"):
         values = set(reports[column])
         assert not values & ids, column
         assert not any("dup" in v.lower() for v in values), column

@@ -78,7 +78,7 @@ def test_fit_weights_non_negative_and_drop_features_against_a_match() -> None:
 
 
 def test_model_from_fit_rounds_to_a_valid_model() -> None:
-    weights = np.array([0.0, 0.23141, 0.30652, 0.15899, 0.08021, 0.22287])
+    weights = np.array([0.0, 0.23141, 0.30652, 0.15899, 0.08021, 0.22287, 0.0])
     model = model_from_fit(weights / weights.sum(), 0.59871, (50.0, 86_400.0, 0.1), 150.0)
     assert sum(model.weights.values()) == pytest.approx(1.0, abs=1e-9)
     assert model.threshold == 0.599
