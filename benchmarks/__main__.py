@@ -107,21 +107,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from cleanapp_geo.tuning import TuningGrid, tune
+    from . import tuning
 
-    grid = TuningGrid() if not args.quick else TuningGrid((50.0,), (86_400.0,), (0.1,))
-    report = tune(
-        train_seeds=[int(s) for s in args.train_seeds.split(",")],
-        test_seeds=[int(s) for s in args.test_seeds.split(",")],
+    tuning.run(
+        Path(args.out),
+        data=Path(args.data),
+        quick=args.quick,
+        train_seeds=tuple(int(s) for s in args.train_seeds.split(",")),
+        test_seeds=tuple(int(s) for s in args.test_seeds.split(",")),
         n_reports=args.n_reports,
-        mode=args.mode,
-        grid=grid,
-        evaluate_upstream=not args.no_upstream,
-        verbose=True,
+        test_reports=args.test_reports,
     )
-    paths = report.write(args.out)
-    print(report.to_markdown())
-    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
     return 0
 
 
@@ -195,14 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     case.add_argument("--dbscan-min-samples", type=int, default=None)
     case.set_defaults(func=_case)
 
-    tune = sub.add_parser("tune", help="tune DEFAULT_MODEL on synthetic hard data")
+    tune = sub.add_parser(
+        "tune", help="select DEFAULT_MODEL on real 311 files and synthetic hard data"
+    )
     tune.add_argument("--out", default="benchmarks/results/tuning")
-    tune.add_argument("--train-seeds", default="11,12,13,14")
+    tune.add_argument("--data", default=str(Path(__file__).parent / "data" / "real311"))
+    tune.add_argument("--train-seeds", default="11,12")
     tune.add_argument("--test-seeds", default="101,102,103")
-    tune.add_argument("--n-reports", type=int, default=20_000)
-    tune.add_argument("--mode", default="hard", choices=("easy", "hard"))
-    tune.add_argument("--quick", action="store_true", help="one grid point (smoke run)")
-    tune.add_argument("--no-upstream", action="store_true")
+    tune.add_argument("--n-reports", type=int, default=10_000, help="per synthetic train frame")
+    tune.add_argument("--test-reports", type=int, default=20_000, help="per held-out frame")
+    tune.add_argument("--quick", action="store_true", help="a small grid (smoke run)")
     tune.set_defaults(func=_tune)
 
     cal = sub.add_parser("calibrate", help="fit the bundled match calibration")

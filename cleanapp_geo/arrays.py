@@ -255,7 +255,11 @@ def prepare_reports(
     )
     class_codes, class_labels = pd.factorize(resolved_classification(reports, classification))
     brand_codes = _codes(reports[BRAND_DISPLAY_NAME])
-    category = reports[CATEGORY] if CATEGORY in reports.columns else pd.Series("", reports.index)
+    category = (
+        _codes(reports[CATEGORY])
+        if CATEGORY in reports.columns
+        else np.full(len(reports), -1, dtype=np.int64)  # no category column: all unknown
+    )
     ts_ns = reports[TS].to_numpy(dtype="datetime64[ns]").view(np.int64)
     return ReportArrays(
         frame_position=order,
@@ -268,7 +272,7 @@ def prepare_reports(
         classification_known=(reports[CLASSIFICATION] != "").to_numpy(dtype=bool)[order],
         severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64)[order],
         brand=brand_codes[order],
-        category=_codes(category)[order],
+        category=category[order],
         ts_ns=ts_ns[order],
         stop_words=model.stop_words,
         min_token_chars=model.min_token_chars,

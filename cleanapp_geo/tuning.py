@@ -1,114 +1,63 @@
-"""Tune the similarity model on labelled pairs from synthetic data, cross-validated by seed.
+"""Labelled report pairs, their kernel values and fast grouping scores: the tools of tuning.
 
-The search works on *labelled candidate pairs*: every pair of reports within
-``max_radius_m`` of each other in synthetic frames (:func:`labelled_pairs`), with the raw
-measures the kernels need (distance, |Δseverity|, |Δt|, same classification, same brand,
-token-set Jaccard) and the truth (same planted incident). For every point of a small grid
-of kernel scales (location scale, time scale, text saturation):
+Tuning works on *candidate pairs*: every pair of reports within ``max_radius_m`` of each
+other in some frames (:func:`labelled_pairs`), with the raw measures the kernels need
+(distance, |Δseverity|, |Δt|, token-set Jaccard, equal classification, brand and
+category), which of them are known, and the truth when the frames have planted incidents
+(:func:`cleanapp_geo.synthetic.make_reports`). On them:
 
-1. the kernel values of the six features are computed (:func:`kernel_matrix`);
-2. a scikit-learn :class:`~sklearn.linear_model.LogisticRegression` on them gives the
-   weights (features with a negative coefficient are dropped and the fit repeated, so the
-   weights stay non-negative and sum to 1 after normalisation, as
-   :class:`~cleanapp_geo.model.SimilarityModel` needs);
-3. the edge threshold is the one that maximises the *grouping* pairwise F1 (connected
-   components of the edges, exactly what :func:`cleanapp_geo.analyze` does) on the
-   training seeds.
+* :func:`kernel_matrix` gives the kernel values of the smooth family, and
+  :func:`fit_weights` non-negative weights from a logistic regression on them;
+* :func:`pair_scores` scores every pair under any :class:`~cleanapp_geo.model.SimilarityModel`
+  exactly as :func:`cleanapp_geo.analyze` does, and :func:`group_frames` groups each frame
+  as it does (every edge lies within the radius gate, and the sample holds every pair
+  within it), so :func:`grouping_scores` gives the pipeline's pairwise F1 in milliseconds.
 
-Each grid point is scored by leave-one-seed-out cross-validation on the training seeds;
-the best one is refitted on all training seeds and evaluated with the real pipeline
-(:func:`cleanapp_geo.analyze`) on *held-out* seeds, next to :data:`UPSTREAM_MODEL`, the
-model it would replace and location-only DBSCAN (its ``eps`` tuned on the training seeds
-too). The radius gate is the smallest candidate gate that keeps at least
-``min_candidate_recall`` of the true pairs of the training seeds, so that blocking stays
-spatial and fast.
-
-The fast evaluator (:func:`grouping_scores`) sees every pair within the gate, hence every
-edge, so it gives the same labels as :func:`cleanapp_geo.analyze` for the same model.
+:mod:`cleanapp_geo.model_selection` builds the search for ``DEFAULT_MODEL`` on them.
 
 Examples
 --------
->>> from cleanapp_geo.tuning import tune
->>> report = tune(train_seeds=(1, 2), test_seeds=(3,), n_reports=2_000,
-...               grid=TuningGrid((40.0,), (43_200.0,), (0.1,)), evaluate_upstream=False)
->>> report.model.radius_gate_m is not None
+>>> import cleanapp_geo as cg
+>>> from cleanapp_geo.tuning import grouping_scores, labelled_pairs, pair_scores
+>>> sample = labelled_pairs((5,), n_reports=2_000, max_radius_m=150.0)
+>>> model = cg.DEFAULT_MODEL
+>>> pooled, _ = grouping_scores(
+...     sample, pair_scores(sample, model), model.threshold, gate_m=model.radius_gate_m,
+...     grouping=model.grouping, linkage_cut=model.linkage_cut)
+>>> pooled["f1"] > 0.9
 True
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from cleanapp_geo.arrays import chord_m, haversine_m, prepare_reports
 from cleanapp_geo.evaluation import evaluate_clustering
 from cleanapp_geo.grouping import group_labels
-from cleanapp_geo.model import DEFAULT_MODEL, FEATURES, UPSTREAM_MODEL, SimilarityModel
+from cleanapp_geo.model import DEFAULT_MODEL, FEATURES, SimilarityModel
 from cleanapp_geo.synthetic import INCIDENT_ID, Mode, incident_pairs, make_reports
 
 __all__ = [
-    "DEFAULT_GATES_M",
     "PairSample",
-    "TuningGrid",
-    "TuningReport",
     "dbscan_labels",
     "fit_weights",
+    "group_frames",
     "grouping_scores",
     "kernel_matrix",
     "labelled_pairs",
-    "model_from_fit",
     "pair_scores",
     "project_m",
-    "tune",
 ]
 
-#: Radius gates tried, smallest first; the smallest that keeps enough true pairs wins.
-DEFAULT_GATES_M: Final = (120.0, 150.0, 200.0)
 #: Pairs farther apart than this are never sampled (no candidate gate may exceed it).
 MAX_RADIUS_M: Final = 200.0
-_DBSCAN_EPS_M: Final = (15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 80.0)
-_DBSCAN_MIN_SAMPLES: Final = (2, 3)
-_COARSE_THRESHOLDS: Final = 17
-_FINE_THRESHOLDS: Final = 9
-_PR_POINTS: Final = 101
 _NEGATIVES_PER_POSITIVE: Final = 10
-_HOUR_S: Final = 3_600.0
-
-
-@dataclass(frozen=True, slots=True)
-class TuningGrid:
-    """Kernel scales searched by :func:`tune` (every combination is tried).
-
-    Attributes
-    ----------
-    location_scale_m : tuple of float
-        Scales of the exponential location kernel, in metres.
-    time_scale_s : tuple of float
-        Scales of the exponential time kernel, in seconds.
-    text_saturation : tuple of float
-        Jaccard values at which the text kernel saturates.
-    """
-
-    location_scale_m: tuple[float, ...] = (30.0, 50.0, 80.0)
-    time_scale_s: tuple[float, ...] = (12 * _HOUR_S, 24 * _HOUR_S, 48 * _HOUR_S)
-    text_saturation: tuple[float, ...] = (0.05, 0.1, 0.2)
-
-    def points(self) -> list[tuple[float, float, float]]:
-        """All ``(location_scale_m, time_scale_s, text_saturation)`` combinations."""
-        return [
-            (loc, t, sat)
-            for loc in self.location_scale_m
-            for t in self.time_scale_s
-            for sat in self.text_saturation
-        ]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -223,8 +172,9 @@ def labelled_pairs(
     max_radius_m : float, default 200
         Farthest pair kept, in metres.
     frames : sequence of GeoDataFrame, optional
-        Use these frames (with an ``incident_id`` column) instead of generating them;
-        ``seeds`` then only names them.
+        Use these frames instead of generating them; ``seeds`` then only names them. A
+        frame without an ``incident_id`` column (real reports) has no true pairs: its
+        pairs serve to score groupings by other labels.
 
     Returns
     -------
@@ -248,7 +198,11 @@ def labelled_pairs(
         i, j, distance = i[near], j[near], distance[near]
         order = np.lexsort((j, i))
         i, j, distance = i[order], j[order], distance[order]
-        truth = frame[INCIDENT_ID].to_numpy(dtype=np.int64)
+        truth = (
+            frame[INCIDENT_ID].to_numpy(dtype=np.int64)
+            if INCIDENT_ID in frame.columns
+            else np.full(len(frame), -1, dtype=np.int64)
+        )
         token_count = np.diff(arrays.text.indptr)
         columns = {
             "group": np.full(len(i), g, dtype=np.int64),
@@ -444,22 +398,12 @@ def grouping_scores(
     per_group : list of float
         F1 of every frame.
     """
-    edge = scores >= threshold
-    if gate_m is not None:
-        edge &= sample.distance_m <= gate_m
     correct = predicted = true = 0
     per_group = []
-    for g, truth in enumerate(sample.incident_ids):
-        mask = edge & (sample.group == g)
-        labels = group_labels(
-            len(truth),
-            sample.i[mask],
-            sample.j[mask],
-            scores[mask],
-            sample.seqs[g],
-            grouping=grouping,
-            min_mean_score=linkage_cut * threshold,
-        )
+    groups = group_frames(
+        sample, scores, threshold, gate_m=gate_m, grouping=grouping, linkage_cut=linkage_cut
+    )
+    for truth, labels in zip(sample.incident_ids, groups, strict=True):
         m = evaluate_clustering(truth, labels)
         correct += int(m["correct_pairs"])
         predicted += int(m["predicted_pairs"])
@@ -471,66 +415,43 @@ def grouping_scores(
     return {"precision": precision, "recall": recall, "f1": f1}, per_group
 
 
-def _best_threshold(
-    sample: PairSample, scores: np.ndarray, gate_m: float | None
-) -> tuple[float, float]:
-    """Threshold in (0, 1] maximising the pooled grouping F1 (coarse then fine grid)."""
-    positive = scores[sample.label]
-    low = float(np.quantile(positive, 0.01)) if len(positive) else 0.05
-    high = float(np.quantile(positive, 0.99)) if len(positive) else 1.0
-    low, high = max(low, 1e-3), min(max(high, low + 1e-3), 1.0)
-    best = (-1.0, high)
-    grid = np.linspace(low, high, _COARSE_THRESHOLDS)
-    step = grid[1] - grid[0] if len(grid) > 1 else 0.05
-    for candidates in (grid, None):
-        if candidates is None:
-            centre = best[1]
-            candidates = np.linspace(
-                max(centre - step, 1e-3), min(centre + step, 1.0), _FINE_THRESHOLDS
-            )
-        for t in candidates:
-            f1 = grouping_scores(sample, scores, float(t), gate_m=gate_m)[0]["f1"]
-            if f1 > best[0]:
-                best = (f1, float(t))
-    return best[1], best[0]
-
-
-def _fit_point(
-    sample: PairSample, point: tuple[float, float, float], gate_m: float
-) -> tuple[np.ndarray, float, float]:
-    loc, t_scale, sat = point
-    kernels = kernel_matrix(sample, location_scale_m=loc, time_scale_s=t_scale, text_saturation=sat)
-    within = sample.distance_m <= gate_m
-    weights = fit_weights(kernels[within], sample.label[within])
-    threshold, f1 = _best_threshold(sample, kernels @ weights, gate_m)
-    return weights, threshold, f1
-
-
-def model_from_fit(
-    weights: np.ndarray,
+def group_frames(
+    sample: PairSample,
+    scores: np.ndarray,
     threshold: float,
-    point: tuple[float, float, float],
-    gate_m: float,
-) -> SimilarityModel:
-    """Build a :class:`SimilarityModel` from fitted weights (rounded to 3 decimals)."""
-    rounded = np.round(weights, 3)
-    rounded[int(np.argmax(rounded))] += 1.0 - rounded.sum()
-    params: dict[str, Any] = {
-        f"weight_{name}": round(float(w), 3) for name, w in zip(FEATURES, rounded, strict=True)
-    }
-    loc, t_scale, sat = point
-    return SimilarityModel(
-        **params,
-        severity_kernel="linear",
-        text_kernel="jaccard",
-        text_saturation=sat,
-        location_kernel="exp",
-        location_scale_m=loc,
-        time_kernel="exp",
-        time_scale_s=t_scale,
-        threshold=round(threshold, 3),
-        radius_gate_m=gate_m,
-    )
+    *,
+    gate_m: float | None,
+    grouping: str = "connected",
+    linkage_cut: float = 0.5,
+) -> list[np.ndarray]:
+    """Group every frame of the sample as :func:`cleanapp_geo.analyze` would.
+
+    The edges are the pairs with ``scores >= threshold`` within the gate (the sample must
+    hold every pair within the gate), grouped by ``grouping``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Group labels of every frame's reports, in the frame's row order.
+    """
+    edge = scores >= threshold
+    if gate_m is not None:
+        edge &= sample.distance_m <= gate_m
+    out = []
+    for g, truth in enumerate(sample.incident_ids):
+        mask = edge & (sample.group == g)
+        out.append(
+            group_labels(
+                len(truth),
+                sample.i[mask],
+                sample.j[mask],
+                scores[mask],
+                sample.seqs[g],
+                grouping=grouping,
+                min_mean_score=linkage_cut * threshold,
+            )
+        )
+    return out
 
 
 def project_m(reports: gpd.GeoDataFrame) -> np.ndarray:
@@ -556,334 +477,3 @@ def dbscan_labels(
         return np.empty(0, dtype=np.int64)
     fit = DBSCAN(eps=eps_m, min_samples=min_samples, algorithm="kd_tree").fit(xy)
     return np.asarray(fit.labels_, dtype=np.int64)
-
-
-@dataclass(frozen=True, slots=True)
-class TuningReport:
-    """What :func:`tune` found: the chosen model, the grid and the held-out comparison.
-
-    Attributes
-    ----------
-    model : SimilarityModel
-        The chosen model (rounded weights and threshold).
-    settings : dict
-        Seeds, sizes, mode, grid and gates used.
-    grid : list of dict
-        One row per grid point: scales, cross-validated F1 mean/std, weights, threshold.
-    weight_spread : dict
-        Mean and standard deviation of every weight and the threshold over the
-        cross-validation folds of the chosen point.
-    heldout : dict
-        Per method (``tuned``, ``previous_default``, ``upstream``, ``dbscan``) the metrics
-        of every held-out seed (overall and incident-only) as computed by
-        :func:`cleanapp_geo.evaluation.evaluate_clustering`.
-    summary : dict
-        Per method the mean and standard deviation of the held-out metrics.
-    pr_curve : dict
-        Pair-level precision/recall per score threshold on the held-out pairs within
-        the gate, and the grouping precision/recall/F1 per threshold.
-    dbscan : dict
-        DBSCAN ``eps_m`` and ``min_samples`` chosen on the training seeds.
-    elapsed_s : float
-        Wall time of the search.
-    """
-
-    model: SimilarityModel
-    settings: dict[str, Any]
-    grid: list[dict[str, Any]]
-    weight_spread: dict[str, dict[str, float]]
-    heldout: dict[str, list[dict[str, Any]]]
-    summary: dict[str, dict[str, float]]
-    pr_curve: dict[str, list[float]]
-    dbscan: dict[str, float]
-    elapsed_s: float = field(default=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (the model under ``model``)."""
-        return {
-            "model": self.model.to_dict(),
-            "settings": self.settings,
-            "summary": self.summary,
-            "weight_spread": self.weight_spread,
-            "dbscan": self.dbscan,
-            "heldout": self.heldout,
-            "grid": self.grid,
-            "pr_curve": self.pr_curve,
-            "elapsed_s": self.elapsed_s,
-        }
-
-    def to_markdown(self) -> str:
-        """Held-out comparison and chosen weights as Markdown tables."""
-        lines = [
-            f"Held-out seeds {self.settings['test_seeds']} ({self.settings['n_reports']:,} "
-            f"reports each, mode {self.settings['mode']}); mean ± std across seeds.",
-            "",
-            "| method | pairwise P | pairwise R | pairwise F1 | ARI | B³ F1 | F1 incident-only |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for method, s in self.summary.items():
-            lines.append(
-                f"| {method} | {_pm(s, 'pairwise_precision')} | {_pm(s, 'pairwise_recall')} "
-                f"| {_pm(s, 'pairwise_f1')} | {_pm(s, 'ari')} | {_pm(s, 'bcubed_f1')} "
-                f"| {_pm(s, 'incident_pairwise_f1')} |"
-            )
-        lines += ["", "| parameter | chosen | CV mean ± std |", "|---|---|---|"]
-        chosen = self.model.to_dict()
-        for name, spread in self.weight_spread.items():
-            lines.append(
-                f"| {name} | {chosen[name]:g} | {spread['mean']:.3f} ± {spread['std']:.3f} |"
-            )
-        for name in ("location_scale_m", "time_scale_s", "text_saturation", "radius_gate_m"):
-            lines.append(f"| {name} | {chosen[name]:g} | (grid) |")
-        return "\n".join(lines)
-
-    def write(self, directory: str | Path) -> dict[str, Path]:
-        """Write ``model.json``, ``report.json`` and ``report.md`` into ``directory``."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {
-            "model": out / "model.json",
-            "report": out / "report.json",
-            "markdown": out / "report.md",
-        }
-        paths["model"].write_text(json.dumps(self.model.to_dict(), indent=2) + "\n")
-        paths["report"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        paths["markdown"].write_text(self.to_markdown() + "\n")
-        return paths
-
-
-def _pm(summary: dict[str, float], key: str) -> str:
-    return f"{summary[key + '_mean']:.3f} ± {summary[key + '_std']:.3f}"
-
-
-def _heldout_metrics(truth: np.ndarray, labels: np.ndarray, seconds: float) -> dict[str, Any]:
-    overall = evaluate_clustering(truth, labels)
-    incident = evaluate_clustering(truth, labels, incident_only=True)
-    out: dict[str, Any] = dict(overall)
-    out.update({f"incident_{k}": v for k, v in incident.items()})
-    out["seconds"] = seconds
-    return out
-
-
-def _summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
-    keys = [k for k, v in rows[0].items() if isinstance(v, float)]
-    out: dict[str, float] = {}
-    for key in keys:
-        values = np.array([r[key] for r in rows], dtype=np.float64)
-        out[f"{key}_mean"] = float(values.mean())
-        out[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return out
-
-
-def _choose_gate(sample: PairSample, gates: Sequence[float], min_recall: float) -> float:
-    for gate in sorted(gates):
-        if sample.candidate_recall(gate) >= min_recall:
-            return float(gate)
-    return float(max(gates))
-
-
-def _choose_dbscan(frames: Sequence[gpd.GeoDataFrame]) -> tuple[float, int]:
-    best = (-1.0, 50.0, 2)
-    for eps in _DBSCAN_EPS_M:
-        for min_samples in _DBSCAN_MIN_SAMPLES:
-            f1 = float(
-                np.mean(
-                    [
-                        evaluate_clustering(
-                            f[INCIDENT_ID].to_numpy(dtype=np.int64),
-                            dbscan_labels(f, eps_m=eps, min_samples=min_samples),
-                        )["pairwise_f1"]
-                        for f in frames
-                    ]
-                )
-            )
-            if f1 > best[0]:
-                best = (f1, eps, min_samples)
-    return best[1], best[2]
-
-
-def _pr_curve(sample: PairSample, model: SimilarityModel, gate_m: float) -> dict[str, list[float]]:
-    from sklearn.metrics import precision_recall_curve
-
-    kernels = kernel_matrix(
-        sample,
-        location_scale_m=model.location_scale_m,
-        time_scale_s=model.time_scale_s,
-        text_saturation=model.text_saturation,
-    )
-    scores = kernels @ np.array([model.weights[f] for f in FEATURES])
-    within = sample.distance_m <= gate_m
-    precision, recall, thresholds = precision_recall_curve(sample.label[within], scores[within])
-    keep = np.unique(np.linspace(0, len(thresholds) - 1, _PR_POINTS).astype(np.int64))
-    grouping_t = np.round(np.linspace(0.3, 0.9, 25), 4)
-    grouping = [grouping_scores(sample, scores, float(t), gate_m=gate_m)[0] for t in grouping_t]
-    return {
-        "pair_threshold": thresholds[keep].tolist(),
-        "pair_precision": precision[keep].tolist(),
-        "pair_recall": recall[keep].tolist(),
-        "grouping_threshold": grouping_t.tolist(),
-        "grouping_precision": [g["precision"] for g in grouping],
-        "grouping_recall": [g["recall"] for g in grouping],
-        "grouping_f1": [g["f1"] for g in grouping],
-    }
-
-
-def tune(
-    *,
-    train_seeds: Sequence[int] = (11, 12, 13, 14),
-    test_seeds: Sequence[int] = (101, 102, 103),
-    n_reports: int = 20_000,
-    mode: Mode = "hard",
-    grid: TuningGrid | None = None,
-    gates_m: Sequence[float] = DEFAULT_GATES_M,
-    min_candidate_recall: float = 0.995,
-    previous_model: SimilarityModel | None = None,
-    evaluate_upstream: bool = True,
-    verbose: bool = False,
-) -> TuningReport:
-    """Search the model on labelled synthetic pairs and compare it on held-out seeds.
-
-    Parameters
-    ----------
-    train_seeds : sequence of int
-        Seeds of the training frames (at least two: cross-validation leaves one out).
-    test_seeds : sequence of int
-        Seeds of the held-out frames (never seen by the search).
-    n_reports : int, default 20,000
-        Reports per frame.
-    mode : {"easy", "hard"}, default "hard"
-        Generator mode.
-    grid : TuningGrid, optional
-        Kernel scales to search (default :class:`TuningGrid()`).
-    gates_m : sequence of float
-        Candidate radius gates; the smallest keeping ``min_candidate_recall`` of the true
-        pairs of the training frames is used.
-    min_candidate_recall : float, default 0.995
-        See ``gates_m``.
-    previous_model : SimilarityModel, optional
-        The model being replaced, for comparison (default :data:`DEFAULT_MODEL`).
-    evaluate_upstream : bool, default True
-        Also evaluate :data:`UPSTREAM_MODEL` on the held-out seeds (slow: no radius gate).
-    verbose : bool, default False
-        Print progress.
-
-    Returns
-    -------
-    TuningReport
-    """
-    if len(train_seeds) < 2:
-        raise ValueError("tune needs at least two training seeds (leave-one-seed-out CV)")
-    if set(train_seeds) & set(test_seeds):
-        raise ValueError("training and held-out seeds must differ")
-    started = time.perf_counter()
-    grid = grid or TuningGrid()
-    previous = previous_model or DEFAULT_MODEL
-    say = print if verbose else (lambda *a, **k: None)
-
-    train_frames = [make_reports(n_reports, seed=int(s), mode=mode) for s in train_seeds]
-    train = labelled_pairs(train_seeds, frames=train_frames, max_radius_m=max(gates_m))
-    gate = _choose_gate(train, gates_m, min_candidate_recall)
-    say(f"{len(train):,} training pairs; radius gate {gate:g} m")
-
-    rows = []
-    folds = range(len(train_seeds))
-    for point in grid.points():
-        fold_f1 = []
-        for held in folds:
-            fit_on = train.subset([g for g in folds if g != held])
-            weights, threshold, _ = _fit_point(fit_on, point, gate)
-            left = train.subset([held])
-            kernels = kernel_matrix(
-                left, location_scale_m=point[0], time_scale_s=point[1], text_saturation=point[2]
-            )
-            fold_f1.append(
-                grouping_scores(left, kernels @ weights, threshold, gate_m=gate)[0]["f1"]
-            )
-        row = {
-            "location_scale_m": point[0],
-            "time_scale_s": point[1],
-            "text_saturation": point[2],
-            "cv_f1_mean": float(np.mean(fold_f1)),
-            "cv_f1_std": float(np.std(fold_f1, ddof=1)),
-        }
-        rows.append(row)
-        say(
-            f"  loc {point[0]:>5g} m  time {point[1] / _HOUR_S:>4g} h  sat {point[2]:<5g}"
-            f" CV F1 {row['cv_f1_mean']:.4f} ± {row['cv_f1_std']:.4f}"
-        )
-    best_row = max(rows, key=lambda r: r["cv_f1_mean"])
-    point = (best_row["location_scale_m"], best_row["time_scale_s"], best_row["text_saturation"])
-
-    spread_rows = []
-    for held in folds:
-        fit_on = train.subset([g for g in folds if g != held])
-        weights, threshold, _ = _fit_point(fit_on, point, gate)
-        spread_rows.append({**dict(zip(FEATURES, weights, strict=True)), "threshold": threshold})
-    weights, threshold, train_f1 = _fit_point(train, point, gate)
-    model = model_from_fit(weights, threshold, point, gate)
-    weight_spread = {
-        (f"weight_{k}" if k != "threshold" else k): {
-            "mean": float(np.mean([r[k] for r in spread_rows])),
-            "std": float(np.std([r[k] for r in spread_rows], ddof=1)),
-        }
-        for k in (*FEATURES, "threshold")
-    }
-    say(f"chosen: {model}")
-
-    eps_m, min_samples = _choose_dbscan(train_frames)
-    del train_frames
-    methods: dict[str, SimilarityModel | None] = {"tuned": model, "previous_default": previous}
-    if evaluate_upstream:
-        methods["upstream"] = UPSTREAM_MODEL
-    methods["dbscan"] = None
-    heldout: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
-    test_frames = []
-    from cleanapp_geo.analysis import analyze
-
-    for seed in test_seeds:
-        frame = make_reports(n_reports, seed=int(seed), mode=mode)
-        test_frames.append(frame)
-        truth = frame[INCIDENT_ID].to_numpy(dtype=np.int64)
-        now = pd.Timestamp(frame["ts"].max())
-        for name, candidate in methods.items():
-            clock = time.perf_counter()
-            if candidate is None:
-                labels = dbscan_labels(frame, eps_m=eps_m, min_samples=min_samples)
-            else:
-                result = analyze(frame, model=candidate, now=now)
-                # analyze keeps the input order and index (no scope, no classification)
-                labels = result.labels
-            row_metrics = _heldout_metrics(truth, labels, time.perf_counter() - clock)
-            row_metrics["seed"] = int(seed)
-            heldout[name].append(row_metrics)
-            say(f"  seed {seed} {name:<17} F1 {row_metrics['pairwise_f1']:.4f}")
-    summary = {name: _summarise(rows_) for name, rows_ in heldout.items()}
-    test = labelled_pairs(test_seeds, frames=test_frames, max_radius_m=gate)
-    pr_curve = _pr_curve(test, model, gate)
-    settings = {
-        "train_seeds": [int(s) for s in train_seeds],
-        "test_seeds": [int(s) for s in test_seeds],
-        "n_reports": n_reports,
-        "mode": mode,
-        "grid": {
-            "location_scale_m": list(grid.location_scale_m),
-            "time_scale_s": list(grid.time_scale_s),
-            "text_saturation": list(grid.text_saturation),
-        },
-        "gates_m": [float(g) for g in gates_m],
-        "min_candidate_recall": min_candidate_recall,
-        "gate_candidate_recall_train": train.candidate_recall(gate),
-        "train_grouping_f1": train_f1,
-        "previous_model": previous.to_dict(),
-    }
-    return TuningReport(
-        model=model,
-        settings=settings,
-        grid=rows,
-        weight_spread=weight_spread,
-        heldout=heldout,
-        summary=summary,
-        pr_curve=pr_curve,
-        dbscan={"eps_m": eps_m, "min_samples": float(min_samples)},
-        elapsed_s=time.perf_counter() - started,
-    )

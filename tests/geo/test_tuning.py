@@ -1,8 +1,6 @@
-"""Tests for cleanapp_geo.tuning: labelled pairs, the fast grouping evaluator, fits, tune()."""
+"""Tests for cleanapp_geo.tuning: labelled pairs, the fast grouping evaluator, fits."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -13,14 +11,13 @@ from cleanapp_geo.model import FEATURES
 from cleanapp_geo.synthetic import INCIDENT_ID, make_reports
 from cleanapp_geo.tuning import (
     PairSample,
-    TuningGrid,
     dbscan_labels,
     fit_weights,
+    group_frames,
     grouping_scores,
     kernel_matrix,
     labelled_pairs,
-    model_from_fit,
-    tune,
+    pair_scores,
 )
 
 
@@ -77,15 +74,6 @@ def test_fit_weights_non_negative_and_drop_features_against_a_match() -> None:
     assert weights[1] > weights[3] > 0
 
 
-def test_model_from_fit_rounds_to_a_valid_model() -> None:
-    weights = np.array([0.0, 0.23141, 0.30652, 0.15899, 0.08021, 0.22287, 0.0])
-    model = model_from_fit(weights / weights.sum(), 0.59871, (50.0, 86_400.0, 0.1), 150.0)
-    assert sum(model.weights.values()) == pytest.approx(1.0, abs=1e-9)
-    assert model.threshold == 0.599
-    assert model.radius_gate_m == 150.0
-    assert model.location_kernel == "exp" and model.text_kernel == "jaccard"
-
-
 def test_dbscan_labels_location_only(frame) -> None:
     labels = dbscan_labels(frame, eps_m=20.0, min_samples=2)
     assert labels.shape == (len(frame),)
@@ -93,32 +81,31 @@ def test_dbscan_labels_location_only(frame) -> None:
     assert len(dbscan_labels(frame.iloc[:0])) == 0
 
 
-def test_tune_small_end_to_end(tmp_path) -> None:
-    report = tune(
-        train_seeds=(1, 2),
-        test_seeds=(3,),
-        n_reports=2_000,
-        grid=TuningGrid((40.0,), (86_400.0,), (0.1, 0.2)),
-        evaluate_upstream=False,
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"grouping": "average", "linkage_cut": 0.5},
+        {"missing": "ignore", "weight_category": 0.0},
+    ],
+)
+def test_pair_scores_and_groups_equal_the_real_pipeline(frame, sample, changes) -> None:
+    """Every model's fast groups equal analyze()'s (the sample holds every gated pair)."""
+    model = cg.SimilarityModel.from_dict({**cg.DEFAULT_MODEL.to_dict(), **changes})
+    scores = pair_scores(sample, model)
+    (fast,) = group_frames(
+        sample,
+        scores,
+        model.threshold,
+        gate_m=model.radius_gate_m,
+        grouping=model.grouping,
+        linkage_cut=model.linkage_cut,
     )
-    assert report.model.radius_gate_m in (120.0, 150.0, 200.0)
-    assert report.settings["gate_candidate_recall_train"] >= 0.995
-    assert len(report.grid) == 2
-    assert set(report.summary) == {"tuned", "previous_default", "dbscan"}
-    tuned = report.summary["tuned"]
-    assert tuned["pairwise_f1_mean"] > report.summary["dbscan"]["pairwise_f1_mean"]
-    assert set(report.weight_spread) == {*(f"weight_{f}" for f in FEATURES), "threshold"}
-    curve = report.pr_curve
-    assert len(curve["pair_precision"]) == len(curve["pair_recall"]) > 10
-    paths = report.write(tmp_path)
-    model = cg.SimilarityModel.from_dict(json.loads(paths["model"].read_text()))
-    assert model == report.model
-    assert "| tuned |" in paths["markdown"].read_text()
-    assert json.loads(paths["report"].read_text())["settings"]["test_seeds"] == [3]
+    real = cg.analyze(frame, model=model, now=frame["ts"].max()).labels
+    assert evaluate_clustering(real, fast)["ari"] == pytest.approx(1.0)
 
 
-def test_tune_rejects_overlapping_or_too_few_seeds() -> None:
-    with pytest.raises(ValueError, match="at least two"):
-        tune(train_seeds=(1,), test_seeds=(2,))
-    with pytest.raises(ValueError, match="differ"):
-        tune(train_seeds=(1, 2), test_seeds=(2,))
+def test_real_frames_without_incidents_have_no_true_pairs(frame) -> None:
+    sample = labelled_pairs((0,), frames=[frame.drop(columns=[INCIDENT_ID])], max_radius_m=50.0)
+    assert len(sample) > 0 and not sample.label.any()
+    assert sample.candidate_recall(50.0) == 1.0  # nothing to find
