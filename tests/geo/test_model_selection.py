@@ -42,7 +42,7 @@ def real():
 def test_category_weight_changes_nothing_on_reports_without_category(missing, grouping):
     frame = cg.make_reports(1_500, seed=8, mode="hard")
     base = cg.SimilarityModel.from_dict(
-        {**cg.DEFAULT_MODEL.to_dict(), "grouping": grouping, "weight_category": 0.0}
+        {**cg.DEFAULT_MODEL.with_weights(category=0.0).to_dict(), "grouping": grouping}
     )
     now = frame["ts"].max()
     plain = cg.analyze(frame, model=_with_category(base, 0.0, missing), now=now).labels
@@ -57,7 +57,7 @@ def test_category_weight_decides_between_two_reports_that_only_share_place_and_t
         for s, c in ((1, "Pothole in Street"), (2, "Pothole in Street"), (3, "Graffiti"))
     ]  # fmt: skip
     reports = cg.reports_from_records(rows)
-    base = cg.SimilarityModel.from_dict({**cg.DEFAULT_MODEL.to_dict(), "weight_category": 0.0})
+    base = cg.DEFAULT_MODEL.with_weights(category=0.0)
     model = _with_category(base, 0.3, "no_match")
     seqs = [
         h.report_seqs

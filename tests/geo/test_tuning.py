@@ -86,7 +86,7 @@ def test_dbscan_labels_location_only(frame) -> None:
     [
         {},
         {"grouping": "average", "linkage_cut": 0.5},
-        {"missing": "ignore", "weight_category": 0.0},
+        {"missing": "ignore", "grouping": "average", "linkage_cut": 0.75},
     ],
 )
 def test_pair_scores_and_groups_equal_the_real_pipeline(frame, sample, changes) -> None:
