@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from api_support import serve_thread
 from case_support import ZURICH, create_body, record, square, user_headers, write
+from support import serve_thread
 
 from cleanapp_api.app import create_app
 from cleanapp_api.settings import Settings

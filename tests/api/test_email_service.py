@@ -20,12 +20,11 @@ import pytest
 import sqlalchemy as sa
 from escalation_support import (
     INTERNAL_TOKEN,
-    free_port,
     sendgrid_contract_server,
-    serve_thread,
     smtp_sink,
 )
 from litestar.testing import TestClient
+from support import free_port, serve_thread
 
 from cleanapp_api.email_service.app import create_email_app
 from cleanapp_api.email_service.unsubscribe import make_token, unsubscribe_key

@@ -18,12 +18,12 @@ from api_support import base_settings, bearer, client_for, mint_token
 from case_support import record, square, write
 from escalation_support import (
     INTERNAL_TOKEN,
-    UvicornThread,
     sendgrid_contract_server,
     slow_http_server,
     smtp_sink,
 )
 from litestar.testing import TestClient
+from support import UvicornThread
 
 from cleanapp_api.email_service.app import create_email_app
 from cleanapp_api.escalation.sending import recover_pending_sends

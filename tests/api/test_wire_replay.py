@@ -30,9 +30,9 @@ import pytest
 import sqlalchemy as sa
 from api_support import base_settings, bearer, client_for, mint_token
 from case_support import ZURICH, record, square, write
-from escalation_support import INTERNAL_TOKEN, UvicornThread
+from escalation_support import INTERNAL_TOKEN
+from support import UvicornThread, migrated_schema
 
-from cleanapp_api import db
 from cleanapp_api.email_service.app import SEND_PATH, create_email_app
 from cleanapp_api.settings import EmailSettings
 from cleanapp_geo.io import tables as t
@@ -727,20 +727,7 @@ def _fill(value: Any, saved: dict[str, Any]) -> Any:
 @pytest.fixture(scope="module")
 def wire_url() -> Iterator[str]:
     """A private schema for this module alone: ids and sequences start from one."""
-    from api_support import DEFAULT_TEST_DATABASE_URL
-
-    base = db.normalise_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
-    probe = sa.create_engine(base, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"test database unreachable in CI: {exc}", pytrace=False)
-        pytest.skip("test database unreachable; set TEST_DATABASE_URL")
-    finally:
-        probe.dispose()
-    with db.private_schema(base, "wire_test") as url:
+    with migrated_schema("wire_test") as url:
         yield url
 
 
