@@ -61,6 +61,7 @@ import jwt
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cleanapp_api.domain_errors import NotCaseEditor
 from cleanapp_api.errors import ApiError
 
 if TYPE_CHECKING:
@@ -433,11 +434,11 @@ def require_case_editor(user: AuthenticatedUser, created_by_user_id: str | None)
 
     Raises
     ------
-    ApiError
+    NotCaseEditor
         403 ``only the case creator, an admin or a service account may change this case``.
     """
     if not can_edit_case(user, created_by_user_id):
-        raise ApiError(403, MSG_NOT_CASE_EDITOR)
+        raise NotCaseEditor(MSG_NOT_CASE_EDITOR)
 
 
 def effective_actor(user: AuthenticatedUser, body_actor: str | None) -> str:

@@ -3,7 +3,11 @@
 Every 4xx/5xx response of the service has exactly the body ``{"error": "<message>"}``
 (upstream's convention, reference §0). The mapping:
 
-* :class:`ApiError` (raised by handlers) → its status and message.
+* :class:`ApiError` (raised by the HTTP edge: authentication, guards) → its status and
+  message.
+* The case service's domain errors (:mod:`cleanapp_api.domain_errors`) → the status of
+  :data:`DOMAIN_STATUS` for the nearest class in the exception's MRO, and the error's message
+  (a :class:`~cleanapp_api.domain_errors.RateLimited` also sets ``Retry-After``).
 * ``InvalidScopeError``, ``InvalidReportsError``, ``InvalidModelError`` (and any other
   ``CleanAppGeoError``) → 400 with the library's message.
 * ``UnknownReportError`` → 404 with the library's message.
@@ -23,8 +27,8 @@ Every 4xx/5xx response of the service has exactly the body ``{"error": "<message
   ``TimeoutError``) → 503 ``database unavailable`` (logged).
 * Anything else → 500 ``internal server error``, logged with its traceback, never sent.
 
-Later issues add their store errors (e.g. a merged-case conflict → 409) to
-:func:`exception_handlers`, never to handlers.
+A new refusal is a new class in :mod:`cleanapp_api.domain_errors` (or a subclass of an
+existing one) and, when its status differs from its base's, one row in :data:`DOMAIN_STATUS`.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import logging
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from litestar import MediaType, Request, Response
@@ -48,6 +52,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy import exc as sa_exc
 
+from cleanapp_api import domain_errors as de
 from cleanapp_geo.errors import (
     CleanAppGeoError,
     InvalidModelError,
@@ -57,6 +62,7 @@ from cleanapp_geo.errors import (
 )
 
 __all__ = [
+    "DOMAIN_STATUS",
     "ApiError",
     "body_too_large_message",
     "error_body",
@@ -149,7 +155,48 @@ def body_too_large_message(limit_bytes: int | None) -> str:
     return f"request body exceeds {limit_bytes} bytes"
 
 
+# --------------------------------------------------------------------------- the table
+
+#: HTTP status of each domain error class (the nearest class in the MRO wins).
+DOMAIN_STATUS: Final[Mapping[type[de.CaseServiceError], int]] = {
+    de.InvalidRequest: 400,
+    de.NotCaseEditor: 403,
+    de.NotFound: 404,
+    de.Conflict: 409,
+    de.TransitionNotAllowed: 422,
+    de.IdempotencyConflict: 422,
+    de.RateLimited: 429,
+    de.CaseServiceError: 500,
+    de.EmailServiceFailed: 502,
+    de.EmailServiceNotConfigured: 503,
+}
+
+
+def domain_status(exc: de.CaseServiceError) -> int:
+    """Return the HTTP status of a domain error (its nearest class in :data:`DOMAIN_STATUS`).
+
+    Examples
+    --------
+    >>> domain_status(de.CaseNotFound()), domain_status(de.AlreadyMerged("a", "b"))
+    (404, 409)
+    """
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_STATUS:
+            return DOMAIN_STATUS[cls]
+    return 500  # pragma: no cover - CaseServiceError is in the table
+
+
 # --------------------------------------------------------------------------- handlers
+
+
+def _handle_domain(request: Request[Any, Any, Any], exc: de.CaseServiceError) -> Response[Any]:
+    status = domain_status(exc)
+    headers = {}
+    if isinstance(exc, de.RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if status >= 500:
+        logger.error("%s %s -> %d %s", request.method, request.url.path, status, exc)
+    return error_response(status, exc.message, headers)
 
 
 def _handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
@@ -289,6 +336,7 @@ def exception_handlers() -> ExceptionHandlersMap:
     """
     return {
         ApiError: _handle_api_error,
+        de.CaseServiceError: _handle_domain,
         InvalidScopeError: _handle_bad_input,
         InvalidReportsError: _handle_bad_input,
         InvalidModelError: _handle_bad_input,

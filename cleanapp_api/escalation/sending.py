@@ -53,8 +53,18 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
+from cleanapp_api.domain_errors import (
+    AlreadyMerged,
+    AlreadySent,
+    CaseServiceError,
+    EmailServiceFailed,
+    EmailServiceNotConfigured,
+    IdempotencyConflict,
+    InvalidRequest,
+    RateLimited,
+    SendInProgress,
+)
 from cleanapp_api.email_service.schemas import EmailRecipient, EmailResult, EmailSendRequest
-from cleanapp_api.errors import ApiError
 from cleanapp_api.escalation.client import EmailServiceError, send_via_email_service
 from cleanapp_api.escalation.schemas import (
     EscalationSendResponse,
@@ -124,7 +134,7 @@ def _check_key(raw: str | None) -> str | None:
         return None
     key = raw.strip()
     if not key or len(key) > _MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise ApiError(400, "Idempotency-Key must be 1-255 printable ASCII characters")
+        raise InvalidRequest("Idempotency-Key must be 1-255 printable ASCII characters")
     return key
 
 
@@ -152,11 +162,10 @@ def _check_rate_limits(
         )
         if len(times) >= limit:
             retry = max(1, int((min(times) + _HOUR - now).total_seconds()) + 1)
-            raise ApiError(
-                429,
+            raise RateLimited(
                 f"escalation send limit reached: at most {limit} sends {scope} per hour; "
                 f"retry in {retry} s",
-                headers={"Retry-After": str(retry)},
+                retry_after_s=retry,
             )
 
 
@@ -283,7 +292,7 @@ def drive_send(
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         502 when the email service failed (everything is recorded as failed first); 409
         when ``nowait`` and the send is being driven elsewhere.
     """
@@ -298,7 +307,7 @@ def drive_send(
                 "could not obtain lock" in str(exc).lower()
                 or getattr(exc.orig, "sqlstate", "") == "55P03"
             ):
-                raise ApiError(409, MSG_IN_PROGRESS) from exc
+                raise SendInProgress(MSG_IN_PROGRESS) from exc
             raise
         if send.status in _FINAL and send.response_status == 200 and send.response_json:
             return msgspec.convert(send.response_json, EscalationSendResponse)
@@ -404,7 +413,7 @@ def drive_send(
             },
         )
     if failure:
-        raise ApiError(502, f"{MSG_SEND_FAILED}: {failure}")
+        raise EmailServiceFailed(f"{MSG_SEND_FAILED}: {failure}")
     return response
 
 
@@ -450,9 +459,10 @@ def recover_pending_sends(
     for send_id in ids:
         try:
             drive_send(engine, settings, send_id, nowait=True)
-        except ApiError as exc:
-            if exc.status_code == 409:
-                continue
+        except SendInProgress:
+            continue
+        except CaseServiceError:
+            pass  # recorded as failed; the send is finished all the same
         driven.append(send_id)
     return driven
 
@@ -499,7 +509,7 @@ def send_escalation(
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         400, 403, 404, 409, 422, 429, 502, 503 as described above.
     """
     key = _check_key(idempotency_key)
@@ -507,11 +517,9 @@ def send_escalation(
     case = detail.case
     require_case_editor(user, case.created_by_user_id)
     if case.merged_into_case_id:
-        raise ApiError(
-            409, f"case {case.case_id} is merged into {case.merged_into_case_id}; use that case"
-        )
+        raise AlreadyMerged(case.case_id, case.merged_into_case_id)
     if not settings.email_service_url:
-        raise ApiError(503, MSG_EMAIL_SERVICE_NOT_CONFIGURED)
+        raise EmailServiceNotConfigured(MSG_EMAIL_SERVICE_NOT_CONFIGURED)
     actor = effective_actor(user, request.actor_user_id)
     digest_request = _request_hash(case.case_id, request)
     s, a = t.case_escalation_sends, t.case_escalation_actions
@@ -524,7 +532,7 @@ def send_escalation(
             ).first()
         if existing is not None:
             if existing.request_hash != digest_request:
-                raise ApiError(422, MSG_IDEMPOTENCY_CONFLICT)
+                raise IdempotencyConflict(MSG_IDEMPOTENCY_CONFLICT)
             if existing.status in _FINAL and existing.response_status == 200:
                 return _replay(existing)
             return SendOutcome(drive_send(engine, settings, existing.id, nowait=True))
@@ -595,8 +603,7 @@ def send_escalation(
                 ]
                 plan = [r for r in plan if r["email"] not in already]
                 if not plan:
-                    raise ApiError(
-                        409,
+                    raise AlreadySent(
                         f"the same subject and body were already sent to every recipient of "
                         f"this case within the last {window}: "
                         f"{', '.join(x.email for x in skipped)}; "
@@ -662,6 +669,6 @@ def send_escalation(
             )
     except IntegrityError as exc:
         if key is not None and "idempotency_key" in str(exc):
-            raise ApiError(409, MSG_IN_PROGRESS) from exc
+            raise SendInProgress(MSG_IN_PROGRESS) from exc
         raise
     return SendOutcome(drive_send(engine, settings, send_id))

@@ -78,7 +78,14 @@ import sqlalchemy as sa
 import cleanapp_geo.io as cio
 from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
-from cleanapp_api.errors import ApiError
+from cleanapp_api.domain_errors import (
+    AlreadyMerged,
+    CaseNotFound,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    TransitionNotAllowed,
+)
 from cleanapp_api.schemas import (
     AddReportsRequest,
     CaseDetail,
@@ -195,34 +202,32 @@ def _text(value: str | None) -> str:
 def _check_length(name: str, value: str, column: sa.Column[Any]) -> None:
     length = getattr(column.type, "length", None)
     if length is not None and len(value) > length:
-        raise ApiError(400, f"{name} must be at most {length} characters, got {len(value)}")
+        raise InvalidRequest(f"{name} must be at most {length} characters, got {len(value)}")
 
 
-def _status_error(current: str | None, wanted: str) -> ApiError:
+def _status_error(current: str | None, wanted: str) -> TransitionNotAllowed:
     if current is None:
         allowed = ", ".join(ASSIGNABLE_STATUSES)
-        return ApiError(422, f'unknown status "{wanted}"; allowed: {allowed}')
+        return TransitionNotAllowed(f'unknown status "{wanted}"; allowed: {allowed}')
     options = ", ".join(STATUS_TRANSITIONS.get(current, ())) or "none"
     if wanted == "merged":
-        return ApiError(
-            422,
-            f'status "merged" is set only by POST /cases/merge; allowed from "{current}": '
-            f"{options}",
+        return TransitionNotAllowed(
+            f'status "merged" is set only by POST /cases/merge; allowed from "{current}": {options}'
         )
-    return ApiError(422, f'cannot change status from "{current}" to "{wanted}"; allowed: {options}')
+    return TransitionNotAllowed(
+        f'cannot change status from "{current}" to "{wanted}"; allowed: {options}'
+    )
 
 
 def _check_case_id(case_id: str) -> str:
     case_id = case_id.strip()
     if not _CASE_ID.match(case_id):
-        raise ApiError(404, MSG_CASE_NOT_FOUND)
+        raise CaseNotFound()
     return case_id
 
 
-def _merged_conflict(row: Any) -> ApiError:
-    return ApiError(
-        409, f"case {row.case_id} is merged into {row.merged_into_case_id}; use that case"
-    )
+def _merged_conflict(row: Any) -> AlreadyMerged:
+    return AlreadyMerged(row.case_id, row.merged_into_case_id)
 
 
 # =========================================================================== targets
@@ -253,11 +258,11 @@ def _target_row(i: int, target: EscalationTargetInput) -> dict[str, Any] | None:
     for name in _TARGET_SCORES:
         value = getattr(target, name)
         if value is not None and not 0.0 <= value <= 1.0:
-            raise ApiError(400, f"{where}.{name} must lie in [0, 1], got {value}")
+            raise InvalidRequest(f"{where}.{name} must lie in [0, 1], got {value}")
         row[name] = value or 0.0
     tier = target.notify_tier or 3
     if not 1 <= tier <= 4:
-        raise ApiError(400, f"{where}.notify_tier must lie in 1..4, got {tier}")
+        raise InvalidRequest(f"{where}.notify_tier must lie in 1..4, got {tier}")
     row["notify_tier"] = tier
     for name, allowed, default in (
         ("decision_scope", _DECISION_SCOPES, "other"),
@@ -266,13 +271,13 @@ def _target_row(i: int, target: EscalationTargetInput) -> dict[str, Any] | None:
     ):
         row[name] = row[name].lower() or default
         if row[name] not in allowed:
-            raise ApiError(
-                400, f"{where}.{name} must be one of {', '.join(allowed)}, got {row[name]!r}"
+            raise InvalidRequest(
+                f"{where}.{name} must be one of {', '.join(allowed)}, got {row[name]!r}"
             )
     channel = row["channel"].lower()
     if channel and channel not in ALLOWED_CHANNELS:
-        raise ApiError(
-            400, f"{where}.channel must be one of {', '.join(ALLOWED_CHANNELS)}, got {channel!r}"
+        raise InvalidRequest(
+            f"{where}.channel must be one of {', '.join(ALLOWED_CHANNELS)}, got {channel!r}"
         )
     if not channel:
         channel = next(
@@ -346,25 +351,24 @@ def _create_plan(request: CreateCaseRequest) -> _CreatePlan:
     c = t.cases
     title = _text(request.title)
     if not title:
-        raise ApiError(400, MSG_TITLE_REQUIRED)
+        raise InvalidRequest(MSG_TITLE_REQUIRED)
     _check_length("title", title, c.c.title)
     case_type = _text(request.type) or "incident"
     _check_length("type", case_type, c.c.type)
     status = _text(request.status).lower() or "open"
     if status not in ASSIGNABLE_STATUSES:
-        raise ApiError(
-            422,
+        raise TransitionNotAllowed(
             f'status "{request.status}" cannot be set on a new case; allowed: '
             f"{', '.join(ASSIGNABLE_STATUSES)}",
         )
     geometry, _ = parse_geometry(request.geometry, required=False)
     anchor = request.anchor_report_seq or None
     if anchor is not None and not 0 < anchor <= MAX_SEQ:
-        raise ApiError(400, f"anchor_report_seq must be a positive integer, got {anchor}")
+        raise InvalidRequest(f"anchor_report_seq must be a positive integer, got {anchor}")
     existing = _text(request.existing_case_id)
     force = bool(request.force_new_case)
     if existing and force:
-        raise ApiError(400, MSG_EXISTING_AND_FORCE)
+        raise InvalidRequest(MSG_EXISTING_AND_FORCE)
     source_type = _text(request.cluster_source_type) or "geometry"
     _check_length("cluster_source_type", source_type, t.saved_clusters.c.source_type)
     targets = target_rows(
@@ -400,10 +404,10 @@ def _check_reports(conn: sa.Connection, plan: _CreatePlan) -> None:
     if plan.anchor is not None:
         anchor = states.get(plan.anchor)
         if anchor is None or not anchor.anchorable:
-            raise ApiError(400, MSG_ANCHOR_NOT_FOUND)
+            raise InvalidRequest(MSG_ANCHOR_NOT_FOUND)
     missing = [s for s in plan.seqs if s not in states or not states[s].linkable]
     if missing:
-        raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+        raise InvalidRequest(f"unknown or invisible report seqs: {missing[:50]}")
 
 
 def _snapshot(conn: sa.Connection, plan: _CreatePlan, actor: str) -> str | None:
@@ -449,7 +453,7 @@ def _choose(
         rows = repo.lock_case_rows(conn, [plan.existing_case_id])
         row = rows.get(plan.existing_case_id)
         if row is None:
-            raise ApiError(404, f"existing case not found: {plan.existing_case_id}")
+            raise NotFound(f"existing case not found: {plan.existing_case_id}")
         if row.status == "merged":
             raise _merged_conflict(row)
         for candidate in candidates:
@@ -464,8 +468,8 @@ def _choose(
         # links). A merge that committed after the match has made the case merged: refuse.
         row = repo.lock_case_rows(conn, [best.case_id]).get(best.case_id)
         if row is None or row.status == "merged":
-            raise ApiError(
-                409, f"case {best.case_id} changed while attaching (merged or deleted); retry"
+            raise Conflict(
+                f"case {best.case_id} changed while attaching (merged or deleted); retry"
             )
         return best.case_id, best.match_score, list(best.match_reasons)
     if best is None:
@@ -600,7 +604,7 @@ def create_or_attach(
 def _lock_existing(conn: sa.Connection, case_id: str) -> Any:
     row = repo.lock_case_rows(conn, [case_id]).get(case_id)
     if row is None:
-        raise ApiError(404, MSG_CASE_NOT_FOUND)
+        raise CaseNotFound()
     return row
 
 
@@ -628,17 +632,17 @@ def add_reports(
     case_id = _check_case_id(case_id)
     seqs = parse_seqs(request.report_seqs)
     if not seqs:
-        raise ApiError(400, MSG_REPORT_SEQS_REQUIRED)
+        raise InvalidRequest(MSG_REPORT_SEQS_REQUIRED)
     reason = _text(request.link_reason) or "manual"
     _check_length("link_reason", reason, t.case_reports.c.link_reason)
     confidence = request.confidence or 1.0
     if not 0.0 < confidence <= 1.0:
-        raise ApiError(400, f"confidence must lie in (0, 1], got {confidence}")
+        raise InvalidRequest(f"confidence must lie in (0, 1], got {confidence}")
     with engine.begin() as conn:
         states = repo.report_states(conn, seqs)
         missing = [s for s in seqs if s not in states or not states[s].linkable]
         if missing:
-            raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+            raise InvalidRequest(f"unknown or invisible report seqs: {missing[:50]}")
         repo.lock_scope(conn, seqs=seqs, bounds=None)
         row = _lock_existing(conn, case_id)
         if row.status == "merged":
@@ -681,7 +685,7 @@ def change_status(
     case_id = _check_case_id(case_id)
     wanted = _text(request.status).lower()
     if not wanted:
-        raise ApiError(400, MSG_STATUS_REQUIRED)
+        raise InvalidRequest(MSG_STATUS_REQUIRED)
     if wanted not in t.CASE_STATUSES:
         raise _status_error(None, _text(request.status))
     summary = request.summary or ""
@@ -726,14 +730,14 @@ def merge_cases(
     target = _text(request.target_case_id)
     sources = list(dict.fromkeys(s.strip() for s in request.source_case_ids or [] if s.strip()))
     if not target or not sources:
-        raise ApiError(400, MSG_MERGE_REQUIRED)
+        raise InvalidRequest(MSG_MERGE_REQUIRED)
     if target in sources:
-        raise ApiError(400, MSG_MERGE_SELF)
+        raise InvalidRequest(MSG_MERGE_SELF)
     with engine.begin() as conn:
         rows = repo.lock_case_rows(conn, [target, *sources])
         missing = [c for c in [target, *sources] if c not in rows]
         if missing:
-            raise ApiError(404, f"cases not found: {', '.join(missing)}")
+            raise NotFound(f"cases not found: {', '.join(missing)}")
         for case_id in [target, *sources]:
             if rows[case_id].status == "merged":
                 raise _merged_conflict(rows[case_id])
@@ -772,7 +776,7 @@ def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
     with engine.connect() as conn:
         detail = repo.case_detail(conn, case_id)
     if detail is None:
-        raise ApiError(404, MSG_CASE_NOT_FOUND)
+        raise CaseNotFound()
     return detail
 
 
@@ -780,9 +784,9 @@ def parse_seq_param(raw: str | None) -> int:
     """Validate R4's ``seq`` query value (upstream's messages)."""
     text = (raw or "").strip()
     if not text:
-        raise ApiError(400, MSG_SEQ_REQUIRED)
+        raise InvalidRequest(MSG_SEQ_REQUIRED)
     if not text.isascii() or not text.isdigit() or int(text) <= 0 or int(text) >= 2**63:
-        raise ApiError(400, MSG_SEQ_INVALID)
+        raise InvalidRequest(MSG_SEQ_INVALID)
     return int(text)
 
 

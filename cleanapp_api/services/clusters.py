@@ -39,7 +39,7 @@ import sqlalchemy as sa
 import cleanapp_geo as cg
 import cleanapp_geo.io as cio
 from cleanapp_api.db import repositories as repo
-from cleanapp_api.errors import ApiError
+from cleanapp_api.domain_errors import InvalidRequest, NotFound
 from cleanapp_api.schemas import (
     AnalyzeRequest,
     CaseMatchCandidateJSON,
@@ -110,8 +110,8 @@ def parse_classification(value: str | None) -> str:
     if not text:
         return "physical"
     if text not in t.CLASSIFICATIONS:
-        raise ApiError(
-            400, f"classification must be one of {', '.join(t.CLASSIFICATIONS)}, got {value!r}"
+        raise InvalidRequest(
+            f"classification must be one of {', '.join(t.CLASSIFICATIONS)}, got {value!r}"
         )
     return text
 
@@ -120,16 +120,16 @@ def _parse_n(value: int | None) -> int:
     if value is None or value == 0:
         return DEFAULT_N
     if value < 0:
-        raise ApiError(400, f"n must be a positive integer, got {value}")
+        raise InvalidRequest(f"n must be a positive integer, got {value}")
     if value > MAX_ANALYSIS_N:
-        raise ApiError(400, f"n must be at most {MAX_ANALYSIS_N}, got {value}")
+        raise InvalidRequest(f"n must be at most {MAX_ANALYSIS_N}, got {value}")
     return value
 
 
 def _parse_model(value: str | None) -> tuple[str, cg.SimilarityModel]:
     name = (value or "").strip().lower() or DEFAULT_MODEL_NAME
     if name not in MODELS:
-        raise ApiError(400, f"model must be one of {', '.join(MODELS)}, got {value!r}")
+        raise InvalidRequest(f"model must be one of {', '.join(MODELS)}, got {value!r}")
     return name, MODELS[name]
 
 
@@ -173,9 +173,9 @@ def parse_seqs(values: Sequence[int] | None, *, name: str = "report_seqs") -> li
     seqs = list(dict.fromkeys(values or []))
     bad = [s for s in seqs if not 0 < s <= MAX_SEQ]
     if bad:
-        raise ApiError(400, f"{name} must be positive integers, got {bad[:10]}")
+        raise InvalidRequest(f"{name} must be positive integers, got {bad[:10]}")
     if len(seqs) > MAX_REPORT_SEQS:
-        raise ApiError(400, f"{name} may hold at most {MAX_REPORT_SEQS} seqs, got {len(seqs)}")
+        raise InvalidRequest(f"{name} may hold at most {MAX_REPORT_SEQS} seqs, got {len(seqs)}")
     return seqs
 
 
@@ -373,10 +373,10 @@ def _radius_m(request: FromReportRequest) -> float:
         if value is None or value == 0:
             continue
         if not math.isfinite(value) or value < 0:
-            raise ApiError(400, f"{name} must be a positive number, got {value}")
+            raise InvalidRequest(f"{name} must be a positive number, got {value}")
         metres = value * scale
         if metres > MAX_RADIUS_M:
-            raise ApiError(400, f"{name} must be at most {MAX_RADIUS_M / scale:g}, got {value}")
+            raise InvalidRequest(f"{name} must be at most {MAX_RADIUS_M / scale:g}, got {value}")
         return metres
     return DEFAULT_RADIUS_M
 
@@ -398,21 +398,21 @@ def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> Cluste
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         400 ``seq is required`` (missing or 0), 400 on a negative seq or a bad radius,
         404 ``seed report not found`` when the seed is unknown, hidden or has no analysis.
     """
     if request.seq is None or request.seq == 0:
-        raise ApiError(400, MSG_SEQ_REQUIRED)
+        raise InvalidRequest(MSG_SEQ_REQUIRED)
     if not 0 < request.seq <= MAX_SEQ:
-        raise ApiError(400, f"seq must be a positive integer, got {request.seq}")
+        raise InvalidRequest(f"seq must be a positive integer, got {request.seq}")
     radius = _radius_m(request)
     n = _parse_n(request.n)
     model_name, _ = _parse_model(request.model)
     with engine.connect() as conn:
         state = repo.report_states(conn, [request.seq]).get(request.seq)
         if state is None or not state.anchorable:
-            raise ApiError(404, MSG_SEED_NOT_FOUND)
+            raise NotFound(MSG_SEED_NOT_FOUND)
         seed = cio.read_reports(conn, seqs=[request.seq], visible_only=False)
         point = seed.geometry.iloc[0]
         classification = (
@@ -454,7 +454,7 @@ def load_linkable(conn: sa.Connection, seqs: Sequence[int]) -> gpd.GeoDataFrame:
     states = repo.report_states(conn, seqs)
     missing = [s for s in seqs if s not in states or not states[s].linkable]
     if missing:
-        raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+        raise InvalidRequest(f"unknown or invisible report seqs: {missing[:50]}")
     return cio.read_reports(conn, seqs=seqs, visible_only=False)
 
 
