@@ -107,9 +107,9 @@ from cleanapp_api.services.clusters import (
 from cleanapp_api.services.targets import suggest_targets, target_rows
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import AUTO_ATTACH_SCORE, CaseMatchCandidate
+from cleanapp_geo.targets import InvalidTargetError, validate_target
 
 __all__ = [
-    "ALLOWED_CHANNELS",
     "ASSIGNABLE_STATUSES",
     "STATUS_TRANSITIONS",
     "add_reports",
@@ -134,15 +134,6 @@ STATUS_TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
 }
 #: Statuses a request may set (``merged`` only comes from a merge).
 ASSIGNABLE_STATUSES: Final = tuple(s for s in t.CASE_STATUSES if s != "merged")
-ALLOWED_CHANNELS: Final = ("email", "phone", "website", "social")
-_DECISION_SCOPES: Final = ("site_ops", "asset_owner", "regulator", "project_party", "other")
-_ELIGIBILITIES: Final = ("auto", "review", "hold")
-_EXECUTION_MODES: Final = ("auto", "review", "task", "hold")
-_TARGET_SCORES: Final = (
-    "confidence_score", "site_match_score", "source_quality_score", "role_fit_score",
-    "channel_quality_score", "outcome_memory_score", "actionability_score",
-)  # fmt: skip
-_CONTACT_FIELDS: Final = ("email", "phone", "website", "contact_url", "social_handle")
 
 MSG_TITLE_REQUIRED: Final = "title is required"
 MSG_ANCHOR_NOT_FOUND: Final = "anchor report not found"
@@ -236,73 +227,23 @@ def _merged_conflict(row: Any) -> AlreadyMerged:
 def _target_row(i: int, target: EscalationTargetInput) -> dict[str, Any] | None:
     """Validate one request target; return its column values (None: no contact method).
 
-    Out-of-range values are 400 here; :func:`cleanapp_api.services.targets.target_rows` then
-    normalises and merges the targets with the one key scheme of
-    :func:`cleanapp_geo.targets.target_key`.
+    The store's column lengths are checked here, everything else by the library's one
+    validator, :func:`cleanapp_geo.targets.validate_target`;
+    :func:`cleanapp_api.services.targets.target_rows` then normalises and merges the targets
+    with the one key scheme of :func:`cleanapp_geo.targets.target_key`.
     """
-    et = t.case_escalation_targets
     where = f"escalation_targets[{i}]"
-    row: dict[str, Any] = {}
-    for name in (
-        "role_type", "decision_scope", "endpoint_key", "organization_key", "organization",
-        "display_name", "channel", "email", "phone", "website", "contact_url", "source_url",
-        "social_platform", "social_handle", "evidence_text", "verification_level",
-        "attribution_class", "target_source", "send_eligibility", "execution_mode",
-        "rationale", "reason_selected",
-    ):  # fmt: skip
-        value = _text(getattr(target, name))
-        _check_length(f"{where}.{name}", value, et.c[name])
-        row[name] = value
-    if not any(row[name] for name in _CONTACT_FIELDS):
+    record = msgspec.structs.asdict(target)
+    for name, column in t.case_escalation_targets.c.items():
+        if isinstance(record.get(name), str):
+            _check_length(f"{where}.{name}", _text(record[name]), column)
+    try:
+        checked = validate_target(record)
+    except InvalidTargetError as exc:
+        raise InvalidRequest(f"{where}.{exc}") from exc
+    if checked is None:
         return None
-    for name in _TARGET_SCORES:
-        value = getattr(target, name)
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise InvalidRequest(f"{where}.{name} must lie in [0, 1], got {value}")
-        row[name] = value or 0.0
-    tier = target.notify_tier or 3
-    if not 1 <= tier <= 4:
-        raise InvalidRequest(f"{where}.notify_tier must lie in 1..4, got {tier}")
-    row["notify_tier"] = tier
-    for name, allowed, default in (
-        ("decision_scope", _DECISION_SCOPES, "other"),
-        ("send_eligibility", _ELIGIBILITIES, "review"),
-        ("execution_mode", _EXECUTION_MODES, "review"),
-    ):
-        row[name] = row[name].lower() or default
-        if row[name] not in allowed:
-            raise InvalidRequest(
-                f"{where}.{name} must be one of {', '.join(allowed)}, got {row[name]!r}"
-            )
-    channel = row["channel"].lower()
-    if channel and channel not in ALLOWED_CHANNELS:
-        raise InvalidRequest(
-            f"{where}.channel must be one of {', '.join(ALLOWED_CHANNELS)}, got {channel!r}"
-        )
-    if not channel:
-        channel = next(
-            (
-                c
-                for c, present in (
-                    ("email", row["email"]),
-                    ("phone", row["phone"]),
-                    ("social", row["social_handle"]),
-                    ("website", row["website"] or row["contact_url"]),
-                )
-                if present
-            ),
-            "email",
-        )
-    row["channel"] = channel
-    row["role_type"] = row["role_type"] or "contact"
-    row["attribution_class"] = row["attribution_class"] or "heuristic"
-    row["target_source"] = row["target_source"] or "suggested"
-    row["cooldown_until"] = target.cooldown_until
-    for name in ("organization", "display_name", "email", "phone", "website", "contact_url",
-                 "source_url", "social_platform", "social_handle", "evidence_text",
-                 "verification_level", "rationale", "reason_selected"):  # fmt: skip
-        row[name] = row[name] or None
-    return row
+    return {**checked.to_record(), "cooldown_until": target.cooldown_until}
 
 
 # =========================================================================== create

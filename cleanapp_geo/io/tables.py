@@ -44,6 +44,14 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from cleanapp_geo.targets import (
+    CHANNELS,
+    DECISION_SCOPES,
+    EXECUTION_MODES,
+    SCORE_FIELDS,
+    SEND_ELIGIBILITIES,
+)
+
 __all__ = [
     "CASE_STATUSES",
     "CLASSIFICATIONS",
@@ -476,15 +484,7 @@ case_clusters = sa.Table(
     sa.Index("ix_case_clusters_cluster_id", "cluster_id"),
 )
 
-_TARGET_SCORES: Final = (
-    "confidence_score",
-    "site_match_score",
-    "source_quality_score",
-    "role_fit_score",
-    "channel_quality_score",
-    "outcome_memory_score",
-    "actionability_score",
-)
+_TARGET_SCORES: Final = SCORE_FIELDS
 
 case_escalation_targets = sa.Table(
     "case_escalation_targets",
@@ -519,17 +519,13 @@ case_escalation_targets = sa.Table(
     _created_at(),
     *(_unit(name) for name in _TARGET_SCORES),
     sa.CheckConstraint("notify_tier >= 1 AND notify_tier <= 4", name="notify_tier_range"),
-    sa.CheckConstraint(_in("channel", ("email", "phone", "website", "social")), name="channel"),
+    sa.CheckConstraint(_in("channel", CHANNELS), name="channel"),
     sa.CheckConstraint(
-        _in("decision_scope", ("site_ops", "asset_owner", "regulator", "project_party", "other")),
+        _in("decision_scope", DECISION_SCOPES),
         name="decision_scope",
     ),
-    sa.CheckConstraint(
-        _in("send_eligibility", ("auto", "review", "hold")), name="send_eligibility"
-    ),
-    sa.CheckConstraint(
-        _in("execution_mode", ("auto", "review", "task", "hold")), name="execution_mode"
-    ),
+    sa.CheckConstraint(_in("send_eligibility", SEND_ELIGIBILITIES), name="send_eligibility"),
+    sa.CheckConstraint(_in("execution_mode", EXECUTION_MODES), name="execution_mode"),
     sa.CheckConstraint(
         "coalesce(email, '') <> '' OR coalesce(phone, '') <> '' OR coalesce(website, '') <> '' "
         "OR coalesce(contact_url, '') <> '' OR coalesce(social_handle, '') <> ''",

@@ -21,6 +21,7 @@ from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import AUTO_ATTACH_SCORE
+from cleanapp_geo.targets import EscalationTarget, normalize_target
 
 pytestmark = pytest.mark.postgis
 
@@ -315,6 +316,32 @@ def test_upsert_alias_and_v4(api: TestClient[Any], store: sa.Engine, alice: dict
     attached = api.post("/api/v4/cases/upsert-from-cluster", json=create_body([1]), headers=alice)
     assert attached.status_code == 200
     assert attached.json()["case"]["case_id"] == created.json()["case"]["case_id"]
+
+
+def test_targets_take_their_derived_fields_from_the_library(
+    api: TestClient[Any], store: sa.Engine, alice: dict[str, str]
+) -> None:
+    """One validator: a target sent through POST /cases is stored exactly as the library
+    normalises it. Before, the service filled ``attribution_class="heuristic"`` and
+    ``decision_scope="other"`` itself, so an ``official_website`` operator was stored as a
+    heuristic contact of scope ``other`` while the library says ``official_direct`` and
+    ``site_ops``."""
+    target = {
+        "email": "office@city.example",
+        "role_type": "operator",
+        "organization": "City of Zurich",
+        "verification_level": "official_website",
+    }
+    body = _create(api, alice, create_body([1], escalation_targets=[target]))
+    (stored,) = body["escalation_targets"]
+    library = normalize_target(EscalationTarget.from_record(target))
+    assert library is not None
+    assert (stored["attribution_class"], stored["decision_scope"]) == (
+        "official_direct",
+        "site_ops",
+    )
+    for key, value in library.to_record().items():
+        assert stored[key] == value, key
 
 
 def test_escalation_targets_persist_every_field(
