@@ -101,7 +101,7 @@ def _register_db(subparsers: Any) -> None:
 
 
 class _Progress:
-    """tqdm bars for :func:`cleanapp_geo.io.sql.insert_reports` (silent when not a TTY)."""
+    """tqdm bars for :func:`cleanapp_geo.io.write.insert_reports` (silent when not a TTY)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()

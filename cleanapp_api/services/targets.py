@@ -35,7 +35,7 @@ import sqlalchemy as sa
 import cleanapp_geo as cg
 from cleanapp_api.schemas import ReportWithAnalysis
 from cleanapp_geo.io.contacts import read_brand_contacts, suggest_stored_targets
-from cleanapp_geo.io.sql import read_areas
+from cleanapp_geo.io.read import read_areas
 from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target, report_brands
 
 __all__ = [

@@ -11,7 +11,7 @@ deliberate changes:
   ``geometry(Point, 4326)`` column computed from ``longitude``/``latitude`` so the two can
   never disagree. Its GiST index serves polygon scopes (``ST_Intersects``) and, through a
   conservative bounding box, metre-radius scopes (``ST_DWithin`` on geography), so no second
-  (geography) index has to be maintained on bulk loads; see :mod:`cleanapp_geo.io.sql`.
+  (geography) index has to be maintained on bulk loads; see :mod:`cleanapp_geo.io.read`.
 * ``reports.preferred_language`` (new, migration 0003) is the language of the report's
   preferred analysis (reference §1.3; NULL when it has none), so readers join that analysis
   on the ``(seq, language)`` primary key instead of ranking every report's analyses.
@@ -219,6 +219,20 @@ reports = sa.Table(
     sa.Index("ix_reports_geom", "geom", postgresql_using="gist"),
     sa.Index("ix_reports_ts_seq", "ts", "seq"),
 )
+
+#: Text columns of ``report_analysis`` beyond the report-frame contract's core.
+ANALYSIS_TEXT_COLUMNS: Final = (
+    "source",
+    "analysis_text",
+    "title",
+    "description",
+    "summary",
+    "brand_name",
+    "brand_display_name",
+    "inferred_contact_emails",
+)
+#: Probability columns of ``report_analysis``, each in [0, 1].
+PROBABILITY_COLUMNS: Final = ("litter_probability", "hazard_probability", "digital_bug_probability")
 
 report_analysis = sa.Table(
     "report_analysis",

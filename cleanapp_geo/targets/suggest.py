@@ -85,7 +85,7 @@ def area_contact_targets(areas: pd.DataFrame | None) -> list[EscalationTarget]:
     ----------
     areas : pandas.DataFrame or None
         Columns ``name``, ``emails`` (list of consented addresses) and optionally
-        ``area_id`` -- the frame :func:`cleanapp_geo.io.sql.read_areas` returns.
+        ``area_id`` -- the frame :func:`cleanapp_geo.io.read.read_areas` returns.
 
     Returns
     -------
@@ -138,7 +138,7 @@ def inferred_contact_targets(analyses: pd.DataFrame | None) -> list[EscalationTa
     ----------
     analyses : pandas.DataFrame or None
         Columns ``seq`` and ``inferred_contact_emails``: a report frame, or every analysis
-        row of the reports (:func:`cleanapp_geo.io.sql.read_analyses`, all languages).
+        row of the reports (:func:`cleanapp_geo.io.read.read_analyses`, all languages).
 
     Returns
     -------
@@ -308,7 +308,7 @@ def report_brands(analyses: pd.DataFrame) -> pd.DataFrame:
     ----------
     analyses : pandas.DataFrame
         Columns ``seq``, ``language``, ``brand_name`` and ``brand_display_name``: every
-        analysis row of the reports (:func:`cleanapp_geo.io.sql.read_analyses`).
+        analysis row of the reports (:func:`cleanapp_geo.io.read.read_analyses`).
 
     Returns
     -------
@@ -370,7 +370,7 @@ def suggest_targets(
         is given.
     areas : pandas.DataFrame, optional
         Mapped areas intersecting the scope with their consented ``emails``
-        (:func:`cleanapp_geo.io.sql.read_areas`).
+        (:func:`cleanapp_geo.io.read.read_areas`).
     brand_contacts : pandas.DataFrame, optional
         Brand contact records (see :func:`brand_contact_targets`).
     analyses : pandas.DataFrame, optional
