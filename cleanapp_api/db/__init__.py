@@ -1,7 +1,10 @@
-"""The service's database layer: engines, Alembic migrations (repositories come later).
+"""The service's database layer: URLs, engines and Alembic migrations.
 
-The tables live in :mod:`cleanapp_geo.io.tables` (one ``MetaData`` shared by the library,
-the migrations and the service). Migrations are configured from Python, no ``alembic.ini``:
+The tables live in :mod:`cleanapp_api.db.tables` (the service's) and
+:mod:`cleanapp_geo.io.tables` (the library's), on one ``MetaData``; the queries in
+:mod:`cleanapp_api.db.repositories`. Importing this package declares every table of the
+store on that ``MetaData`` (the library's bulk writer looks up there which foreign keys
+refer to ``reports``). Migrations are configured from Python, no ``alembic.ini``:
 
 >>> from cleanapp_api import db
 >>> db.upgrade("postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp")  # doctest: +SKIP
@@ -25,6 +28,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from cleanapp_api.db import tables
+
 __all__ = [
     "MIGRATIONS_PATH",
     "alembic_config",
@@ -34,6 +39,7 @@ __all__ = [
     "head_revision",
     "normalise_url",
     "private_schema",
+    "tables",
     "upgrade",
     "url_with_schema",
 ]

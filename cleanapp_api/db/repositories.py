@@ -38,6 +38,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from cleanapp_api.db import tables as t
 from cleanapp_api.schemas import (
     AnalysisJSON,
     AuditEvent,
@@ -54,7 +55,6 @@ from cleanapp_api.schemas import (
     SavedCluster,
     rfc3339,
 )
-from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import MATCH_RADIUS_M
 from cleanapp_geo.targets import EscalationTarget as TargetRecord
 from cleanapp_geo.targets import target_key as one_target_key

@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
+from cleanapp_api.db import tables as t
 from cleanapp_api.domain_errors import (
     AlreadyMerged,
     AlreadySent,
@@ -73,7 +74,6 @@ from cleanapp_api.escalation.schemas import (
 )
 from cleanapp_api.escalation.service import draft_for, load_case, select_targets
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables as t
 from cleanapp_geo.targets import normalize_cc_emails, normalize_email
 
 __all__ = [

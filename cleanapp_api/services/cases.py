@@ -78,6 +78,7 @@ import sqlalchemy as sa
 import cleanapp_geo.io as cio
 from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
+from cleanapp_api.db import tables as t
 from cleanapp_api.domain_errors import (
     AlreadyMerged,
     CaseNotFound,
@@ -105,7 +106,6 @@ from cleanapp_api.services.clusters import (
     parse_seqs,
 )
 from cleanapp_api.services.targets import suggest_targets, target_rows
-from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import AUTO_ATTACH_SCORE, CaseMatchCandidate
 from cleanapp_geo.targets import InvalidTargetError, validate_target
 

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 import cleanapp_geo as cg
 import cleanapp_geo.io as cio
 from cleanapp_api.db import repositories as repo
+from cleanapp_api.db import tables as t
 from cleanapp_api.domain_errors import InvalidRequest, NotFound
 from cleanapp_api.schemas import (
     AnalyzeRequest,
@@ -52,7 +53,6 @@ from cleanapp_api.schemas import (
     ReportWithAnalysis,
 )
 from cleanapp_api.services.targets import suggest_targets_for_details
-from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import (
     ACTIVE_STATUSES,
     REOPEN_WINDOW_S,

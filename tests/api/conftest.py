@@ -22,8 +22,8 @@ from litestar.testing import TestClient
 from support import libpq_url, migrated_schema
 
 from cleanapp_api.auth import token_sha256
+from cleanapp_api.db import tables
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables
 
 
 @pytest.fixture(scope="session")

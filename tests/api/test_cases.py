@@ -16,10 +16,10 @@ from api_support import JWT_SECRET, OTHER_SECRET, bearer, client_for, mint_token
 from case_support import create_body, record, square, user_headers, write
 from litestar.testing import TestClient
 
+from cleanapp_api.db import tables as t
 from cleanapp_api.services.cases import STATUS_TRANSITIONS
 from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import AUTO_ATTACH_SCORE
 from cleanapp_geo.targets import EscalationTarget, normalize_target
 

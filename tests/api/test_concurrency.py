@@ -20,8 +20,8 @@ from case_support import ZURICH, create_body, record, square, user_headers, writ
 from support import serve_thread
 
 from cleanapp_api.app import create_app
+from cleanapp_api.db import tables as t
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables as t
 
 pytestmark = pytest.mark.postgis
 

@@ -25,10 +25,10 @@ from escalation_support import (
 from litestar.testing import TestClient
 from support import UvicornThread
 
+from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import create_email_app
 from cleanapp_api.escalation.sending import recover_pending_sends
 from cleanapp_api.settings import EmailSettings, Settings
-from cleanapp_geo.io import tables as t
 
 pytestmark = pytest.mark.postgis
 

@@ -33,9 +33,9 @@ from case_support import ZURICH, record, square, write
 from escalation_support import INTERNAL_TOKEN
 from support import UvicornThread, migrated_schema
 
+from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import SEND_PATH, create_email_app
 from cleanapp_api.settings import EmailSettings
-from cleanapp_geo.io import tables as t
 
 pytestmark = pytest.mark.postgis
 

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
 from cleanapp_api import cli, db
-from cleanapp_geo.io import tables
+from cleanapp_api.db import tables
 
 pytestmark = pytest.mark.postgis
 
