@@ -55,6 +55,7 @@ from cleanapp_api.schemas import (
     SavedCluster,
     rfc3339,
 )
+from cleanapp_geo.cases import anchor_index, case_trend, case_urgency
 from cleanapp_geo.matching import MATCH_RADIUS_M
 from cleanapp_geo.targets import EscalationTarget as TargetRecord
 from cleanapp_geo.targets import target_key as one_target_key
@@ -845,10 +846,10 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     Sets ``cluster_count``, ``last_cluster_at``, ``aggregate_geometry_json`` (a
     FeatureCollection of the snapshots' geometries, else of the case's own),
     ``aggregate_bbox_json``, ``aggregate_geom`` (their union, for the GiST lookup),
-    ``linked_report_count``, the anchor (highest severity, then newest, then lowest seq),
+    ``linked_report_count``, the anchor (:func:`cleanapp_geo.cases.anchor_index`),
     ``first_seen_at``/``last_seen_at``, ``severity_score = criticality_score`` (max
-    severity), ``urgency_score = min(1, max(max, avg + 0.05 · (clusters − 1)))``,
-    ``trend_score = min(1, clusters / 5)`` and ``updated_at``. Severity of a report is its
+    severity), ``urgency_score`` (:func:`cleanapp_geo.cases.case_urgency`), ``trend_score``
+    (:func:`cleanapp_geo.cases.case_trend`) and ``updated_at``. Severity of a report is its
     English analysis's, else the highest over languages, else 0. ``confidence_score`` and
     ``exposure_score`` are left alone.
 
@@ -894,7 +895,6 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
         .where(cr.c.case_id == case_id)
         .subquery()
     )
-    order = (linked.c.severity.desc(), linked.c.ts.desc(), linked.c.seq)
     stats = conn.execute(
         sa.select(
             sa.func.count().label("n"),
@@ -904,13 +904,16 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
             sa.func.avg(linked.c.severity).label("avg"),
         )
     ).one()
-    anchor = conn.execute(
-        sa.select(linked.c.seq, linked.c.latitude, linked.c.longitude).order_by(*order).limit(1)
-    ).first()
+    rows = conn.execute(
+        sa.select(
+            linked.c.seq, linked.c.latitude, linked.c.longitude, linked.c.ts, linked.c.severity
+        )
+    ).all()
+    best = anchor_index([r.severity for r in rows], [r.ts for r in rows], [r.seq for r in rows])
+    anchor = None if best is None else rows[best]
     n = int(stats.n)
     max_severity = float(stats.max or 0.0)
     avg_severity = float(stats.avg or 0.0)
-    urgency = min(1.0, max(max_severity, avg_severity + (cluster_count - 1) * 0.05)) if n else 0.0
     area_value: Any = sa.null()
     if area is not None:
         area_value = sa.func.ST_GeomFromWKB(
@@ -934,8 +937,8 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
             last_seen_at=stats.last,
             severity_score=max_severity,
             criticality_score=max_severity,
-            urgency_score=max(0.0, urgency),
-            trend_score=min(1.0, cluster_count / 5),
+            urgency_score=case_urgency(max_severity, avg_severity, cluster_count, n),
+            trend_score=case_trend(cluster_count),
             updated_at=sa.func.now(),
         )
     )

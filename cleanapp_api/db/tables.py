@@ -27,6 +27,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from cleanapp_geo.cases import CASE_STATUSES
 from cleanapp_geo.io.tables import (
     ANALYSIS_TEXT_COLUMNS,
     CLASSIFICATIONS,
@@ -88,16 +89,6 @@ __all__ = [
     "saved_clusters",
 ]
 
-#: Case lifecycle values (reference §9.1 recommendation).
-CASE_STATUSES: Final = (
-    "open",
-    "investigating",
-    "escalated",
-    "monitoring",
-    "resolved",
-    "closed",
-    "merged",
-)
 #: Statuses of an escalation send request (``case_escalation_sends.status``).
 SEND_STATUSES: Final = ("pending", "sent", "partial", "failed", "dry_run")
 

@@ -24,12 +24,6 @@ import sqlalchemy as sa
 
 from cleanapp_api.auth import AuthenticatedUser, require_case_editor
 from cleanapp_api.domain_errors import InvalidRequest
-from cleanapp_api.escalation.drafts import (
-    DraftCase,
-    DraftReport,
-    EscalationDraft,
-    build_draft,
-)
 from cleanapp_api.escalation.schemas import (
     CaseEscalationsResponse,
     DraftEscalationRequest,
@@ -38,6 +32,12 @@ from cleanapp_api.escalation.schemas import (
 from cleanapp_api.schemas import CaseDetail, EscalationTarget
 from cleanapp_api.services.cases import get_case
 from cleanapp_api.settings import Settings
+from cleanapp_geo.drafts import (
+    DraftCase,
+    DraftReport,
+    EscalationDraft,
+    build_draft,
+)
 from cleanapp_geo.targets import (
     EscalationTarget as LibraryTarget,
 )

@@ -33,25 +33,13 @@ Create vs attach (R6/R7)
   ``cluster_match``/0.95 and keeps the reason of reports already linked (raising their
   confidence to 0.95 if lower; upstream overwrote the reason).
 
-Statuses (R11)
---------------
-:data:`STATUS_TRANSITIONS` is the table below; setting the current status again is
-allowed (it records the new summary/payload). ``merged`` is set only by a merge, and a
-merged case cannot change status (no unmerge). Unknown statuses and forbidden transitions
-are 422 naming the allowed ones. Only case editors (creator, admin, service) may change
-status (:func:`cleanapp_api.auth.require_case_editor`).
-
-================  ==========================================================
-from              allowed to
-================  ==========================================================
-open              investigating, escalated, monitoring, resolved, closed
-investigating     open, escalated, monitoring, resolved, closed
-escalated         open, investigating, monitoring, resolved, closed
-monitoring        open, investigating, escalated, resolved, closed
-resolved          open, investigating, closed
-closed            open
-merged            (none)
-================  ==========================================================
+Statuses
+--------
+The lifecycle is the library's (:mod:`cleanapp_geo.cases`, its
+:func:`~cleanapp_geo.cases.check_status_change`); setting the current status again records
+the new summary/payload. Unknown statuses and forbidden transitions are 422 naming the allowed
+ones. Only case editors (creator, admin, service) may change status
+(:func:`cleanapp_api.auth.require_case_editor`).
 
 Merge (R8)
 ----------
@@ -106,12 +94,11 @@ from cleanapp_api.services.clusters import (
     parse_seqs,
 )
 from cleanapp_api.services.targets import suggest_targets, target_rows
+from cleanapp_geo.cases import StatusChangeError, check_initial_status, check_status_change
 from cleanapp_geo.matching import AUTO_ATTACH_SCORE, CaseMatchCandidate
 from cleanapp_geo.targets import InvalidTargetError, validate_target
 
 __all__ = [
-    "ASSIGNABLE_STATUSES",
-    "STATUS_TRANSITIONS",
     "add_reports",
     "cases_for_report",
     "change_status",
@@ -122,18 +109,6 @@ __all__ = [
     "parse_seq_param",
     "slugify",
 ]
-
-STATUS_TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
-    "open": ("investigating", "escalated", "monitoring", "resolved", "closed"),
-    "investigating": ("open", "escalated", "monitoring", "resolved", "closed"),
-    "escalated": ("open", "investigating", "monitoring", "resolved", "closed"),
-    "monitoring": ("open", "investigating", "escalated", "resolved", "closed"),
-    "resolved": ("open", "investigating", "closed"),
-    "closed": ("open",),
-    "merged": (),
-}
-#: Statuses a request may set (``merged`` only comes from a merge).
-ASSIGNABLE_STATUSES: Final = tuple(s for s in t.CASE_STATUSES if s != "merged")
 
 MSG_TITLE_REQUIRED: Final = "title is required"
 MSG_ANCHOR_NOT_FOUND: Final = "anchor report not found"
@@ -196,18 +171,11 @@ def _check_length(name: str, value: str, column: sa.Column[Any]) -> None:
         raise InvalidRequest(f"{name} must be at most {length} characters, got {len(value)}")
 
 
-def _status_error(current: str | None, wanted: str) -> TransitionNotAllowed:
-    if current is None:
-        allowed = ", ".join(ASSIGNABLE_STATUSES)
-        return TransitionNotAllowed(f'unknown status "{wanted}"; allowed: {allowed}')
-    options = ", ".join(STATUS_TRANSITIONS.get(current, ())) or "none"
-    if wanted == "merged":
-        return TransitionNotAllowed(
-            f'status "merged" is set only by POST /cases/merge; allowed from "{current}": {options}'
-        )
-    return TransitionNotAllowed(
-        f'cannot change status from "{current}" to "{wanted}"; allowed: {options}'
-    )
+def _status_change(current: str | None, wanted: str) -> str:
+    try:
+        return check_status_change(current, wanted)
+    except StatusChangeError as exc:
+        raise TransitionNotAllowed(str(exc)) from exc
 
 
 def _check_case_id(case_id: str) -> str:
@@ -296,12 +264,10 @@ def _create_plan(request: CreateCaseRequest) -> _CreatePlan:
     _check_length("title", title, c.c.title)
     case_type = _text(request.type) or "incident"
     _check_length("type", case_type, c.c.type)
-    status = _text(request.status).lower() or "open"
-    if status not in ASSIGNABLE_STATUSES:
-        raise TransitionNotAllowed(
-            f'status "{request.status}" cannot be set on a new case; allowed: '
-            f"{', '.join(ASSIGNABLE_STATUSES)}",
-        )
+    try:
+        status = check_initial_status(_text(request.status))
+    except StatusChangeError as exc:
+        raise TransitionNotAllowed(str(exc)) from exc
     geometry, _ = parse_geometry(request.geometry, required=False)
     anchor = request.anchor_report_seq or None
     if anchor is not None and not 0 < anchor <= MAX_SEQ:
@@ -605,7 +571,7 @@ def add_reports(
 def change_status(
     engine: sa.Engine, case_id: str, request: StatusRequest, user: AuthenticatedUser
 ) -> CaseDetail:
-    """R11: change a case's status along :data:`STATUS_TRANSITIONS` (case editors only).
+    """Change a case's status along the library's lifecycle (case editors only).
 
     Parameters
     ----------
@@ -624,19 +590,15 @@ def change_status(
     CaseDetail
     """
     case_id = _check_case_id(case_id)
-    wanted = _text(request.status).lower()
-    if not wanted:
+    if not _text(request.status):
         raise InvalidRequest(MSG_STATUS_REQUIRED)
-    if wanted not in t.CASE_STATUSES:
-        raise _status_error(None, _text(request.status))
+    wanted = _status_change(None, request.status or "")
     summary = request.summary or ""
     with engine.begin() as conn:
         row = _lock_existing(conn, case_id)
         require_case_editor(user, row.created_by_user_id)
         current = row.status
-        same = wanted == current and current != "merged"
-        if not same and wanted not in STATUS_TRANSITIONS.get(current, ()):
-            raise _status_error(current, wanted)
+        _status_change(current, wanted)
         repo.update_status(conn, case_id, wanted, summary or None)
         payload = request.payload
         if payload is None:

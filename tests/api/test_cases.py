@@ -17,9 +17,9 @@ from case_support import create_body, record, square, user_headers, write
 from litestar.testing import TestClient
 
 from cleanapp_api.db import tables as t
-from cleanapp_api.services.cases import STATUS_TRANSITIONS
 from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
+from cleanapp_geo.cases import STATUS_TRANSITIONS
 from cleanapp_geo.matching import AUTO_ATTACH_SCORE
 from cleanapp_geo.targets import EscalationTarget, normalize_target
 

@@ -1,6 +1,6 @@
 """Escalation e-mail drafts: locale choice, localised subject and body, HTML (pure, no I/O).
 
-The texts are upstream's (reference §8.3) in ``en``, ``de``, ``fr``, ``it``, ``es`` and
+The texts are upstream's in ``en``, ``de``, ``fr``, ``it``, ``es`` and
 ``pt``, plus an evidence section (the most severe linked reports: title, severity, time,
 coordinates) and the case link built from ``PUBLIC_CASE_URL_BASE``.
 
