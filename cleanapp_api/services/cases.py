@@ -24,7 +24,7 @@ Create vs attach (R6/R7)
 * Neither → the cluster is matched (inside the transaction, after the locks) and attached to
   the best candidate whose suggested action is ``attach`` when its band is ``auto``
   (:func:`cleanapp_geo.matching.match_band`, calibrated by issue 6: score >=
-  :data:`cleanapp_geo.matching.AUTO_ATTACH_SCORE`; upstream used 0.58); otherwise a new case.
+  :func:`cleanapp_geo.matching.auto_attach_score`; upstream used 0.58); otherwise a new case.
 * The response is the case detail plus ``action`` (``created`` → HTTP 201, ``attached`` →
   HTTP 200), ``match_score``, ``match_reasons`` and the ``candidate_cases`` considered.
 * The anchor report is always linked. Every seq must be a visible report with a valid
@@ -95,7 +95,7 @@ from cleanapp_api.services.clusters import (
 )
 from cleanapp_api.services.targets import suggest_targets, target_rows
 from cleanapp_geo.cases import StatusChangeError, check_initial_status, check_status_change
-from cleanapp_geo.matching import AUTO_ATTACH_SCORE, CaseMatchCandidate
+from cleanapp_geo.matching import CaseMatchCandidate, auto_attach_score
 from cleanapp_geo.targets import InvalidTargetError, validate_target
 
 __all__ = [
@@ -386,7 +386,7 @@ def _choose(
         0.0,
         [
             f"best open case {best.case_id} scored {best.match_score:.3f}, below the auto-attach "
-            f"score {AUTO_ATTACH_SCORE:.3f}"
+            f"score {auto_attach_score():.3f}"
         ],
     )
 

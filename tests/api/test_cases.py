@@ -20,7 +20,7 @@ from cleanapp_api.db import tables as t
 from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
 from cleanapp_geo.cases import STATUS_TRANSITIONS
-from cleanapp_geo.matching import AUTO_ATTACH_SCORE
+from cleanapp_geo.matching import auto_attach_score
 from cleanapp_geo.targets import EscalationTarget, normalize_target
 
 pytestmark = pytest.mark.postgis
@@ -241,7 +241,7 @@ def test_second_create_attaches_12_8_4(
     second = response.json()
     assert second["action"] == "attached"
     assert second["case"]["case_id"] == first["case"]["case_id"]
-    assert second["match_score"] >= AUTO_ATTACH_SCORE
+    assert second["match_score"] >= auto_attach_score()
     assert "3 shared reports" in second["match_reasons"]
     assert second["candidate_cases"][0]["case_id"] == first["case"]["case_id"]
     assert second["candidate_cases"][0]["band"] == "auto"
