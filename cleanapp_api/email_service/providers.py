@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol
 
 import httpx
 
-from cleanapp_api.settings import EmailSettings
+from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_geo.drafts import text_to_html
 
 __all__ = [

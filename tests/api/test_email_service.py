@@ -28,8 +28,8 @@ from support import free_port, serve_thread
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import create_email_app
+from cleanapp_api.email_service.settings import EMAIL_ENV_VARS, EmailSettings
 from cleanapp_api.email_service.unsubscribe import make_token, unsubscribe_key
-from cleanapp_api.settings import EMAIL_ENV_VARS, EmailSettings
 
 pytestmark = pytest.mark.postgis
 

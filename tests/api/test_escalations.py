@@ -27,8 +27,9 @@ from support import UvicornThread
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import create_email_app
+from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_api.escalation.sending import recover_pending_sends
-from cleanapp_api.settings import EmailSettings, Settings
+from cleanapp_api.settings import Settings
 
 pytestmark = pytest.mark.postgis
 

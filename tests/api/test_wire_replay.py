@@ -35,7 +35,7 @@ from support import UvicornThread, migrated_schema
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import SEND_PATH, create_email_app
-from cleanapp_api.settings import EmailSettings
+from cleanapp_api.email_service.settings import EmailSettings
 
 pytestmark = pytest.mark.postgis
 
