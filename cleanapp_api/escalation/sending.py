@@ -51,7 +51,6 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
 from cleanapp_api.db import tables as t
 from cleanapp_api.domain_errors import (
@@ -73,6 +72,7 @@ from cleanapp_api.escalation.schemas import (
     SkippedRecipient,
 )
 from cleanapp_api.escalation.service import draft_for, load_case, select_targets
+from cleanapp_api.policy import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.settings import Settings
 from cleanapp_geo.targets import normalize_cc_emails, normalize_email
 

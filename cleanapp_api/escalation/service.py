@@ -22,13 +22,13 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from cleanapp_api.auth import AuthenticatedUser, require_case_editor
 from cleanapp_api.domain_errors import InvalidRequest
 from cleanapp_api.escalation.schemas import (
     CaseEscalationsResponse,
     DraftEscalationRequest,
     EscalationDraftResponse,
 )
+from cleanapp_api.policy import AuthenticatedUser, require_case_editor
 from cleanapp_api.schemas import CaseDetail, EscalationTarget
 from cleanapp_api.services.cases import get_case
 from cleanapp_api.settings import Settings

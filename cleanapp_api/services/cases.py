@@ -64,7 +64,6 @@ import shapely
 import sqlalchemy as sa
 
 import cleanapp_geo.io as cio
-from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
 from cleanapp_api.db import tables as t
 from cleanapp_api.domain_errors import (
@@ -75,6 +74,7 @@ from cleanapp_api.domain_errors import (
     NotFound,
     TransitionNotAllowed,
 )
+from cleanapp_api.policy import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.schemas import (
     AddReportsRequest,
     CaseDetail,
