@@ -39,6 +39,7 @@ __all__ = [
     "head_revision",
     "normalise_url",
     "private_schema",
+    "revision",
     "tables",
     "upgrade",
     "url_with_schema",
@@ -194,6 +195,39 @@ def current_revision(bind: Bind) -> str | None:
         schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
         context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
         return context.get_current_revision()
+
+
+def revision(message: str, *, migrations_path: Path | None = None) -> Path:
+    """Create an empty migration from the template: the next number, ``down_revision`` set.
+
+    The new file is ``versions/NNNN_<slug of message>.py``; fill in ``upgrade()`` and
+    ``downgrade()`` and declare the same change on the tables modules (see
+    ``docs/architecture.md``, "Adding a column or a table"; a test compares both).
+
+    Parameters
+    ----------
+    message : str
+        What the migration does, e.g. ``"add cases.priority"``.
+    migrations_path : pathlib.Path, optional
+        The Alembic environment (default: :data:`MIGRATIONS_PATH`).
+
+    Returns
+    -------
+    pathlib.Path
+        The new migration file.
+    """
+    if not message.strip():
+        raise ValueError("a migration needs a message, e.g. 'add cases.priority'")
+    config = alembic_config()
+    config.set_main_option("script_location", str(migrations_path or MIGRATIONS_PATH))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    scripts = ScriptDirectory.from_config(config)
+    numbers = [int(r.revision) for r in scripts.walk_revisions() if r.revision.isdigit()]
+    rev_id = f"{max(numbers, default=0) + 1:04d}"
+    script = command.revision(config, message=message.strip(), rev_id=rev_id)
+    if script is None or isinstance(script, list):  # pragma: no cover - one head, one script
+        raise RuntimeError("alembic did not create exactly one revision")
+    return Path(script.path)
 
 
 def head_revision() -> str:
