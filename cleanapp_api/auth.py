@@ -1,6 +1,6 @@
 """Bearer-JWT authentication and the case authorization policy.
 
-Authentication (upstream ``AuthMiddleware``, reference §10.1)
+Authentication (upstream ``AuthMiddleware``)
 -------------------------------------------------------------
 1. No (or an empty) ``Authorization`` header → 401 ``authorization header required``.
 2. The header must start with exactly ``Bearer `` (case-sensitive), else 401
@@ -17,7 +17,7 @@ Authentication (upstream ``AuthMiddleware``, reference §10.1)
    checked.
 5. Any failure of 3–4 → 401 ``invalid or expired token``. 401 responses carry
    ``WWW-Authenticate: Bearer``.
-6. **Fixed upstream bug (§13.6 #45):** a token-store failure (database down, table missing,
+6. **Fixed upstream bug:** a token-store failure (database down, table missing,
    timeout) is 503 ``auth token store unavailable``, not 401.
 
 Handlers declare that they need a user with a parameter ``current_user: AuthenticatedUser``

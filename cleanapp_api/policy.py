@@ -15,7 +15,7 @@ Roles come from the token's ``roles`` claim; ``admin`` and ``service`` are meani
   Enforce with :func:`require_case_editor`, which raises 403
   ``only the case creator, an admin or a service account may change this case``.
 * **admin** may do everything.
-* **Audit actor** (§13.1 #4): the actor of a mutation is always the authenticated user;
+* **Audit actor**: the actor of a mutation is always the authenticated user;
   an ``actor_user_id`` in a request body is honoured only for ``service`` tokens (which act on
   behalf of users) and ignored otherwise — see :func:`effective_actor`.
 """
@@ -118,7 +118,7 @@ def effective_actor(user: AuthenticatedUser, body_actor: str | None) -> str:
     """Return the user id to record as the actor of a mutation.
 
     A body's ``actor_user_id`` is honoured only for ``service`` tokens; everyone else acts as
-    themselves (upstream let any caller spoof the audit actor, §13.1 #4).
+    themselves (upstream let any caller spoof the audit actor).
 
     Parameters
     ----------

@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 DEFAULT_PUBLIC_CASE_URL_BASE = "https://www.cleanapp.io/cases"
-"""Upstream's hard-coded permalink base (reference Appendix D), without the trailing slash."""
+"""Upstream's hard-coded permalink base, without the trailing slash."""
 
 DEFAULT_REQUEST_BODY_LIMIT_BYTES = 2 * 1024 * 1024
 

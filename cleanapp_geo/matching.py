@@ -6,7 +6,7 @@ and returns :class:`CaseMatchCandidate` objects, best first. Loading the candida
 (an indexed lookup in the store) is the caller's job; the function applies every filter
 itself, so a loose lookup gives the same answer as a tight one.
 
-Score (reference ``upstream-cases.md`` §5.1, improved)
+Score (upstream's, improved)
 ------------------------------------------------------
 Every candidate starts at ``0.12`` and gains:
 

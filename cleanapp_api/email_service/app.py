@@ -93,7 +93,7 @@ def _key(settings: EmailSettings) -> bytes | None:
 async def send_case_escalation(
     data: JSONBody[EmailSendRequest], request: Request[Any, Any, Any], state: State
 ) -> EmailSendResponse:
-    """E1: send one message per recipient and report each result."""
+    """Send the message to each recipient and report each result (internal token only)."""
     settings = _settings(state)
     if not data.recipients:
         raise ApiError(400, MSG_NO_RECIPIENTS)

@@ -1,4 +1,4 @@
-"""Per-recipient delivery of the email service (reference §8.5, with §13.3 #30 fixed).
+"""Per-recipient delivery of the email service.
 
 For each recipient, in order:
 

@@ -1,4 +1,6 @@
-"""The escalation send flow (R14, reference §8.4 with the §13.3 problems fixed).
+"""The escalation send flow behind ``POST /cases/{id}/escalations/send``.
+
+Upstream's flow, with its problems fixed.
 
 Steps of :func:`send_escalation`
 --------------------------------
@@ -11,7 +13,8 @@ Steps of :func:`send_escalation`
    call failed (502) → that same send is driven again (same message keys, so the email
    service never mails a recipient twice).
 3. Select the targets: explicit ``target_ids`` (400 when missing, unknown or without email;
-   hidden or held targets need ``force``), CC recipients (§8.2), the draft (§8.3).
+   hidden or held targets need ``force``), CC recipients, the draft
+   (:func:`cleanapp_geo.drafts.build_draft`).
 4. In one transaction, under a per-case advisory lock: the **rate limits** (429, per user
    and per case, counted over the last hour), the **de-duplication window**: recipients who
    already received (or are being sent) the same subject and body for this case within
@@ -485,7 +488,7 @@ def send_escalation(
     *,
     idempotency_key: str | None = None,
 ) -> SendOutcome:
-    """R14: send the escalation e-mail (see the module docstring for every step).
+    """Send the escalation e-mail of a case (see the module docstring for every step).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
-"""Escalation use cases: list (R12), draft (R13); the send flow is in :mod:`.sending`.
+"""Escalation use cases: list and draft (the send flow is in :mod:`.sending`).
 
-Target selection (fixes reference §13.3 #28)
+Target selection (fixes upstream, which emailed every target)
 --------------------------------------------
 A target is *visible* when it normalises (:func:`cleanapp_geo.targets.normalize_target`),
 is the first stored target of its key, and is not an ``inferred_contact`` shadowed by a
@@ -266,7 +266,7 @@ def draft_for(
 
 
 def view_escalations(engine: sa.Engine, case_id: str) -> CaseEscalationsResponse:
-    """R12: visible targets, every action and delivery, and the linked-report count.
+    """Return the visible targets, every action and delivery, and the linked-report count.
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ def draft_escalation(
     request: DraftEscalationRequest | None,
     user: AuthenticatedUser,
 ) -> EscalationDraftResponse:
-    """R13: draft the escalation e-mail; nothing is stored (case editors only).
+    """Draft the escalation e-mail; nothing is stored (case editors only).
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 Every mutation is one transaction that (1) takes the locks of
 :func:`cleanapp_api.db.repositories.lock_scope` and/or the case rows, (2) re-reads and
 re-validates what it depends on, (3) writes, (4) recomputes the aggregates of every case it
-touched (reference §5.3), (5) writes the audit events with the authenticated actor and
+touched, (5) writes the audit events with the authenticated actor and
 (6) reloads the detail it answers with, before committing.
 
 Locks
@@ -15,7 +15,7 @@ merges and status changes take case rows only. One order everywhere, so writers 
 each other instead of deadlocking, and a create re-matches after its locks: two
 simultaneous creates over the same reports give one case and one attach.
 
-Create vs attach (R6/R7)
+Create vs attach (``POST /cases`` / ``upsert-from-cluster``)
 ------------------------
 * ``existing_case_id`` given → attach to it: 404 ``existing case not found: <id>`` when it
   does not exist, 409 when it is merged. Any status other than merged is accepted (the case
@@ -41,7 +41,7 @@ the new summary/payload. Unknown statuses and forbidden transitions are 422 nami
 ones. Only case editors (creator, admin, service) may change status
 (:func:`cleanapp_api.auth.require_case_editor`).
 
-Merge (R8)
+Merge (``POST /cases/merge``)
 ----------
 400 when the target or the sources are missing, or the target is among the sources; 404
 listing unknown cases; 409 when the target or a source is already merged; 403 unless the
@@ -394,7 +394,7 @@ def _choose(
 def create_or_attach(
     engine: sa.Engine, request: CreateCaseRequest, user: AuthenticatedUser
 ) -> tuple[CaseUpsertResponse, bool]:
-    """R6/R7: create a case from a cluster, or attach the cluster to an existing case.
+    """Create a case from a cluster, or attach the cluster to an existing case.
 
     Parameters
     ----------
@@ -518,7 +518,7 @@ def _lock_existing(conn: sa.Connection, case_id: str) -> Any:
 def add_reports(
     engine: sa.Engine, case_id: str, request: AddReportsRequest, user: AuthenticatedUser
 ) -> CaseDetail:
-    """R10: link reports to a case (any authenticated user), recompute, audit.
+    """Link reports to a case (any authenticated user), recompute, audit.
 
     Parameters
     ----------
@@ -614,7 +614,7 @@ def change_status(
 def merge_cases(
     engine: sa.Engine, request: MergeCasesRequest, user: AuthenticatedUser
 ) -> CaseDetail:
-    """R8: merge source cases into a target case (editors of all of them only).
+    """``POST /cases/merge``: merge source cases into a target case (editors of all of them only).
 
     Parameters
     ----------
@@ -662,7 +662,7 @@ def merge_cases(
 
 
 def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
-    """R9: the case detail (404 ``case not found``); never writes.
+    """``GET /cases/{id}``: the case detail (404 ``case not found``); never writes.
 
     Parameters
     ----------
@@ -684,7 +684,7 @@ def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
 
 
 def parse_seq_param(raw: str | None) -> int:
-    """Validate R4's ``seq`` query value (upstream's messages)."""
+    """Validate the ``seq`` query value of ``GET /reports/cases`` (upstream's messages)."""
     text = (raw or "").strip()
     if not text:
         raise InvalidRequest(MSG_SEQ_REQUIRED)
@@ -694,7 +694,7 @@ def parse_seq_param(raw: str | None) -> int:
 
 
 def cases_for_report(engine: sa.Engine, seq: int) -> ReportCasesResponse:
-    """R4: the cases that hold a report, most recently updated first.
+    """``GET /reports/cases``: the cases that hold a report, most recently updated first.
 
     Parameters
     ----------

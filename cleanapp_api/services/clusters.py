@@ -1,4 +1,4 @@
-"""Scope analysis (R1, R2) and candidate-case matching (R3), read-only.
+"""Scope analysis and candidate-case matching behind the cluster routes (read-only).
 
 Request options and limits
 --------------------------
@@ -13,7 +13,7 @@ Request options and limits
   the Go system's weights, stop words and threshold, for wire fidelity and regression
   checks); anything else is 400. The response echoes the preset in ``model``. Why not
   upstream by default: the response *shape* is upstream's either way, but upstream's
-  grouping links reports kilometres apart on a 16% text overlap (reference §13.4 #35) and,
+  grouping links reports kilometres apart on a 16% text overlap and,
   without a radius gate, costs about 1 s of CPU per 10k reports (the default model: about
   0.3 s), which would break the 1 s budget of a 10k-report scope.
 * ``from-report``: ``radius_m`` (metres, new) wins over upstream's ``radius_km``; neither
@@ -333,7 +333,7 @@ def _analysis_response(
 
 
 def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnalysisResponse:
-    """R1: analyse the visible reports inside a GeoJSON scope.
+    """``POST /clusters/analyze``: analyse the visible reports inside a GeoJSON scope.
 
     Parameters
     ----------
@@ -382,7 +382,7 @@ def _radius_m(request: FromReportRequest) -> float:
 
 
 def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> ClusterAnalysisResponse:
-    """R2: analyse the reports within a metre radius of a seed report.
+    """``POST /clusters/from-report``: analyse the reports within a metre radius of a seed report.
 
     Parameters
     ----------
@@ -459,7 +459,7 @@ def load_linkable(conn: sa.Connection, seqs: Sequence[int]) -> gpd.GeoDataFrame:
 
 
 def match_cluster(engine: sa.Engine, request: MatchClusterRequest) -> MatchClusterResponse:
-    """R3: the cases a cluster (seqs, or a scope) may belong to.
+    """``POST /cases/match-cluster``: the cases a cluster (seqs, or a scope) may belong to.
 
     Parameters
     ----------

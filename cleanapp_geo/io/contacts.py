@@ -5,7 +5,7 @@
   needs for a scope and a set of reports, in one connection: the mapped areas intersecting
   the scope with their consented emails (:func:`cleanapp_geo.io.read.read_areas`), every
   analysis row of the reports (:func:`cleanapp_geo.io.read.read_analyses`, for the inferred
-  contacts of all languages, reference §6.1) and the contacts of the brands they name;
+  contacts of all languages) and the contacts of the brands they name;
 * :func:`suggest_stored_targets` -- the two together.
 
 Examples
@@ -161,7 +161,7 @@ def suggest_stored_targets(
     existing: Iterable[EscalationTarget] = (),
     limit: int = DEFAULT_SUGGESTION_LIMIT,
 ) -> tuple[EscalationTarget, ...]:
-    """Suggest targets from the store: area, brand and inferred contacts (§6.1 + brands).
+    """Suggest targets from the store: area, brand and inferred contacts.
 
     Inferred contacts come from every analysis row of the reports (all languages); the brand
     of a report is the one of its English analysis, else of its first analysis naming one.

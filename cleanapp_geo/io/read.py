@@ -5,14 +5,14 @@ Loaders return the library's frames: :func:`read_reports` gives a report frame (
 upstream public-visibility rules and by a scope pushed into PostGIS. Every function takes
 ``con`` (see :mod:`cleanapp_geo.io.connect`).
 
-Visibility (reference §1.2)
+Visibility
 ---------------------------
 With ``visible_only=True`` a report is returned only when its ``status`` is ``active``, its
 ``visibility`` is ``public``, it has no owner (NULL or "") or ``owner_is_public`` is true,
 and it has at least one analysis with ``is_valid`` (of the requested classification, when
 one is given).
 
-Preferred analysis (reference §1.3)
+Preferred analysis
 -----------------------------------
 Each returned row carries one analysis of the report, chosen among **all** its analyses
 (valid or not, as upstream): the one whose language is ``en`` (case-insensitive), else the
@@ -394,7 +394,7 @@ def read_reports(
         Only these reports (unknown or hidden seqs are silently dropped, as upstream).
     classification : {"physical", "digital"}, optional
         Only reports with an analysis of this classification (case-insensitive); with
-        ``visible_only`` that analysis must also be valid (reference §1.2 rule 4). The
+        ``visible_only`` that analysis must also be valid (visibility rule 4 above). The
         returned row still carries the preferred analysis, which may have another
         classification when a report has several analyses. ``None`` (default): any.
     since, until : datetime, pandas.Timestamp or ISO 8601 str, optional

@@ -132,7 +132,7 @@ def geometry_column(geometry_type: str) -> Geometry:
 
 
 # --------------------------------------------------------------------------------------------
-# Reports and their analyses (reference §1.1, §1.2)
+# Reports and their analyses
 # --------------------------------------------------------------------------------------------
 
 reports = sa.Table(
@@ -164,7 +164,7 @@ reports = sa.Table(
     sa.Column("owner", sa.String(255), nullable=True),
     sa.Column("owner_is_public", sa.Boolean, nullable=False, server_default=sa.false()),
     created_at_column(),
-    # Language of the preferred analysis (reference §1.3), NULL without analyses; kept up to
+    # Language of the preferred analysis, NULL without analyses; kept up to
     # date by the triggers of migration 0003 on report_analysis (see the module docstring).
     sa.Column("preferred_language", sa.String(16), nullable=True),
     sa.UniqueConstraint("public_id"),

@@ -430,7 +430,7 @@ def _insert_stage_reports(conn: sa.Connection, staged: Sequence[str], *, keyed: 
         targets["preferred_language"] = s.c.preferred_language
     else:
         # A new report's analyses are all staged (none can be stored yet): its preferred
-        # language is the first staged one in the order of reference §1.3.
+        # language is the first staged one in the order of select_preferred_analysis.
         new_analyses = _stage_analysis
         lang = sa.func.lower(new_analyses.c.language)
         best = (

@@ -121,8 +121,8 @@ def is_placeholder_email(email: str) -> bool:
 def is_valid_email(raw: str | None) -> bool:
     """Whether an address is deliverable-looking: valid syntax and not a placeholder.
 
-    This is the email service's recipient check (upstream ``isValidEmail``, reference §8.5
-    and T33) without its substring false positives.
+    This is the email service's recipient check (upstream ``isValidEmail``, upstream
+    test T33) without its substring false positives.
 
     Parameters
     ----------
@@ -180,7 +180,7 @@ def parse_email_list(text: str | None) -> tuple[str, ...]:
 
 
 def normalize_cc_emails(raw: Iterable[str] | None, exclude: Iterable[str] = ()) -> tuple[str, ...]:
-    """Normalise manual CC recipients (reference §8.2 and T5).
+    """Normalise manual CC recipients.
 
     Each entry is split on commas, semicolons and whitespace; invalid addresses and
     placeholders are dropped, as are the ``exclude`` addresses (the selected targets) and
@@ -243,7 +243,7 @@ _WORD_RE: Final = re.compile(r"\w+", re.UNICODE)
 def normalize_phone(raw: str | None) -> str:
     """Normalise a phone number to ``+<digits>`` (international) or ``<digits>``, or ``""``.
 
-    Upstream rules (reference §6.3.2): fewer than 7 digits → rejected; a leading ``+`` gives
+    Upstream rules: fewer than 7 digits → rejected; a leading ``+`` gives
     ``+`` and the digits; a leading ``00`` gives ``+`` and the digits after it; otherwise
     the number must start with ``0`` or contain one of ``space ( ) - . /`` (a bare run of
     digits is more likely an id than a phone) and the result is the digits.
@@ -273,7 +273,7 @@ def normalize_phone(raw: str | None) -> str:
 def is_published_phone(raw: str | None, context: str = "") -> bool:
     """Whether a phone-looking string is plausibly a published phone number.
 
-    Upstream's test (reference §6.3.2): 7 to 15 digits; no time range (``08.00 - 11.30``),
+    Upstream's test: 7 to 15 digits; no time range (``08.00 - 11.30``),
     year range (``1990-2020``) or colon; and it starts with ``+`` or ``0``, or contains
     parentheses, or the context names a phone (a whole word such as ``Telefon``, ``tel``,
     ``phone``) and the number contains a space, dot, hyphen or slash.
@@ -339,7 +339,7 @@ def normalize_url(raw: str | None) -> str:
 
     ``mailto:``/``tel:`` are refused; ``https://`` is added when the scheme is missing; the
     host must be a dotted domain name (lower-cased, ``user@`` parts refused); the fragment
-    is dropped and an empty path becomes ``/`` (reference §6.3.1).
+    is dropped and an empty path becomes ``/``.
 
     Examples
     --------
@@ -377,7 +377,7 @@ def normalize_url(raw: str | None) -> str:
 def canonical_url(url: str | None) -> str:
     """Canonical form of a URL for keys: lower-case host + escaped path, no trailing ``/``.
 
-    The scheme, query and fragment are dropped (reference §6.6).
+    The scheme, query and fragment are dropped.
 
     Examples
     --------
@@ -488,7 +488,7 @@ def _tokens(text: str) -> set[str]:
 def email_matches_website_or_organization(email: str, website: str, organization: str) -> bool:
     """Whether an email plausibly belongs to the site or organisation it is stored with.
 
-    Upstream's rule (reference §6.5 step 5, T27): true when no website is known; when the
+    Upstream's rule: true when no website is known; when the
     email domain equals the website host (without ``www.``) or either is a subdomain of the
     other; when the two share a significant domain token (labels split on ``. - _``, at
     least 3 characters, not ``www``/``mail``/``contact``); or when the email domain and the

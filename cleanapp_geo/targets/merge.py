@@ -81,7 +81,7 @@ def _order(target: EscalationTarget) -> tuple[float, int, str, str, str]:
 def merge_targets(
     targets: Iterable[EscalationTarget], *, limit: int | None = None
 ) -> tuple[EscalationTarget, ...]:
-    """Normalise, de-duplicate by :func:`target_key`, merge and order targets (§6.6).
+    """Normalise, de-duplicate by :func:`target_key`, merge and order targets.
 
     Two targets with the same key merge into one: the one with the higher confidence (the
     earlier one on ties) is primary and its empty fields are filled from the other;
@@ -143,7 +143,7 @@ def visible_targets(
 
     :func:`merge_targets`, then -- when any target that is not an ``inferred_contact`` has an
     email, phone, website or contact URL -- every ``inferred_contact`` target is dropped
-    (upstream ``filterVisibleCaseTargets``, reference §6.5, T16).
+    (upstream ``filterVisibleCaseTargets``, T16).
 
     Parameters
     ----------

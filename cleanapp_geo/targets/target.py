@@ -164,7 +164,7 @@ class EscalationTarget:
     Parameters
     ----------
     role_type : str, default "contact"
-        Role (reference Appendix A.1), e.g. ``operator``, ``building_authority``.
+        Role, e.g. ``operator``, ``building_authority``.
     decision_scope : str
         ``site_ops``, ``asset_owner``, ``regulator``, ``project_party`` or ``other``;
         derived from the role by :func:`normalize_target` when empty.
@@ -301,7 +301,7 @@ _TARGET_FIELDS: Final = tuple(f.name for f in fields(EscalationTarget))
 def infer_verification_level(
     source: str, role: str = "", website: str = "", source_url: str = ""
 ) -> str:
-    """Infer a target's verification level from its source (reference §6.3.2).
+    """Infer a target's verification level from its source.
 
     Examples
     --------
@@ -432,7 +432,7 @@ def _channel_has_value(
 
 
 def normalize_target(target: EscalationTarget) -> EscalationTarget | None:
-    """Normalise a target (reference §6.5), or return ``None`` when nothing usable is left.
+    """Normalise a target, or return ``None`` when nothing usable is left.
 
     In order: trim every field (role defaults to ``contact``, source to ``suggested``);
     validate the email (:func:`normalize_email`) and the phone (:func:`normalize_phone`);

@@ -1,4 +1,4 @@
-"""Bearer-JWT authentication (reference §10.1) and the authorization policy, over HTTP."""
+"""Bearer-JWT authentication and the authorization policy, over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cases over HTTP against PostGIS with real signed tokens (reference §2.4–§2.10, §12.2, §12.8).
+"""Cases over HTTP against PostGIS with real signed tokens.
 
 Every request goes through the whole app (auth against ``auth_tokens``, edge middleware,
 error table); state is checked through the API and, where the API cannot show it, in SQL.
@@ -249,7 +249,7 @@ def test_second_create_attaches_12_8_4(
     links = {link["seq"]: (link["link_reason"], link["confidence"])
              for link in second["linked_reports"]}  # fmt: skip
     # A report the attach brings in is linked as a cluster match; links that existed keep
-    # their reason (upstream overwrote it, reference §13.2 #17).
+    # their reason (upstream overwrote it).
     assert links == {
         1: ("initial_selection", 1.0), 2: ("initial_selection", 1.0),
         3: ("initial_selection", 1.0), 4: ("cluster_match", 0.95),

@@ -1,5 +1,5 @@
 """The email service as a real server: SMTP (aiosmtpd), SendGrid contract, outbox, opt-out
-links, message keys, dry run, auth (reference §2.16, §8.5, §12.7 T33)."""
+links, message keys, dry run, auth."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Escalations end to end: the case service over its ASGI stack, the email service as a real
 uvicorn server, a real SMTP server (aiosmtpd) and a SendGrid contract server.
 
-Reference §2.11–§2.13, §8, §12.3 T4/T5, §13.3.
+Upstream tests T4/T5, and the upstream send problems fixed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Candidate-case matching (reference §5.1, improved): scores, filters, order, bands."""
+"""Candidate-case matching: scores, filters, order, bands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""read_reports: visibility (reference §1.2), preferred analysis (§1.3), filters, order."""
+"""read_reports: visibility, preferred analysis, filters, order."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _seqs(frame: pd.DataFrame) -> list[int]:
     return frame["seq"].tolist()
 
 
-# ----------------------------------------------------------------------- visibility (§1.2)
+# ----------------------------------------------------------------------- visibility
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_report_without_analyses(store: sa.Engine) -> None:
     assert row["title"] == "" and row["classification"] == "" and row["language"] == ""
 
 
-# ------------------------------------------------------------- preferred analysis (§1.3)
+# ------------------------------------------------------------- preferred analysis
 
 
 @pytest.mark.parametrize(

@@ -257,7 +257,7 @@ def case_detail(conn: sa.Connection, case_id: str) -> CaseDetail | None:
 
 
 def cases_for_report(conn: sa.Connection, seq: int) -> list[ReportCaseSummary]:
-    """Cases linked to a report, most recently updated first (R4).
+    """Cases linked to a report, most recently updated first.
 
     Merged cases are not listed: a merge moves their links to the target.
 

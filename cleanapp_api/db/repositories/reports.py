@@ -31,7 +31,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ReportState:
-    """What the store knows about one report seq (reference §1.2).
+    """What the store knows about one report seq.
 
     Attributes
     ----------
@@ -148,7 +148,7 @@ def _details_statement() -> sa.engine.Compiled:
 
 
 def report_details(conn: sa.Connection, seqs: Sequence[int]) -> list[ReportWithAnalysis]:
-    """Load reports with every analysis row (reference §1.4), in the order of ``seqs``.
+    """Load reports with every analysis row, in the order of ``seqs``.
 
     Unlike upstream's loaders every analysis column is selected, so ``is_valid``,
     ``inferred_contact_emails`` and ``updated_at`` are the stored values. ``team``, ``id``

@@ -127,7 +127,7 @@ def link_reports(
     overwrite : bool
         On an existing link: True replaces reason and confidence (an explicit
         ``POST /cases/{id}/reports``); False keeps the reason and raises the confidence to
-        ``confidence`` if it is higher (attach: upstream overwrote the reason, §13.2 #17).
+        ``confidence`` if it is higher (attach: upstream overwrote the reason).
     """
     if not seqs:
         return
@@ -228,7 +228,7 @@ def insert_audit(
     case_id : str
         The case.
     event_type : str
-        Reference §9.2.
+        See ``case_audit_events``.
     actor : str, optional
         The acting user (NULL when empty).
     payload : any JSON
@@ -296,7 +296,7 @@ def _area_of(features: Sequence[Mapping[str, Any]]) -> shapely.Geometry | None:
 
 
 def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
-    """Recompute a case's aggregates from its links (reference §5.3, in the caller's tx).
+    """Recompute a case's aggregates from its links.
 
     Sets ``cluster_count``, ``last_cluster_at``, ``aggregate_geometry_json`` (a
     FeatureCollection of the snapshots' geometries, else of the case's own),
