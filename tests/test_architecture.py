@@ -15,7 +15,6 @@ MAX_LINES = 800
 #: Modules still over the limit, each owned by work in progress elsewhere; shrink, never grow.
 OVER_LIMIT = {
     "cleanapp_geo/synthetic.py": 911,  # issue 10 (similarity model, real data) rewrites it
-    "cleanapp_geo/tuning.py": 889,  # issue 10
 }
 
 
