@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp
 export TEST_DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test
 
-.PHONY: setup venv postgis demo test lint typecheck pytest bench notebooks tune calibrate clean
+.PHONY: setup venv postgis demo test lint imports typecheck doctest pytest bench notebooks tune calibrate clean
 
 setup: venv postgis
 
@@ -23,13 +23,23 @@ lint: venv
 	$(VENV)/bin/ruff check cleanapp_geo cleanapp_api tests benchmarks
 	$(VENV)/bin/ruff format --check cleanapp_geo cleanapp_api tests benchmarks
 
+# The import rules of docs/architecture.md (contracts in pyproject.toml).
+imports: venv
+	$(VENV)/bin/lint-imports
+
 typecheck: venv
 	$(VENV)/bin/mypy
+
+# Every docstring example of both packages. Not modules: asgi.py builds the app from the
+# environment at import, and migrations/ are scripts Alembic loads.
+doctest: venv
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules cleanapp_geo cleanapp_api \
+		--ignore=cleanapp_api/asgi.py --ignore=cleanapp_api/db/migrations
 
 pytest: setup
 	$(PY) -m pytest -q
 
-test: lint typecheck pytest
+test: lint imports typecheck doctest pytest
 
 bench: setup
 	$(PY) -m benchmarks run --sizes 10k,100k --json benchmarks/results/latest.json

@@ -122,7 +122,7 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from cleanapp_geo.calibration import fit_bundled_calibration
+    from cleanapp_geo.calibrate import fit_bundled_calibration
 
     bundle = fit_bundled_calibration(
         seeds=[int(s) for s in args.seeds.split(",")],

@@ -1,6 +1,6 @@
 """Bearer-JWT authentication and the case authorization policy.
 
-Authentication (upstream ``AuthMiddleware``, reference §10.1)
+Authentication (upstream ``AuthMiddleware``)
 -------------------------------------------------------------
 1. No (or an empty) ``Authorization`` header → 401 ``authorization header required``.
 2. The header must start with exactly ``Bearer `` (case-sensitive), else 401
@@ -17,7 +17,7 @@ Authentication (upstream ``AuthMiddleware``, reference §10.1)
    checked.
 5. Any failure of 3–4 → 401 ``invalid or expired token``. 401 responses carry
    ``WWW-Authenticate: Bearer``.
-6. **Fixed upstream bug (§13.6 #45):** a token-store failure (database down, table missing,
+6. **Fixed upstream bug:** a token-store failure (database down, table missing,
    timeout) is 503 ``auth token store unavailable``, not 401.
 
 Handlers declare that they need a user with a parameter ``current_user: AuthenticatedUser``
@@ -26,24 +26,10 @@ Handlers declare that they need a user with a parameter ``current_user: Authenti
 so CORS preflights and public routes never touch authentication. Protected handlers should
 also pass ``security=BEARER_SECURITY`` so the OpenAPI document shows the requirement.
 
-Authorization policy (fixes §10.2 / §13.6 #43: upstream has none)
------------------------------------------------------------------
-Roles come from the token's ``roles`` claim; ``admin`` and ``service`` are meaningful.
-
-* **Public** (no token): cluster analysis, ``match-cluster``, cases by report seq.
-* **Any authenticated user**: read any case; create cases (``POST /cases``,
-  ``/cases/upsert-from-cluster``), including when create attaches reports to an existing
-  open case; add reports to a case. Accumulating evidence is collaborative: many people
-  report the same incident.
-* **Case editors only** — the case's creator (``created_by_user_id``), any ``admin`` and any
-  ``service`` token: change a case's status, merge cases (the caller must be an editor of the
-  target *and* of every source), draft and send escalations, record execution outcomes.
-  Enforce with :func:`require_case_editor`, which raises 403
-  ``only the case creator, an admin or a service account may change this case``.
-* **admin** may do everything.
-* **Audit actor** (§13.1 #4): the actor of a mutation is always the authenticated user;
-  an ``actor_user_id`` in a request body is honoured only for ``service`` tokens (which act on
-  behalf of users) and ignored otherwise — see :func:`effective_actor`.
+Authorization policy
+--------------------
+The rules of who may do what are in :mod:`cleanapp_api.policy` (pure, no HTTP), so the
+use cases can apply them; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -51,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -62,6 +47,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cleanapp_api.errors import ApiError
+from cleanapp_api.policy import (
+    ADMIN_ROLE,
+    MSG_NOT_CASE_EDITOR,
+    SERVICE_ROLE,
+    AuthenticatedUser,
+    can_edit_case,
+    effective_actor,
+    require_case_editor,
+)
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -99,17 +93,12 @@ __all__ = [
 
 logger = logging.getLogger("cleanapp_api.auth")
 
-ADMIN_ROLE: Final = "admin"
-SERVICE_ROLE: Final = "service"
 JWT_ALGORITHMS: Final = ("HS256", "HS384", "HS512")
 
 MSG_HEADER_REQUIRED: Final = "authorization header required"
 MSG_BEARER_REQUIRED: Final = "bearer token required"
 MSG_INVALID_TOKEN: Final = "invalid or expired token"
 MSG_STORE_UNAVAILABLE: Final = "auth token store unavailable"
-MSG_NOT_CASE_EDITOR: Final = (
-    "only the case creator, an admin or a service account may change this case"
-)
 
 BEARER_SECURITY_SCHEME: Final = "BearerAuth"
 """Name of the OpenAPI security scheme registered by :func:`cleanapp_api.app.create_app`."""
@@ -128,39 +117,6 @@ _TOKEN_QUERY = text(
     " AND token_type = 'access' AND expires_at > now()"
     " LIMIT 1"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AuthenticatedUser:
-    """The caller of a protected route, from a verified access token.
-
-    Parameters
-    ----------
-    user_id : str
-        The token's ``user_id`` claim (non-empty).
-    roles : frozenset of str
-        The token's ``roles`` claim; empty for ordinary users.
-
-    Examples
-    --------
-    >>> AuthenticatedUser("u1", frozenset({"admin"})).is_admin
-    True
-    >>> AuthenticatedUser("svc", frozenset({"service"})).is_service
-    True
-    """
-
-    user_id: str
-    roles: frozenset[str] = frozenset()
-
-    @property
-    def is_admin(self) -> bool:
-        """Whether the token carries the ``admin`` role."""
-        return ADMIN_ROLE in self.roles
-
-    @property
-    def is_service(self) -> bool:
-        """Whether the token carries the ``service`` role (a machine client)."""
-        return SERVICE_ROLE in self.roles
 
 
 class InvalidTokenError(Exception):
@@ -401,70 +357,3 @@ async def requires_auth(
 ) -> None:
     """Litestar guard: reject the request unless it carries a valid bearer token."""
     await authenticate_connection(connection)
-
-
-def can_edit_case(user: AuthenticatedUser, created_by_user_id: str | None) -> bool:
-    """Whether ``user`` may change a case's status, merge it or escalate it.
-
-    Parameters
-    ----------
-    user : AuthenticatedUser
-        The caller.
-    created_by_user_id : str or None
-        The case's creator.
-
-    Returns
-    -------
-    bool
-        True for the creator, admins and service tokens.
-
-    Examples
-    --------
-    >>> can_edit_case(AuthenticatedUser("u1"), "u1"), can_edit_case(AuthenticatedUser("u2"), "u1")
-    (True, False)
-    """
-    if user.is_admin or user.is_service:
-        return True
-    return bool(created_by_user_id) and created_by_user_id == user.user_id
-
-
-def require_case_editor(user: AuthenticatedUser, created_by_user_id: str | None) -> None:
-    """Raise 403 unless ``user`` may edit the case (see :func:`can_edit_case`).
-
-    Raises
-    ------
-    ApiError
-        403 ``only the case creator, an admin or a service account may change this case``.
-    """
-    if not can_edit_case(user, created_by_user_id):
-        raise ApiError(403, MSG_NOT_CASE_EDITOR)
-
-
-def effective_actor(user: AuthenticatedUser, body_actor: str | None) -> str:
-    """Return the user id to record as the actor of a mutation.
-
-    A body's ``actor_user_id`` is honoured only for ``service`` tokens; everyone else acts as
-    themselves (upstream let any caller spoof the audit actor, §13.1 #4).
-
-    Parameters
-    ----------
-    user : AuthenticatedUser
-        The caller.
-    body_actor : str or None
-        ``actor_user_id`` from the request body.
-
-    Returns
-    -------
-    str
-        The actor's user id.
-
-    Examples
-    --------
-    >>> effective_actor(AuthenticatedUser("u1"), "someone-else")
-    'u1'
-    >>> effective_actor(AuthenticatedUser("svc", frozenset({"service"})), "u9")
-    'u9'
-    """
-    if user.is_service and body_actor is not None and body_actor.strip():
-        return body_actor.strip()
-    return user.user_id

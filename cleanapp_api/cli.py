@@ -6,6 +6,7 @@ be added without touching the existing ones::
 
     cleanapp-api db upgrade [--revision head] [--database-url URL]
     cleanapp-api db downgrade [--revision base] [--database-url URL]
+    cleanapp-api db revision "add cases.priority"
     cleanapp-api db current [--database-url URL]
     cleanapp-api reports load PATH [--format geojson|csv|parquet] [--skip-invalid]
                                    [--rejects PATH] [--database-url URL]
@@ -71,6 +72,18 @@ def _db_downgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_revision(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+
+    path = db.revision(args.message)
+    print(f"created {path}")
+    print(
+        "now fill in upgrade() and downgrade(), and declare the same change in "
+        "cleanapp_geo/io/tables.py or cleanapp_api/db/tables.py (docs/architecture.md)"
+    )
+    return 0
+
+
 def _db_current(args: argparse.Namespace) -> int:
     from cleanapp_api import db
 
@@ -92,6 +105,11 @@ def _register_db(subparsers: Any) -> None:
     downgrade.add_argument("--revision", default="base", help="target revision (default: base)")
     _add_database_url(downgrade)
     downgrade.set_defaults(handler=_db_downgrade)
+    revision = commands.add_parser(
+        "revision", help="create an empty migration from the template (next number)"
+    )
+    revision.add_argument("message", help='what it does, e.g. "add cases.priority"')
+    revision.set_defaults(handler=_db_revision)
     current = commands.add_parser("current", help="show the database's revision")
     _add_database_url(current)
     current.set_defaults(handler=_db_current)
@@ -101,7 +119,7 @@ def _register_db(subparsers: Any) -> None:
 
 
 class _Progress:
-    """tqdm bars for :func:`cleanapp_geo.io.sql.insert_reports` (silent when not a TTY)."""
+    """tqdm bars for :func:`cleanapp_geo.io.write.insert_reports` (silent when not a TTY)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()

@@ -36,9 +36,10 @@ import cleanapp_geo as cg
 import cleanapp_geo.io as cio
 from cleanapp_api import db
 from cleanapp_api.app import create_app
+from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import create_email_app
-from cleanapp_api.settings import EmailSettings, Settings
-from cleanapp_geo.io import tables as t
+from cleanapp_api.email_service.settings import EmailSettings
+from cleanapp_api.settings import Settings
 
 __all__ = ["run_demo_escalation"]
 

@@ -1,6 +1,6 @@
 """Global HTTP middleware: rate limit, CORS, security headers, body limit, gzip.
 
-Upstream (reference §0) runs, for the whole router: gzip, body limit, security headers, a
+Upstream runs, for the whole router: gzip, body limit, security headers, a
 per-client-IP token bucket (``RATE_LIMIT_RPS``/``RATE_LIMIT_BURST``), request logging and CORS
 (methods GET, POST, OPTIONS; OPTIONS answered 204 before any auth). Here:
 

@@ -1,9 +1,9 @@
 """Wire types of the Cases API (msgspec Structs).
 
-Field names are exactly the upstream / web-client names (reference ``upstream-cases.md`` §1.4,
-§2, §3, §5.1); fields upstream omits when empty are declared with a ``None`` default on
-``omit_defaults`` Structs, every other field is always sent. Lists are always arrays (``[]``,
-never ``null``). Timestamps are RFC 3339 strings in UTC as Go marshals them
+Field names are exactly the upstream / web-client names (see ``docs/api.md``); fields
+upstream omits when empty are declared with a ``None`` default on ``omit_defaults``
+Structs, every other field is always sent. Lists are always arrays (``[]``, never
+``null``). Timestamps are RFC 3339 strings in UTC as Go marshals them
 (:func:`rfc3339`). JSON columns are sent as JSON *text* (``geometry_json``, ``stats_json``,
 ...; ``""`` when absent), as upstream does.
 
@@ -13,10 +13,12 @@ unknown fields. Keys added beyond upstream are marked "new" below.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
+
+from cleanapp_api.common.timefmt import rfc3339
 
 __all__ = [
     "AddReportsRequest",
@@ -51,41 +53,11 @@ __all__ = [
 ]
 
 
-def rfc3339(value: datetime | None) -> str | None:
-    """Format a timestamp as Go's ``time.Time`` JSON: UTC, ``Z``, fraction without zeros.
-
-    Parameters
-    ----------
-    value : datetime or None
-        An aware datetime (naive ones are taken as UTC).
-
-    Returns
-    -------
-    str or None
-        The RFC 3339 text, or None for None.
-
-    Examples
-    --------
-    >>> from datetime import datetime, UTC
-    >>> rfc3339(datetime(2026, 3, 10, 8, 0, 0, 250000, tzinfo=UTC))
-    '2026-03-10T08:00:00.25Z'
-    >>> rfc3339(datetime(2026, 3, 10, 8, 0, tzinfo=UTC))
-    '2026-03-10T08:00:00Z'
-    """
-    if value is None:
-        return None
-    v = value.astimezone(UTC) if value.tzinfo is not None else value
-    base = f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-    if v.microsecond:
-        return f"{base}.{f'{v.microsecond:06d}'.rstrip('0')}Z"
-    return f"{base}Z"
-
-
 # =========================================================================== requests
 
 
 class AnalyzeRequest(msgspec.Struct, kw_only=True):
-    """``POST /clusters/analyze`` (R1).
+    """``POST /clusters/analyze`` (``POST /clusters/analyze``).
 
     ``model`` (new) picks the similarity preset: ``"default"`` (ours, the default) or
     ``"upstream"`` (the Go system's weights, stop words and threshold).
@@ -98,7 +70,7 @@ class AnalyzeRequest(msgspec.Struct, kw_only=True):
 
 
 class FromReportRequest(msgspec.Struct, kw_only=True):
-    """``POST /clusters/from-report`` (R2); ``radius_m`` (new) wins over ``radius_km``."""
+    """``POST /clusters/from-report``; ``radius_m`` (new) wins over ``radius_km``."""
 
     seq: int | None = None
     radius_km: float | None = None
@@ -109,7 +81,7 @@ class FromReportRequest(msgspec.Struct, kw_only=True):
 
 
 class MatchClusterRequest(msgspec.Struct, kw_only=True):
-    """``POST /cases/match-cluster`` (R3)."""
+    """``POST /cases/match-cluster`` (``POST /cases/match-cluster``)."""
 
     geometry: dict[str, Any] | None = None
     classification: str | None = None
@@ -156,7 +128,7 @@ class EscalationTargetInput(msgspec.Struct, kw_only=True):
 
 
 class CreateCaseRequest(msgspec.Struct, kw_only=True):
-    """``POST /cases`` and ``POST /cases/upsert-from-cluster`` (R6/R7)."""
+    """``POST /cases`` and ``POST /cases/upsert-from-cluster``."""
 
     title: str | None = None
     type: str | None = None
@@ -177,14 +149,14 @@ class CreateCaseRequest(msgspec.Struct, kw_only=True):
 
 
 class MergeCasesRequest(msgspec.Struct, kw_only=True):
-    """``POST /cases/merge`` (R8)."""
+    """``POST /cases/merge`` (``POST /cases/merge``)."""
 
     target_case_id: str | None = None
     source_case_ids: list[str] | None = None
 
 
 class AddReportsRequest(msgspec.Struct, kw_only=True):
-    """``POST /cases/{case_id}/reports`` (R10)."""
+    """``POST /cases/{case_id}/reports`` (``POST /cases/{id}/reports``)."""
 
     report_seqs: list[int] | None = None
     link_reason: str | None = None
@@ -192,7 +164,7 @@ class AddReportsRequest(msgspec.Struct, kw_only=True):
 
 
 class StatusRequest(msgspec.Struct, kw_only=True):
-    """``POST /cases/{case_id}/status`` (R11); ``actor_user_id`` counts for service tokens."""
+    """``POST /cases/{case_id}/status``; ``actor_user_id`` counts for service tokens."""
 
     status: str | None = None
     summary: str | None = None
@@ -204,7 +176,7 @@ class StatusRequest(msgspec.Struct, kw_only=True):
 
 
 class ReportJSON(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The ``report`` of a §1.4 ``ReportWithAnalysis`` (``description`` omitted when "")."""
+    """The ``report`` of an upstream ``ReportWithAnalysis`` (``description`` omitted when "")."""
 
     seq: int
     public_id: str
@@ -243,14 +215,14 @@ class AnalysisJSON(msgspec.Struct, kw_only=True):
 
 
 class ReportWithAnalysis(msgspec.Struct, kw_only=True):
-    """``{"report": {...}, "analysis": [...]}`` (reference §1.4)."""
+    """``{"report": {...}, "analysis": [...]}``."""
 
     report: ReportJSON
     analysis: list[AnalysisJSON]
 
 
 class ClusterStatsJSON(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Scope statistics (reference §4.2); first/last seen omitted when no report."""
+    """Scope statistics; first/last seen omitted when no report."""
 
     classification: str
     report_count: int
@@ -264,7 +236,7 @@ class ClusterStatsJSON(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class HypothesisJSON(msgspec.Struct, kw_only=True):
-    """An incident hypothesis (reference §4.5)."""
+    """An incident hypothesis."""
 
     hypothesis_id: str
     title: str
@@ -279,7 +251,7 @@ class HypothesisJSON(msgspec.Struct, kw_only=True):
 
 
 class CaseMatchCandidateJSON(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A candidate case (reference §5.1); ``suggested_action``, ``band``, ``distance_m`` new."""
+    """A candidate case; ``suggested_action``, ``band``, ``distance_m`` new."""
 
     case_id: str
     slug: str
@@ -305,7 +277,7 @@ class CaseMatchCandidateJSON(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class ClusterAnalysisResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """R1/R2 response. ``model`` and ``radius_m`` are new; ``radius_m`` only for R2."""
+    """Analysis response. ``model`` and ``radius_m`` are new; ``radius_m`` only for from-report."""
 
     scope_type: str
     classification: str
@@ -321,7 +293,7 @@ class ClusterAnalysisResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class MatchClusterResponse(msgspec.Struct, kw_only=True):
-    """R3 response."""
+    """``POST /cases/match-cluster`` response."""
 
     classification: str
     candidate_cases: list[CaseMatchCandidateJSON]
@@ -331,7 +303,7 @@ class MatchClusterResponse(msgspec.Struct, kw_only=True):
 
 
 class Case(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A case row (reference §3.1); nullable columns are omitted when null."""
+    """A case row; nullable columns are omitted when null."""
 
     case_id: str
     slug: str
@@ -367,7 +339,7 @@ class Case(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class CaseReportLink(msgspec.Struct, kw_only=True):
-    """A linked report in a case detail (reference §3.3)."""
+    """A linked report in a case detail."""
 
     case_id: str
     seq: int
@@ -387,7 +359,7 @@ class CaseReportLink(msgspec.Struct, kw_only=True):
 
 
 class SavedCluster(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A cluster snapshot linked to a case (reference §3.2).
+    """A cluster snapshot linked to a case.
 
     ``match_score``, ``match_reason`` and ``linked_at`` (from the case link) are new.
     """
@@ -414,7 +386,7 @@ class SavedCluster(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class EscalationTarget(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A stored escalation target (reference §3.5)."""
+    """A stored escalation target."""
 
     id: int
     case_id: str
@@ -453,7 +425,7 @@ class EscalationTarget(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class EscalationAction(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One escalation send to one target (reference §3.6)."""
+    """One escalation send to one target."""
 
     id: int
     case_id: str
@@ -470,7 +442,7 @@ class EscalationAction(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class EmailDelivery(msgspec.Struct, kw_only=True):
-    """One e-mail recipient of a send (reference §3.7)."""
+    """One e-mail recipient of a send."""
 
     id: int
     case_id: str
@@ -488,7 +460,7 @@ class EmailDelivery(msgspec.Struct, kw_only=True):
 
 
 class ResolutionSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A resolution signal (reference §9.3)."""
+    """A resolution signal."""
 
     id: int
     case_id: str
@@ -500,7 +472,7 @@ class ResolutionSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class AuditEvent(msgspec.Struct, kw_only=True):
-    """An audit event (reference §9.2); ``payload_json`` is JSON text."""
+    """An audit event; ``payload_json`` is JSON text."""
 
     id: int
     case_id: str
@@ -511,7 +483,7 @@ class AuditEvent(msgspec.Struct, kw_only=True):
 
 
 class CaseDetail(msgspec.Struct, kw_only=True):
-    """``CaseDetail`` (reference §2.6): the case and everything attached to it.
+    """``CaseDetail``: the case and everything attached to it.
 
     ``contact_observations``, ``execution_tasks`` and ``notify_outcomes`` are upstream keys
     owned by the escalation routes; they are ``[]`` until those exist.
@@ -531,7 +503,7 @@ class CaseDetail(msgspec.Struct, kw_only=True):
 
 
 class CaseUpsertResponse(CaseDetail, kw_only=True):
-    """R6/R7 response: the detail plus what happened (all four keys new).
+    """Create/attach response: the detail plus what happened (all four keys new).
 
     ``action`` is ``created`` (HTTP 201) or ``attached`` (HTTP 200); ``match_score`` and
     ``match_reasons`` explain the choice; ``candidate_cases`` are the cases that were
@@ -545,7 +517,7 @@ class CaseUpsertResponse(CaseDetail, kw_only=True):
 
 
 class ReportCaseSummary(msgspec.Struct, kw_only=True):
-    """A case holding a report (R4)."""
+    """A case holding a report (``GET /reports/cases``)."""
 
     case_id: str
     slug: str
@@ -561,7 +533,7 @@ class ReportCaseSummary(msgspec.Struct, kw_only=True):
 
 
 class ReportCasesResponse(msgspec.Struct, kw_only=True):
-    """R4 response."""
+    """``GET /reports/cases`` response."""
 
     seq: int
     cases: list[ReportCaseSummary]

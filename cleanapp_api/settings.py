@@ -30,60 +30,39 @@ Empty values count as unset. The escalation send flow also reads
 a recipient of a case unless ``force``, 24), ``ESCALATION_USER_SENDS_PER_H`` (sends per user
 per hour, 20) and ``ESCALATION_CASE_SENDS_PER_H`` (sends per case per hour, 6).
 
-The email executor (``cleanapp-api email-service``, a separate process) reads its own
-variables through :meth:`EmailSettings.from_env`:
-
-===============================  ========  ===============================================
-variable                         required  meaning (default)
-===============================  ========  ===============================================
-``DATABASE_URL``                 yes       the store (opt-outs, message log)
-``INTERNAL_ADMIN_TOKEN``         no        shared secret of the send route (unset: 503)
-``EMAIL_PROVIDER``               no        ``smtp``, ``sendgrid`` or ``outbox`` (``outbox``)
-``EMAIL_FROM``                   no        sender address (``SENDGRID_FROM_EMAIL``, else
-                                           ``info@cleanapp.io``)
-``EMAIL_FROM_NAME``              no        sender name (``SENDGRID_FROM_NAME``, else
-                                           ``CleanApp``)
-``EMAIL_DRY_RUN``                no        ``1``/``true``: send nothing, say so (off)
-``EMAIL_PUBLIC_URL``             no        public base URL of the email service, for the
-                                           unsubscribe links (the request's own base URL)
-``EMAIL_UNSUBSCRIBE_SECRET``     no        HMAC key of unsubscribe tokens (derived from
-                                           ``INTERNAL_ADMIN_TOKEN``)
-``EMAIL_OUTBOX_DIR``             no        folder of the ``outbox`` provider (``outbox``)
-``EMAIL_PROVIDER_TIMEOUT_S``     no        timeout of one provider call (10)
-``SMTP_HOST`` / ``SMTP_PORT``    no        SMTP server (``localhost`` / 25)
-``SMTP_STARTTLS``                no        ``1``: upgrade with STARTTLS (off)
-``SMTP_USERNAME``                no        SMTP AUTH user, with ``SMTP_PASSWORD`` (unset)
-``SENDGRID_API_KEY``             sendgrid  v3 API key (required unless dry run)
-``SENDGRID_API_URL``             no        API base (``https://api.sendgrid.com``)
-===============================  ========  ===============================================
+The email executor (a separate process) reads its own variables:
+:class:`cleanapp_api.email_service.settings.EmailSettings`. Both parse the environment with
+:mod:`cleanapp_api.common.env`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from cleanapp_api.common.env import (
+    EnvReader,
+    SettingsError,
+    http_url,
+    mask_url,
+    normalise_database_url,
+    positive_number,
+)
 
 __all__ = [
     "DEFAULT_PUBLIC_CASE_URL_BASE",
     "DEFAULT_REQUEST_BODY_LIMIT_BYTES",
-    "EMAIL_ENV_VARS",
-    "EMAIL_PROVIDERS",
     "ENV_VARS",
     "REQUIRED_ENV_VARS",
-    "EmailSettings",
     "Settings",
     "SettingsError",
 ]
 
 DEFAULT_PUBLIC_CASE_URL_BASE = "https://www.cleanapp.io/cases"
-"""Upstream's hard-coded permalink base (reference Appendix D), without the trailing slash."""
+"""Upstream's hard-coded permalink base, without the trailing slash."""
 
 DEFAULT_REQUEST_BODY_LIMIT_BYTES = 2 * 1024 * 1024
 
@@ -106,21 +85,6 @@ ENV_VARS = (
 
 AuthTokenStore = Literal["db", "off"]
 _AUTH_TOKEN_STORES: tuple[AuthTokenStore, ...] = ("db", "off")
-_POSTGRES_DRIVERS = {"postgresql", "postgresql+psycopg", "postgres"}
-
-
-class SettingsError(ValueError):
-    """The service configuration is incomplete or invalid.
-
-    Parameters
-    ----------
-    problems : iterable of str
-        One human-readable sentence per problem; each names the environment variable.
-    """
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems: tuple[str, ...] = tuple(problems)
-        super().__init__("invalid configuration: " + "; ".join(self.problems))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -204,7 +168,7 @@ class Settings:
         set_ = object.__setattr__
 
         try:
-            set_(self, "database_url", _normalise_database_url(self.database_url))
+            set_(self, "database_url", normalise_database_url(self.database_url))
         except ValueError as exc:
             problems.append(str(exc))
         if not self.jwt_secret:
@@ -218,7 +182,7 @@ class Settings:
             set_(
                 self,
                 "public_case_url_base",
-                _http_url("PUBLIC_CASE_URL_BASE", self.public_case_url_base),
+                http_url("PUBLIC_CASE_URL_BASE", self.public_case_url_base),
             )
         except ValueError as exc:
             problems.append(str(exc))
@@ -227,7 +191,7 @@ class Settings:
                 set_(
                     self,
                     "email_service_url",
-                    _http_url("EMAIL_SERVICE_URL", self.email_service_url),
+                    http_url("EMAIL_SERVICE_URL", self.email_service_url),
                 )
             except ValueError as exc:
                 problems.append(str(exc))
@@ -260,7 +224,7 @@ class Settings:
             ("ESCALATION_SEND_TIMEOUT_S", self.escalation_send_timeout_s),
             ("ESCALATION_DEDUP_WINDOW_H", self.escalation_dedup_window_h),
         ):
-            if not _positive_number(value):
+            if not positive_number(value):
                 problems.append(f"{name} must be a positive number, got {value!r}")
         for name, count in (
             ("ESCALATION_USER_SENDS_PER_H", self.escalation_user_sends_per_h),
@@ -290,20 +254,12 @@ class Settings:
         SettingsError
             Naming every missing required variable and every invalid value.
         """
-        env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            if value is None:
-                return None
-            value = value.strip()
-            return value or None
-
-        problems: list[str] = []
+        env = EnvReader(environ)
+        get = env.get
         missing = [name for name in REQUIRED_ENV_VARS if get(name) is None]
         if missing:
             noun = "variable" if len(missing) == 1 else "variables"
-            problems.append(f"missing required environment {noun}: {', '.join(missing)}")
+            env.problems.append(f"missing required environment {noun}: {', '.join(missing)}")
 
         kwargs: dict[str, object] = {
             "database_url": get("DATABASE_URL") or "",
@@ -319,35 +275,26 @@ class Settings:
             kwargs["internal_admin_token"] = token
         if (origins := get("CORS_ORIGINS")) is not None:
             kwargs["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
-
-        for name, key, parse, expected in (
-            ("REQUEST_BODY_LIMIT_BYTES", "request_body_limit_bytes", int, "a positive integer"),
-            ("RATE_LIMIT_RPS", "rate_limit_rps", float, "a positive number"),
-            ("RATE_LIMIT_BURST", "rate_limit_burst", int, "an integer >= 1"),
-            ("ESCALATION_SEND_TIMEOUT_S", "escalation_send_timeout_s", float, "a positive number"),
-            ("ESCALATION_DEDUP_WINDOW_H", "escalation_dedup_window_h", float, "a positive number"),
-            ("ESCALATION_USER_SENDS_PER_H", "escalation_user_sends_per_h", int, "an integer >= 1"),
-            ("ESCALATION_CASE_SENDS_PER_H", "escalation_case_sends_per_h", int, "an integer >= 1"),
-        ):
-            raw = get(name)
-            if raw is None:
-                continue
-            try:
-                kwargs[key] = parse(raw)
-            except ValueError:
-                problems.append(f"{name} must be {expected}, got {raw!r}")
-
+        kwargs |= env.parsed(
+            (
+                ("REQUEST_BODY_LIMIT_BYTES", "request_body_limit_bytes", int, "a positive integer"),
+                ("RATE_LIMIT_RPS", "rate_limit_rps", float, "a positive number"),
+                ("RATE_LIMIT_BURST", "rate_limit_burst", int, "an integer >= 1"),
+                ("ESCALATION_SEND_TIMEOUT_S", "escalation_send_timeout_s", float,
+                 "a positive number"),
+                ("ESCALATION_DEDUP_WINDOW_H", "escalation_dedup_window_h", float,
+                 "a positive number"),
+                ("ESCALATION_USER_SENDS_PER_H", "escalation_user_sends_per_h", int,
+                 "an integer >= 1"),
+                ("ESCALATION_CASE_SENDS_PER_H", "escalation_case_sends_per_h", int,
+                 "an integer >= 1"),
+            )
+        )  # fmt: skip
         if missing:
             # Still validate the optional variables so one message names every problem.
             kwargs["database_url"] = kwargs["database_url"] or "postgresql+psycopg:///placeholder"
             kwargs["jwt_secret"] = kwargs["jwt_secret"] or "placeholder"
-        try:
-            settings = cls(**kwargs)  # type: ignore[arg-type]
-        except SettingsError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise SettingsError(problems)
-        return settings
+        return env.build(cls, kwargs)
 
     def public_case_url(self, case_id: str) -> str:
         """Return the public permalink of a case.
@@ -379,7 +326,7 @@ class Settings:
         """Show the configuration with the secrets and the database password masked."""
         masked = "'***'"
         parts = [
-            f"database_url={_mask_url(self.database_url)!r}",
+            f"database_url={mask_url(self.database_url)!r}",
             f"jwt_secret={masked}",
             f"auth_token_store={self.auth_token_store!r}",
             f"public_case_url_base={self.public_case_url_base!r}",
@@ -395,39 +342,6 @@ class Settings:
             f"escalation_case_sends_per_h={self.escalation_case_sends_per_h!r}",
         ]
         return f"Settings({', '.join(parts)})"
-
-
-def _normalise_database_url(raw: str) -> str:
-    if not raw:
-        raise ValueError("DATABASE_URL must not be empty")
-    try:
-        url: URL = make_url(raw)
-    except (ArgumentError, ValueError):
-        # Never echo the raw value: it may hold a password.
-        raise ValueError(
-            "DATABASE_URL is not a valid SQLAlchemy URL "
-            "(expected postgresql+psycopg://user:password@host:port/dbname)"
-        ) from None
-    if url.drivername not in _POSTGRES_DRIVERS:
-        raise ValueError(
-            "DATABASE_URL must be a PostgreSQL URL using the psycopg driver "
-            f"(postgresql+psycopg://...), got driver {url.drivername!r}"
-        )
-    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-
-
-def _mask_url(raw: str) -> str:
-    try:
-        return make_url(raw).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return "***"
-
-
-def _http_url(name: str, raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name} must be an http(s) URL, got {raw!r}")
-    return raw.rstrip("/")
 
 
 def _normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
@@ -452,243 +366,3 @@ def _normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
                 f"CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
             )
     return tuple(dict.fromkeys(values))
-
-
-def _positive_number(value: object) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and value > 0
-    )
-
-
-def _flag(name: str, raw: str | None, problems: list[str]) -> bool:
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    problems.append(f"{name} must be 1/true/yes/on or 0/false/no/off, got {raw!r}")
-    return False
-
-
-# ============================================================================ email service
-
-#: Providers of the email executor.
-EMAIL_PROVIDERS = ("smtp", "sendgrid", "outbox")
-DEFAULT_SENDGRID_API_URL = "https://api.sendgrid.com"
-
-EMAIL_ENV_VARS = (
-    "DATABASE_URL",
-    "INTERNAL_ADMIN_TOKEN",
-    "EMAIL_PROVIDER",
-    "EMAIL_FROM",
-    "EMAIL_FROM_NAME",
-    "SENDGRID_FROM_EMAIL",
-    "SENDGRID_FROM_NAME",
-    "EMAIL_DRY_RUN",
-    "EMAIL_PUBLIC_URL",
-    "EMAIL_UNSUBSCRIBE_SECRET",
-    "EMAIL_OUTBOX_DIR",
-    "EMAIL_PROVIDER_TIMEOUT_S",
-    "SMTP_HOST",
-    "SMTP_PORT",
-    "SMTP_STARTTLS",
-    "SMTP_USERNAME",
-    "SMTP_PASSWORD",
-    "SENDGRID_API_KEY",
-    "SENDGRID_API_URL",
-)
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class EmailSettings:
-    """Validated configuration of the email executor (``cleanapp-api email-service``).
-
-    Parameters
-    ----------
-    database_url : str
-        The store (``opted_out_emails``, ``email_messages``).
-    internal_admin_token : str or None
-        Shared secret required in ``X-Internal-Admin-Token``; None answers 503.
-    provider : {"smtp", "sendgrid", "outbox"}, default "outbox"
-        How messages leave.
-    from_address, from_name : str
-        The sender.
-    dry_run : bool, default False
-        Send nothing; every result says ``dry_run``.
-    public_url : str or None
-        Public base URL of the email service for unsubscribe links; None uses the base URL
-        of the send request.
-    unsubscribe_secret : str or None
-        HMAC key of unsubscribe tokens; None derives one from ``internal_admin_token``.
-    outbox_dir : str, default "outbox"
-        Folder of the ``outbox`` provider.
-    provider_timeout_s : float, default 10
-        Timeout of one SMTP session or SendGrid call.
-    smtp_host, smtp_port, smtp_starttls, smtp_username, smtp_password
-        The SMTP server.
-    sendgrid_api_key, sendgrid_api_url
-        SendGrid v3 credentials and base URL.
-    request_body_limit_bytes : int, default 1 MiB
-        Largest accepted request body (upstream's email-service limit).
-
-    Raises
-    ------
-    SettingsError
-        Listing every invalid value.
-    """
-
-    database_url: str
-    internal_admin_token: str | None = None
-    provider: str = "outbox"
-    from_address: str = "info@cleanapp.io"
-    from_name: str = "CleanApp"
-    dry_run: bool = False
-    public_url: str | None = None
-    unsubscribe_secret: str | None = None
-    outbox_dir: str = "outbox"
-    provider_timeout_s: float = 10.0
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    smtp_starttls: bool = False
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    sendgrid_api_key: str | None = None
-    sendgrid_api_url: str = DEFAULT_SENDGRID_API_URL
-    request_body_limit_bytes: int = 1024 * 1024
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        set_ = object.__setattr__
-        try:
-            set_(self, "database_url", _normalise_database_url(self.database_url))
-        except ValueError as exc:
-            problems.append(str(exc))
-        if self.internal_admin_token is not None and not self.internal_admin_token:
-            problems.append("INTERNAL_ADMIN_TOKEN must not be empty when set")
-        if self.provider not in EMAIL_PROVIDERS:
-            problems.append(
-                f"EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}, got {self.provider!r}"
-            )
-        if "@" not in self.from_address or any(c.isspace() for c in self.from_address):
-            problems.append(f"EMAIL_FROM must be an email address, got {self.from_address!r}")
-        for name, url in (("EMAIL_PUBLIC_URL", self.public_url),):
-            if url is not None:
-                try:
-                    set_(self, "public_url", _http_url(name, url))
-                except ValueError as exc:
-                    problems.append(str(exc))
-        try:
-            set_(self, "sendgrid_api_url", _http_url("SENDGRID_API_URL", self.sendgrid_api_url))
-        except ValueError as exc:
-            problems.append(str(exc))
-        if not _positive_number(self.provider_timeout_s):
-            problems.append(
-                "EMAIL_PROVIDER_TIMEOUT_S must be a positive number, "
-                f"got {self.provider_timeout_s!r}"
-            )
-        port = self.smtp_port
-        if isinstance(port, bool) or not (isinstance(port, int) and 1 <= port <= 65535):
-            problems.append(f"SMTP_PORT must be an integer in 1-65535, got {port!r}")
-        if (self.smtp_username is None) != (self.smtp_password is None):
-            problems.append("SMTP_USERNAME and SMTP_PASSWORD must be set together")
-        if self.provider == "sendgrid" and not self.dry_run and not self.sendgrid_api_key:
-            problems.append("SENDGRID_API_KEY is required with EMAIL_PROVIDER=sendgrid")
-        if not self.outbox_dir:
-            problems.append("EMAIL_OUTBOX_DIR must not be empty")
-        if problems:
-            raise SettingsError(problems)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmailSettings:
-        """Read and validate the email executor's configuration from the environment.
-
-        Parameters
-        ----------
-        environ : mapping, optional
-            Variables to read; ``os.environ`` when omitted.
-
-        Returns
-        -------
-        EmailSettings
-            The validated configuration.
-
-        Raises
-        ------
-        SettingsError
-            Naming every missing or invalid variable.
-
-        Examples
-        --------
-        >>> s = EmailSettings.from_env({"DATABASE_URL": "postgresql://u:pw@db/cases",
-        ...                             "EMAIL_PROVIDER": "SMTP", "SMTP_PORT": "2525"})
-        >>> s.provider, s.smtp_port, s.dry_run, s.from_address
-        ('smtp', 2525, False, 'info@cleanapp.io')
-        """
-        env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            if value is None:
-                return None
-            value = value.strip()
-            return value or None
-
-        problems: list[str] = []
-        url = get("DATABASE_URL")
-        if url is None:
-            problems.append("missing required environment variable: DATABASE_URL")
-        kwargs: dict[str, object] = {
-            "database_url": url or "postgresql+psycopg:///placeholder",
-            "internal_admin_token": get("INTERNAL_ADMIN_TOKEN"),
-            "provider": (get("EMAIL_PROVIDER") or "outbox").lower(),
-            "from_address": get("EMAIL_FROM") or get("SENDGRID_FROM_EMAIL") or "info@cleanapp.io",
-            "from_name": get("EMAIL_FROM_NAME") or get("SENDGRID_FROM_NAME") or "CleanApp",
-            "dry_run": _flag("EMAIL_DRY_RUN", get("EMAIL_DRY_RUN"), problems),
-            "public_url": get("EMAIL_PUBLIC_URL"),
-            "unsubscribe_secret": get("EMAIL_UNSUBSCRIBE_SECRET"),
-            "outbox_dir": get("EMAIL_OUTBOX_DIR") or "outbox",
-            "smtp_host": get("SMTP_HOST") or "localhost",
-            "smtp_starttls": _flag("SMTP_STARTTLS", get("SMTP_STARTTLS"), problems),
-            "smtp_username": get("SMTP_USERNAME"),
-            "smtp_password": env.get("SMTP_PASSWORD") or None,
-            "sendgrid_api_key": get("SENDGRID_API_KEY"),
-            "sendgrid_api_url": get("SENDGRID_API_URL") or DEFAULT_SENDGRID_API_URL,
-        }
-        for name, key, parse, expected in (
-            ("SMTP_PORT", "smtp_port", int, "an integer in 1-65535"),
-            ("EMAIL_PROVIDER_TIMEOUT_S", "provider_timeout_s", float, "a positive number"),
-        ):
-            raw = get(name)
-            if raw is None:
-                continue
-            try:
-                kwargs[key] = parse(raw)
-            except ValueError:
-                problems.append(f"{name} must be {expected}, got {raw!r}")
-        try:
-            settings = cls(**kwargs)  # type: ignore[arg-type]
-        except SettingsError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise SettingsError(problems)
-        return settings
-
-    def __repr__(self) -> str:
-        """Show the configuration with the secrets and the database password masked."""
-        masked = "'***'"
-        return (
-            f"EmailSettings(database_url={_mask_url(self.database_url)!r}, "
-            f"internal_admin_token={masked if self.internal_admin_token else None}, "
-            f"provider={self.provider!r}, from_address={self.from_address!r}, "
-            f"dry_run={self.dry_run!r}, public_url={self.public_url!r}, "
-            f"smtp_host={self.smtp_host!r}, smtp_port={self.smtp_port!r}, "
-            f"smtp_starttls={self.smtp_starttls!r}, "
-            f"smtp_username={self.smtp_username!r}, "
-            f"sendgrid_api_key={masked if self.sendgrid_api_key else None}, "
-            f"sendgrid_api_url={self.sendgrid_api_url!r}, outbox_dir={self.outbox_dir!r})"
-        )

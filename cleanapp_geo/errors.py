@@ -34,7 +34,7 @@ class InvalidLabelledDataError(CleanAppGeoError, ValueError):
 
 
 class InvalidModelError(CleanAppGeoError, ValueError):
-    """A :class:`~cleanapp_geo.similarity.SimilarityModel` has invalid parameters."""
+    """A :class:`~cleanapp_geo.model.SimilarityModel` has invalid parameters."""
 
 
 class UnknownReportError(CleanAppGeoError, KeyError):

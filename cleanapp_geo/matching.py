@@ -6,7 +6,7 @@ and returns :class:`CaseMatchCandidate` objects, best first. Loading the candida
 (an indexed lookup in the store) is the caller's job; the function applies every filter
 itself, so a loose lookup gives the same answer as a tight one.
 
-Score (reference ``upstream-cases.md`` §5.1, improved)
+Score (upstream's, improved)
 ------------------------------------------------------
 Every candidate starts at ``0.12`` and gains:
 
@@ -54,9 +54,9 @@ Bands
 (show to a person) or ``"new"`` (treat the cluster as a new case). The cut points are
 calibrated (:func:`cleanapp_geo.calibration.case_calibration`: an isotonic map of the score
 to the probability of "same incident", fitted on a simulated case store built from
-synthetic hard-mode data): ``auto`` from :data:`AUTO_ATTACH_SCORE`, chosen so that the
+synthetic hard-mode data): ``auto`` from :func:`auto_attach_score`, chosen so that the
 ``auto`` band has a precision of at least 0.98 on held-out seeds; ``review`` from
-:data:`REVIEW_SCORE`. Upstream used 0.58 and 0.35. Callers should depend on
+:func:`review_score`. Upstream used 0.58 and 0.35. Callers should depend on
 :func:`match_band`, never on the numbers.
 """
 
@@ -84,20 +84,20 @@ from cleanapp_geo.text import DEFAULT_STOP_WORDS, tokenize
 
 __all__ = [
     "ACTIVE_STATUSES",
-    "AUTO_ATTACH_SCORE",
     "CASE_COLUMNS",
     "MATCH_RADIUS_M",
     "REOPENABLE_STATUSES",
     "REOPEN_WINDOW_S",
-    "REVIEW_SCORE",
     "CaseMatchCandidate",
     "InvalidCasesError",
     "MatchBand",
     "SuggestedAction",
+    "auto_attach_score",
     "case_area",
     "cases_frame",
     "match_band",
     "match_cases",
+    "review_score",
 ]
 
 MatchBand = Literal["auto", "review", "new"]
@@ -110,10 +110,6 @@ REOPENABLE_STATUSES: Final = ("resolved", "closed")
 #: How long after its last update a resolved/closed case is still suggested (seconds).
 REOPEN_WINDOW_S: Final = 90 * 86_400.0
 
-#: Score from which a candidate is attached without asking (calibrated; upstream's 0.58).
-AUTO_ATTACH_SCORE: Final = case_calibration().auto_min_score
-#: Score from which a candidate is worth a person's review (calibrated; upstream's 0.35).
-REVIEW_SCORE: Final = case_calibration().review_min_score
 #: Farthest centre distance that adds to the score; stores look cases up within it.
 MATCH_RADIUS_M: Final = 300.0
 
@@ -251,12 +247,36 @@ class CaseMatchCandidate:
         return out
 
 
+def auto_attach_score() -> float:
+    """Return the score from which a candidate is attached without asking.
+
+    Calibrated (the bundled case calibration, read on first use; upstream used 0.58).
+
+    Examples
+    --------
+    >>> 0.0 < auto_attach_score() <= 1.0
+    True
+    """
+    return case_calibration().auto_min_score
+
+
+def review_score() -> float:
+    """Return the score from which a candidate is worth a person's review (upstream: 0.35).
+
+    Examples
+    --------
+    >>> review_score() <= auto_attach_score()
+    True
+    """
+    return case_calibration().review_min_score
+
+
 def match_band(score: float) -> MatchBand:
     """Band of a match score: ``auto``, ``review`` or ``new``.
 
     The calibrated bands of :func:`cleanapp_geo.calibration.case_calibration` (see the
-    module docstring): ``auto`` when ``score >= AUTO_ATTACH_SCORE``, ``review`` when
-    ``score >= REVIEW_SCORE``, else ``new``.
+    module docstring): ``auto`` when ``score >= auto_attach_score()``, ``review`` when
+    ``score >= review_score()``, else ``new``.
 
     Parameters
     ----------

@@ -242,7 +242,7 @@ def _empty_frame() -> gpd.GeoDataFrame:
 def display_titles(reports: pd.DataFrame) -> np.ndarray:
     """Each report's display title: the first non-blank of title, summary, description.
 
-    This is upstream's ``titleText`` rule (reference §4.1), used for hypothesis titles and
+    This is upstream's ``titleText`` rule, used for hypothesis titles and
     case-matching texts.
 
     Parameters

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
+from support import database_url_from_env, reachable_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test"
 NEEDS_DATABASE = {"03-from-postgis.ipynb"}
 TIMEOUT_S = 300
 
@@ -30,15 +28,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::RuntimeWarning:zmq.*"),
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
-
-
-def _database_reachable(url: str) -> bool:
-    parsed = urlparse(url.replace("postgresql+psycopg://", "postgresql://"))
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), 3):
-            return True
-    except OSError:
-        return False
 
 
 def test_notebooks_exist() -> None:
@@ -63,11 +52,9 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    env_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
-    if path.name in NEEDS_DATABASE and not _database_reachable(env_url):
-        if os.environ.get("CI"):
-            pytest.fail(f"{path.name} needs the test database ({env_url})", pytrace=False)
-        pytest.skip(f"{path.name} needs the test database; set TEST_DATABASE_URL")
+    env_url = database_url_from_env()
+    if path.name in NEEDS_DATABASE:
+        reachable_database_url()  # skipped locally, failed in CI when unreachable
     os.environ.setdefault("TEST_DATABASE_URL", env_url)
     os.environ.setdefault("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)

@@ -1,4 +1,4 @@
-"""The upstream worked example (reference §4.7, §12.1 T1), shared by library and API tests."""
+"""The upstream worked example, shared by library and API tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 
 
 def zurich_records(now: pd.Timestamp) -> list[dict[str, Any]]:
-    """Reference §12.1 T1: three physical reports of the 'Zurich School'."""
+    """Upstream test T1: three physical reports of the 'Zurich School'."""
     brand = {"brand_display_name": "Zurich School", "classification": "physical", "language": "en"}
     return [
         {

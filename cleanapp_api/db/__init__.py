@@ -1,7 +1,10 @@
-"""The service's database layer: engines, Alembic migrations (repositories come later).
+"""The service's database layer: URLs, engines and Alembic migrations.
 
-The tables live in :mod:`cleanapp_geo.io.tables` (one ``MetaData`` shared by the library,
-the migrations and the service). Migrations are configured from Python, no ``alembic.ini``:
+The tables live in :mod:`cleanapp_api.db.tables` (the service's) and
+:mod:`cleanapp_geo.io.tables` (the library's), on one ``MetaData``; the queries in
+:mod:`cleanapp_api.db.repositories`. Importing this package declares every table of the
+store on that ``MetaData`` (the library's bulk writer looks up there which foreign keys
+refer to ``reports``). Migrations are configured from Python, no ``alembic.ini``:
 
 >>> from cleanapp_api import db
 >>> db.upgrade("postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp")  # doctest: +SKIP
@@ -25,6 +28,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from cleanapp_api.db import tables
+
 __all__ = [
     "MIGRATIONS_PATH",
     "alembic_config",
@@ -34,6 +39,8 @@ __all__ = [
     "head_revision",
     "normalise_url",
     "private_schema",
+    "revision",
+    "tables",
     "upgrade",
     "url_with_schema",
 ]
@@ -188,6 +195,39 @@ def current_revision(bind: Bind) -> str | None:
         schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
         context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
         return context.get_current_revision()
+
+
+def revision(message: str, *, migrations_path: Path | None = None) -> Path:
+    """Create an empty migration from the template: the next number, ``down_revision`` set.
+
+    The new file is ``versions/NNNN_<slug of message>.py``; fill in ``upgrade()`` and
+    ``downgrade()`` and declare the same change on the tables modules (see
+    ``docs/architecture.md``, "Adding a column or a table"; a test compares both).
+
+    Parameters
+    ----------
+    message : str
+        What the migration does, e.g. ``"add cases.priority"``.
+    migrations_path : pathlib.Path, optional
+        The Alembic environment (default: :data:`MIGRATIONS_PATH`).
+
+    Returns
+    -------
+    pathlib.Path
+        The new migration file.
+    """
+    if not message.strip():
+        raise ValueError("a migration needs a message, e.g. 'add cases.priority'")
+    config = alembic_config()
+    config.set_main_option("script_location", str(migrations_path or MIGRATIONS_PATH))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    scripts = ScriptDirectory.from_config(config)
+    numbers = [int(r.revision) for r in scripts.walk_revisions() if r.revision.isdigit()]
+    rev_id = f"{max(numbers, default=0) + 1:04d}"
+    script = command.revision(config, message=message.strip(), rev_id=rev_id)
+    if script is None or isinstance(script, list):  # pragma: no cover - one head, one script
+        raise RuntimeError("alembic did not create exactly one revision")
+    return Path(script.path)
 
 
 def head_revision() -> str:

@@ -1,7 +1,7 @@
 """Bulk import of report files into the store (behind ``cleanapp-api reports load``).
 
 Reading and row validation live in :mod:`cleanapp_geo.io.files`, writing in
-:func:`cleanapp_geo.io.sql.insert_reports`; this module strings them together:
+:func:`cleanapp_geo.io.write.insert_reports`; this module strings them together:
 
 1. read the file and check every row (all problems of every row are collected);
 2. by default, write nothing when any row is invalid; with ``skip_invalid`` write the
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from cleanapp_geo.io.connect import ProgressCallback
 from cleanapp_geo.io.errors import ReportConflictError
 from cleanapp_geo.io.files import (
     REASON,
@@ -31,7 +32,7 @@ from cleanapp_geo.io.files import (
     check_report_rows,
     read_report_file,
 )
-from cleanapp_geo.io.sql import ProgressCallback, insert_reports
+from cleanapp_geo.io.write import insert_reports
 from cleanapp_geo.schema import SEQ
 
 __all__ = ["ImportResult", "default_rejects_path", "import_report_file"]
@@ -146,7 +147,7 @@ def import_report_file(
     chunk_size : int, default 50_000
         Rows per ``COPY`` chunk.
     progress : callable, optional
-        Passed to :func:`cleanapp_geo.io.sql.insert_reports`.
+        Passed to :func:`cleanapp_geo.io.write.insert_reports`.
 
     Returns
     -------

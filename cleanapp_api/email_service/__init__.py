@@ -41,7 +41,7 @@ def serve_email_service(
     """
     import uvicorn
 
-    from cleanapp_api.settings import EmailSettings
+    from cleanapp_api.email_service.settings import EmailSettings
 
     EmailSettings.from_env()
     uvicorn.run(
@@ -69,7 +69,7 @@ def register_cli(subparsers: Any) -> None:
 
 
 def _run(args: Any) -> int:
-    from cleanapp_api.settings import SettingsError
+    from cleanapp_api.email_service.settings import SettingsError
 
     try:
         serve_email_service(args.host, args.port, log_level=args.log_level)

@@ -38,11 +38,19 @@ from litestar.params import FromQuery, JSONBody
 from sqlalchemy import create_engine
 
 from cleanapp_api.email_service.delivery import deliver, record_opt_out
+from cleanapp_api.email_service.errors import (
+    MSG_NO_RECIPIENTS,
+    MSG_NO_VALID_RECIPIENTS,
+    MSG_TOKEN_NOT_CONFIGURED,
+    MSG_UNAUTHORIZED,
+    MSG_UNSUBSCRIBE_NOT_CONFIGURED,
+    ApiError,
+    exception_handlers,
+)
 from cleanapp_api.email_service.providers import make_provider
 from cleanapp_api.email_service.schemas import EmailSendRequest, EmailSendResponse
+from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_api.email_service.unsubscribe import read_token, unsubscribe_key
-from cleanapp_api.errors import ApiError, exception_handlers
-from cleanapp_api.settings import EmailSettings
 
 __all__ = [
     "MSG_NO_RECIPIENTS",
@@ -58,11 +66,6 @@ logger = logging.getLogger("cleanapp_api.email_service")
 
 SEND_PATH: Final = "/internal/case-escalations/send"
 TOKEN_HEADER: Final = "X-Internal-Admin-Token"
-MSG_TOKEN_NOT_CONFIGURED: Final = "internal admin token not configured"
-MSG_UNAUTHORIZED: Final = "unauthorized"
-MSG_NO_RECIPIENTS: Final = "at least one recipient is required"
-MSG_NO_VALID_RECIPIENTS: Final = "no valid recipients provided"
-MSG_UNSUBSCRIBE_NOT_CONFIGURED: Final = "unsubscribe links are not configured"
 
 
 def _settings(state: State) -> EmailSettings:
@@ -90,7 +93,7 @@ def _key(settings: EmailSettings) -> bytes | None:
 async def send_case_escalation(
     data: JSONBody[EmailSendRequest], request: Request[Any, Any, Any], state: State
 ) -> EmailSendResponse:
-    """E1: send one message per recipient and report each result."""
+    """Send the message to each recipient and report each result (internal token only)."""
     settings = _settings(state)
     if not data.recipients:
         raise ApiError(400, MSG_NO_RECIPIENTS)

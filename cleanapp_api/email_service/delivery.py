@@ -1,4 +1,4 @@
-"""Per-recipient delivery of the email service (reference §8.5, with §13.3 #30 fixed).
+"""Per-recipient delivery of the email service.
 
 For each recipient, in order:
 
@@ -31,6 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import SQLAlchemyError
 
+from cleanapp_api.common.timefmt import rfc3339
+from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.providers import Provider, ProviderError, build_message
 from cleanapp_api.email_service.schemas import (
     EmailRecipient,
@@ -38,10 +40,8 @@ from cleanapp_api.email_service.schemas import (
     EmailSendRequest,
     EmailSendResponse,
 )
+from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_api.email_service.unsubscribe import make_token, unsubscribe_url
-from cleanapp_api.schemas import rfc3339
-from cleanapp_api.settings import EmailSettings
-from cleanapp_geo.io import tables as t
 from cleanapp_geo.targets import is_valid_email
 
 __all__ = [

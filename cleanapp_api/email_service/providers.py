@@ -25,8 +25,8 @@ from typing import Any, Final, Protocol
 
 import httpx
 
-from cleanapp_api.escalation.drafts import text_to_html
-from cleanapp_api.settings import EmailSettings
+from cleanapp_api.email_service.settings import EmailSettings
+from cleanapp_geo.drafts import text_to_html
 
 __all__ = [
     "OutboxProvider",

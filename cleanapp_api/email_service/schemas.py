@@ -1,4 +1,4 @@
-"""Wire types of the email service's internal send route (reference §2.16, §8.5).
+"""Wire types of the email service's internal send route.
 
 The case service's client (:mod:`cleanapp_api.escalation.client`) uses the same Structs.
 New beyond upstream: a recipient's ``message_key`` (a send retried with the same key is

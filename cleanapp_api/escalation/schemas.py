@@ -2,7 +2,7 @@
 
 Targets, actions and deliveries are the case service's Structs
 (:mod:`cleanapp_api.schemas`), so every route shows them identically. Keys beyond upstream
-(reference §2.11–§2.13) are marked "new".
+are marked "new".
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class SendEscalationRequest(msgspec.Struct, kw_only=True):
 
 
 class EscalationDraftResponse(msgspec.Struct, kw_only=True):
-    """R13 response; ``html_body``, ``locale`` and ``locale_source`` are new.
+    """Draft response; ``html_body``, ``locale`` and ``locale_source`` are new.
 
     ``cc_emails`` and ``targets`` are always arrays (upstream sent ``null``).
     """
@@ -72,7 +72,7 @@ class EscalationDraftResponse(msgspec.Struct, kw_only=True):
 
 
 class CaseEscalationsResponse(msgspec.Struct, kw_only=True):
-    """R12 response (the routing keys of upstream are not implemented).
+    """``GET /cases/{id}/escalations`` response (the routing keys of upstream are not implemented).
 
     ``targets`` are the visible targets (inferred contacts only when nothing better exists);
     ``actions`` and ``deliveries`` are every stored row, oldest first.
@@ -94,7 +94,7 @@ class SkippedRecipient(msgspec.Struct, kw_only=True):
 
 
 class EscalationSendResponse(msgspec.Struct, kw_only=True):
-    """R14 response: the *persisted* rows (upstream echoed unsaved ones).
+    """``POST .../escalations/send`` response: the *persisted* rows (upstream echoed unsaved ones).
 
     New keys: ``send_id`` (the recorded send), ``status`` (``sent``: every recipient got the
     message; ``partial``; ``failed``: none did; ``dry_run``), ``replayed`` (true when an

@@ -1,4 +1,6 @@
-"""The escalation send flow (R14, reference §8.4 with the §13.3 problems fixed).
+"""The escalation send flow behind ``POST /cases/{id}/escalations/send``.
+
+Upstream's flow, with its problems fixed.
 
 Steps of :func:`send_escalation`
 --------------------------------
@@ -11,7 +13,8 @@ Steps of :func:`send_escalation`
    call failed (502) → that same send is driven again (same message keys, so the email
    service never mails a recipient twice).
 3. Select the targets: explicit ``target_ids`` (400 when missing, unknown or without email;
-   hidden or held targets need ``force``), CC recipients (§8.2), the draft (§8.3).
+   hidden or held targets need ``force``), CC recipients, the draft
+   (:func:`cleanapp_geo.drafts.build_draft`).
 4. In one transaction, under a per-case advisory lock: the **rate limits** (429, per user
    and per case, counted over the last hour), the **de-duplication window**: recipients who
    already received (or are being sent) the same subject and body for this case within
@@ -32,6 +35,10 @@ Steps of :func:`send_escalation`
    the send is ``failed``, ``case_escalation_recorded`` says so, and the caller gets 502
    ``failed to send case escalation emails: <reason>``. Nothing is left ``pending``.
 
+The decisions of the flow are pure functions in :mod:`cleanapp_api.escalation.planning`,
+its statements in :mod:`cleanapp_api.db.repositories.sends`; this module strings them
+together.
+
 A process crash between steps 4 and 5 leaves a ``pending`` send whose row lock is gone:
 :func:`recover_pending_sends` (run before every send of the case, or from a scheduler)
 drives it again; the email service answers already-sent message keys from its log.
@@ -39,32 +46,37 @@ drives it again; the email service answers already-sent message keys from its lo
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
-from cleanapp_api.email_service.schemas import EmailRecipient, EmailResult, EmailSendRequest
-from cleanapp_api.errors import ApiError
+from cleanapp_api.db.repositories import sends
+from cleanapp_api.domain_errors import (
+    AlreadyMerged,
+    CaseServiceError,
+    EmailServiceFailed,
+    EmailServiceNotConfigured,
+    IdempotencyConflict,
+    SendInProgress,
+)
+from cleanapp_api.escalation import planning
 from cleanapp_api.escalation.client import EmailServiceError, send_via_email_service
+from cleanapp_api.escalation.planning import FINAL_STATUSES, HOUR, content_hash
 from cleanapp_api.escalation.schemas import (
     EscalationSendResponse,
     SendEscalationRequest,
     SkippedRecipient,
 )
 from cleanapp_api.escalation.service import draft_for, load_case, select_targets
+from cleanapp_api.policy import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables as t
-from cleanapp_geo.targets import normalize_cc_emails, normalize_email
+from cleanapp_geo.targets import normalize_cc_emails
 
 __all__ = [
     "MSG_EMAIL_SERVICE_NOT_CONFIGURED",
@@ -86,10 +98,7 @@ MSG_IDEMPOTENCY_CONFLICT: Final = (
     "Idempotency-Key was already used for a different request; use a new key"
 )
 MSG_IN_PROGRESS: Final = "a send with this Idempotency-Key is still in progress; retry later"
-_MAX_KEY_LENGTH: Final = 255
-_HOUR: Final = timedelta(hours=1)
 _RECOVERY_MARGIN_S: Final = 30.0
-_FINAL: Final = frozenset({"sent", "partial", "failed", "dry_run"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,166 +107,6 @@ class SendOutcome:
 
     response: EscalationSendResponse
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def content_hash(subject: str, body: str) -> str:
-    """SHA-256 hex of a message's subject and body (the de-duplication identity)."""
-    return hashlib.sha256(f"{subject}\x00{body}".encode()).hexdigest()
-
-
-def _request_hash(case_id: str, request: SendEscalationRequest) -> str:
-    canonical = {
-        "case_id": case_id,
-        "target_ids": list(request.target_ids or ()),
-        "cc_emails": list(request.cc_emails or ()),
-        "subject": request.subject or "",
-        "body": request.body or "",
-        "locale": request.locale or "",
-        "force": bool(request.force),
-    }
-    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _check_key(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    key = raw.strip()
-    if not key or len(key) > _MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise ApiError(400, "Idempotency-Key must be 1-255 printable ASCII characters")
-    return key
-
-
-# =========================================================================== limits
-
-
-def _check_rate_limits(
-    conn: sa.Connection, settings: Settings, case_id: str, actor: str, now: datetime
-) -> None:
-    s = t.case_escalation_sends
-    since = now - _HOUR
-    for column, value, limit, scope in (
-        (s.c.actor_user_id, actor, settings.escalation_user_sends_per_h, "per user"),
-        (s.c.case_id, case_id, settings.escalation_case_sends_per_h, "per case"),
-    ):
-        times = (
-            conn.execute(
-                sa.select(s.c.created_at)
-                .where(column == value, s.c.created_at > since)
-                .order_by(s.c.created_at.desc())
-                .limit(limit)
-            )
-            .scalars()
-            .all()
-        )
-        if len(times) >= limit:
-            retry = max(1, int((min(times) + _HOUR - now).total_seconds()) + 1)
-            raise ApiError(
-                429,
-                f"escalation send limit reached: at most {limit} sends {scope} per hour; "
-                f"retry in {retry} s",
-                headers={"Retry-After": str(retry)},
-            )
-
-
-def _recently_sent(
-    conn: sa.Connection, settings: Settings, case_id: str, digest: str, now: datetime
-) -> set[str]:
-    """Emails that got (or are getting) the same message of this case within the window."""
-    s = t.case_escalation_sends
-    since = now - timedelta(hours=settings.escalation_dedup_window_h)
-    rows = conn.execute(
-        sa.select(s.c.status, s.c.sent_emails, s.c.recipients_json).where(
-            s.c.case_id == case_id,
-            s.c.content_hash == digest,
-            s.c.created_at > since,
-            s.c.status.in_(("pending", "sent", "partial")),
-        )
-    ).all()
-    emails: set[str] = set()
-    for status, sent, plan in rows:
-        if status == "pending":
-            emails |= {str(r["email"]) for r in plan or ()}
-        else:
-            emails |= set(sent or ())
-    return emails
-
-
-# =========================================================================== driving
-
-
-def _plan_request(case_id: str, send: Any) -> EmailSendRequest:
-    return EmailSendRequest(
-        case_id=case_id,
-        subject=send.subject,
-        body=send.body,
-        html_body=send.html_body,
-        recipients=[
-            EmailRecipient(
-                target_id=r.get("target_id"),
-                email=r["email"],
-                delivery_source=r.get("delivery_source") or "case_target",
-                display_name=r.get("display_name") or "",
-                organization=r.get("organization") or "",
-                message_key=f"{case_id}:send-{send.id}:{r['email']}",
-            )
-            for r in send.recipients_json
-        ],
-    )
-
-
-def _send_status(statuses: Sequence[str]) -> str:
-    sent = sum(s == "sent" for s in statuses)
-    if statuses and sent == len(statuses):
-        return "sent"
-    if sent:
-        return "partial"
-    if (
-        statuses
-        and all(s in ("dry_run", "invalid_email", "opted_out") for s in statuses)
-        and ("dry_run" in statuses)
-    ):
-        return "dry_run"
-    return "failed"
-
-
-def _parse_sent_at(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _results_by_recipient(
-    plan: Sequence[Mapping[str, Any]], results: Sequence[EmailResult] | None, error: str | None
-) -> list[EmailResult]:
-    """One result per planned recipient (a missing answer is a failure)."""
-    by_email: dict[str, list[EmailResult]] = {}
-    for result in results or ():
-        by_email.setdefault(result.email.strip().lower(), []).append(result)
-    out = []
-    for recipient in plan:
-        email = str(recipient["email"])
-        found = by_email.get(email)
-        if found:
-            out.append(found.pop(0))
-            continue
-        out.append(
-            EmailResult(
-                target_id=recipient.get("target_id"),
-                email=email,
-                status="failed",
-                delivery_source=recipient.get("delivery_source") or "case_target",
-                provider="email_service" if error else "unknown",
-                provider_message_id=None,
-                sent_at=None,
-                error=error or "no result from the email service for this recipient",
-            )
-        )
-    return out
 
 
 def drive_send(
@@ -283,83 +132,37 @@ def drive_send(
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         502 when the email service failed (everything is recorded as failed first); 409
         when ``nowait`` and the send is being driven elsewhere.
     """
-    s, a, d = t.case_escalation_sends, t.case_escalation_actions, t.case_email_deliveries
     failure: str | None = None
     with engine.begin() as conn:
-        select = sa.select(s).where(s.c.id == send_id)
         try:
-            send = conn.execute(select.with_for_update(nowait=nowait)).one()
-        except OperationalError as exc:
-            if (
-                "could not obtain lock" in str(exc).lower()
-                or getattr(exc.orig, "sqlstate", "") == "55P03"
-            ):
-                raise ApiError(409, MSG_IN_PROGRESS) from exc
-            raise
-        if send.status in _FINAL and send.response_status == 200 and send.response_json:
+            send = sends.lock_send(conn, send_id, nowait=nowait)
+        except sends.SendLockedError as exc:
+            raise SendInProgress(MSG_IN_PROGRESS) from exc
+        if send.status in FINAL_STATUSES and send.response_status == 200 and send.response_json:
             return msgspec.convert(send.response_json, EscalationSendResponse)
         plan: list[dict[str, Any]] = list(send.recipients_json)
-        request = _plan_request(send.case_id, send)
         try:
-            answer = send_via_email_service(settings, request)
-            results = _results_by_recipient(plan, answer.results, None)
+            answer = send_via_email_service(settings, planning.email_request(send.case_id, send))
+            results = planning.results_by_recipient(plan, answer.results, None)
         except EmailServiceError as exc:
             failure = str(exc)
             logger.warning("escalation send %s: %s", send_id, failure)
-            results = _results_by_recipient(plan, None, failure)
+            results = planning.results_by_recipient(plan, None, failure)
 
         now = datetime.now(UTC)
-        delivery_rows = []
-        for recipient, result in zip(plan, results, strict=True):
-            delivery_rows.append(
-                {
-                    "case_id": send.case_id,
-                    "action_id": recipient.get("action_id"),
-                    "target_id": recipient.get("target_id"),
-                    "recipient_email": recipient["email"],
-                    "delivery_status": result.status,
-                    "delivery_source": result.delivery_source or "case_target",
-                    "provider": result.provider or "unknown",
-                    "provider_message_id": result.provider_message_id or None,
-                    "sent_at": _parse_sent_at(result.sent_at),
-                    "error_message": result.error,
-                }
-            )
-        deliveries = (
-            conn.execute(sa.insert(d).returning(*d.c), delivery_rows).mappings().all()
-            if delivery_rows
-            else []
+        deliveries = sends.insert_deliveries(
+            conn, planning.delivery_rows(send.case_id, plan, results)
         )
-        by_action = {row["action_id"]: row for row in deliveries if row["action_id"] is not None}
         action_ids = [r["action_id"] for r in plan if r.get("action_id") is not None]
-        for action_id in action_ids:
-            row = by_action.get(action_id)
-            conn.execute(
-                sa.update(a)
-                .where(a.c.id == action_id)
-                .values(
-                    status=row["delivery_status"] if row is not None else "failed",
-                    provider_message_id=row["provider_message_id"] if row is not None else None,
-                    sent_at=row["sent_at"] if row is not None else None,
-                )
-            )
-        actions = (
-            conn.execute(sa.select(a).where(a.c.id.in_(action_ids)).order_by(a.c.id))
-            .mappings()
-            .all()
-            if action_ids
-            else []
-        )
-        statuses = [r.status for r in results]
-        status = "failed" if failure else _send_status(statuses)
+        actions = sends.settle_actions(conn, action_ids, deliveries)
+        status = "failed" if failure else planning.send_status([r.status for r in results])
         sent_emails = sorted(
             {r["recipient_email"] for r in deliveries if r["delivery_status"] == "sent"}
         )
-        cc = sorted(str(r["email"]) for r in plan if r.get("delivery_source") == "manual_cc")
         response = EscalationSendResponse(
             case_id=send.case_id,
             send_id=send.id,
@@ -367,7 +170,9 @@ def drive_send(
             replayed=False,
             subject=send.subject,
             body=send.body,
-            cc_emails=cc,
+            cc_emails=sorted(
+                str(r["email"]) for r in plan if r.get("delivery_source") == "manual_cc"
+            ),
             actions=[repo.action_from_row(row) for row in actions],
             deliveries=[repo.delivery_from_row(row) for row in deliveries],
             skipped=[
@@ -375,19 +180,18 @@ def drive_send(
                 for x in (send.response_json or {}).get("skipped", [])
             ],
         )
-        conn.execute(
-            sa.update(s)
-            .where(s.c.id == send_id)
-            .values(
-                status=status,
-                attempts=s.c.attempts + 1,
-                sent_emails=sorted(set(send.sent_emails or ()) | set(sent_emails)),
-                error_message=failure,
-                response_status=502 if failure else 200,
-                response_json=msgspec.to_builtins(response),
-                updated_at=now,
-                completed_at=now,
-            )
+        sends.finish_send(
+            conn,
+            send_id,
+            {
+                "status": status,
+                "sent_emails": sorted(set(send.sent_emails or ()) | set(sent_emails)),
+                "error_message": failure,
+                "response_status": 502 if failure else 200,
+                "response_json": msgspec.to_builtins(response),
+                "updated_at": now,
+                "completed_at": now,
+            },
         )
         repo.insert_audit(
             conn,
@@ -404,7 +208,7 @@ def drive_send(
             },
         )
     if failure:
-        raise ApiError(502, f"{MSG_SEND_FAILED}: {failure}")
+        raise EmailServiceFailed(f"{MSG_SEND_FAILED}: {failure}")
     return response
 
 
@@ -434,30 +238,24 @@ def recover_pending_sends(
     list of int
         The sends driven (whatever their outcome).
     """
-    s = t.case_escalation_sends
     age = (
         settings.escalation_send_timeout_s + _RECOVERY_MARGIN_S
         if older_than_s is None
         else older_than_s
     )
     cutoff = datetime.now(UTC) - timedelta(seconds=age)
-    stmt = sa.select(s.c.id).where(s.c.status == "pending", s.c.created_at <= cutoff)
-    if case_id is not None:
-        stmt = stmt.where(s.c.case_id == case_id)
     with engine.connect() as conn:
-        ids = list(conn.execute(stmt.order_by(s.c.id)).scalars())
+        ids = sends.pending_send_ids(conn, cutoff, case_id)
     driven = []
     for send_id in ids:
         try:
             drive_send(engine, settings, send_id, nowait=True)
-        except ApiError as exc:
-            if exc.status_code == 409:
-                continue
+        except SendInProgress:
+            continue
+        except CaseServiceError:
+            pass  # recorded as failed; the send is finished all the same
         driven.append(send_id)
     return driven
-
-
-# =========================================================================== entry point
 
 
 def _replay(row: Any) -> SendOutcome:
@@ -475,7 +273,7 @@ def send_escalation(
     *,
     idempotency_key: str | None = None,
 ) -> SendOutcome:
-    """R14: send the escalation e-mail (see the module docstring for every step).
+    """Send the escalation e-mail of a case (see the module docstring for every step).
 
     Parameters
     ----------
@@ -499,33 +297,28 @@ def send_escalation(
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         400, 403, 404, 409, 422, 429, 502, 503 as described above.
     """
-    key = _check_key(idempotency_key)
+    key = planning.check_idempotency_key(idempotency_key)
     detail = load_case(engine, case_id)
     case = detail.case
     require_case_editor(user, case.created_by_user_id)
     if case.merged_into_case_id:
-        raise ApiError(
-            409, f"case {case.case_id} is merged into {case.merged_into_case_id}; use that case"
-        )
+        raise AlreadyMerged(case.case_id, case.merged_into_case_id)
     if not settings.email_service_url:
-        raise ApiError(503, MSG_EMAIL_SERVICE_NOT_CONFIGURED)
+        raise EmailServiceNotConfigured(MSG_EMAIL_SERVICE_NOT_CONFIGURED)
     actor = effective_actor(user, request.actor_user_id)
-    digest_request = _request_hash(case.case_id, request)
-    s, a = t.case_escalation_sends, t.case_escalation_actions
+    digest_request = planning.request_hash(case.case_id, request)
 
     recover_pending_sends(engine, settings, case_id=case.case_id)
     if key is not None:
         with engine.connect() as conn:
-            existing = conn.execute(
-                sa.select(s).where(s.c.actor_user_id == actor, s.c.idempotency_key == key)
-            ).first()
+            existing = sends.find_send_by_key(conn, actor, key)
         if existing is not None:
             if existing.request_hash != digest_request:
-                raise ApiError(422, MSG_IDEMPOTENCY_CONFLICT)
-            if existing.status in _FINAL and existing.response_status == 200:
+                raise IdempotencyConflict(MSG_IDEMPOTENCY_CONFLICT)
+            if existing.status in FINAL_STATUSES and existing.response_status == 200:
                 return _replay(existing)
             return SendOutcome(drive_send(engine, settings, existing.id, nowait=True))
 
@@ -543,106 +336,62 @@ def send_escalation(
         body=request.body,
     )
     digest = content_hash(draft.subject, draft.body)
-    plan: list[dict[str, Any]] = [
-        {
-            "email": normalize_email(target.email),
-            "target_id": target.id,
-            "delivery_source": target.target_source or "case_target",
-            "display_name": target.display_name,
-            "organization": target.organization,
-        }
-        for target in selected
-    ]
-    unique: dict[str, dict[str, Any]] = {}
-    for row in plan:  # two targets with one address get one message (the first target's)
-        unique.setdefault(row["email"], row)
-    for email in cc:
-        unique.setdefault(
-            email,
-            {
-                "email": email,
-                "target_id": None,
-                "delivery_source": "manual_cc",
-                "display_name": "",
-                "organization": "",
-            },
-        )
-    plan = list(unique.values())
+    plan = planning.recipient_plan(selected, cc)
 
     now = datetime.now(UTC)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                sa.select(
-                    sa.func.pg_advisory_xact_lock(
-                        repo.advisory_lock_key("escalation", case.case_id)
-                    )
-                )
-            )
-            _check_rate_limits(conn, settings, case.case_id, actor, now)
+            sends.lock_case_escalations(conn, case.case_id)
+            since = now - HOUR
+            for limit, scope, who in (
+                (settings.escalation_user_sends_per_h, "per user", {"actor": actor}),
+                (settings.escalation_case_sends_per_h, "per case", {"case_id": case.case_id}),
+            ):
+                recent = sends.recent_send_times(conn, since=since, limit=limit, **who)
+                planning.check_rate_limit(recent, limit, scope, now)
             skipped: list[SkippedRecipient] = []
             if not force:
-                already = _recently_sent(conn, settings, case.case_id, digest, now)
-                window = f"{settings.escalation_dedup_window_h:g} h"
-                skipped = [
-                    SkippedRecipient(
-                        email=r["email"],
-                        target_id=r["target_id"],
-                        reason=f"same subject and body already sent within {window}",
-                    )
-                    for r in plan
-                    if r["email"] in already
-                ]
-                plan = [r for r in plan if r["email"] not in already]
-                if not plan:
-                    raise ApiError(
-                        409,
-                        f"the same subject and body were already sent to every recipient of "
-                        f"this case within the last {window}: "
-                        f"{', '.join(x.email for x in skipped)}; "
-                        'pass "force": true to send again',
-                    )
-            send_id = conn.execute(
-                sa.insert(s)
-                .values(
-                    case_id=case.case_id,
-                    actor_user_id=actor,
-                    idempotency_key=key,
-                    request_hash=digest_request,
-                    content_hash=digest,
-                    status="pending",
-                    subject=draft.subject,
-                    body=draft.body,
-                    html_body=draft.html_body,
-                    recipients_json=plan,
-                    response_json={"skipped": [msgspec.to_builtins(x) for x in skipped]},
+                window_h = settings.escalation_dedup_window_h
+                already = sends.recently_sent_emails(
+                    conn, case.case_id, digest, now - timedelta(hours=window_h)
                 )
-                .returning(s.c.id)
-            ).scalar_one()
+                plan, skipped = planning.skip_recently_sent(plan, already, window_h)
+            send_id = sends.insert_send(
+                conn,
+                {
+                    "case_id": case.case_id,
+                    "actor_user_id": actor,
+                    "idempotency_key": key,
+                    "request_hash": digest_request,
+                    "content_hash": digest,
+                    "status": "pending",
+                    "subject": draft.subject,
+                    "body": draft.body,
+                    "html_body": draft.html_body,
+                    "recipients_json": plan,
+                    "response_json": {"skipped": [msgspec.to_builtins(x) for x in skipped]},
+                },
+            )
             target_rows = [r for r in plan if r["target_id"] is not None]
+            action_ids = sends.insert_pending_actions(
+                conn,
+                [
+                    {
+                        "case_id": case.case_id,
+                        "target_id": r["target_id"],
+                        "channel": "email",
+                        "status": "pending",
+                        "subject": draft.subject,
+                        "body": draft.body,
+                        "sent_by_user_id": actor,
+                    }
+                    for r in target_rows
+                ],
+            )
             if target_rows:
-                ids = (
-                    conn.execute(
-                        sa.insert(a).returning(a.c.id),
-                        [
-                            {
-                                "case_id": case.case_id,
-                                "target_id": r["target_id"],
-                                "channel": "email",
-                                "status": "pending",
-                                "subject": draft.subject,
-                                "body": draft.body,
-                                "sent_by_user_id": actor,
-                            }
-                            for r in target_rows
-                        ],
-                    )
-                    .scalars()
-                    .all()
-                )
-                for row, action_id in zip(target_rows, ids, strict=True):
+                for row, action_id in zip(target_rows, action_ids, strict=True):
                     row["action_id"] = action_id
-                conn.execute(sa.update(s).where(s.c.id == send_id).values(recipients_json=plan))
+                sends.set_send_plan(conn, send_id, plan)
             repo.insert_audit(
                 conn,
                 case.case_id,
@@ -662,6 +411,6 @@ def send_escalation(
             )
     except IntegrityError as exc:
         if key is not None and "idempotency_key" in str(exc):
-            raise ApiError(409, MSG_IN_PROGRESS) from exc
+            raise SendInProgress(MSG_IN_PROGRESS) from exc
         raise
     return SendOutcome(drive_send(engine, settings, send_id))

@@ -1,6 +1,6 @@
-"""Escalation use cases: list (R12), draft (R13); the send flow is in :mod:`.sending`.
+"""Escalation use cases: list and draft (the send flow is in :mod:`.sending`).
 
-Target selection (fixes reference §13.3 #28)
+Target selection (fixes upstream, which emailed every target)
 --------------------------------------------
 A target is *visible* when it normalises (:func:`cleanapp_geo.targets.normalize_target`),
 is the first stored target of its key, and is not an ``inferred_contact`` shadowed by a
@@ -22,22 +22,22 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from cleanapp_api.auth import AuthenticatedUser, require_case_editor
-from cleanapp_api.errors import ApiError
-from cleanapp_api.escalation.drafts import (
-    DraftCase,
-    DraftReport,
-    EscalationDraft,
-    build_draft,
-)
+from cleanapp_api.domain_errors import InvalidRequest
 from cleanapp_api.escalation.schemas import (
     CaseEscalationsResponse,
     DraftEscalationRequest,
     EscalationDraftResponse,
 )
+from cleanapp_api.policy import AuthenticatedUser, require_case_editor
 from cleanapp_api.schemas import CaseDetail, EscalationTarget
 from cleanapp_api.services.cases import get_case
 from cleanapp_api.settings import Settings
+from cleanapp_geo.drafts import (
+    DraftCase,
+    DraftReport,
+    EscalationDraft,
+    build_draft,
+)
 from cleanapp_geo.targets import (
     EscalationTarget as LibraryTarget,
 )
@@ -162,7 +162,7 @@ def select_targets(
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         400 with the offending ids.
     """
     now = now or datetime.now(UTC)
@@ -171,7 +171,7 @@ def select_targets(
     ids = list(dict.fromkeys(target_ids or ()))
     if not ids:
         if required:
-            raise ApiError(400, MSG_TARGET_IDS_REQUIRED)
+            raise InvalidRequest(MSG_TARGET_IDS_REQUIRED)
         return [
             t
             for t in targets
@@ -179,11 +179,11 @@ def select_targets(
         ]
     unknown = [i for i in ids if i not in by_id]
     if unknown:
-        raise ApiError(400, f"unknown target ids: {_listed(unknown)}")
+        raise InvalidRequest(f"unknown target ids: {_listed(unknown)}")
     selected = [by_id[i] for i in ids]
     no_email = [t.id for t in selected if not normalize_email(t.email)]
     if no_email:
-        raise ApiError(400, f"targets without a valid email address: {_listed(no_email)}")
+        raise InvalidRequest(f"targets without a valid email address: {_listed(no_email)}")
     if not force:
         refused = []
         for t in selected:
@@ -193,8 +193,7 @@ def select_targets(
             elif held is not None:
                 refused.append(f"{t.id} (held: {held})")
         if refused:
-            raise ApiError(
-                400,
+            raise InvalidRequest(
                 'targets hidden or held (pass "force": true to include them): '
                 + ", ".join(refused),
             )
@@ -263,11 +262,11 @@ def draft_for(
             body=body,
         )
     except ValueError as exc:
-        raise ApiError(400, str(exc)) from exc
+        raise InvalidRequest(str(exc)) from exc
 
 
 def view_escalations(engine: sa.Engine, case_id: str) -> CaseEscalationsResponse:
-    """R12: visible targets, every action and delivery, and the linked-report count.
+    """Return the visible targets, every action and delivery, and the linked-report count.
 
     Parameters
     ----------
@@ -282,7 +281,7 @@ def view_escalations(engine: sa.Engine, case_id: str) -> CaseEscalationsResponse
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         404 ``case not found``.
     """
     detail = load_case(engine, case_id)
@@ -303,7 +302,7 @@ def draft_escalation(
     request: DraftEscalationRequest | None,
     user: AuthenticatedUser,
 ) -> EscalationDraftResponse:
-    """R13: draft the escalation e-mail; nothing is stored (case editors only).
+    """Draft the escalation e-mail; nothing is stored (case editors only).
 
     Parameters
     ----------
@@ -324,7 +323,7 @@ def draft_escalation(
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         404 unknown case; 403 not an editor; 400 bad selection or locale.
     """
     request = request or DraftEscalationRequest()

@@ -3,7 +3,7 @@
 Add each controller (a :class:`litestar.Controller` subclass, or a route handler) to
 :data:`CONTROLLERS`; :func:`cleanapp_api.app.create_app` mounts the list under both prefixes
 with :func:`cleanapp_api.app.api_routers`. Paths inside a controller are relative to the
-prefix (``path = "/cases"``), exactly as in the upstream route table (reference §2.1).
+prefix (``path = "/cases"``), exactly as in the upstream route table.
 """
 
 from __future__ import annotations

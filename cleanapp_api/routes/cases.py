@@ -46,7 +46,7 @@ _UPSERT_DESCRIPTION = (
 
 
 class CasesController(Controller):
-    """Durable cases (reference §2.4, §2.6–§2.10)."""
+    """Durable cases."""
 
     path = "/cases"
     tags = ("cases",)
@@ -70,7 +70,7 @@ class CasesController(Controller):
     async def create(
         self, data: JSONBody[CreateCaseRequest], db_engine: DbEngine, current_user: CurrentUser
     ) -> Response[CaseUpsertResponse]:
-        """R6."""
+        """Create a case from a cluster, or attach the cluster to the best-matching open case."""
         return await self._upsert(data, db_engine, current_user)
 
     @post(
@@ -84,7 +84,7 @@ class CasesController(Controller):
     async def upsert_from_cluster(
         self, data: JSONBody[CreateCaseRequest], db_engine: DbEngine, current_user: CurrentUser
     ) -> Response[CaseUpsertResponse]:
-        """R7 (the web client's name for R6)."""
+        """Create a case or attach the cluster (the web client's name for ``POST /cases``)."""
         return await self._upsert(data, db_engine, current_user)
 
     @post(
@@ -97,7 +97,7 @@ class CasesController(Controller):
     async def merge(
         self, data: JSONBody[MergeCasesRequest], db_engine: DbEngine, current_user: CurrentUser
     ) -> CaseDetail:
-        """R8: move everything of the sources to the target; answer the target's detail."""
+        """Merge the source cases into the target case and answer the target's detail."""
         return await anyio.to_thread.run_sync(
             partial(cases.merge_cases, db_engine, data, current_user)
         )
@@ -106,12 +106,12 @@ class CasesController(Controller):
     async def match_cluster(
         self, data: JSONBody[MatchClusterRequest], db_engine: DbEngine
     ) -> MatchClusterResponse:
-        """R3."""
+        """List the stored cases a cluster may belong to, scored and banded (auto, review, new)."""
         return await anyio.to_thread.run_sync(partial(clusters.match_cluster, db_engine, data))
 
     @get("/{case_id:str}", summary="Case detail", guards=_GUARDS, security=BEARER_SECURITY)
     async def detail(self, case_id: FromPath[str], db_engine: DbEngine) -> CaseDetail:
-        """R9 (read-only: no target refresh or sync happens on GET)."""
+        """Return a case with its reports, clusters, targets, actions, deliveries and audit."""
         return await anyio.to_thread.run_sync(partial(cases.get_case, db_engine, case_id))
 
     @post(
@@ -128,7 +128,7 @@ class CasesController(Controller):
         db_engine: DbEngine,
         current_user: CurrentUser,
     ) -> CaseDetail:
-        """R10: link, recompute the aggregates, audit ``reports_added``."""
+        """Link visible reports to a case, recompute its aggregates and answer its detail."""
         return await anyio.to_thread.run_sync(
             partial(cases.add_reports, db_engine, case_id, data, current_user)
         )
@@ -147,7 +147,7 @@ class CasesController(Controller):
         db_engine: DbEngine,
         current_user: CurrentUser,
     ) -> CaseDetail:
-        """R11: along the transition table (422 otherwise); case editors only."""
+        """Change a case's status along the lifecycle (creator, admin or service token only)."""
         return await anyio.to_thread.run_sync(
             partial(cases.change_status, db_engine, case_id, data, current_user)
         )

@@ -16,7 +16,7 @@ __all__ = ["ClustersController"]
 
 
 class ClustersController(Controller):
-    """Analyse the reports of a scope into incident hypotheses (reference §2.2, §2.3)."""
+    """Analyse the reports of a scope into incident hypotheses."""
 
     path = "/clusters"
     tags = ("clusters",)
@@ -34,7 +34,7 @@ class ClustersController(Controller):
     async def analyze(
         self, data: JSONBody[AnalyzeRequest], db_engine: DbEngine
     ) -> ClusterAnalysisResponse:
-        """R1: load the scope's visible reports, analyse them, match cases."""
+        """Group the visible reports of a scope into incidents, with targets and candidate cases."""
         return await anyio.to_thread.run_sync(partial(clusters.analyze_geometry, db_engine, data))
 
     @post(
@@ -49,7 +49,7 @@ class ClustersController(Controller):
     async def from_report(
         self, data: JSONBody[FromReportRequest], db_engine: DbEngine
     ) -> ClusterAnalysisResponse:
-        """R2: analyse a metre radius around a seed report."""
+        """Group the visible reports within a metre radius of a seed report, as analyze does."""
         return await anyio.to_thread.run_sync(
             partial(clusters.analyze_from_report, db_engine, data)
         )

@@ -1,4 +1,4 @@
-"""Escalation routes: list, draft and send (reference §2.11–§2.13, §8).
+"""Escalation routes: list, draft and send.
 
 All need a bearer token; drafting and sending are for case editors only (the creator, an
 admin or a service token, :func:`cleanapp_api.auth.require_case_editor`).
@@ -47,7 +47,7 @@ class EscalationsController(Controller):
     async def list_escalations(
         self, case_id: FromPath[str], db_engine: DbEngine
     ) -> CaseEscalationsResponse:
-        """R12: visible targets, every action and delivery, linked-report count."""
+        """Return a case's visible targets, every action and delivery, and its report count."""
         return await anyio.to_thread.run_sync(partial(service.view_escalations, db_engine, case_id))
 
     @post(
@@ -65,7 +65,7 @@ class EscalationsController(Controller):
         current_user: CurrentUser,
         data: JSONBody[DraftEscalationRequest | None] = None,
     ) -> EscalationDraftResponse:
-        """R13: subject, body and HTML in the chosen locale; the body may be empty."""
+        """Draft the escalation e-mail in the requested or inferred locale; nothing is stored."""
         return await anyio.to_thread.run_sync(
             partial(service.draft_escalation, db_engine, settings, case_id, data, current_user)
         )
@@ -87,7 +87,7 @@ class EscalationsController(Controller):
         current_user: CurrentUser,
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[EscalationSendResponse]:
-        """R14: one message per recipient; the answer holds the persisted rows."""
+        """Send the escalation e-mail, one message per recipient; answer the stored rows."""
         result = await anyio.to_thread.run_sync(
             partial(
                 sending.send_escalation,

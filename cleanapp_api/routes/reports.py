@@ -16,7 +16,7 @@ __all__ = ["ReportsController"]
 
 
 class ReportsController(Controller):
-    """Case lookups by report (reference §2.5)."""
+    """Case lookups by report."""
 
     path = "/reports"
     tags = ("reports",)
@@ -29,6 +29,6 @@ class ReportsController(Controller):
     async def cases_by_report(
         self, db_engine: DbEngine, seq: FromQuery[str | None] = None
     ) -> ReportCasesResponse:
-        """R4: the cases linked to report ``seq``."""
+        """Return the cases that hold report ``seq``, most recently updated first."""
         number = cases.parse_seq_param(seq)
         return await anyio.to_thread.run_sync(partial(cases.cases_for_report, db_engine, number))

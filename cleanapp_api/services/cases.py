@@ -3,7 +3,7 @@
 Every mutation is one transaction that (1) takes the locks of
 :func:`cleanapp_api.db.repositories.lock_scope` and/or the case rows, (2) re-reads and
 re-validates what it depends on, (3) writes, (4) recomputes the aggregates of every case it
-touched (reference §5.3), (5) writes the audit events with the authenticated actor and
+touched, (5) writes the audit events with the authenticated actor and
 (6) reloads the detail it answers with, before committing.
 
 Locks
@@ -15,7 +15,7 @@ merges and status changes take case rows only. One order everywhere, so writers 
 each other instead of deadlocking, and a create re-matches after its locks: two
 simultaneous creates over the same reports give one case and one attach.
 
-Create vs attach (R6/R7)
+Create vs attach (``POST /cases`` / ``upsert-from-cluster``)
 ------------------------
 * ``existing_case_id`` given → attach to it: 404 ``existing case not found: <id>`` when it
   does not exist, 409 when it is merged. Any status other than merged is accepted (the case
@@ -24,7 +24,7 @@ Create vs attach (R6/R7)
 * Neither → the cluster is matched (inside the transaction, after the locks) and attached to
   the best candidate whose suggested action is ``attach`` when its band is ``auto``
   (:func:`cleanapp_geo.matching.match_band`, calibrated by issue 6: score >=
-  :data:`cleanapp_geo.matching.AUTO_ATTACH_SCORE`; upstream used 0.58); otherwise a new case.
+  :func:`cleanapp_geo.matching.auto_attach_score`; upstream used 0.58); otherwise a new case.
 * The response is the case detail plus ``action`` (``created`` → HTTP 201, ``attached`` →
   HTTP 200), ``match_score``, ``match_reasons`` and the ``candidate_cases`` considered.
 * The anchor report is always linked. Every seq must be a visible report with a valid
@@ -33,27 +33,15 @@ Create vs attach (R6/R7)
   ``cluster_match``/0.95 and keeps the reason of reports already linked (raising their
   confidence to 0.95 if lower; upstream overwrote the reason).
 
-Statuses (R11)
---------------
-:data:`STATUS_TRANSITIONS` is the table below; setting the current status again is
-allowed (it records the new summary/payload). ``merged`` is set only by a merge, and a
-merged case cannot change status (no unmerge). Unknown statuses and forbidden transitions
-are 422 naming the allowed ones. Only case editors (creator, admin, service) may change
-status (:func:`cleanapp_api.auth.require_case_editor`).
+Statuses
+--------
+The lifecycle is the library's (:mod:`cleanapp_geo.cases`, its
+:func:`~cleanapp_geo.cases.check_status_change`); setting the current status again records
+the new summary/payload. Unknown statuses and forbidden transitions are 422 naming the allowed
+ones. Only case editors (creator, admin, service) may change status
+(:func:`cleanapp_api.auth.require_case_editor`).
 
-================  ==========================================================
-from              allowed to
-================  ==========================================================
-open              investigating, escalated, monitoring, resolved, closed
-investigating     open, escalated, monitoring, resolved, closed
-escalated         open, investigating, monitoring, resolved, closed
-monitoring        open, investigating, escalated, resolved, closed
-resolved          open, investigating, closed
-closed            open
-merged            (none)
-================  ==========================================================
-
-Merge (R8)
+Merge (``POST /cases/merge``)
 ----------
 400 when the target or the sources are missing, or the target is among the sources; 404
 listing unknown cases; 409 when the target or a source is already merged; 403 unless the
@@ -76,9 +64,17 @@ import shapely
 import sqlalchemy as sa
 
 import cleanapp_geo.io as cio
-from cleanapp_api.auth import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.db import repositories as repo
-from cleanapp_api.errors import ApiError
+from cleanapp_api.db import tables as t
+from cleanapp_api.domain_errors import (
+    AlreadyMerged,
+    CaseNotFound,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    TransitionNotAllowed,
+)
+from cleanapp_api.policy import AuthenticatedUser, effective_actor, require_case_editor
 from cleanapp_api.schemas import (
     AddReportsRequest,
     CaseDetail,
@@ -98,13 +94,11 @@ from cleanapp_api.services.clusters import (
     parse_seqs,
 )
 from cleanapp_api.services.targets import suggest_targets, target_rows
-from cleanapp_geo.io import tables as t
-from cleanapp_geo.matching import AUTO_ATTACH_SCORE, CaseMatchCandidate
+from cleanapp_geo.cases import StatusChangeError, check_initial_status, check_status_change
+from cleanapp_geo.matching import CaseMatchCandidate, auto_attach_score
+from cleanapp_geo.targets import InvalidTargetError, validate_target
 
 __all__ = [
-    "ALLOWED_CHANNELS",
-    "ASSIGNABLE_STATUSES",
-    "STATUS_TRANSITIONS",
     "add_reports",
     "cases_for_report",
     "change_status",
@@ -115,27 +109,6 @@ __all__ = [
     "parse_seq_param",
     "slugify",
 ]
-
-STATUS_TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
-    "open": ("investigating", "escalated", "monitoring", "resolved", "closed"),
-    "investigating": ("open", "escalated", "monitoring", "resolved", "closed"),
-    "escalated": ("open", "investigating", "monitoring", "resolved", "closed"),
-    "monitoring": ("open", "investigating", "escalated", "resolved", "closed"),
-    "resolved": ("open", "investigating", "closed"),
-    "closed": ("open",),
-    "merged": (),
-}
-#: Statuses a request may set (``merged`` only comes from a merge).
-ASSIGNABLE_STATUSES: Final = tuple(s for s in t.CASE_STATUSES if s != "merged")
-ALLOWED_CHANNELS: Final = ("email", "phone", "website", "social")
-_DECISION_SCOPES: Final = ("site_ops", "asset_owner", "regulator", "project_party", "other")
-_ELIGIBILITIES: Final = ("auto", "review", "hold")
-_EXECUTION_MODES: Final = ("auto", "review", "task", "hold")
-_TARGET_SCORES: Final = (
-    "confidence_score", "site_match_score", "source_quality_score", "role_fit_score",
-    "channel_quality_score", "outcome_memory_score", "actionability_score",
-)  # fmt: skip
-_CONTACT_FIELDS: Final = ("email", "phone", "website", "contact_url", "social_handle")
 
 MSG_TITLE_REQUIRED: Final = "title is required"
 MSG_ANCHOR_NOT_FOUND: Final = "anchor report not found"
@@ -195,34 +168,25 @@ def _text(value: str | None) -> str:
 def _check_length(name: str, value: str, column: sa.Column[Any]) -> None:
     length = getattr(column.type, "length", None)
     if length is not None and len(value) > length:
-        raise ApiError(400, f"{name} must be at most {length} characters, got {len(value)}")
+        raise InvalidRequest(f"{name} must be at most {length} characters, got {len(value)}")
 
 
-def _status_error(current: str | None, wanted: str) -> ApiError:
-    if current is None:
-        allowed = ", ".join(ASSIGNABLE_STATUSES)
-        return ApiError(422, f'unknown status "{wanted}"; allowed: {allowed}')
-    options = ", ".join(STATUS_TRANSITIONS.get(current, ())) or "none"
-    if wanted == "merged":
-        return ApiError(
-            422,
-            f'status "merged" is set only by POST /cases/merge; allowed from "{current}": '
-            f"{options}",
-        )
-    return ApiError(422, f'cannot change status from "{current}" to "{wanted}"; allowed: {options}')
+def _status_change(current: str | None, wanted: str) -> str:
+    try:
+        return check_status_change(current, wanted)
+    except StatusChangeError as exc:
+        raise TransitionNotAllowed(str(exc)) from exc
 
 
 def _check_case_id(case_id: str) -> str:
     case_id = case_id.strip()
     if not _CASE_ID.match(case_id):
-        raise ApiError(404, MSG_CASE_NOT_FOUND)
+        raise CaseNotFound()
     return case_id
 
 
-def _merged_conflict(row: Any) -> ApiError:
-    return ApiError(
-        409, f"case {row.case_id} is merged into {row.merged_into_case_id}; use that case"
-    )
+def _merged_conflict(row: Any) -> AlreadyMerged:
+    return AlreadyMerged(row.case_id, row.merged_into_case_id)
 
 
 # =========================================================================== targets
@@ -231,73 +195,23 @@ def _merged_conflict(row: Any) -> ApiError:
 def _target_row(i: int, target: EscalationTargetInput) -> dict[str, Any] | None:
     """Validate one request target; return its column values (None: no contact method).
 
-    Out-of-range values are 400 here; :func:`cleanapp_api.services.targets.target_rows` then
-    normalises and merges the targets with the one key scheme of
-    :func:`cleanapp_geo.targets.target_key`.
+    The store's column lengths are checked here, everything else by the library's one
+    validator, :func:`cleanapp_geo.targets.validate_target`;
+    :func:`cleanapp_api.services.targets.target_rows` then normalises and merges the targets
+    with the one key scheme of :func:`cleanapp_geo.targets.target_key`.
     """
-    et = t.case_escalation_targets
     where = f"escalation_targets[{i}]"
-    row: dict[str, Any] = {}
-    for name in (
-        "role_type", "decision_scope", "endpoint_key", "organization_key", "organization",
-        "display_name", "channel", "email", "phone", "website", "contact_url", "source_url",
-        "social_platform", "social_handle", "evidence_text", "verification_level",
-        "attribution_class", "target_source", "send_eligibility", "execution_mode",
-        "rationale", "reason_selected",
-    ):  # fmt: skip
-        value = _text(getattr(target, name))
-        _check_length(f"{where}.{name}", value, et.c[name])
-        row[name] = value
-    if not any(row[name] for name in _CONTACT_FIELDS):
+    record = msgspec.structs.asdict(target)
+    for name, column in t.case_escalation_targets.c.items():
+        if isinstance(record.get(name), str):
+            _check_length(f"{where}.{name}", _text(record[name]), column)
+    try:
+        checked = validate_target(record)
+    except InvalidTargetError as exc:
+        raise InvalidRequest(f"{where}.{exc}") from exc
+    if checked is None:
         return None
-    for name in _TARGET_SCORES:
-        value = getattr(target, name)
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise ApiError(400, f"{where}.{name} must lie in [0, 1], got {value}")
-        row[name] = value or 0.0
-    tier = target.notify_tier or 3
-    if not 1 <= tier <= 4:
-        raise ApiError(400, f"{where}.notify_tier must lie in 1..4, got {tier}")
-    row["notify_tier"] = tier
-    for name, allowed, default in (
-        ("decision_scope", _DECISION_SCOPES, "other"),
-        ("send_eligibility", _ELIGIBILITIES, "review"),
-        ("execution_mode", _EXECUTION_MODES, "review"),
-    ):
-        row[name] = row[name].lower() or default
-        if row[name] not in allowed:
-            raise ApiError(
-                400, f"{where}.{name} must be one of {', '.join(allowed)}, got {row[name]!r}"
-            )
-    channel = row["channel"].lower()
-    if channel and channel not in ALLOWED_CHANNELS:
-        raise ApiError(
-            400, f"{where}.channel must be one of {', '.join(ALLOWED_CHANNELS)}, got {channel!r}"
-        )
-    if not channel:
-        channel = next(
-            (
-                c
-                for c, present in (
-                    ("email", row["email"]),
-                    ("phone", row["phone"]),
-                    ("social", row["social_handle"]),
-                    ("website", row["website"] or row["contact_url"]),
-                )
-                if present
-            ),
-            "email",
-        )
-    row["channel"] = channel
-    row["role_type"] = row["role_type"] or "contact"
-    row["attribution_class"] = row["attribution_class"] or "heuristic"
-    row["target_source"] = row["target_source"] or "suggested"
-    row["cooldown_until"] = target.cooldown_until
-    for name in ("organization", "display_name", "email", "phone", "website", "contact_url",
-                 "source_url", "social_platform", "social_handle", "evidence_text",
-                 "verification_level", "rationale", "reason_selected"):  # fmt: skip
-        row[name] = row[name] or None
-    return row
+    return {**checked.to_record(), "cooldown_until": target.cooldown_until}
 
 
 # =========================================================================== create
@@ -346,25 +260,22 @@ def _create_plan(request: CreateCaseRequest) -> _CreatePlan:
     c = t.cases
     title = _text(request.title)
     if not title:
-        raise ApiError(400, MSG_TITLE_REQUIRED)
+        raise InvalidRequest(MSG_TITLE_REQUIRED)
     _check_length("title", title, c.c.title)
     case_type = _text(request.type) or "incident"
     _check_length("type", case_type, c.c.type)
-    status = _text(request.status).lower() or "open"
-    if status not in ASSIGNABLE_STATUSES:
-        raise ApiError(
-            422,
-            f'status "{request.status}" cannot be set on a new case; allowed: '
-            f"{', '.join(ASSIGNABLE_STATUSES)}",
-        )
+    try:
+        status = check_initial_status(_text(request.status))
+    except StatusChangeError as exc:
+        raise TransitionNotAllowed(str(exc)) from exc
     geometry, _ = parse_geometry(request.geometry, required=False)
     anchor = request.anchor_report_seq or None
     if anchor is not None and not 0 < anchor <= MAX_SEQ:
-        raise ApiError(400, f"anchor_report_seq must be a positive integer, got {anchor}")
+        raise InvalidRequest(f"anchor_report_seq must be a positive integer, got {anchor}")
     existing = _text(request.existing_case_id)
     force = bool(request.force_new_case)
     if existing and force:
-        raise ApiError(400, MSG_EXISTING_AND_FORCE)
+        raise InvalidRequest(MSG_EXISTING_AND_FORCE)
     source_type = _text(request.cluster_source_type) or "geometry"
     _check_length("cluster_source_type", source_type, t.saved_clusters.c.source_type)
     targets = target_rows(
@@ -400,10 +311,10 @@ def _check_reports(conn: sa.Connection, plan: _CreatePlan) -> None:
     if plan.anchor is not None:
         anchor = states.get(plan.anchor)
         if anchor is None or not anchor.anchorable:
-            raise ApiError(400, MSG_ANCHOR_NOT_FOUND)
+            raise InvalidRequest(MSG_ANCHOR_NOT_FOUND)
     missing = [s for s in plan.seqs if s not in states or not states[s].linkable]
     if missing:
-        raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+        raise InvalidRequest(f"unknown or invisible report seqs: {missing[:50]}")
 
 
 def _snapshot(conn: sa.Connection, plan: _CreatePlan, actor: str) -> str | None:
@@ -449,7 +360,7 @@ def _choose(
         rows = repo.lock_case_rows(conn, [plan.existing_case_id])
         row = rows.get(plan.existing_case_id)
         if row is None:
-            raise ApiError(404, f"existing case not found: {plan.existing_case_id}")
+            raise NotFound(f"existing case not found: {plan.existing_case_id}")
         if row.status == "merged":
             raise _merged_conflict(row)
         for candidate in candidates:
@@ -464,8 +375,8 @@ def _choose(
         # links). A merge that committed after the match has made the case merged: refuse.
         row = repo.lock_case_rows(conn, [best.case_id]).get(best.case_id)
         if row is None or row.status == "merged":
-            raise ApiError(
-                409, f"case {best.case_id} changed while attaching (merged or deleted); retry"
+            raise Conflict(
+                f"case {best.case_id} changed while attaching (merged or deleted); retry"
             )
         return best.case_id, best.match_score, list(best.match_reasons)
     if best is None:
@@ -475,7 +386,7 @@ def _choose(
         0.0,
         [
             f"best open case {best.case_id} scored {best.match_score:.3f}, below the auto-attach "
-            f"score {AUTO_ATTACH_SCORE:.3f}"
+            f"score {auto_attach_score():.3f}"
         ],
     )
 
@@ -483,7 +394,7 @@ def _choose(
 def create_or_attach(
     engine: sa.Engine, request: CreateCaseRequest, user: AuthenticatedUser
 ) -> tuple[CaseUpsertResponse, bool]:
-    """R6/R7: create a case from a cluster, or attach the cluster to an existing case.
+    """Create a case from a cluster, or attach the cluster to an existing case.
 
     Parameters
     ----------
@@ -600,14 +511,14 @@ def create_or_attach(
 def _lock_existing(conn: sa.Connection, case_id: str) -> Any:
     row = repo.lock_case_rows(conn, [case_id]).get(case_id)
     if row is None:
-        raise ApiError(404, MSG_CASE_NOT_FOUND)
+        raise CaseNotFound()
     return row
 
 
 def add_reports(
     engine: sa.Engine, case_id: str, request: AddReportsRequest, user: AuthenticatedUser
 ) -> CaseDetail:
-    """R10: link reports to a case (any authenticated user), recompute, audit.
+    """Link reports to a case (any authenticated user), recompute, audit.
 
     Parameters
     ----------
@@ -628,17 +539,17 @@ def add_reports(
     case_id = _check_case_id(case_id)
     seqs = parse_seqs(request.report_seqs)
     if not seqs:
-        raise ApiError(400, MSG_REPORT_SEQS_REQUIRED)
+        raise InvalidRequest(MSG_REPORT_SEQS_REQUIRED)
     reason = _text(request.link_reason) or "manual"
     _check_length("link_reason", reason, t.case_reports.c.link_reason)
     confidence = request.confidence or 1.0
     if not 0.0 < confidence <= 1.0:
-        raise ApiError(400, f"confidence must lie in (0, 1], got {confidence}")
+        raise InvalidRequest(f"confidence must lie in (0, 1], got {confidence}")
     with engine.begin() as conn:
         states = repo.report_states(conn, seqs)
         missing = [s for s in seqs if s not in states or not states[s].linkable]
         if missing:
-            raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+            raise InvalidRequest(f"unknown or invisible report seqs: {missing[:50]}")
         repo.lock_scope(conn, seqs=seqs, bounds=None)
         row = _lock_existing(conn, case_id)
         if row.status == "merged":
@@ -660,7 +571,7 @@ def add_reports(
 def change_status(
     engine: sa.Engine, case_id: str, request: StatusRequest, user: AuthenticatedUser
 ) -> CaseDetail:
-    """R11: change a case's status along :data:`STATUS_TRANSITIONS` (case editors only).
+    """Change a case's status along the library's lifecycle (case editors only).
 
     Parameters
     ----------
@@ -679,19 +590,15 @@ def change_status(
     CaseDetail
     """
     case_id = _check_case_id(case_id)
-    wanted = _text(request.status).lower()
-    if not wanted:
-        raise ApiError(400, MSG_STATUS_REQUIRED)
-    if wanted not in t.CASE_STATUSES:
-        raise _status_error(None, _text(request.status))
+    if not _text(request.status):
+        raise InvalidRequest(MSG_STATUS_REQUIRED)
+    wanted = _status_change(None, request.status or "")
     summary = request.summary or ""
     with engine.begin() as conn:
         row = _lock_existing(conn, case_id)
         require_case_editor(user, row.created_by_user_id)
         current = row.status
-        same = wanted == current and current != "merged"
-        if not same and wanted not in STATUS_TRANSITIONS.get(current, ()):
-            raise _status_error(current, wanted)
+        _status_change(current, wanted)
         repo.update_status(conn, case_id, wanted, summary or None)
         payload = request.payload
         if payload is None:
@@ -707,7 +614,7 @@ def change_status(
 def merge_cases(
     engine: sa.Engine, request: MergeCasesRequest, user: AuthenticatedUser
 ) -> CaseDetail:
-    """R8: merge source cases into a target case (editors of all of them only).
+    """``POST /cases/merge``: merge source cases into a target case (editors of all of them only).
 
     Parameters
     ----------
@@ -726,14 +633,14 @@ def merge_cases(
     target = _text(request.target_case_id)
     sources = list(dict.fromkeys(s.strip() for s in request.source_case_ids or [] if s.strip()))
     if not target or not sources:
-        raise ApiError(400, MSG_MERGE_REQUIRED)
+        raise InvalidRequest(MSG_MERGE_REQUIRED)
     if target in sources:
-        raise ApiError(400, MSG_MERGE_SELF)
+        raise InvalidRequest(MSG_MERGE_SELF)
     with engine.begin() as conn:
         rows = repo.lock_case_rows(conn, [target, *sources])
         missing = [c for c in [target, *sources] if c not in rows]
         if missing:
-            raise ApiError(404, f"cases not found: {', '.join(missing)}")
+            raise NotFound(f"cases not found: {', '.join(missing)}")
         for case_id in [target, *sources]:
             if rows[case_id].status == "merged":
                 raise _merged_conflict(rows[case_id])
@@ -755,7 +662,7 @@ def merge_cases(
 
 
 def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
-    """R9: the case detail (404 ``case not found``); never writes.
+    """``GET /cases/{id}``: the case detail (404 ``case not found``); never writes.
 
     Parameters
     ----------
@@ -772,22 +679,22 @@ def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
     with engine.connect() as conn:
         detail = repo.case_detail(conn, case_id)
     if detail is None:
-        raise ApiError(404, MSG_CASE_NOT_FOUND)
+        raise CaseNotFound()
     return detail
 
 
 def parse_seq_param(raw: str | None) -> int:
-    """Validate R4's ``seq`` query value (upstream's messages)."""
+    """Validate the ``seq`` query value of ``GET /reports/cases`` (upstream's messages)."""
     text = (raw or "").strip()
     if not text:
-        raise ApiError(400, MSG_SEQ_REQUIRED)
+        raise InvalidRequest(MSG_SEQ_REQUIRED)
     if not text.isascii() or not text.isdigit() or int(text) <= 0 or int(text) >= 2**63:
-        raise ApiError(400, MSG_SEQ_INVALID)
+        raise InvalidRequest(MSG_SEQ_INVALID)
     return int(text)
 
 
 def cases_for_report(engine: sa.Engine, seq: int) -> ReportCasesResponse:
-    """R4: the cases that hold a report, most recently updated first.
+    """``GET /reports/cases``: the cases that hold a report, most recently updated first.
 
     Parameters
     ----------

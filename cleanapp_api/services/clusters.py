@@ -1,4 +1,4 @@
-"""Scope analysis (R1, R2) and candidate-case matching (R3), read-only.
+"""Scope analysis and candidate-case matching behind the cluster routes (read-only).
 
 Request options and limits
 --------------------------
@@ -13,7 +13,7 @@ Request options and limits
   the Go system's weights, stop words and threshold, for wire fidelity and regression
   checks); anything else is 400. The response echoes the preset in ``model``. Why not
   upstream by default: the response *shape* is upstream's either way, but upstream's
-  grouping links reports kilometres apart on a 16% text overlap (reference §13.4 #35) and,
+  grouping links reports kilometres apart on a 16% text overlap and,
   without a radius gate, costs about 1 s of CPU per 10k reports (the default model: about
   0.3 s), which would break the 1 s budget of a 10k-report scope.
 * ``from-report``: ``radius_m`` (metres, new) wins over upstream's ``radius_km``; neither
@@ -39,7 +39,8 @@ import sqlalchemy as sa
 import cleanapp_geo as cg
 import cleanapp_geo.io as cio
 from cleanapp_api.db import repositories as repo
-from cleanapp_api.errors import ApiError
+from cleanapp_api.db import tables as t
+from cleanapp_api.domain_errors import InvalidRequest, NotFound
 from cleanapp_api.schemas import (
     AnalyzeRequest,
     CaseMatchCandidateJSON,
@@ -52,7 +53,6 @@ from cleanapp_api.schemas import (
     ReportWithAnalysis,
 )
 from cleanapp_api.services.targets import suggest_targets_for_details
-from cleanapp_geo.io import tables as t
 from cleanapp_geo.matching import (
     ACTIVE_STATUSES,
     REOPEN_WINDOW_S,
@@ -110,8 +110,8 @@ def parse_classification(value: str | None) -> str:
     if not text:
         return "physical"
     if text not in t.CLASSIFICATIONS:
-        raise ApiError(
-            400, f"classification must be one of {', '.join(t.CLASSIFICATIONS)}, got {value!r}"
+        raise InvalidRequest(
+            f"classification must be one of {', '.join(t.CLASSIFICATIONS)}, got {value!r}"
         )
     return text
 
@@ -120,16 +120,16 @@ def _parse_n(value: int | None) -> int:
     if value is None or value == 0:
         return DEFAULT_N
     if value < 0:
-        raise ApiError(400, f"n must be a positive integer, got {value}")
+        raise InvalidRequest(f"n must be a positive integer, got {value}")
     if value > MAX_ANALYSIS_N:
-        raise ApiError(400, f"n must be at most {MAX_ANALYSIS_N}, got {value}")
+        raise InvalidRequest(f"n must be at most {MAX_ANALYSIS_N}, got {value}")
     return value
 
 
 def _parse_model(value: str | None) -> tuple[str, cg.SimilarityModel]:
     name = (value or "").strip().lower() or DEFAULT_MODEL_NAME
     if name not in MODELS:
-        raise ApiError(400, f"model must be one of {', '.join(MODELS)}, got {value!r}")
+        raise InvalidRequest(f"model must be one of {', '.join(MODELS)}, got {value!r}")
     return name, MODELS[name]
 
 
@@ -173,9 +173,9 @@ def parse_seqs(values: Sequence[int] | None, *, name: str = "report_seqs") -> li
     seqs = list(dict.fromkeys(values or []))
     bad = [s for s in seqs if not 0 < s <= MAX_SEQ]
     if bad:
-        raise ApiError(400, f"{name} must be positive integers, got {bad[:10]}")
+        raise InvalidRequest(f"{name} must be positive integers, got {bad[:10]}")
     if len(seqs) > MAX_REPORT_SEQS:
-        raise ApiError(400, f"{name} may hold at most {MAX_REPORT_SEQS} seqs, got {len(seqs)}")
+        raise InvalidRequest(f"{name} may hold at most {MAX_REPORT_SEQS} seqs, got {len(seqs)}")
     return seqs
 
 
@@ -333,7 +333,7 @@ def _analysis_response(
 
 
 def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnalysisResponse:
-    """R1: analyse the visible reports inside a GeoJSON scope.
+    """``POST /clusters/analyze``: analyse the visible reports inside a GeoJSON scope.
 
     Parameters
     ----------
@@ -373,16 +373,16 @@ def _radius_m(request: FromReportRequest) -> float:
         if value is None or value == 0:
             continue
         if not math.isfinite(value) or value < 0:
-            raise ApiError(400, f"{name} must be a positive number, got {value}")
+            raise InvalidRequest(f"{name} must be a positive number, got {value}")
         metres = value * scale
         if metres > MAX_RADIUS_M:
-            raise ApiError(400, f"{name} must be at most {MAX_RADIUS_M / scale:g}, got {value}")
+            raise InvalidRequest(f"{name} must be at most {MAX_RADIUS_M / scale:g}, got {value}")
         return metres
     return DEFAULT_RADIUS_M
 
 
 def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> ClusterAnalysisResponse:
-    """R2: analyse the reports within a metre radius of a seed report.
+    """``POST /clusters/from-report``: analyse the reports within a metre radius of a seed report.
 
     Parameters
     ----------
@@ -398,21 +398,21 @@ def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> Cluste
 
     Raises
     ------
-    ApiError
+    CaseServiceError
         400 ``seq is required`` (missing or 0), 400 on a negative seq or a bad radius,
         404 ``seed report not found`` when the seed is unknown, hidden or has no analysis.
     """
     if request.seq is None or request.seq == 0:
-        raise ApiError(400, MSG_SEQ_REQUIRED)
+        raise InvalidRequest(MSG_SEQ_REQUIRED)
     if not 0 < request.seq <= MAX_SEQ:
-        raise ApiError(400, f"seq must be a positive integer, got {request.seq}")
+        raise InvalidRequest(f"seq must be a positive integer, got {request.seq}")
     radius = _radius_m(request)
     n = _parse_n(request.n)
     model_name, _ = _parse_model(request.model)
     with engine.connect() as conn:
         state = repo.report_states(conn, [request.seq]).get(request.seq)
         if state is None or not state.anchorable:
-            raise ApiError(404, MSG_SEED_NOT_FOUND)
+            raise NotFound(MSG_SEED_NOT_FOUND)
         seed = cio.read_reports(conn, seqs=[request.seq], visible_only=False)
         point = seed.geometry.iloc[0]
         classification = (
@@ -454,12 +454,12 @@ def load_linkable(conn: sa.Connection, seqs: Sequence[int]) -> gpd.GeoDataFrame:
     states = repo.report_states(conn, seqs)
     missing = [s for s in seqs if s not in states or not states[s].linkable]
     if missing:
-        raise ApiError(400, f"unknown or invisible report seqs: {missing[:50]}")
+        raise InvalidRequest(f"unknown or invisible report seqs: {missing[:50]}")
     return cio.read_reports(conn, seqs=seqs, visible_only=False)
 
 
 def match_cluster(engine: sa.Engine, request: MatchClusterRequest) -> MatchClusterResponse:
-    """R3: the cases a cluster (seqs, or a scope) may belong to.
+    """``POST /cases/match-cluster``: the cases a cluster (seqs, or a scope) may belong to.
 
     Parameters
     ----------

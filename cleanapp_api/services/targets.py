@@ -6,7 +6,7 @@ through :func:`cleanapp_geo.io.contacts.suggest_stored_targets`:
 
 * the consented contacts of mapped areas intersecting the scope (PostGIS); a seed-report
   cluster without a scope polygon uses its report locations, so area contacts are found
-  there too (upstream never looked areas up for ``from-report``, §13.4 #33);
+  there too (upstream never looked areas up for ``from-report``);
 * the contacts of the brands the reports name (``brand_contacts``);
 * inferred contacts from every analysis of the reports -- dropped when a better target
   exists.
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 import cleanapp_geo as cg
 from cleanapp_api.schemas import ReportWithAnalysis
 from cleanapp_geo.io.contacts import read_brand_contacts, suggest_stored_targets
-from cleanapp_geo.io.sql import read_areas
+from cleanapp_geo.io.read import read_areas
 from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target, report_brands
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
     "target_rows",
 ]
 
-#: Upstream's limit on suggested targets per analysis (reference §2.2).
+#: Upstream's limit on suggested targets per analysis.
 SUGGESTED_TARGETS_LIMIT = 8
 
 
@@ -73,7 +73,7 @@ def suggest_targets(
     Returns
     -------
     list of dict
-        Target objects with the wire fields of reference §3.5 (without ``id``,
+        Target objects with the wire fields of ``EscalationTarget`` (without ``id``,
         ``case_id``, ``created_at`` and ``cooldown_until``), best first.
     """
     seqs = reports["seq"].to_numpy(dtype=np.int64).tolist() if len(reports) else []
@@ -142,7 +142,7 @@ def suggest_targets_for_details(
 def target_rows(targets: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Normalise and merge targets into ``case_escalation_targets`` column values.
 
-    Each mapping holds (some of) the target fields of reference §3.5; ``None`` means unset.
+    Each mapping holds (some of) the target fields of ``EscalationTarget``; ``None`` means unset.
     Targets are normalised (:func:`cleanapp_geo.targets.normalize_target`: email and phone
     validation, URL normalisation, channel derivation, ``endpoint_key``,
     ``organization_key``, decision scope, verification and attribution), merged by key and

@@ -5,8 +5,10 @@ imports SQLAlchemy. Needs the ``postgis`` extra (SQLAlchemy, GeoAlchemy2, psycop
 pyarrow) and a database migrated with ``cleanapp-api db upgrade``.
 
 * :mod:`cleanapp_geo.io.tables` -- the SQLAlchemy Core tables (one ``metadata``).
-* :mod:`cleanapp_geo.io.sql` -- :func:`read_reports`, :func:`read_analyses`,
-  :func:`read_areas`, :func:`write_reports` / :func:`insert_reports`.
+* :mod:`cleanapp_geo.io.connect` -- what ``con`` may be; connections and write transactions.
+* :mod:`cleanapp_geo.io.read` -- :func:`read_reports`, :func:`read_analyses`, :func:`read_areas`.
+* :mod:`cleanapp_geo.io.write` -- :func:`write_reports` / :func:`insert_reports` (bulk
+  ``COPY`` of rows encoded by :mod:`cleanapp_geo.io.encode`).
 * :mod:`cleanapp_geo.io.contacts` -- escalation-target sources (areas, brands, analyses).
 * :mod:`cleanapp_geo.io.files` -- reading report files (GeoJSON, CSV, GeoParquet) with
   per-row validation, for bulk imports.
@@ -21,17 +23,10 @@ from cleanapp_geo.io.contacts import (
 )
 from cleanapp_geo.io.errors import InvalidQueryError, ReportConflictError, StoreError
 from cleanapp_geo.io.files import ReportFile, check_report_rows, read_report_file
-from cleanapp_geo.io.sql import (
-    WriteResult,
-    insert_reports,
-    radius_bounding_boxes,
-    read_analyses,
-    read_areas,
-    read_reports,
-    select_reports,
-    write_reports,
-)
+from cleanapp_geo.io.read import read_analyses, read_areas, read_reports, select_reports
 from cleanapp_geo.io.tables import metadata
+from cleanapp_geo.io.write import WriteResult, insert_reports, write_reports
+from cleanapp_geo.scope import radius_bounding_boxes
 
 __all__ = [
     "InvalidQueryError",

@@ -3,9 +3,9 @@
 * :func:`read_brand_contacts` -- curated ``brand_contacts`` rows for some brands;
 * :func:`read_target_sources` -- everything :func:`cleanapp_geo.targets.suggest_targets`
   needs for a scope and a set of reports, in one connection: the mapped areas intersecting
-  the scope with their consented emails (:func:`cleanapp_geo.io.sql.read_areas`), every
-  analysis row of the reports (:func:`cleanapp_geo.io.sql.read_analyses`, for the inferred
-  contacts of all languages, reference §6.1) and the contacts of the brands they name;
+  the scope with their consented emails (:func:`cleanapp_geo.io.read.read_areas`), every
+  analysis row of the reports (:func:`cleanapp_geo.io.read.read_analyses`, for the inferred
+  contacts of all languages) and the contacts of the brands they name;
 * :func:`suggest_stored_targets` -- the two together.
 
 Examples
@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from cleanapp_geo.io import tables as t
-from cleanapp_geo.io.sql import Connectable, _connection, read_analyses, read_areas
+from cleanapp_geo.io.connect import Connectable, connection
+from cleanapp_geo.io.read import read_analyses, read_areas
 from cleanapp_geo.scope import RadiusScope
 from cleanapp_geo.targets import (
     DEFAULT_SUGGESTION_LIMIT,
@@ -89,7 +90,7 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
             .where(bc.c.brand_key == sa.any_(sa.bindparam("keys", keys, pg.ARRAY(sa.String))))
             .order_by(bc.c.brand_key, bc.c.role, bc.c.organization, bc.c.id)
         )
-        with _connection(con) as conn:
+        with connection(con) as conn:
             rows = conn.execute(stmt).all()
     values = list(zip(*rows, strict=True)) if rows else [()] * len(BRAND_CONTACT_COLUMNS)
     return pd.DataFrame(
@@ -135,7 +136,7 @@ def read_target_sources(
     con : sqlalchemy.Engine or sqlalchemy.Connection
         The store.
     geometry : shapely geometry, RadiusScope, GeoJSON or None
-        The scope (see :func:`cleanapp_geo.io.sql.read_areas`); None skips area contacts.
+        The scope (see :func:`cleanapp_geo.io.read.read_areas`); None skips area contacts.
     seqs : sequence of int
         The reports (unknown ones are ignored).
 
@@ -144,7 +145,7 @@ def read_target_sources(
     TargetSources
         Areas, analyses and brand contacts.
     """
-    with _connection(con) as conn:
+    with connection(con) as conn:
         areas = read_areas(conn, geometry) if geometry is not None else None
         analyses = read_analyses(conn, seqs)
         brands = [*analyses["brand_name"].tolist(), *analyses["brand_display_name"].tolist()]
@@ -160,7 +161,7 @@ def suggest_stored_targets(
     existing: Iterable[EscalationTarget] = (),
     limit: int = DEFAULT_SUGGESTION_LIMIT,
 ) -> tuple[EscalationTarget, ...]:
-    """Suggest targets from the store: area, brand and inferred contacts (§6.1 + brands).
+    """Suggest targets from the store: area, brand and inferred contacts.
 
     Inferred contacts come from every analysis row of the reports (all languages); the brand
     of a report is the one of its English analysis, else of its first analysis naming one.

@@ -3,7 +3,7 @@
 :func:`read_report_file` reads the records as they are (one row per record, the original
 fields kept for a rejects file); :func:`check_report_rows` checks every row, collects every
 problem of every row (not just the first one) and builds the report frame and the
-analysis rows of the valid rows, ready for :func:`cleanapp_geo.io.sql.insert_reports`.
+analysis rows of the valid rows, ready for :func:`cleanapp_geo.io.write.insert_reports`.
 
 File layout
 -----------
@@ -129,7 +129,7 @@ class ReportFile:
         analysis, plus the optional report columns).
     analyses : pandas.DataFrame
         Every valid record as an analysis row (``row``, ``seq``, ``language`` and the
-        analysis fields), for :func:`cleanapp_geo.io.sql.insert_reports`.
+        analysis fields), for :func:`cleanapp_geo.io.write.insert_reports`.
     rejects : pandas.DataFrame
         One row per invalid record: ``row`` (1-based), ``reason`` (every problem,
         separated by "; ") and the record's original fields; ordered by ``row``.

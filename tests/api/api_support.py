@@ -3,8 +3,6 @@ probe routes (mounted through ``create_app(extra_controllers=...)``)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,11 +13,11 @@ import anyio.to_thread
 import jwt
 import msgspec
 import psycopg
-import uvicorn
-from litestar import Controller, Litestar, Request, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.testing import TestClient
 from sqlalchemy import text
+from support import closed_port_url, libpq_url
 
 from cleanapp_api.app import create_app
 from cleanapp_api.auth import (
@@ -38,30 +36,16 @@ from cleanapp_geo.errors import (
     UnknownReportError,
 )
 
-DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test"
-
 JWT_SECRET = "test-secret-" + "0123456789abcdef" * 4  # >= 64 bytes: no short-key warning
 OTHER_SECRET = "other-secret-" + "fedcba9876543210" * 4
 
 # --------------------------------------------------------------------------- database
 
 
-def libpq_url(sqlalchemy_url: str) -> str:
-    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 def revoke_token(db_url: str, token: str) -> None:
     """Delete a token's rows (upstream revocation)."""
     with psycopg.connect(libpq_url(db_url), autocommit=True) as conn:
         conn.execute("DELETE FROM auth_tokens WHERE token_hash = %s", (token_sha256(token),))
-
-
-def closed_port_url() -> str:
-    """A database URL on a loopback port where nothing listens (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:{port}/nothing"
 
 
 # --------------------------------------------------------------------------- tokens
@@ -196,26 +180,3 @@ def client_for(settings: Settings, **client_kwargs: Any) -> Iterator[TestClient[
     app = create_app(settings, extra_controllers=[ProbeController])
     with TestClient(app, **client_kwargs) as client:
         yield client
-
-
-@contextmanager
-def serve_thread(app: Litestar) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free loopback port; yield its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("uvicorn thread did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()

@@ -10,7 +10,6 @@ skipped, unless ``CI`` is set, where they fail.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,36 +17,19 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from api_support import (
-    DEFAULT_TEST_DATABASE_URL,
-    base_settings,
-    client_for,
-    libpq_url,
-)
+from api_support import base_settings, client_for
 from litestar.testing import TestClient
+from support import libpq_url, migrated_schema
 
-from cleanapp_api import db
 from cleanapp_api.auth import token_sha256
+from cleanapp_api.db import tables
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables
 
 
 @pytest.fixture(scope="session")
 def db_url() -> Iterator[str]:
     """SQLAlchemy URL of a freshly migrated private schema of the test database."""
-    base = db.normalise_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
-    probe = sa.create_engine(base, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        message = str(exc).splitlines()[0]
-        if os.environ.get("CI"):
-            pytest.fail(f"test database unreachable in CI: {message}", pytrace=False)
-        pytest.skip(f"test database unreachable ({message}); set TEST_DATABASE_URL")
-    finally:
-        probe.dispose()
-    with db.private_schema(base, "api_test") as url:
+    with migrated_schema("api_test") as url:
         yield url
 
 

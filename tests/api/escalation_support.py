@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
 import uuid
@@ -17,58 +16,10 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
-from litestar import Litestar
+from support import free_port
 
 INTERNAL_TOKEN = "internal-" + "a1b2c3d4" * 6
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class UvicornThread:
-    """An app served by uvicorn in a thread on a loopback port; stoppable."""
-
-    def __init__(self, app: Litestar, port: int | None = None) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port or 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> UvicornThread:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                pytest.fail("uvicorn thread did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
-
-
-@contextmanager
-def serve_thread(app: Litestar) -> Iterator[str]:
-    """Serve ``app`` in a uvicorn thread; yield its base URL."""
-    server = UvicornThread(app).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 # --------------------------------------------------------------------------- SMTP

@@ -1,4 +1,4 @@
-"""Bearer-JWT authentication (reference §10.1) and the authorization policy, over HTTP."""
+"""Bearer-JWT authentication and the authorization policy, over HTTP."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from api_support import (
     base_settings,
     bearer,
     client_for,
-    closed_port_url,
     mint_token,
     revoke_token,
 )
 from litestar.testing import TestClient
+from support import closed_port_url
 
 from cleanapp_api.auth import (
     MSG_BEARER_REQUIRED,

@@ -6,7 +6,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,16 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from api_support import (
-    JWT_SECRET,
-    ProbeController,
-    base_settings,
-    bearer,
-    closed_port_url,
-    mint_token,
-)
-from litestar import Litestar
+from api_support import JWT_SECRET, ProbeController, base_settings, bearer, mint_token
+from support import closed_port_url, serve_thread
 
 from cleanapp_api.app import create_app
 from cleanapp_api.settings import ENV_VARS, Settings
@@ -84,29 +75,6 @@ def serve_subprocess(env_overrides: dict[str, str]) -> Iterator[tuple[str, list[
             proc.stderr.close()
         while not lines.empty():
             log.append(lines.get())
-
-
-@contextmanager
-def serve_thread(app: Litestar) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free loopback port; yield its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                pytest.fail("uvicorn thread did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 def test_serve_subprocess_end_to_end() -> None:

@@ -1,4 +1,4 @@
-"""Cases over HTTP against PostGIS with real signed tokens (reference §2.4–§2.10, §12.2, §12.8).
+"""Cases over HTTP against PostGIS with real signed tokens.
 
 Every request goes through the whole app (auth against ``auth_tokens``, edge middleware,
 error table); state is checked through the API and, where the API cannot show it, in SQL.
@@ -16,11 +16,12 @@ from api_support import JWT_SECRET, OTHER_SECRET, bearer, client_for, mint_token
 from case_support import create_body, record, square, user_headers, write
 from litestar.testing import TestClient
 
-from cleanapp_api.services.cases import STATUS_TRANSITIONS
+from cleanapp_api.db import tables as t
 from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables as t
-from cleanapp_geo.matching import AUTO_ATTACH_SCORE
+from cleanapp_geo.cases import STATUS_TRANSITIONS
+from cleanapp_geo.matching import auto_attach_score
+from cleanapp_geo.targets import EscalationTarget, normalize_target
 
 pytestmark = pytest.mark.postgis
 
@@ -240,7 +241,7 @@ def test_second_create_attaches_12_8_4(
     second = response.json()
     assert second["action"] == "attached"
     assert second["case"]["case_id"] == first["case"]["case_id"]
-    assert second["match_score"] >= AUTO_ATTACH_SCORE
+    assert second["match_score"] >= auto_attach_score()
     assert "3 shared reports" in second["match_reasons"]
     assert second["candidate_cases"][0]["case_id"] == first["case"]["case_id"]
     assert second["candidate_cases"][0]["band"] == "auto"
@@ -248,7 +249,7 @@ def test_second_create_attaches_12_8_4(
     links = {link["seq"]: (link["link_reason"], link["confidence"])
              for link in second["linked_reports"]}  # fmt: skip
     # A report the attach brings in is linked as a cluster match; links that existed keep
-    # their reason (upstream overwrote it, reference §13.2 #17).
+    # their reason (upstream overwrote it).
     assert links == {
         1: ("initial_selection", 1.0), 2: ("initial_selection", 1.0),
         3: ("initial_selection", 1.0), 4: ("cluster_match", 0.95),
@@ -315,6 +316,32 @@ def test_upsert_alias_and_v4(api: TestClient[Any], store: sa.Engine, alice: dict
     attached = api.post("/api/v4/cases/upsert-from-cluster", json=create_body([1]), headers=alice)
     assert attached.status_code == 200
     assert attached.json()["case"]["case_id"] == created.json()["case"]["case_id"]
+
+
+def test_targets_take_their_derived_fields_from_the_library(
+    api: TestClient[Any], store: sa.Engine, alice: dict[str, str]
+) -> None:
+    """One validator: a target sent through POST /cases is stored exactly as the library
+    normalises it. Before, the service filled ``attribution_class="heuristic"`` and
+    ``decision_scope="other"`` itself, so an ``official_website`` operator was stored as a
+    heuristic contact of scope ``other`` while the library says ``official_direct`` and
+    ``site_ops``."""
+    target = {
+        "email": "office@city.example",
+        "role_type": "operator",
+        "organization": "City of Zurich",
+        "verification_level": "official_website",
+    }
+    body = _create(api, alice, create_body([1], escalation_targets=[target]))
+    (stored,) = body["escalation_targets"]
+    library = normalize_target(EscalationTarget.from_record(target))
+    assert library is not None
+    assert (stored["attribution_class"], stored["decision_scope"]) == (
+        "official_direct",
+        "site_ops",
+    )
+    for key, value in library.to_record().items():
+        assert stored[key] == value, key
 
 
 def test_escalation_targets_persist_every_field(

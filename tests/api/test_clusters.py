@@ -1,4 +1,4 @@
-"""Cluster analysis over HTTP against PostGIS (reference §2.2, §2.3, §12.1 T1/T2)."""
+"""Cluster analysis over HTTP against PostGIS."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _error(response: Any, status: int, message: str | None = None) -> str:
     return str(body["error"])
 
 
-# --------------------------------------------------------------------------- §12.1 T1/T2
+# --------------------------------------------------------------------------- upstream T1/T2
 
 
 def test_t1_similar_nearby_reports_are_grouped(api: TestClient[Any], zurich: pd.Timestamp) -> None:

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from api_support import serve_thread
 from case_support import ZURICH, create_body, record, square, user_headers, write
+from support import serve_thread
 
 from cleanapp_api.app import create_app
+from cleanapp_api.db import tables as t
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables as t
 
 pytestmark = pytest.mark.postgis
 

@@ -1,5 +1,5 @@
 """The email service as a real server: SMTP (aiosmtpd), SendGrid contract, outbox, opt-out
-links, message keys, dry run, auth (reference §2.16, §8.5, §12.7 T33)."""
+links, message keys, dry run, auth."""
 
 from __future__ import annotations
 
@@ -20,17 +20,16 @@ import pytest
 import sqlalchemy as sa
 from escalation_support import (
     INTERNAL_TOKEN,
-    free_port,
     sendgrid_contract_server,
-    serve_thread,
     smtp_sink,
 )
 from litestar.testing import TestClient
+from support import free_port, serve_thread
 
+from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import create_email_app
+from cleanapp_api.email_service.settings import EMAIL_ENV_VARS, EmailSettings
 from cleanapp_api.email_service.unsubscribe import make_token, unsubscribe_key
-from cleanapp_api.settings import EMAIL_ENV_VARS, EmailSettings
-from cleanapp_geo.io import tables as t
 
 pytestmark = pytest.mark.postgis
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cleanapp_api.escalation.drafts import (
+from cleanapp_geo.drafts import (
     LOCALES,
     DraftCase,
     DraftReport,

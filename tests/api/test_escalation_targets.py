@@ -14,9 +14,9 @@ from case_support import ZURICH, create_body, square, user_headers, write
 from litestar.testing import TestClient
 from upstream_examples import zurich_records
 
+from cleanapp_api.db import tables as t
 from cleanapp_api.services.targets import target_rows
 from cleanapp_api.settings import Settings
-from cleanapp_geo.io import tables as t
 
 pytestmark = pytest.mark.postgis
 

@@ -1,7 +1,7 @@
 """Escalations end to end: the case service over its ASGI stack, the email service as a real
 uvicorn server, a real SMTP server (aiosmtpd) and a SendGrid contract server.
 
-Reference §2.11–§2.13, §8, §12.3 T4/T5, §13.3.
+Upstream tests T4/T5, and the upstream send problems fixed.
 """
 
 from __future__ import annotations
@@ -18,17 +18,18 @@ from api_support import base_settings, bearer, client_for, mint_token
 from case_support import record, square, write
 from escalation_support import (
     INTERNAL_TOKEN,
-    UvicornThread,
     sendgrid_contract_server,
     slow_http_server,
     smtp_sink,
 )
 from litestar.testing import TestClient
+from support import UvicornThread
 
+from cleanapp_api.db import tables as t
 from cleanapp_api.email_service.app import create_email_app
+from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_api.escalation.sending import recover_pending_sends
-from cleanapp_api.settings import EmailSettings, Settings
-from cleanapp_geo.io import tables as t
+from cleanapp_api.settings import Settings
 
 pytestmark = pytest.mark.postgis
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import cleanapp_geo as cg
+from cleanapp_geo.calibrate import case_probe
 from cleanapp_geo.calibration import (
     AUTO_PRECISION,
     MatchCalibration,
     case_calibration,
-    case_probe,
     fit_calibration,
     load_calibrations,
     match_band,

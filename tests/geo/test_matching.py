@@ -1,4 +1,4 @@
-"""Candidate-case matching (reference §5.1, improved): scores, filters, order, bands."""
+"""Candidate-case matching: scores, filters, order, bands."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import shapely
 import cleanapp_geo as cg
 from cleanapp_geo.arrays import haversine_m
 from cleanapp_geo.matching import (
-    AUTO_ATTACH_SCORE,
     CASE_COLUMNS,
-    REVIEW_SCORE,
     InvalidCasesError,
+    auto_attach_score,
     case_area,
     cases_frame,
     match_band,
     match_cases,
+    review_score,
 )
 
 NOW = pd.Timestamp("2026-03-10T12:00:00Z")
@@ -302,9 +302,9 @@ def test_empty_inputs() -> None:
 
 def test_band_cut_points() -> None:
     assert match_band(1.0) == "auto"
-    assert match_band(AUTO_ATTACH_SCORE) == "auto"
-    assert match_band(np.nextafter(AUTO_ATTACH_SCORE, 0)) == "review"
-    assert match_band(REVIEW_SCORE) == "review"
+    assert match_band(auto_attach_score()) == "auto"
+    assert match_band(np.nextafter(auto_attach_score(), 0)) == "review"
+    assert match_band(review_score()) == "review"
     assert match_band(0.349) == "new"
 
 

@@ -12,37 +12,20 @@ for ``store`` starts from empty tables.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from io_support import clear
+from support import reachable_database_url
 
 from cleanapp_api import db
-
-DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test"
-
-
-def _unreachable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"PostGIS test database unreachable in CI: {message}", pytrace=False)
-    pytest.skip(f"PostGIS test database unreachable: {message}")
 
 
 @pytest.fixture(scope="session")
 def base_url() -> str:
     """URL of the reachable test database (skip locally / fail in CI when unreachable)."""
-    url = db.normalise_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        _unreachable(str(exc).splitlines()[0])
-    finally:
-        engine.dispose()
-    return url
+    return reachable_database_url()
 
 
 @pytest.fixture(scope="session")

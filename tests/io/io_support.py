@@ -8,7 +8,7 @@ import geopandas as gpd
 import sqlalchemy as sa
 
 import cleanapp_geo as cg
-from cleanapp_geo.io import tables
+from cleanapp_api.db import tables
 
 
 def clear(engine: sa.Engine) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
 from cleanapp_api import cli, db
-from cleanapp_geo.io import tables
+from cleanapp_api.db import tables
 
 pytestmark = pytest.mark.postgis
 
@@ -249,3 +251,21 @@ def test_a_schema_is_migrated_even_when_a_migrated_one_is_visible(
         with admin.begin() as conn:
             conn.execute(sa.schema.DropSchema(schema, cascade=True))
         admin.dispose()
+
+
+def test_cli_db_revision_creates_the_next_migration_from_the_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cleanapp-api db revision "..."` writes versions/NNNN_<slug>.py, next number, chained."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_PATH, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(db, "MIGRATIONS_PATH", copy)
+    head = db.head_revision()
+    assert cli.main(["db", "revision", "add cases.priority"]) == 0
+    expected = copy / "versions" / f"{int(head) + 1:04d}_add_cases_priority.py"
+    assert str(expected) in capsys.readouterr().out
+    text = expected.read_text()
+    assert f"down_revision = {head!r}" in text and "def upgrade() -> None:" in text
+    assert db.head_revision() == f"{int(head) + 1:04d}"
+    with pytest.raises(ValueError, match="needs a message"):
+        db.revision("  ", migrations_path=copy)

@@ -1,6 +1,6 @@
 """reports.preferred_language: written with new reports, kept right by the triggers.
 
-The stored column must always name the preferred analysis of reference §1.3, computed here
+The stored column must always name the preferred analysis, computed here
 independently by :func:`cleanapp_geo.select_preferred_analysis` on the stored analyses,
 whoever writes: ``write_reports`` (also its drop-and-rebuild path), later analyses in
 other languages, or plain SQL inserts, updates, deletes and truncation.

@@ -1,4 +1,4 @@
-"""read_reports: visibility (reference §1.2), preferred analysis (§1.3), filters, order."""
+"""read_reports: visibility, preferred analysis, filters, order."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _seqs(frame: pd.DataFrame) -> list[int]:
     return frame["seq"].tolist()
 
 
-# ----------------------------------------------------------------------- visibility (§1.2)
+# ----------------------------------------------------------------------- visibility
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_report_without_analyses(store: sa.Engine) -> None:
     assert row["title"] == "" and row["classification"] == "" and row["language"] == ""
 
 
-# ------------------------------------------------------------- preferred analysis (§1.3)
+# ------------------------------------------------------------- preferred analysis
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_read_analyses_returns_every_row_in_seq_language_order(store: sa.Engine)
     )
     _write(store, record(1), record(2), analyses=analyses)
     rows = cio.read_analyses(store, [2, 1, 99])
-    assert list(rows.columns) == list(cio.sql.ANALYSIS_COLUMNS)
+    assert list(rows.columns) == list(cio.read.ANALYSIS_COLUMNS)
     assert list(zip(rows["seq"], rows["language"], strict=True)) == [
         (1, "de"),
         (1, "fr"),
@@ -311,4 +311,4 @@ def test_reads_leave_the_garbage_collector_as_they_found_it(store: sa.Engine) ->
 @pytest.mark.parametrize("visible_only", [True, False])
 def test_frame_builder_reads_the_statement_columns_in_order(visible_only: bool) -> None:
     stmt = cio.select_reports(classification="physical", visible_only=visible_only)
-    assert [c.name for c in stmt.selected_columns] == list(cio.sql._ROW_TYPE.names)
+    assert [c.name for c in stmt.selected_columns] == list(cio.read._ROW_TYPE.names)

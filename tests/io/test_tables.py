@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from io_support import frame_of, record
 
 import cleanapp_geo.io as cio
-from cleanapp_geo.io import tables as t
+from cleanapp_api.db import tables as t
 
 pytestmark = pytest.mark.postgis
 

@@ -12,8 +12,8 @@ from io_support import frame_of, record
 
 import cleanapp_geo as cg
 import cleanapp_geo.io as cio
-from cleanapp_geo.io import sql
 from cleanapp_geo.io import tables as t
+from cleanapp_geo.io import write as io_write
 
 pytestmark = pytest.mark.postgis
 
@@ -211,7 +211,7 @@ def test_rebuild_path_skips_stored_reports(store: sa.Engine) -> None:
 def test_rebuild_is_chosen_for_large_loads_into_smaller_tables(
     store: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql, "_REBUILD_MIN_ROWS", 3)
+    monkeypatch.setattr(io_write, "_REBUILD_MIN_ROWS", 3)
     assert cio.insert_reports(frame_of(record(1), record(2)), store).rebuilt_indexes is False
     big = frame_of(*(record(seq) for seq in range(10, 14)))
     assert cio.insert_reports(big, store).rebuilt_indexes is True  # 4 new >= 3, table has 2

@@ -2,8 +2,9 @@
 
 :func:`cleanapp_api.db.alembic_config` passes either an open SQLAlchemy connection
 (``config.attributes["connection"]``) or a URL (``config.attributes["url"]``). The target
-metadata is :data:`cleanapp_geo.io.tables.metadata`; tables that are not ours (PostGIS's
-``spatial_ref_sys``, other services' tables) are ignored by autogenerate.
+metadata is :data:`cleanapp_api.db.tables.metadata` (the library's tables and the
+service's); tables that are not ours (PostGIS's ``spatial_ref_sys``, other services'
+tables) are ignored by autogenerate.
 
 The tables and the ``alembic_version`` table live in the connection's current schema (the
 first existing schema of its ``search_path``). The version table is looked up there
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from cleanapp_geo.io.tables import metadata
+from cleanapp_api.db.tables import metadata
 
 config = context.config
 

@@ -5,8 +5,9 @@ Revises:
 Create Date: 2026-03-14
 
 Creates the ``postgis`` extension when missing (never drops it). The schema is a frozen
-copy of ``cleanapp_geo/io/tables.py`` at this revision (a test checks that the migrated
-database matches the tables module); later changes go in new revisions. Constraint names
+copy of the tables at this revision (then all in ``cleanapp_geo/io/tables.py``; now split
+between it and ``cleanapp_api/db/tables.py``; a test checks that the migrated database
+matches the tables modules); later changes go in new revisions. Constraint names
 are given in full and wrapped in ``op.f`` so the metadata's naming convention is not
 applied twice.
 """

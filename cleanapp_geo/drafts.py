@@ -1,6 +1,6 @@
 """Escalation e-mail drafts: locale choice, localised subject and body, HTML (pure, no I/O).
 
-The texts are upstream's (reference §8.3) in ``en``, ``de``, ``fr``, ``it``, ``es`` and
+The texts are upstream's in ``en``, ``de``, ``fr``, ``it``, ``es`` and
 ``pt``, plus an evidence section (the most severe linked reports: title, severity, time,
 coordinates) and the case link built from ``PUBLIC_CASE_URL_BASE``.
 
@@ -149,7 +149,7 @@ COUNTRY_BOXES: Final[tuple[tuple[str, Box], ...]] = (
     ("nz", (166.43, -47.29, 178.58, -34.39)),
 )
 
-# Upstream texts (reference §8.3).
+# Upstream texts.
 _SUBJECT_PREFIX: Final = {
     "en": "CleanApp escalation: ",
     "de": "CleanApp-Meldung: ",
@@ -499,7 +499,7 @@ def choose_locale(
 
 
 def localize_title(title: str, locale: str) -> str:
-    """Localise a generic ``Incident cluster at <landmark>`` title (reference §8.3).
+    """Localise a generic ``Incident cluster at <landmark>`` title.
 
     Examples
     --------
@@ -667,7 +667,7 @@ def build_draft(
     body: str | None = None,
     max_evidence: int = 5,
 ) -> EscalationDraft:
-    """Draft the escalation e-mail of a case (reference §8.3, plus evidence).
+    """Draft the escalation e-mail of a case.
 
     Parameters
     ----------

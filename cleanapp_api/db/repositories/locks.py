@@ -1,0 +1,150 @@
+"""Advisory locks of case writes, so that concurrent creates never make two cases.
+
+Concurrency (:func:`lock_scope`)
+--------------------------------
+Case writes take transaction-scoped advisory locks before they read: one exclusive lock per
+report seq they link, and exclusive locks on the 0.05° grid cells that the cluster's
+matching neighbourhood (its bounds grown by :data:`cleanapp_geo.matching.MATCH_RADIUS_M`)
+touches, under a shared global lock; a neighbourhood spanning more than 64 cells takes the
+global lock exclusively instead. Locks are taken in one global order (global, cells, seqs;
+ascending keys within each), so lockers never deadlock. Two creates over the same reports,
+or whose clusters could match each other's cases, therefore run one after the other, and
+the second one's re-match (inside its transaction, after the lock) sees the first one's
+case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from cleanapp_api.db import tables as t
+from cleanapp_api.db.repositories._shared import (
+    ARRAY_BIGINT,
+    ARRAY_TEXT,
+)
+from cleanapp_geo.matching import MATCH_RADIUS_M
+
+__all__ = [
+    "advisory_lock_key",
+    "grown_bounds",
+    "lock_case_rows",
+    "lock_scope",
+]
+
+_LOCK_NAMESPACE: Final = "cleanapp_cases"
+_CELL_DEG: Final = 0.05
+_MAX_LOCKED_CELLS: Final = 64
+_M_PER_DEG_LAT: Final = 110_574.0  # shortest degree of latitude (equator), in metres
+_M_PER_DEG_LON_EQUATOR: Final = 111_320.0
+
+# =========================================================================== locks
+
+
+def advisory_lock_key(*parts: object) -> int:
+    """64-bit key of a PostgreSQL advisory lock named by ``parts`` (in our namespace)."""
+    digest = hashlib.blake2b(
+        ":".join([_LOCK_NAMESPACE, *map(str, parts)]).encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _cell_keys(bounds: tuple[float, float, float, float]) -> list[int] | None:
+    west, south, east, north = grown_bounds(bounds, MATCH_RADIUS_M)
+    ix = range(math.floor(west / _CELL_DEG), math.floor(east / _CELL_DEG) + 1)
+    iy = range(math.floor(south / _CELL_DEG), math.floor(north / _CELL_DEG) + 1)
+    if len(ix) * len(iy) > _MAX_LOCKED_CELLS:
+        return None
+    return sorted(advisory_lock_key("cell", x, y) for x in ix for y in iy)
+
+
+def grown_bounds(
+    bounds: tuple[float, float, float, float], metres: float
+) -> tuple[float, float, float, float]:
+    """Grow lon/lat bounds by at least ``metres`` on every side (clipped to the globe).
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(west, south, east, north)`` in degrees.
+    metres : float
+        Margin.
+
+    Returns
+    -------
+    tuple of float
+        The grown bounds.
+    """
+    west, south, east, north = bounds
+    dlat = metres / _M_PER_DEG_LAT * 1.01
+    south, north = max(-90.0, south - dlat), min(90.0, north + dlat)
+    cos_phi = math.cos(math.radians(min(89.9, max(abs(south), abs(north)))))
+    dlon = metres / (_M_PER_DEG_LON_EQUATOR * cos_phi) * 1.01
+    return max(-180.0, west - dlon), south, min(180.0, east + dlon), north
+
+
+def lock_scope(
+    conn: sa.Connection,
+    *,
+    seqs: Iterable[int],
+    bounds: tuple[float, float, float, float] | None,
+) -> None:
+    """Serialise case writes over the same reports or neighbourhood (module docstring).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside the write transaction (the locks last until it ends).
+    seqs : iterable of int
+        Reports the write links.
+    bounds : tuple of float, optional
+        ``(west, south, east, north)`` of the cluster (its scope or its reports).
+    """
+    global_key = advisory_lock_key("global")
+    cells = _cell_keys(bounds) if bounds is not None else []
+    if cells is None:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(global_key)))
+        cells = []
+    else:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(global_key)))
+    keys = cells + sorted(advisory_lock_key("seq", int(s)) for s in set(seqs))
+    if keys:
+        # unnest yields the array in order, so the locks are taken in ``keys`` order.
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k").bindparams(
+                sa.bindparam("keys", keys, ARRAY_BIGINT)
+            )
+        )
+
+
+def lock_case_rows(conn: sa.Connection, case_ids: Iterable[str]) -> dict[str, Any]:
+    """Lock case rows (``FOR UPDATE``, in ``case_id`` order) and return those that exist.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside a transaction.
+    case_ids : iterable of str
+        The cases.
+
+    Returns
+    -------
+    dict of str to Row
+        ``case_id`` → row with ``case_id, status, merged_into_case_id,
+        created_by_user_id``.
+    """
+    c = t.cases
+    ids = sorted(set(case_ids))
+    if not ids:
+        return {}
+    stmt = (
+        sa.select(c.c.case_id, c.c.status, c.c.merged_into_case_id, c.c.created_by_user_id)
+        .where(c.c.case_id == sa.any_(sa.bindparam("ids", ids, ARRAY_TEXT)))
+        .order_by(c.c.case_id)
+        .with_for_update()
+    )
+    return {row.case_id: row for row in conn.execute(stmt)}

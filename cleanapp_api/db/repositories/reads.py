@@ -1,0 +1,315 @@
+"""Case reads: the case detail and the cases holding a report, as wire objects."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from cleanapp_api.db import tables as t
+from cleanapp_api.mappers import (
+    action_from_row,
+    case_from_row,
+    delivery_from_row,
+    json_text,
+    timestamp_text,
+)
+from cleanapp_api.schemas import (
+    AuditEvent,
+    CaseDetail,
+    CaseReportLink,
+    EmailDelivery,
+    EscalationAction,
+    EscalationTarget,
+    ReportCaseSummary,
+    ResolutionSignal,
+    SavedCluster,
+    rfc3339,
+)
+
+__all__ = [
+    "case_detail",
+    "cases_for_report",
+]
+
+# =========================================================================== case reads
+
+
+def _case_columns() -> list[sa.Column[Any]]:
+    skip = {"aggregate_geom", "anchor_geom"}
+    return [col for col in t.cases.columns if col.name not in skip]
+
+
+def _linked_reports(conn: sa.Connection, case_id: str) -> list[CaseReportLink]:
+    cr, r, a = t.case_reports, t.reports, t.report_analysis
+    english = (
+        sa.select(a.c.title, a.c.summary, a.c.classification, a.c.severity_level)
+        .where(a.c.seq == cr.c.seq, sa.func.lower(a.c.language) == "en")
+        .order_by(a.c.language)
+        .limit(1)
+        .lateral("en")
+    )
+    highest = (
+        sa.select(
+            sa.func.max(a.c.title).label("title"),
+            sa.func.max(a.c.summary).label("summary"),
+            sa.func.max(a.c.classification).label("classification"),
+            sa.func.max(a.c.severity_level).label("severity_level"),
+        )
+        .where(a.c.seq == cr.c.seq)
+        .lateral("mx")
+    )
+    stmt = (
+        sa.select(
+            cr.c.case_id,
+            cr.c.seq,
+            r.c.public_id,
+            cr.c.link_reason,
+            cr.c.confidence,
+            cr.c.attached_at,
+            sa.func.coalesce(english.c.title, highest.c.title, "").label("title"),
+            sa.func.coalesce(english.c.summary, highest.c.summary, "").label("summary"),
+            sa.func.coalesce(english.c.classification, highest.c.classification, "physical").label(
+                "classification"
+            ),
+            sa.func.coalesce(english.c.severity_level, highest.c.severity_level, 0.0).label(
+                "severity_level"
+            ),
+            r.c.latitude,
+            r.c.longitude,
+            r.c.ts,
+        )
+        .select_from(
+            cr.join(r, r.c.seq == cr.c.seq)
+            .join(english, sa.true(), isouter=True)
+            .join(highest, sa.true(), isouter=True)
+        )
+        .where(cr.c.case_id == case_id)
+        .order_by(cr.c.attached_at, cr.c.seq)
+    )
+    return [
+        CaseReportLink(
+            case_id=row.case_id,
+            seq=row.seq,
+            public_id=row.public_id,
+            link_reason=row.link_reason,
+            confidence=row.confidence,
+            attached_at=timestamp_text(row.attached_at),
+            title=row.title,
+            summary=row.summary,
+            classification=row.classification,
+            severity_level=row.severity_level,
+            latitude=row.latitude,
+            longitude=row.longitude,
+            report_timestamp=timestamp_text(row.ts),
+            last_email_sent_at=None,
+            recipient_count=0,
+        )
+        for row in conn.execute(stmt)
+    ]
+
+
+def _clusters(conn: sa.Connection, case_id: str) -> list[SavedCluster]:
+    cc, sc = t.case_clusters, t.saved_clusters
+    columns = [col for col in sc.columns if col.name != "geom"]
+    stmt = (
+        sa.select(*columns, cc.c.match_score, cc.c.match_reason, cc.c.linked_at)
+        .select_from(cc.join(sc, sc.c.cluster_id == cc.c.cluster_id))
+        .where(cc.c.case_id == case_id)
+        .order_by(cc.c.linked_at, cc.c.cluster_id)
+    )
+    return [
+        SavedCluster(
+            cluster_id=row["cluster_id"],
+            source_type=row["source_type"],
+            classification=row["classification"],
+            geometry_json=json_text(row["geometry_json"]),
+            bbox_json=json_text(row["bbox_json"]),
+            centroid_lat=row["centroid_lat"],
+            centroid_lng=row["centroid_lng"],
+            cluster_fingerprint=row["cluster_fingerprint"],
+            seed_report_seq=row["seed_report_seq"],
+            report_count=row["report_count"],
+            summary=row["summary"],
+            stats_json=json_text(row["stats_json"]),
+            analysis_json=json_text(row["analysis_json"]),
+            created_by_user_id=row["created_by_user_id"],
+            created_at=timestamp_text(row["created_at"]),
+            updated_at=timestamp_text(row["updated_at"]),
+            match_score=row["match_score"],
+            match_reason=row["match_reason"] or "",
+            linked_at=timestamp_text(row["linked_at"]),
+        )
+        for row in conn.execute(stmt).mappings()
+    ]
+
+
+_TARGET_TEXT: Final = (
+    "organization", "display_name", "email", "phone", "website", "contact_url",
+    "social_platform", "social_handle", "source_url", "evidence_text", "verification_level",
+    "reason_selected", "rationale",
+)  # fmt: skip
+
+
+def _targets(conn: sa.Connection, case_id: str) -> list[EscalationTarget]:
+    et = t.case_escalation_targets
+    stmt = (
+        sa.select(et)
+        .where(et.c.case_id == case_id)
+        .order_by(
+            et.c.notify_tier,
+            et.c.actionability_score.desc(),
+            et.c.confidence_score.desc(),
+            et.c.created_at,
+            et.c.id,
+        )
+    )
+    out = []
+    for row in conn.execute(stmt).mappings():
+        values = dict(row)
+        for name in _TARGET_TEXT:
+            values[name] = values[name] or ""
+        values["cooldown_until"] = rfc3339(values["cooldown_until"])
+        values["created_at"] = timestamp_text(values["created_at"])
+        out.append(EscalationTarget(**values))
+    return out
+
+
+def _case_rows(conn: sa.Connection, table: sa.Table, case_id: str) -> sa.MappingResult:
+    """Rows of a case's child table, oldest first (ties by id)."""
+    return conn.execute(
+        sa.select(table).where(table.c.case_id == case_id).order_by(table.c.created_at, table.c.id)
+    ).mappings()
+
+
+def _actions(conn: sa.Connection, case_id: str) -> list[EscalationAction]:
+    return [action_from_row(row) for row in _case_rows(conn, t.case_escalation_actions, case_id)]
+
+
+def _deliveries(conn: sa.Connection, case_id: str) -> list[EmailDelivery]:
+    return [delivery_from_row(row) for row in _case_rows(conn, t.case_email_deliveries, case_id)]
+
+
+def _signals(conn: sa.Connection, case_id: str) -> list[ResolutionSignal]:
+    return [
+        ResolutionSignal(
+            id=row["id"],
+            case_id=row["case_id"],
+            source_type=row["source_type"],
+            summary=row["summary"],
+            linked_report_seq=row["linked_report_seq"],
+            metadata_json=json_text(row["metadata_json"]),
+            created_at=timestamp_text(row["created_at"]),
+        )
+        for row in _case_rows(conn, t.case_resolution_signals, case_id)
+    ]
+
+
+def _audit(conn: sa.Connection, case_id: str) -> list[AuditEvent]:
+    return [
+        AuditEvent(
+            id=row["id"],
+            case_id=row["case_id"],
+            event_type=row["event_type"],
+            actor_user_id=row["actor_user_id"],
+            payload_json=json_text(row["payload_json"]),
+            created_at=timestamp_text(row["created_at"]),
+        )
+        for row in _case_rows(conn, t.case_audit_events, case_id)
+    ]
+
+
+def case_detail(conn: sa.Connection, case_id: str) -> CaseDetail | None:
+    """Load a case with everything attached to it (``CaseDetail``), or None.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        The store (inside the write transaction after a mutation).
+    case_id : str
+        The case.
+
+    Returns
+    -------
+    CaseDetail or None
+        None when the case does not exist.
+    """
+    row = (
+        conn.execute(sa.select(*_case_columns()).where(t.cases.c.case_id == case_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return CaseDetail(
+        case=case_from_row(row),
+        linked_reports=_linked_reports(conn, case_id),
+        clusters=_clusters(conn, case_id),
+        escalation_targets=_targets(conn, case_id),
+        contact_observations=[],
+        execution_tasks=[],
+        notify_outcomes=[],
+        escalation_actions=_actions(conn, case_id),
+        email_deliveries=_deliveries(conn, case_id),
+        resolution_signals=_signals(conn, case_id),
+        audit_events=_audit(conn, case_id),
+    )
+
+
+def cases_for_report(conn: sa.Connection, seq: int) -> list[ReportCaseSummary]:
+    """Cases linked to a report, most recently updated first.
+
+    Merged cases are not listed: a merge moves their links to the target.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        The store.
+    seq : int
+        The report.
+
+    Returns
+    -------
+    list of ReportCaseSummary
+    """
+    c, cr, et, d = t.cases, t.case_reports, t.case_escalation_targets, t.case_email_deliveries
+    targets = sa.select(sa.func.count()).where(et.c.case_id == c.c.case_id).scalar_subquery()
+    deliveries = (
+        sa.select(sa.func.count())
+        .where(d.c.case_id == c.c.case_id, d.c.delivery_status == "sent")
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.select(
+            c.c.case_id,
+            c.c.slug,
+            c.c.title,
+            c.c.status,
+            c.c.classification,
+            c.c.summary,
+            c.c.severity_score,
+            c.c.urgency_score,
+            c.c.updated_at,
+            targets.label("targets"),
+            deliveries.label("deliveries"),
+        )
+        .select_from(c.join(cr, cr.c.case_id == c.c.case_id))
+        .where(cr.c.seq == sa.bindparam("seq", int(seq), sa.BigInteger))
+        .order_by(c.c.updated_at.desc(), c.c.created_at.desc(), c.c.case_id)
+    )
+    return [
+        ReportCaseSummary(
+            case_id=row.case_id,
+            slug=row.slug,
+            title=row.title,
+            status=row.status,
+            classification=row.classification,
+            summary=row.summary,
+            severity_score=row.severity_score,
+            urgency_score=row.urgency_score,
+            updated_at=timestamp_text(row.updated_at),
+            escalation_target_count=int(row.targets),
+            delivery_count=int(row.deliveries),
+        )
+        for row in conn.execute(stmt)
+    ]

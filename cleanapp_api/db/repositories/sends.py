@@ -1,0 +1,184 @@
+"""The statements of the escalation send flow: sends, their actions and deliveries.
+
+Every function runs in the caller's transaction (or connection) and returns rows; the flow
+itself is :mod:`cleanapp_api.escalation.sending`, its decisions
+:mod:`cleanapp_api.escalation.planning`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+
+from cleanapp_api.db import tables as t
+from cleanapp_api.db.repositories.locks import advisory_lock_key
+
+__all__ = [
+    "SendLockedError",
+    "find_send_by_key",
+    "finish_send",
+    "insert_deliveries",
+    "insert_pending_actions",
+    "insert_send",
+    "lock_case_escalations",
+    "lock_send",
+    "pending_send_ids",
+    "recent_send_times",
+    "recently_sent_emails",
+    "set_send_plan",
+    "settle_actions",
+]
+
+_SENDS = t.case_escalation_sends
+_ACTIONS = t.case_escalation_actions
+_DELIVERIES = t.case_email_deliveries
+
+
+class SendLockedError(Exception):
+    """Another transaction holds the send's row lock (``nowait``)."""
+
+
+def lock_case_escalations(conn: sa.Connection, case_id: str) -> None:
+    """Take the case's escalation advisory lock for the transaction."""
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(advisory_lock_key("escalation", case_id))))
+
+
+def recent_send_times(
+    conn: sa.Connection, *, since: datetime, limit: int, actor: str | None = None,
+    case_id: str | None = None,
+) -> list[datetime]:  # fmt: skip
+    """Return the times of the latest ``limit`` sends after ``since`` (by actor or case)."""
+    s = _SENDS
+    column, value = (s.c.actor_user_id, actor) if actor is not None else (s.c.case_id, case_id)
+    return list(
+        conn.execute(
+            sa.select(s.c.created_at)
+            .where(column == value, s.c.created_at > since)
+            .order_by(s.c.created_at.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def recently_sent_emails(
+    conn: sa.Connection, case_id: str, digest: str, since: datetime
+) -> set[str]:
+    """Emails that got (or are getting) the message ``digest`` of this case since ``since``."""
+    s = _SENDS
+    rows = conn.execute(
+        sa.select(s.c.status, s.c.sent_emails, s.c.recipients_json).where(
+            s.c.case_id == case_id,
+            s.c.content_hash == digest,
+            s.c.created_at > since,
+            s.c.status.in_(("pending", "sent", "partial")),
+        )
+    ).all()
+    emails: set[str] = set()
+    for status, sent, plan in rows:
+        if status == "pending":
+            emails |= {str(r["email"]) for r in plan or ()}
+        else:
+            emails |= set(sent or ())
+    return emails
+
+
+def find_send_by_key(conn: sa.Connection, actor: str, key: str) -> Any:
+    """Return the send an actor recorded under an ``Idempotency-Key`` (None: none)."""
+    s = _SENDS
+    return conn.execute(
+        sa.select(s).where(s.c.actor_user_id == actor, s.c.idempotency_key == key)
+    ).first()
+
+
+def insert_send(conn: sa.Connection, values: Mapping[str, Any]) -> int:
+    """Record a send (the intent, before anything is sent); return its id."""
+    return int(conn.execute(sa.insert(_SENDS).values(**values).returning(_SENDS.c.id)).scalar_one())
+
+
+def insert_pending_actions(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert ``pending`` actions; return their ids in order."""
+    if not rows:
+        return []
+    a = _ACTIONS
+    return list(conn.execute(sa.insert(a).returning(a.c.id), list(rows)).scalars().all())
+
+
+def set_send_plan(conn: sa.Connection, send_id: int, plan: Sequence[Mapping[str, Any]]) -> None:
+    """Store the planned recipients (with their action ids) on a send."""
+    conn.execute(sa.update(_SENDS).where(_SENDS.c.id == send_id).values(recipients_json=plan))
+
+
+def lock_send(conn: sa.Connection, send_id: int, *, nowait: bool) -> Any:
+    """Lock and return a send row.
+
+    Raises
+    ------
+    SendLockedError
+        With ``nowait`` when another transaction holds the lock.
+    """
+    select = sa.select(_SENDS).where(_SENDS.c.id == send_id)
+    try:
+        return conn.execute(select.with_for_update(nowait=nowait)).one()
+    except OperationalError as exc:
+        if "could not obtain lock" in str(exc).lower() or getattr(exc.orig, "sqlstate", "") == (
+            "55P03"
+        ):
+            raise SendLockedError(str(send_id)) from exc
+        raise
+
+
+def insert_deliveries(
+    conn: sa.Connection, rows: Sequence[Mapping[str, Any]]
+) -> list[sa.RowMapping]:
+    """Insert deliveries; return the stored rows."""
+    if not rows:
+        return []
+    d = _DELIVERIES
+    return list(conn.execute(sa.insert(d).returning(*d.c), list(rows)).mappings().all())
+
+
+def settle_actions(
+    conn: sa.Connection, action_ids: Sequence[int], deliveries: Sequence[sa.RowMapping]
+) -> list[sa.RowMapping]:
+    """Give each action its delivery's status (``failed`` without one); return the actions."""
+    a = _ACTIONS
+    by_action = {row["action_id"]: row for row in deliveries if row["action_id"] is not None}
+    for action_id in action_ids:
+        row = by_action.get(action_id)
+        conn.execute(
+            sa.update(a)
+            .where(a.c.id == action_id)
+            .values(
+                status=row["delivery_status"] if row is not None else "failed",
+                provider_message_id=row["provider_message_id"] if row is not None else None,
+                sent_at=row["sent_at"] if row is not None else None,
+            )
+        )
+    if not action_ids:
+        return []
+    return list(
+        conn.execute(sa.select(a).where(a.c.id.in_(action_ids)).order_by(a.c.id)).mappings().all()
+    )
+
+
+def finish_send(conn: sa.Connection, send_id: int, values: Mapping[str, Any]) -> None:
+    """Record a send's outcome (one more attempt)."""
+    s = _SENDS
+    conn.execute(sa.update(s).where(s.c.id == send_id).values(attempts=s.c.attempts + 1, **values))
+
+
+def pending_send_ids(
+    conn: sa.Connection, cutoff: datetime, case_id: str | None = None
+) -> list[int]:
+    """Return the sends still ``pending`` recorded at or before ``cutoff``, oldest first."""
+    s = _SENDS
+    stmt = sa.select(s.c.id).where(s.c.status == "pending", s.c.created_at <= cutoff)
+    if case_id is not None:
+        stmt = stmt.where(s.c.case_id == case_id)
+    return list(conn.execute(stmt.order_by(s.c.id)).scalars())

@@ -1,0 +1,111 @@
+"""Rows of the store → the wire Structs of :mod:`cleanapp_api.schemas`.
+
+The repositories read rows; these functions give them their wire form, so a field's wire
+spelling is decided next to the schemas, once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from cleanapp_api.common.timefmt import rfc3339
+from cleanapp_api.schemas import Case, EmailDelivery, EscalationAction
+
+__all__ = [
+    "action_from_row",
+    "case_from_row",
+    "delivery_from_row",
+    "json_text",
+    "timestamp_text",
+]
+
+
+def json_text(value: Any) -> str:
+    """JSON column → JSON text (``""`` when NULL), as upstream exposes JSON columns."""
+    if value is None:
+        return ""
+    return msgspec.json.encode(value).decode()
+
+
+def timestamp_text(value: datetime | None) -> str:
+    """Return a stored timestamp as wire text (``""`` when NULL)."""
+    text = rfc3339(value)
+    return "" if text is None else text
+
+
+def case_from_row(row: Any) -> Case:
+    """Wire form of a ``cases`` row."""
+    return Case(
+        case_id=row["case_id"],
+        slug=row["slug"],
+        title=row["title"],
+        type=row["type"],
+        status=row["status"],
+        classification=row["classification"],
+        summary=row["summary"],
+        uncertainty_notes=row["uncertainty_notes"],
+        geometry_json=json_text(row["geometry_json"]),
+        aggregate_geometry_json=json_text(row["aggregate_geometry_json"]),
+        aggregate_bbox_json=json_text(row["aggregate_bbox_json"]),
+        anchor_report_seq=row["anchor_report_seq"],
+        anchor_lat=row["anchor_lat"],
+        anchor_lng=row["anchor_lng"],
+        building_id=row["building_id"],
+        parcel_id=row["parcel_id"],
+        severity_score=row["severity_score"],
+        urgency_score=row["urgency_score"],
+        confidence_score=row["confidence_score"],
+        exposure_score=row["exposure_score"],
+        criticality_score=row["criticality_score"],
+        trend_score=row["trend_score"],
+        cluster_count=row["cluster_count"],
+        linked_report_count=row["linked_report_count"],
+        first_seen_at=rfc3339(row["first_seen_at"]),
+        last_seen_at=rfc3339(row["last_seen_at"]),
+        last_cluster_at=rfc3339(row["last_cluster_at"]),
+        merged_into_case_id=row["merged_into_case_id"],
+        created_by_user_id=row["created_by_user_id"],
+        created_at=timestamp_text(row["created_at"]),
+        updated_at=timestamp_text(row["updated_at"]),
+    )
+
+
+def action_from_row(row: sa.RowMapping) -> EscalationAction:
+    """Wire form of a ``case_escalation_actions`` row."""
+    return EscalationAction(
+        id=row["id"],
+        case_id=row["case_id"],
+        target_id=row["target_id"],
+        channel=row["channel"],
+        status=row["status"],
+        subject=row["subject"] or "",
+        body=row["body"] or "",
+        attachments_json=json_text(row["attachments_json"]),
+        sent_by_user_id=row["sent_by_user_id"] or "",
+        provider_message_id=row["provider_message_id"] or "",
+        sent_at=rfc3339(row["sent_at"]),
+        created_at=timestamp_text(row["created_at"]),
+    )
+
+
+def delivery_from_row(row: sa.RowMapping) -> EmailDelivery:
+    """Wire form of a ``case_email_deliveries`` row."""
+    return EmailDelivery(
+        id=row["id"],
+        case_id=row["case_id"],
+        action_id=row["action_id"],
+        target_id=row["target_id"],
+        recipient_email=row["recipient_email"],
+        delivery_status=row["delivery_status"],
+        delivery_source=row["delivery_source"],
+        provider=row["provider"],
+        provider_message_id=row["provider_message_id"] or "",
+        sent_at=rfc3339(row["sent_at"]),
+        error_message=row["error_message"] or "",
+        created_at=timestamp_text(row["created_at"]),
+        updated_at=timestamp_text(row["updated_at"]),
+    )

@@ -1,0 +1,220 @@
+"""Case rules: the status lifecycle and the aggregate scores of a case (pure, no I/O).
+
+The service stores cases; these are the rules it applies, written once so that a notebook
+gets the same answers.
+
+Statuses
+--------
+:data:`STATUS_TRANSITIONS` is the lifecycle; setting the current status again is allowed
+(it records a new summary). ``merged`` is set only by a merge, and a merged case cannot
+change status (no unmerge). :func:`check_status_change` and :func:`check_initial_status`
+raise :class:`StatusChangeError` naming the allowed statuses.
+
+================  ==========================================================
+from              allowed to
+================  ==========================================================
+open              investigating, escalated, monitoring, resolved, closed
+investigating     open, escalated, monitoring, resolved, closed
+escalated         open, investigating, monitoring, resolved, closed
+monitoring        open, investigating, escalated, resolved, closed
+resolved          open, investigating, closed
+closed            open
+merged            (none)
+================  ==========================================================
+
+Aggregates
+----------
+A case's scores follow from its linked reports and cluster snapshots: the severity is the
+highest report severity, the urgency :func:`case_urgency` adds 0.05 of the mean for every
+cluster beyond the first, the trend :func:`case_trend` grows with the cluster count, and the
+anchor (:func:`anchor_index`) is the most severe report, then the newest, then the lowest
+``seq``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from cleanapp_geo.errors import CleanAppGeoError
+
+__all__ = [
+    "ASSIGNABLE_STATUSES",
+    "CASE_STATUSES",
+    "STATUS_TRANSITIONS",
+    "StatusChangeError",
+    "anchor_index",
+    "case_trend",
+    "case_urgency",
+    "check_initial_status",
+    "check_status_change",
+]
+
+#: Case lifecycle values.
+CASE_STATUSES: Final = (
+    "open",
+    "investigating",
+    "escalated",
+    "monitoring",
+    "resolved",
+    "closed",
+    "merged",
+)
+#: From each status, the statuses a change may go to.
+STATUS_TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
+    "open": ("investigating", "escalated", "monitoring", "resolved", "closed"),
+    "investigating": ("open", "escalated", "monitoring", "resolved", "closed"),
+    "escalated": ("open", "investigating", "monitoring", "resolved", "closed"),
+    "monitoring": ("open", "investigating", "escalated", "resolved", "closed"),
+    "resolved": ("open", "investigating", "closed"),
+    "closed": ("open",),
+    "merged": (),
+}
+#: Statuses a request may set (``merged`` only comes from a merge).
+ASSIGNABLE_STATUSES: Final = tuple(s for s in CASE_STATUSES if s != "merged")
+#: Urgency added per cluster beyond the first, and the cluster count of a full trend.
+URGENCY_PER_CLUSTER: Final = 0.05
+TREND_FULL_CLUSTERS: Final = 5
+
+
+class StatusChangeError(CleanAppGeoError, ValueError):
+    """A status that is unknown, or not reachable from the case's status."""
+
+
+def check_initial_status(status: str) -> str:
+    """Return the status of a new case (``""`` → ``open``; case-insensitive).
+
+    Raises
+    ------
+    StatusChangeError
+        For ``merged`` and unknown statuses.
+
+    Examples
+    --------
+    >>> check_initial_status(" Escalated "), check_initial_status("")
+    ('escalated', 'open')
+    >>> check_initial_status("merged")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cleanapp_geo.cases.StatusChangeError: status "merged" cannot be set on a new case; ...
+    """
+    wanted = status.strip().lower() or "open"
+    if wanted not in ASSIGNABLE_STATUSES:
+        raise StatusChangeError(
+            f'status "{status}" cannot be set on a new case; allowed: '
+            f"{', '.join(ASSIGNABLE_STATUSES)}"
+        )
+    return wanted
+
+
+def check_status_change(current: str | None, wanted: str) -> str:
+    """Check a status change of a case whose status is ``current``; return the new status.
+
+    ``wanted`` is case-insensitive. Setting the current status again is allowed unless the
+    case is merged.
+
+    Parameters
+    ----------
+    current : str or None
+        The case's status (None: only check that ``wanted`` is a status).
+    wanted : str
+        The requested status.
+
+    Returns
+    -------
+    str
+        The new status (lower case).
+
+    Raises
+    ------
+    StatusChangeError
+        For an unknown status, ``merged``, or a change the lifecycle does not allow; the
+        message names the allowed statuses.
+
+    Examples
+    --------
+    >>> check_status_change("open", "Resolved")
+    'resolved'
+    >>> check_status_change("closed", "resolved")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cleanapp_geo.cases.StatusChangeError: cannot change status from "closed" ...; allowed: open
+    """
+    status = wanted.strip().lower()
+    if status not in CASE_STATUSES:
+        allowed = ", ".join(ASSIGNABLE_STATUSES)
+        raise StatusChangeError(f'unknown status "{wanted.strip()}"; allowed: {allowed}')
+    if current is None or (status == current and current != "merged"):
+        return status
+    options = STATUS_TRANSITIONS.get(current, ())
+    if status in options:
+        return status
+    listed = ", ".join(options) or "none"
+    if status == "merged":
+        raise StatusChangeError(
+            f'status "merged" is set only by POST /cases/merge; allowed from "{current}": {listed}'
+        )
+    raise StatusChangeError(
+        f'cannot change status from "{current}" to "{status}"; allowed: {listed}'
+    )
+
+
+def case_urgency(
+    max_severity: float, mean_severity: float, cluster_count: int, report_count: int
+) -> float:
+    """Return a case's urgency: ``min(1, max(max, mean + 0.05 · (clusters − 1)))``, in [0, 1].
+
+    0 for a case without reports.
+
+    Examples
+    --------
+    >>> case_urgency(0.9, 0.5, 1, 3), case_urgency(0.6, 0.5, 4, 3), case_urgency(0, 0, 0, 0)
+    (0.9, 0.65, 0.0)
+    """
+    if not report_count:
+        return 0.0
+    urgency = min(1.0, max(max_severity, mean_severity + (cluster_count - 1) * URGENCY_PER_CLUSTER))
+    return max(0.0, urgency)
+
+
+def case_trend(cluster_count: int) -> float:
+    """Return a case's trend: ``min(1, clusters / 5)``.
+
+    Examples
+    --------
+    >>> case_trend(2), case_trend(9)
+    (0.4, 1.0)
+    """
+    return min(1.0, cluster_count / TREND_FULL_CLUSTERS)
+
+
+def anchor_index(
+    severities: Sequence[float], timestamps: Sequence[object], seqs: Sequence[int]
+) -> int | None:
+    """Return the position of a case's anchor report: most severe, then newest, then lowest seq.
+
+    Parameters
+    ----------
+    severities, timestamps, seqs : sequence
+        One entry per linked report (timestamps must compare with each other).
+
+    Returns
+    -------
+    int or None
+        The anchor's position, None without reports.
+
+    Examples
+    --------
+    >>> anchor_index([0.5, 0.9, 0.9], [1, 2, 3], [10, 11, 12])
+    2
+    >>> anchor_index([0.9, 0.9], [5, 5], [12, 11])
+    1
+    """
+    if not seqs:
+        return None
+    best = 0
+    for i in range(1, len(seqs)):
+        key = (severities[i], timestamps[i], -seqs[i])
+        if key > (severities[best], timestamps[best], -seqs[best]):
+            best = i
+    return best
