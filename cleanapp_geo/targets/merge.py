@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
+from dataclasses import astuple, fields
 from typing import Any, Final
 
 from cleanapp_geo.targets.target import (
@@ -83,8 +83,9 @@ def merge_targets(
 ) -> tuple[EscalationTarget, ...]:
     """Normalise, de-duplicate by :func:`target_key`, merge and order targets.
 
-    Two targets with the same key merge into one: the one with the higher confidence (the
-    earlier one on ties) is primary and its empty fields are filled from the other;
+    Two targets with the same key merge into one: the one with the higher confidence (on
+    ties, the first by content, never by input order) is primary and its empty fields are
+    filled from the other;
     rationales and evidence are joined with `` | `` unless one contains the other;
     actionability takes the maximum and the notify tier the smallest. Targets that do not
     normalise are dropped.
@@ -113,19 +114,20 @@ def merge_targets(
     >>> len(merged), merged[0].confidence_score, merged[0].contact_url
     (1, 0.81, 'https://town.gov/contact')
     """
-    merged: dict[str, EscalationTarget] = {}
+    by_key: dict[str, list[EscalationTarget]] = {}
     for raw in targets:
         target = normalize_target(raw)
         if target is None or not target.endpoint_key:
             continue
-        key = target.endpoint_key
-        current = merged.get(key)
-        if current is None:
-            merged[key] = target
-        elif target.confidence_score > current.confidence_score:
-            merged[key] = _merge_pair(target, current)
-        else:
-            merged[key] = _merge_pair(current, target)
+        by_key.setdefault(target.endpoint_key, []).append(target)
+    merged: dict[str, EscalationTarget] = {}
+    for key, group in by_key.items():
+        # Highest confidence first; ties by content, so the input order never matters.
+        group.sort(key=lambda t: (-t.confidence_score, repr(astuple(t))))
+        primary = group[0]
+        for other in group[1:]:
+            primary = _merge_pair(primary, other)
+        merged[key] = primary
     ordered = sorted(merged.values(), key=_order)
     return tuple(ordered if limit is None else ordered[: max(0, limit)])
 
