@@ -44,6 +44,8 @@ test: lint imports typecheck doctest pytest
 bench: setup
 	$(PY) -m benchmarks run --sizes 10k,100k --json benchmarks/results/latest.json
 	$(PY) -m benchmarks realdata --json benchmarks/results/realdata.json
+	$(PY) -m benchmarks frontier --json benchmarks/results/frontier.json
+	$(PY) -m benchmarks model-cost --json benchmarks/results/model-cost.json
 	$(PY) -m benchmarks.store --n 100000
 	$(PY) -m benchmarks.service
 

@@ -158,6 +158,26 @@ def _realdata(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frontier(args: argparse.Namespace) -> int:
+    from . import frontier
+
+    document = frontier.run(Path(args.data))
+    print(frontier.format_table(document))
+    if args.json:
+        dump(document, Path(args.json))
+    return 0
+
+
+def _model_cost(args: argparse.Namespace) -> int:
+    from . import model_cost
+
+    document = model_cost.run(args.n, repeats=args.repeats)
+    print(model_cost.format_table(document))
+    if args.json:
+        dump(document, Path(args.json))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
@@ -190,6 +210,21 @@ def main(argv: list[str] | None = None) -> int:
     case.add_argument("--dbscan-eps", type=float, required=False, default=None)
     case.add_argument("--dbscan-min-samples", type=int, default=None)
     case.set_defaults(func=_case)
+
+    front = sub.add_parser(
+        "frontier", help="the best any simple location/time/category rule does on real files"
+    )
+    front.add_argument("--data", default=str(Path(__file__).parent / "data" / "real311"))
+    front.add_argument("--json")
+    front.set_defaults(func=_frontier)
+
+    cost = sub.add_parser(
+        "model-cost", help="time DEFAULT_MODEL against the previous one in one process"
+    )
+    cost.add_argument("--n", type=int, default=100_000)
+    cost.add_argument("--repeats", type=int, default=7)
+    cost.add_argument("--json")
+    cost.set_defaults(func=_model_cost)
 
     tune = sub.add_parser(
         "tune", help="select DEFAULT_MODEL on real 311 files and synthetic hard data"
