@@ -1,6 +1,7 @@
 """Tokenizer, stop words and per-report text features.
 
-The tokenizer follows the upstream CleanApp system (reference §4.1):
+The tokenizer follows the upstream CleanApp system (its `tokenize` helper of the cluster
+analysis), with one documented difference in step 3:
 
 1. lowercase the text;
 2. split on every character that is neither a Unicode letter nor a Unicode number

@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("cleanapp_geo", "cleanapp_api")
 MAX_LINES = 800
 #: Modules still over the limit, each owned by work in progress elsewhere; shrink, never grow.
-OVER_LIMIT = {
-    "cleanapp_geo/synthetic.py": 911,  # issue 10 (similarity model, real data) rewrites it
-}
+OVER_LIMIT: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")

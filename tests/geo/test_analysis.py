@@ -1,4 +1,5 @@
-"""The upstream worked example (reference §4.7, §12.1 T1/T2) and the analysis API."""
+"""The upstream worked example (the Zurich facade reports and their hypothesis ids, confidence,
+urgency and rationale, as the Go tests T1/T2 check them) and the analysis API."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import cleanapp_geo._synthetic_words as _synthetic_words
 import cleanapp_geo.synthetic as synthetic
 from cleanapp_geo.schema import REPORT_COLUMNS, validate_reports
 from cleanapp_geo.synthetic import INCIDENT_ID, incident_pairs, make_reports
@@ -382,7 +383,7 @@ def test_bad_arguments_raise(kwargs, message):
 
 def test_python_string_fallback_gives_the_same_frame(monkeypatch):
     arrow = make_reports(3_000, seed=5, mode="hard")
-    monkeypatch.setattr(synthetic, "_arrow_strings", lambda: False)
+    monkeypatch.setattr(_synthetic_words, "_arrow_strings", lambda: False)
     python = make_reports(3_000, seed=5, mode="hard")
     pd.testing.assert_frame_equal(arrow, python)
     pd.testing.assert_frame_equal(make_reports(0), make_reports(0))
