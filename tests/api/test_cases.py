@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from api_support import JWT_SECRET, OTHER_SECRET, bearer, client_for, mint_token
@@ -883,3 +884,31 @@ def test_match_cluster_bad_input(
     api: TestClient[Any], store: sa.Engine, body: dict[str, Any], message: str
 ) -> None:
     assert message in _error(api.post(f"{CASES}/match-cluster", json=body), 400)
+
+
+def test_case_reads_and_aggregates_use_the_one_preferred_analysis(
+    api: TestClient[Any], store: sa.Engine, alice: dict[str, str]
+) -> None:
+    """English, else the smallest language code: the rule the analysis routes use too.
+
+    Never a mix of several analyses' fields (the per-column maxima across languages used
+    to give report 41 the German title with the French severity).
+    """
+    analyses = pd.DataFrame(
+        {
+            "seq": [41, 41, 42, 42],
+            "language": ["fr", "de", "en", "it"],
+            "title": ["Apfel", "Zebra", "English", "Zzz"],
+            "summary": ["fr", "de", "en", "it"],
+            "severity_level": [0.9, 0.2, 0.3, 0.95],
+            "classification": ["physical"] * 4,
+        }
+    )
+    write(store, [record(41, language="de"), record(42)], analyses=analyses)
+    response = api.post(CASES, json=create_body([41, 42]), headers=alice)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    links = {link["seq"]: link for link in body["linked_reports"]}
+    assert (links[41]["title"], links[41]["severity_level"]) == ("Zebra", 0.2)
+    assert (links[42]["title"], links[42]["severity_level"]) == ("English", 0.3)
+    assert body["case"]["severity_score"] == 0.3  # not 0.9 or 0.95 of other languages

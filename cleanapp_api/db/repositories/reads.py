@@ -42,23 +42,8 @@ def _case_columns() -> list[sa.Column[Any]]:
 
 def _linked_reports(conn: sa.Connection, case_id: str) -> list[CaseReportLink]:
     cr, r, a = t.case_reports, t.reports, t.report_analysis
-    english = (
-        sa.select(a.c.title, a.c.summary, a.c.classification, a.c.severity_level)
-        .where(a.c.seq == cr.c.seq, sa.func.lower(a.c.language) == "en")
-        .order_by(a.c.language)
-        .limit(1)
-        .lateral("en")
-    )
-    highest = (
-        sa.select(
-            sa.func.max(a.c.title).label("title"),
-            sa.func.max(a.c.summary).label("summary"),
-            sa.func.max(a.c.classification).label("classification"),
-            sa.func.max(a.c.severity_level).label("severity_level"),
-        )
-        .where(a.c.seq == cr.c.seq)
-        .lateral("mx")
-    )
+    # The report's preferred analysis (the language in reports.preferred_language, kept by
+    # the store's triggers): the one rule cleanapp_geo.io.read uses too.
     stmt = (
         sa.select(
             cr.c.case_id,
@@ -67,22 +52,20 @@ def _linked_reports(conn: sa.Connection, case_id: str) -> list[CaseReportLink]:
             cr.c.link_reason,
             cr.c.confidence,
             cr.c.attached_at,
-            sa.func.coalesce(english.c.title, highest.c.title, "").label("title"),
-            sa.func.coalesce(english.c.summary, highest.c.summary, "").label("summary"),
-            sa.func.coalesce(english.c.classification, highest.c.classification, "physical").label(
-                "classification"
-            ),
-            sa.func.coalesce(english.c.severity_level, highest.c.severity_level, 0.0).label(
-                "severity_level"
-            ),
+            sa.func.coalesce(a.c.title, "").label("title"),
+            sa.func.coalesce(a.c.summary, "").label("summary"),
+            sa.func.coalesce(a.c.classification, "physical").label("classification"),
+            sa.func.coalesce(a.c.severity_level, 0.0).label("severity_level"),
             r.c.latitude,
             r.c.longitude,
             r.c.ts,
         )
         .select_from(
-            cr.join(r, r.c.seq == cr.c.seq)
-            .join(english, sa.true(), isouter=True)
-            .join(highest, sa.true(), isouter=True)
+            cr.join(r, r.c.seq == cr.c.seq).join(
+                a,
+                sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language),
+                isouter=True,
+            )
         )
         .where(cr.c.case_id == case_id)
         .order_by(cr.c.attached_at, cr.c.seq)

@@ -305,7 +305,8 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     ``first_seen_at``/``last_seen_at``, ``severity_score = criticality_score`` (max
     severity), ``urgency_score`` (:func:`cleanapp_geo.cases.case_urgency`), ``trend_score``
     (:func:`cleanapp_geo.cases.case_trend`) and ``updated_at``. Severity of a report is its
-    English analysis's, else the highest over languages, else 0. ``confidence_score`` and
+    preferred analysis's (``reports.preferred_language``, the rule of
+    :mod:`cleanapp_geo.io.read`), else 0. ``confidence_score`` and
     ``exposure_score`` are left alone.
 
     Parameters
@@ -335,15 +336,12 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     aggregate_json = {"type": "FeatureCollection", "features": features} if features else None
     bbox = list(geometry_bounds(area)) if area is not None else None
 
-    english = (
+    preferred = (
         sa.select(a.c.severity_level)
-        .where(a.c.seq == cr.c.seq, sa.func.lower(a.c.language) == "en")
-        .order_by(a.c.language)
-        .limit(1)
+        .where(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
         .scalar_subquery()
     )
-    highest = sa.select(sa.func.max(a.c.severity_level)).where(a.c.seq == cr.c.seq)
-    severity = sa.func.coalesce(english, highest.scalar_subquery(), 0.0)
+    severity = sa.func.coalesce(preferred, 0.0)
     linked = (
         sa.select(cr.c.seq, r.c.latitude, r.c.longitude, r.c.ts, severity.label("severity"))
         .select_from(cr.join(r, r.c.seq == cr.c.seq))
