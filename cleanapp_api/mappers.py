@@ -7,19 +7,35 @@ spelling is decided next to the schemas, once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import sqlalchemy as sa
 
 from cleanapp_api.common.timefmt import rfc3339
-from cleanapp_api.schemas import Case, EmailDelivery, EscalationAction
+from cleanapp_api.schemas import (
+    AuditEvent,
+    Case,
+    CaseReportLink,
+    EmailDelivery,
+    EscalationAction,
+    EscalationTarget,
+    ReportCaseSummary,
+    ResolutionSignal,
+    SavedCluster,
+)
 
 __all__ = [
     "action_from_row",
+    "audit_from_row",
     "case_from_row",
+    "cluster_from_row",
     "delivery_from_row",
     "json_text",
+    "link_from_row",
+    "report_case_from_row",
+    "signal_from_row",
+    "target_from_row",
     "timestamp_text",
 ]
 
@@ -108,4 +124,110 @@ def delivery_from_row(row: sa.RowMapping) -> EmailDelivery:
         error_message=row["error_message"] or "",
         created_at=timestamp_text(row["created_at"]),
         updated_at=timestamp_text(row["updated_at"]),
+    )
+
+
+def link_from_row(row: Any) -> CaseReportLink:
+    """Wire form of a linked report (a ``case_reports`` row with its report and analysis)."""
+    return CaseReportLink(
+        case_id=row["case_id"],
+        seq=row["seq"],
+        public_id=row["public_id"],
+        link_reason=row["link_reason"],
+        confidence=row["confidence"],
+        attached_at=timestamp_text(row["attached_at"]),
+        title=row["title"],
+        summary=row["summary"],
+        classification=row["classification"],
+        severity_level=row["severity_level"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        report_timestamp=timestamp_text(row["ts"]),
+        last_email_sent_at=None,
+        recipient_count=0,
+    )
+
+
+def cluster_from_row(row: Any) -> SavedCluster:
+    """Wire form of a ``saved_clusters`` row with its ``case_clusters`` link."""
+    return SavedCluster(
+        cluster_id=row["cluster_id"],
+        source_type=row["source_type"],
+        classification=row["classification"],
+        geometry_json=json_text(row["geometry_json"]),
+        bbox_json=json_text(row["bbox_json"]),
+        centroid_lat=row["centroid_lat"],
+        centroid_lng=row["centroid_lng"],
+        cluster_fingerprint=row["cluster_fingerprint"],
+        seed_report_seq=row["seed_report_seq"],
+        report_count=row["report_count"],
+        summary=row["summary"],
+        stats_json=json_text(row["stats_json"]),
+        analysis_json=json_text(row["analysis_json"]),
+        created_by_user_id=row["created_by_user_id"],
+        created_at=timestamp_text(row["created_at"]),
+        updated_at=timestamp_text(row["updated_at"]),
+        match_score=row["match_score"],
+        match_reason=row["match_reason"] or "",
+        linked_at=timestamp_text(row["linked_at"]),
+    )
+
+
+#: Target text columns that are NULL in the store and "" on the wire.
+_TARGET_TEXT: Final = (
+    "organization", "display_name", "email", "phone", "website", "contact_url",
+    "social_platform", "social_handle", "source_url", "evidence_text", "verification_level",
+    "reason_selected", "rationale",
+)  # fmt: skip
+
+
+def target_from_row(row: Any) -> EscalationTarget:
+    """Wire form of a ``case_escalation_targets`` row."""
+    values = dict(row)
+    for name in _TARGET_TEXT:
+        values[name] = values[name] or ""
+    values["cooldown_until"] = rfc3339(values["cooldown_until"])
+    values["created_at"] = timestamp_text(values["created_at"])
+    return EscalationTarget(**values)
+
+
+def signal_from_row(row: Any) -> ResolutionSignal:
+    """Wire form of a ``case_resolution_signals`` row."""
+    return ResolutionSignal(
+        id=row["id"],
+        case_id=row["case_id"],
+        source_type=row["source_type"],
+        summary=row["summary"],
+        linked_report_seq=row["linked_report_seq"],
+        metadata_json=json_text(row["metadata_json"]),
+        created_at=timestamp_text(row["created_at"]),
+    )
+
+
+def audit_from_row(row: Any) -> AuditEvent:
+    """Wire form of a ``case_audit_events`` row."""
+    return AuditEvent(
+        id=row["id"],
+        case_id=row["case_id"],
+        event_type=row["event_type"],
+        actor_user_id=row["actor_user_id"],
+        payload_json=json_text(row["payload_json"]),
+        created_at=timestamp_text(row["created_at"]),
+    )
+
+
+def report_case_from_row(row: Any) -> ReportCaseSummary:
+    """Wire form of a case holding a report (with its target and delivery counts)."""
+    return ReportCaseSummary(
+        case_id=row["case_id"],
+        slug=row["slug"],
+        title=row["title"],
+        status=row["status"],
+        classification=row["classification"],
+        summary=row["summary"],
+        severity_score=row["severity_score"],
+        urgency_score=row["urgency_score"],
+        updated_at=timestamp_text(row["updated_at"]),
+        escalation_target_count=int(row["targets"]),
+        delivery_count=int(row["deliveries"]),
     )

@@ -1,18 +1,25 @@
-"""Case reads: the case detail and the cases holding a report, as wire objects."""
+"""Case reads: the queries of the case detail and of the cases holding a report.
+
+Each query's rows get their wire form from :mod:`cleanapp_api.mappers`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.mappers import (
     action_from_row,
+    audit_from_row,
     case_from_row,
+    cluster_from_row,
     delivery_from_row,
-    json_text,
-    timestamp_text,
+    link_from_row,
+    report_case_from_row,
+    signal_from_row,
+    target_from_row,
 )
 from cleanapp_api.schemas import (
     AuditEvent,
@@ -24,7 +31,6 @@ from cleanapp_api.schemas import (
     ReportCaseSummary,
     ResolutionSignal,
     SavedCluster,
-    rfc3339,
 )
 
 __all__ = [
@@ -70,26 +76,7 @@ def _linked_reports(conn: sa.Connection, case_id: str) -> list[CaseReportLink]:
         .where(cr.c.case_id == case_id)
         .order_by(cr.c.attached_at, cr.c.seq)
     )
-    return [
-        CaseReportLink(
-            case_id=row.case_id,
-            seq=row.seq,
-            public_id=row.public_id,
-            link_reason=row.link_reason,
-            confidence=row.confidence,
-            attached_at=timestamp_text(row.attached_at),
-            title=row.title,
-            summary=row.summary,
-            classification=row.classification,
-            severity_level=row.severity_level,
-            latitude=row.latitude,
-            longitude=row.longitude,
-            report_timestamp=timestamp_text(row.ts),
-            last_email_sent_at=None,
-            recipient_count=0,
-        )
-        for row in conn.execute(stmt)
-    ]
+    return [link_from_row(row) for row in conn.execute(stmt).mappings()]
 
 
 def _clusters(conn: sa.Connection, case_id: str) -> list[SavedCluster]:
@@ -101,37 +88,7 @@ def _clusters(conn: sa.Connection, case_id: str) -> list[SavedCluster]:
         .where(cc.c.case_id == case_id)
         .order_by(cc.c.linked_at, cc.c.cluster_id)
     )
-    return [
-        SavedCluster(
-            cluster_id=row["cluster_id"],
-            source_type=row["source_type"],
-            classification=row["classification"],
-            geometry_json=json_text(row["geometry_json"]),
-            bbox_json=json_text(row["bbox_json"]),
-            centroid_lat=row["centroid_lat"],
-            centroid_lng=row["centroid_lng"],
-            cluster_fingerprint=row["cluster_fingerprint"],
-            seed_report_seq=row["seed_report_seq"],
-            report_count=row["report_count"],
-            summary=row["summary"],
-            stats_json=json_text(row["stats_json"]),
-            analysis_json=json_text(row["analysis_json"]),
-            created_by_user_id=row["created_by_user_id"],
-            created_at=timestamp_text(row["created_at"]),
-            updated_at=timestamp_text(row["updated_at"]),
-            match_score=row["match_score"],
-            match_reason=row["match_reason"] or "",
-            linked_at=timestamp_text(row["linked_at"]),
-        )
-        for row in conn.execute(stmt).mappings()
-    ]
-
-
-_TARGET_TEXT: Final = (
-    "organization", "display_name", "email", "phone", "website", "contact_url",
-    "social_platform", "social_handle", "source_url", "evidence_text", "verification_level",
-    "reason_selected", "rationale",
-)  # fmt: skip
+    return [cluster_from_row(row) for row in conn.execute(stmt).mappings()]
 
 
 def _targets(conn: sa.Connection, case_id: str) -> list[EscalationTarget]:
@@ -147,15 +104,7 @@ def _targets(conn: sa.Connection, case_id: str) -> list[EscalationTarget]:
             et.c.id,
         )
     )
-    out = []
-    for row in conn.execute(stmt).mappings():
-        values = dict(row)
-        for name in _TARGET_TEXT:
-            values[name] = values[name] or ""
-        values["cooldown_until"] = rfc3339(values["cooldown_until"])
-        values["created_at"] = timestamp_text(values["created_at"])
-        out.append(EscalationTarget(**values))
-    return out
+    return [target_from_row(row) for row in conn.execute(stmt).mappings()]
 
 
 def _case_rows(conn: sa.Connection, table: sa.Table, case_id: str) -> sa.MappingResult:
@@ -174,32 +123,11 @@ def _deliveries(conn: sa.Connection, case_id: str) -> list[EmailDelivery]:
 
 
 def _signals(conn: sa.Connection, case_id: str) -> list[ResolutionSignal]:
-    return [
-        ResolutionSignal(
-            id=row["id"],
-            case_id=row["case_id"],
-            source_type=row["source_type"],
-            summary=row["summary"],
-            linked_report_seq=row["linked_report_seq"],
-            metadata_json=json_text(row["metadata_json"]),
-            created_at=timestamp_text(row["created_at"]),
-        )
-        for row in _case_rows(conn, t.case_resolution_signals, case_id)
-    ]
+    return [signal_from_row(row) for row in _case_rows(conn, t.case_resolution_signals, case_id)]
 
 
 def _audit(conn: sa.Connection, case_id: str) -> list[AuditEvent]:
-    return [
-        AuditEvent(
-            id=row["id"],
-            case_id=row["case_id"],
-            event_type=row["event_type"],
-            actor_user_id=row["actor_user_id"],
-            payload_json=json_text(row["payload_json"]),
-            created_at=timestamp_text(row["created_at"]),
-        )
-        for row in _case_rows(conn, t.case_audit_events, case_id)
-    ]
+    return [audit_from_row(row) for row in _case_rows(conn, t.case_audit_events, case_id)]
 
 
 def case_detail(conn: sa.Connection, case_id: str) -> CaseDetail | None:
@@ -280,19 +208,4 @@ def cases_for_report(conn: sa.Connection, seq: int) -> list[ReportCaseSummary]:
         .where(cr.c.seq == sa.bindparam("seq", int(seq), sa.BigInteger))
         .order_by(c.c.updated_at.desc(), c.c.created_at.desc(), c.c.case_id)
     )
-    return [
-        ReportCaseSummary(
-            case_id=row.case_id,
-            slug=row.slug,
-            title=row.title,
-            status=row.status,
-            classification=row.classification,
-            summary=row.summary,
-            severity_score=row.severity_score,
-            urgency_score=row.urgency_score,
-            updated_at=timestamp_text(row.updated_at),
-            escalation_target_count=int(row.targets),
-            delivery_count=int(row.deliveries),
-        )
-        for row in conn.execute(stmt)
-    ]
+    return [report_case_from_row(row) for row in conn.execute(stmt).mappings()]
