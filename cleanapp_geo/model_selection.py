@@ -73,6 +73,7 @@ __all__ = [
     "SelectionReport",
     "SelectionSpace",
     "candidate_models",
+    "choose_gate",
     "score_candidates",
     "select_model",
 ]
@@ -103,8 +104,12 @@ class SelectionSpace:
         Besides the threshold of best synthetic F1, this many stricter ones whose F1
         still reaches the floor are tried (a city may need a stricter model than
         synthetic data does).
-    radius_gate_m : float
-        The radius gate of every candidate.
+    radius_gates_m : tuple of float
+        Radius gates tried; every candidate gets the smallest that keeps at least
+        ``min_candidate_recall`` of the true synthetic training pairs, so that blocking
+        stays spatial and fast without losing incidents.
+    min_candidate_recall : float
+        See ``radius_gates_m``.
     """
 
     location_scale_m: tuple[float, ...] = (10.0, 20.0, 40.0, 80.0)
@@ -118,7 +123,8 @@ class SelectionSpace:
     missing: tuple[str, ...] = ("no_match", "ignore")
     category_weight: tuple[float, ...] = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
     stricter_thresholds: int = 3
-    radius_gate_m: float = 150.0
+    radius_gates_m: tuple[float, ...] = (100.0, 120.0, 150.0, 200.0)
+    min_candidate_recall: float = 0.995
 
     def size(self) -> int:
         """Upper bound on the number of candidates."""
@@ -174,7 +180,7 @@ def candidate_models(
     list of Candidate
     """
     space = space or SelectionSpace()
-    gate = space.radius_gate_m
+    gate = choose_gate(synthetic, space)
     within = synthetic.distance_m <= gate
     out: list[Candidate] = []
     for location_scale in space.location_scale_m:
@@ -226,6 +232,27 @@ def candidate_models(
                         f"saturation {saturation:g}: {len(out)} candidates so far"
                     )
     return out
+
+
+def choose_gate(synthetic: PairSample, space: SelectionSpace) -> float:
+    """Return the smallest of ``space.radius_gates_m`` keeping enough true synthetic pairs.
+
+    Parameters
+    ----------
+    synthetic : PairSample
+        Labelled synthetic pairs within at least the largest gate.
+    space : SelectionSpace
+        Gives the gates and the recall to keep.
+
+    Returns
+    -------
+    float
+        The gate in metres (the largest when none keeps enough).
+    """
+    for gate in sorted(space.radius_gates_m):
+        if synthetic.candidate_recall(gate) >= space.min_candidate_recall:
+            return float(gate)
+    return float(max(space.radius_gates_m))
 
 
 def _feasible_thresholds(
@@ -541,24 +568,28 @@ def select_model(
         make_reports(n_reports, seed=int(s), mode="hard") for s in synthetic_train_seeds
     ]
     synthetic = labelled_pairs(
-        tuple(synthetic_train_seeds), frames=train_frames, max_radius_m=space.radius_gate_m
+        tuple(synthetic_train_seeds), frames=train_frames, max_radius_m=max(space.radius_gates_m)
     )
     del train_frames
-    say(f"{len(synthetic):,} synthetic training pairs; building candidates")
+    gate = choose_gate(synthetic, space)
+    say(
+        f"{len(synthetic):,} synthetic training pairs; radius gate {gate:g} m keeps "
+        f"{synthetic.candidate_recall(gate):.4f} of the true pairs; building candidates"
+    )
     candidates = candidate_models(synthetic, space, min_synthetic_f1=min_synthetic_f1, log=log)
     if not candidates:
         raise ValueError(
             f"no candidate reaches synthetic pairwise F1 {min_synthetic_f1}; widen the space"
         )
     say(f"{len(candidates):,} candidates; scoring them on {len(real)} real files")
-    table = score_candidates(candidates, real, radius_gate_m=space.radius_gate_m)
+    table = score_candidates(candidates, real, radius_gate_m=gate)
     names = list(real)
 
     def selected(training: Sequence[str]) -> tuple[SimilarityModel, pd.DataFrame]:
         best = int(np.argmax(objective(table, training, false_dup_cost=false_dup_cost)))
         # Rounded for reading; its own figures, not the unrounded candidate's.
         chosen = Candidate(_rounded(candidates[best].model), candidates[best].synthetic_f1)
-        return chosen.model, score_candidates([chosen], real, radius_gate_m=space.radius_gate_m)
+        return chosen.model, score_candidates([chosen], real, radius_gate_m=gate)
 
     folds: list[dict[str, Any]] = []
     for held in names:
@@ -599,8 +630,11 @@ def select_model(
             "missing": list(space.missing),
             "category_weight": list(space.category_weight),
             "stricter_thresholds": space.stricter_thresholds,
-            "radius_gate_m": space.radius_gate_m,
+            "radius_gates_m": list(space.radius_gates_m),
+            "min_candidate_recall": space.min_candidate_recall,
         },
+        "radius_gate_m": gate,
+        "gate_candidate_recall_train": synthetic.candidate_recall(gate),
     }
     return SelectionReport(
         model=model,

@@ -15,6 +15,7 @@ from cleanapp_geo.model_selection import (
     SelectionSpace,
     _with_category,
     candidate_models,
+    choose_gate,
     objective,
     score_candidates,
     select_model,
@@ -120,3 +121,13 @@ def test_select_model_refuses_one_file_or_shared_seeds(real):
         select_model(one)
     with pytest.raises(ValueError, match="must differ"):
         select_model(real, synthetic_train_seeds=(1, 2), synthetic_test_seeds=(2,))
+
+
+def test_the_gate_is_the_smallest_keeping_enough_true_pairs():
+    frames = [cg.make_reports(3_000, seed=4, mode="hard")]
+    sample = labelled_pairs((4,), frames=frames, max_radius_m=200.0)
+    space = SelectionSpace(radius_gates_m=(200.0, 5.0, 150.0), min_candidate_recall=0.99)
+    assert sample.candidate_recall(5.0) < 0.99 <= sample.candidate_recall(150.0)
+    assert choose_gate(sample, space) == 150.0
+    never = SelectionSpace(radius_gates_m=(5.0, 10.0), min_candidate_recall=0.99)
+    assert choose_gate(sample, never) == 10.0  # the largest when none keeps enough
