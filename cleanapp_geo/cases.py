@@ -29,6 +29,17 @@ highest report severity, the urgency :func:`case_urgency` adds 0.05 of the mean 
 cluster beyond the first, the trend :func:`case_trend` grows with the cluster count, and the
 anchor (:func:`anchor_index`) is the most severe report, then the newest, then the lowest
 ``seq``.
+
+Confidence and exposure
+-----------------------
+Both are derived from evidence (upstream stored the constants 0.8 and 0.6 and never
+recomputed them). :func:`case_confidence` -- how sure we are that the incident is real --
+combines the linked reports as independent witnesses: each *reporter* counts once, with
+the strongest of their links, and contributes ``0.5 × link confidence`` to a noisy-OR
+(one report 0.5, two reporters 0.75, three 0.875). :func:`case_exposure` -- how many people
+the problem reaches -- starts from the routing profile's exposure mode (public 0.6, users
+0.45, localised 0.25), adds 0.2 where vulnerable people gather and up to 0.2 for repeated
+reports (0.04 per distinct reporter beyond the first).
 """
 
 from __future__ import annotations
@@ -44,6 +55,8 @@ __all__ = [
     "STATUS_TRANSITIONS",
     "StatusChangeError",
     "anchor_index",
+    "case_confidence",
+    "case_exposure",
     "case_trend",
     "case_urgency",
     "check_initial_status",
@@ -75,6 +88,13 @@ ASSIGNABLE_STATUSES: Final = tuple(s for s in CASE_STATUSES if s != "merged")
 #: Urgency added per cluster beyond the first, and the cluster count of a full trend.
 URGENCY_PER_CLUSTER: Final = 0.05
 TREND_FULL_CLUSTERS: Final = 5
+#: A single report's weight as a witness of the incident (the noisy-OR step).
+WITNESS_WEIGHT: Final = 0.5
+#: Exposure by the routing profile's exposure mode, and its increments.
+EXPOSURE_BY_MODE: Final = {"public_exposure": 0.6, "user_exposure": 0.45, "localized": 0.25}
+SENSITIVE_OCCUPANCY_EXPOSURE: Final = 0.2
+EXPOSURE_PER_REPORTER: Final = 0.04
+EXPOSURE_REPORTERS_CAP: Final = 0.2
 
 
 class StatusChangeError(CleanAppGeoError, ValueError):
@@ -218,3 +238,61 @@ def anchor_index(
         if key > (severities[best], timestamps[best], -seqs[best]):
             best = i
     return best
+
+
+def case_confidence(link_confidences: Sequence[float], reporters: Sequence[str]) -> float:
+    """How sure we are that a case's incident is real, from its linked reports, in [0, 1].
+
+    Each reporter counts once, with the strongest of their links (``""`` is an unknown
+    reporter: each such report counts on its own); the reporters combine by noisy-OR:
+    ``1 − Π (1 − 0.5 · link confidence)``. 0 without reports.
+
+    Parameters
+    ----------
+    link_confidences : sequence of float
+        Each linked report's link confidence (``case_reports.confidence``), in [0, 1].
+    reporters : sequence of str
+        Each linked report's reporter id, in the same order.
+
+    Examples
+    --------
+    >>> case_confidence([1.0], ["u1"]), case_confidence([1.0, 0.95], ["u1", "u2"])
+    (0.5, 0.7375)
+    >>> case_confidence([1.0, 1.0], ["u1", "u1"])  # one reporter, twice
+    0.5
+    """
+    best: dict[str, float] = {}
+    for i, (confidence, reporter) in enumerate(zip(link_confidences, reporters, strict=True)):
+        key = reporter if reporter else f"\0{i}"
+        value = min(1.0, max(0.0, float(confidence)))
+        best[key] = max(best.get(key, 0.0), value)
+    doubt = 1.0
+    for value in best.values():
+        doubt *= 1.0 - WITNESS_WEIGHT * value
+    return round(1.0 - doubt, 12)
+
+
+def case_exposure(exposure_mode: str, *, sensitive_occupancy: bool, reporters: int) -> float:
+    """How many people a case's problem reaches, in [0, 1]; 0 without reporters.
+
+    ``public_exposure`` 0.6, ``user_exposure`` 0.45, ``localized`` 0.25 (the routing
+    profile's exposure mode); +0.2 where vulnerable people gather (a school, a station, ...);
+    +0.04 per distinct reporter beyond the first, at most +0.2.
+
+    Examples
+    --------
+    >>> case_exposure("public_exposure", sensitive_occupancy=True, reporters=3)
+    0.88
+    >>> case_exposure("localized", sensitive_occupancy=False, reporters=1)
+    0.25
+    """
+    if reporters <= 0:
+        return 0.0
+    if exposure_mode not in EXPOSURE_BY_MODE:
+        allowed = ", ".join(EXPOSURE_BY_MODE)
+        raise ValueError(f"exposure_mode must be one of {allowed}, got {exposure_mode!r}")
+    value = EXPOSURE_BY_MODE[exposure_mode]
+    if sensitive_occupancy:
+        value += SENSITIVE_OCCUPANCY_EXPOSURE
+    value += min(EXPOSURE_REPORTERS_CAP, EXPOSURE_PER_REPORTER * (reporters - 1))
+    return round(min(1.0, value), 12)
