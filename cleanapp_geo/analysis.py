@@ -9,9 +9,10 @@ vectorised scoring → groups (connected components or average linkage, as the m
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +22,12 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from cleanapp_geo.arrays import ReportArrays, prepare_reports
 from cleanapp_geo.blocking import CandidatePlan, candidate_graph
 from cleanapp_geo.errors import InvalidModelError
+from cleanapp_geo.export import (
+    hypotheses_arrow,
+    iter_hypotheses,
+    select_hypotheses,
+    write_geoparquet,
+)
 from cleanapp_geo.grouping import group_labels
 from cleanapp_geo.hypotheses import (
     ClusterStats,
@@ -33,6 +40,9 @@ from cleanapp_geo.model import DEFAULT_MODEL, SimilarityModel
 from cleanapp_geo.schema import CLASSIFICATION, validate_reports
 from cleanapp_geo.scope import Scope, scope_reports
 from cleanapp_geo.similarity import edges_frame, scored_edges
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["AnalysisResult", "IncidentClusterer", "analyze"]
 
@@ -111,23 +121,93 @@ class AnalysisResult:
         """Edge table indexed ``(focal, neighbor)`` by seq, one column per contribution."""
         return edges_frame(self.arrays, self._edges)
 
-    def to_dict(self, *, max_hypotheses: int | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, *, limit: int | None = None, min_reports: int | None = None
+    ) -> dict[str, Any]:
         """Wire JSON of the analysis: ``classification``, ``stats`` and ``hypotheses``.
 
         Parameters
         ----------
-        max_hypotheses : int, optional
-            Emit only the first hypotheses (all by default).
+        limit : int, optional
+            Emit at most this many hypotheses, the first ones (all by default).
+        min_reports : int, optional
+            Emit only hypotheses of at least this many reports.
+
+        Returns
+        -------
+        dict
+            One dict per emitted hypothesis; for large results prefer :meth:`to_arrow`,
+            :meth:`to_parquet` or :meth:`iter_hypotheses`, which build none.
         """
-        if max_hypotheses is None and "hypotheses" in self.__dict__:
+        positions = select_hypotheses(self.table, limit=limit, min_reports=min_reports)
+        if len(positions) == len(self.table) and "hypotheses" in self.__dict__:
             records = [h.to_dict() for h in self.hypotheses]
         else:
-            records = self.table.to_records(max_hypotheses)
+            records = self.table.to_records(positions=positions)
         return {
             "classification": self.classification,
             "stats": self.stats.to_dict(),
             "hypotheses": records,
         }
+
+    def to_arrow(
+        self,
+        *,
+        limit: int | None = None,
+        min_reports: int | None = None,
+        geometry: bool = True,
+    ) -> pa.Table:
+        """Return the hypotheses as an Arrow table, in order, with no Python object per one.
+
+        Parameters
+        ----------
+        limit, min_reports : int, optional
+            As in :meth:`to_dict`.
+        geometry : bool, default True
+            Add a WKB ``geometry`` column (the representative's location) and the
+            GeoParquet metadata, so ``geopandas.GeoDataFrame.from_arrow`` reads it.
+
+        Returns
+        -------
+        pyarrow.Table
+            The columns of :data:`cleanapp_geo.export.HYPOTHESIS_COLUMNS` (the wire
+            fields of :class:`IncidentHypothesis`) and ``geometry``.
+        """
+        positions = select_hypotheses(self.table, limit=limit, min_reports=min_reports)
+        return hypotheses_arrow(self.table, positions, geometry=geometry)
+
+    def to_parquet(
+        self, path: str | Path, *, limit: int | None = None, min_reports: int | None = None
+    ) -> Path:
+        """Write the hypotheses to a GeoParquet file (the table of :meth:`to_arrow`).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write.
+        limit, min_reports : int, optional
+            As in :meth:`to_dict`.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+        """
+        return write_geoparquet(self.to_arrow(limit=limit, min_reports=min_reports), path)
+
+    def iter_hypotheses(self, *, min_reports: int | None = None) -> Iterator[IncidentHypothesis]:
+        """Yield the hypotheses in order, materialising a batch at a time.
+
+        Parameters
+        ----------
+        min_reports : int, optional
+            Only hypotheses of at least this many reports.
+
+        Yields
+        ------
+        IncidentHypothesis
+        """
+        return iter_hypotheses(self.table, select_hypotheses(self.table, min_reports=min_reports))
 
     def __repr__(self) -> str:
         return (

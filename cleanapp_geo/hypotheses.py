@@ -31,6 +31,7 @@ __all__ = [
     "format_timestamp",
     "group_hypotheses",
     "hypothesis_id",
+    "title_from_tokens",
 ]
 
 HIGH_PRIORITY_SEVERITY: Final = 0.8
@@ -231,31 +232,57 @@ class HypothesisTable:
         count = min(count, len(self))
         done = self._titles[0] if self._titles else np.empty(0, dtype=object)
         if count > len(done):
-            new = self.arrays.title_text(self.representative_positions[len(done) : count])
-            for k in np.flatnonzero(new == ""):
-                h = len(done) + k
-                members = self.member_positions[self.offsets[h] : self.offsets[h + 1]]
-                new[k] = _title_from_tokens(self.arrays, members)
+            new = self._compute_titles(np.arange(len(done), count))
             done = np.concatenate((done, new))
             self._titles[:] = [done]
         return done[:count]
+
+    def titles_at(self, positions: np.ndarray) -> np.ndarray:
+        """Titles of the hypotheses at ``positions`` (an int array), as :meth:`titles`.
+
+        Titles already computed are reused; the others are computed and not kept.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        done = self._titles[0] if self._titles else np.empty(0, dtype=object)
+        if len(positions) == 0 or positions.max() < len(done):
+            return done[positions]
+        if len(positions) == len(self) or positions[-1] == len(positions) - 1:
+            return self.titles(int(positions.max()) + 1)[positions]  # a prefix: keep them
+        return self._compute_titles(positions)
+
+    def has_titles(self, positions: np.ndarray) -> bool:
+        """Whether the titles at ``positions`` are already computed (and kept)."""
+        done = len(self._titles[0]) if self._titles else 0
+        return len(positions) == 0 or int(np.max(positions)) < done
+
+    def _compute_titles(self, positions: np.ndarray) -> np.ndarray:
+        titles = self.arrays.title_text(self.representative_positions[positions])
+        for k in np.flatnonzero(titles == ""):
+            h = positions[k]
+            members = self.member_positions[self.offsets[h] : self.offsets[h + 1]]
+            titles[k] = title_from_tokens(self.arrays, members)
+        return titles
 
     def report_seqs(self, h: int) -> list[int]:
         """Seqs of hypothesis ``h``, in hypothesis order."""
         return self.member_seqs[self.offsets[h] : self.offsets[h + 1]].tolist()
 
-    def to_hypotheses(self, limit: int | None = None) -> list[IncidentHypothesis]:
-        """Materialise the first ``limit`` hypotheses (all when None)."""
-        return [IncidentHypothesis(*row) for row in self._rows(limit)]
+    def to_hypotheses(
+        self, limit: int | None = None, *, positions: np.ndarray | None = None
+    ) -> list[IncidentHypothesis]:
+        """Materialise the first ``limit`` hypotheses (all when None), or those at ``positions``."""
+        return [IncidentHypothesis(*row) for row in self._rows(self._positions(limit, positions))]
 
-    def to_records(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Wire JSON objects of the first ``limit`` hypotheses, without dataclasses.
+    def to_records(
+        self, limit: int | None = None, *, positions: np.ndarray | None = None
+    ) -> list[dict[str, Any]]:
+        """Wire JSON objects of the first ``limit`` hypotheses (or those at ``positions``).
 
         Same content as ``[h.to_dict() for h in self.to_hypotheses(limit)]``, faster.
         """
         names = _HYPOTHESIS_FIELDS
         records = []
-        for row in self._rows(limit):
+        for row in self._rows(self._positions(limit, positions)):
             record = dict(zip(names, row, strict=True))
             record["report_seqs"] = list(record["report_seqs"])
             record["rationale"] = list(record["rationale"])
@@ -263,14 +290,17 @@ class HypothesisTable:
             records.append(record)
         return records
 
-    def _rows(self, limit: int | None) -> Iterator[tuple[Any, ...]]:
-        """Field tuples of the first ``limit`` hypotheses, in dataclass field order."""
-        count = len(self) if limit is None else min(limit, len(self))
-        offsets = self.offsets[: count + 1].tolist()
-        member_seqs = self.member_seqs[: offsets[-1]].tolist()
-        seq_texts = [str(s) for s in member_seqs]
-        columns = [self.titles(count).tolist()] + [
-            getattr(self, name)[:count].tolist()
+    def _positions(self, limit: int | None, positions: np.ndarray | None) -> np.ndarray:
+        if positions is not None:
+            return np.asarray(positions, dtype=np.int64)
+        return np.arange(len(self) if limit is None else min(limit, len(self)), dtype=np.int64)
+
+    def _rows(self, positions: np.ndarray) -> Iterator[tuple[Any, ...]]:
+        """Field tuples of the hypotheses at ``positions``, in dataclass field order."""
+        starts = self.offsets[positions]
+        stops = self.offsets[positions + 1]
+        columns = [self.titles_at(positions).tolist()] + [
+            getattr(self, name)[positions].tolist()
             for name in (
                 "classification",
                 "representative_report_seq",
@@ -281,19 +311,20 @@ class HypothesisTable:
                 "reason_bits",
             )
         ]
+        member_seqs = self.member_seqs
         reasons_cache: dict[int, tuple[str, ...]] = {}
-        for h, (title, cls, rep, size, conf, sev, urg, bits) in enumerate(
-            zip(*columns, strict=True)
+        for start, stop, title, cls, rep, size, conf, sev, urg, bits in zip(
+            starts.tolist(), stops.tolist(), *columns, strict=True
         ):
-            start, stop = offsets[h], offsets[h + 1]
+            seqs = member_seqs[start:stop].tolist()
             if bits not in reasons_cache:
                 reasons_cache[bits] = tuple(reasons_from_bits(bits))
             yield (
-                _hashed_id(str(title), " ".join(seq_texts[start:stop])),
+                _hashed_id(str(title), " ".join(map(str, seqs))),
                 str(title),
                 str(cls),
                 rep,
-                tuple(member_seqs[start:stop]),
+                tuple(seqs),
                 size,
                 conf,
                 sev,
@@ -436,7 +467,7 @@ def _gather_members(
     return order[np.repeat(starts[rank], new_sizes) + within]
 
 
-def _title_from_tokens(arrays: ReportArrays, members: np.ndarray) -> str:
+def title_from_tokens(arrays: ReportArrays, members: np.ndarray) -> str:
     """Fallback title: the three most frequent tokens, title-cased (ties alphabetical)."""
     counts: Counter[str] = Counter()
     for tokens in arrays.token_sets(members):
