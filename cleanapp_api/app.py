@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cleanapp_api.auth import BEARER_SECURITY_SCHEME, Authenticator, DbTokenStore
+from cleanapp_api.common.json_body import CheckedJsonRequest
 from cleanapp_api.dependencies import app_dependencies
 from cleanapp_api.errors import error_response, exception_handlers
 from cleanapp_api.middleware import compression_config, install_edge_middleware
@@ -200,6 +201,7 @@ def create_app(
         compression_config=compression_config(),
         openapi_config=openapi,
         request_max_body_size=settings.request_body_limit_bytes,
+        request_class=CheckedJsonRequest,
         lifespan=[_lifespan],
         state=State({"settings": settings}),
         logging_config=None,

@@ -9,7 +9,8 @@ Authentication (upstream ``AuthMiddleware``)
    HS512; ``none`` and asymmetric algorithms are refused), with a numeric ``exp`` in the
    future (``nbf`` is honoured when present; ``iat`` and ``aud`` are not checked, as
    golang-jwt v5 does not by default). Claim ``type`` must not be ``"refresh"`` (a missing
-   ``type`` is allowed: legacy tokens have none); ``user_id`` must be a non-empty string;
+   ``type`` is allowed: legacy tokens have none); ``user_id`` must be a non-empty string of
+   at most 255 characters (the store's width, checked before the store sees it);
    the optional ``roles`` claim must be a list of strings (or one space-separated string).
 4. With ``AUTH_TOKEN_STORE=db`` the token must also have a row in ``auth_tokens`` with this
    ``user_id``, ``token_hash = sha256_hex(token)``, ``token_type = 'access'`` and
@@ -49,6 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cleanapp_api.errors import ApiError
 from cleanapp_api.policy import (
     ADMIN_ROLE,
+    MAX_USER_ID_LENGTH,
     MSG_NOT_CASE_EDITOR,
     SERVICE_ROLE,
     AuthenticatedUser,
@@ -188,6 +190,8 @@ def decode_access_token(token: str, secret: str) -> AuthenticatedUser:
     user_id = claims.get("user_id")
     if not isinstance(user_id, str) or not user_id.strip():
         raise InvalidTokenError("user_id claim missing, empty or not a string")
+    if len(user_id) > MAX_USER_ID_LENGTH:
+        raise InvalidTokenError(f"user_id claim longer than {MAX_USER_ID_LENGTH} characters")
     return AuthenticatedUser(user_id=user_id, roles=_parse_roles(claims.get("roles")))
 
 

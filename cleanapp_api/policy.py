@@ -25,10 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from cleanapp_api.domain_errors import NotCaseEditor
+from cleanapp_api.domain_errors import InvalidRequest, NotCaseEditor
 
 __all__ = [
     "ADMIN_ROLE",
+    "MAX_USER_ID_LENGTH",
     "MSG_NOT_CASE_EDITOR",
     "SERVICE_ROLE",
     "AuthenticatedUser",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 ADMIN_ROLE: Final = "admin"
+#: Longest user id (token ``user_id``, body ``actor_user_id``): the store's column width.
+MAX_USER_ID_LENGTH: Final = 255
 SERVICE_ROLE: Final = "service"
 MSG_NOT_CASE_EDITOR: Final = (
     "only the case creator, an admin or a service account may change this case"
@@ -138,7 +141,17 @@ def effective_actor(user: AuthenticatedUser, body_actor: str | None) -> str:
     'u1'
     >>> effective_actor(AuthenticatedUser("svc", frozenset({"service"})), "u9")
     'u9'
+
+    Raises
+    ------
+    InvalidRequest
+        400 when a service token's ``actor_user_id`` is longer than 255 characters.
     """
     if user.is_service and body_actor is not None and body_actor.strip():
-        return body_actor.strip()
+        actor = body_actor.strip()
+        if len(actor) > MAX_USER_ID_LENGTH:
+            raise InvalidRequest(
+                f"actor_user_id must be at most {MAX_USER_ID_LENGTH} characters, got {len(actor)}"
+            )
+        return actor
     return user.user_id

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeAlias
 import numpy as np
 import shapely
 
+from cleanapp_geo.antimeridian import cut_polygon
 from cleanapp_geo.errors import InvalidScopeError
 
 __all__ = [
@@ -51,7 +52,11 @@ def parse_scope_geojson(
     a FeatureCollection are unioned into one geometry (a Polygon when only one polygon
     results, else a MultiPolygon); overlapping features are merged, so they do not make
     the result invalid. Coordinates are ``[longitude, latitude]`` in EPSG:4326; a third
-    (altitude) value is accepted and dropped. Both ring orientations are accepted.
+    (altitude) value is accepted and dropped. Both ring orientations are accepted. An edge
+    whose longitudes differ by more than 180° crosses the antimeridian, and its polygon is
+    cut along it into parts (RFC 7946 §3.1.9; :mod:`cleanapp_geo.antimeridian`); edges of
+    exactly 180° or 360° of longitude (e.g. a whole-world box) and rings round a pole are
+    refused.
 
     Parameters
     ----------
@@ -73,7 +78,8 @@ def parse_scope_geojson(
         or a non-polygonal geometry, a FeatureCollection has no features, coordinates are
         missing, empty, nested wrongly or not finite numbers, a position has fewer than 2
         or more than 3 values, a coordinate is out of range, a ring is not closed or has
-        fewer than 4 positions, the geometry is not valid (self-intersection, hole outside
+        fewer than 4 positions, an edge spans 180° or 360° of longitude, a ring goes round a
+        pole, the geometry is not valid (self-intersection, hole outside
         its shell, ... as reported by :func:`shapely.is_valid_reason`), or there are more
         than ``max_vertices`` positions. The message names the problem and where it is.
 
@@ -216,13 +222,13 @@ def _build(
     polygons: Sequence[_RawPolygon], where: str, *, multi: bool
 ) -> shapely.Polygon | shapely.MultiPolygon:
     built = [
-        shapely.Polygon(
-            _ring_array(polygon[0], 0, p, where),
-            [_ring_array(ring, r, p, where) for r, ring in enumerate(polygon[1:], start=1)],
-        )
+        part
         for p, polygon in enumerate(polygons)
+        for part in cut_polygon(
+            [_ring_array(ring, r, p, where) for r, ring in enumerate(polygon)], where, p
+        )
     ]
-    return shapely.MultiPolygon(built) if multi else built[0]
+    return shapely.MultiPolygon(built) if multi or len(built) > 1 else built[0]
 
 
 def _ring_array(ring: Sequence[Any], r: int, p: int, where: str) -> np.ndarray:

@@ -15,8 +15,10 @@ Boundary semantics
   ``ST_DWithin(geom::geography, centre::geography, radius_m)`` (spheroid distance).
 
 Polygons are taken as planar in longitude/latitude, as PostGIS ``geometry`` does: edges
-are straight lines in degrees, and a polygon that crosses the antimeridian must be split
-into parts (a MultiPolygon).
+are straight lines in degrees. A GeoJSON polygon with an edge crossing the antimeridian
+(longitudes more than 180° apart) is cut along it into parts (RFC 7946 §3.1.9,
+:mod:`cleanapp_geo.antimeridian`); a shapely polygon is taken as given, and no scope may
+have an edge of 180° or 360° of longitude (a whole-world box) or 180° of latitude.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 import pyproj
 import shapely
 
+from cleanapp_geo.antimeridian import check_edge_spans
 from cleanapp_geo.errors import InvalidReportsError, InvalidScopeError, UnknownReportError
 from cleanapp_geo.geojson import (
     MAX_SCOPE_VERTICES,
@@ -361,6 +364,9 @@ def _checked_shapely(
     if shapely.has_z(geom):
         geom = shapely.force_2d(geom)
     geom = validated_polygonal(geom, "")
+    for p, part in enumerate(shapely.get_parts(geom)):
+        for r, ring in enumerate([part.exterior, *part.interiors]):
+            check_edge_spans(shapely.get_coordinates(ring), f"ring {r} of polygon {p}")
     xmin, ymin, xmax, ymax = geom.bounds
     if xmin < -180.0 or xmax > 180.0 or ymin < -90.0 or ymax > 90.0:
         raise InvalidScopeError(

@@ -37,6 +37,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery, JSONBody
 from sqlalchemy import create_engine
 
+from cleanapp_api.common.json_body import CheckedJsonRequest
 from cleanapp_api.email_service.delivery import deliver, record_opt_out
 from cleanapp_api.email_service.errors import (
     MSG_NO_RECIPIENTS,
@@ -204,6 +205,7 @@ def create_email_app(settings: EmailSettings | None = None) -> Litestar:
         route_handlers=[send_case_escalation, unsubscribe, unsubscribe_one_click, healthz],
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.request_body_limit_bytes,
+        request_class=CheckedJsonRequest,
         lifespan=[_lifespan],
         state=State({"email_settings": settings}),
         openapi_config=None,

@@ -688,7 +688,8 @@ def parse_seq_param(raw: str | None) -> int:
     text = (raw or "").strip()
     if not text:
         raise InvalidRequest(MSG_SEQ_REQUIRED)
-    if not text.isascii() or not text.isdigit() or int(text) <= 0 or int(text) >= 2**63:
+    # At most 19 digits before int(): 2**63 has 19, and int() of a 4,301-digit text raises.
+    if len(text) > 19 or not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**63:
         raise InvalidRequest(MSG_SEQ_INVALID)
     return int(text)
 

@@ -159,10 +159,12 @@ def parse_geometry(
     if obj is None and not required:
         return None, None
     geometry = cg.parse_scope_geojson(obj)  # type: ignore[arg-type]
-    if obj is not None and obj.get("type") == "Feature":
-        echo = dict(obj["geometry"])
-    elif obj is not None and obj.get("type") in ("Polygon", "MultiPolygon"):
-        echo = dict(obj)
+    sent = obj.get("geometry") if obj is not None and obj.get("type") == "Feature" else obj
+    kind = sent.get("type") if isinstance(sent, Mapping) else None
+    # Echo a Polygon or MultiPolygon as sent, unless the library cut it at the antimeridian.
+    parts_sent = 1 if kind == "Polygon" else len(sent["coordinates"]) if sent else 0
+    if kind in ("Polygon", "MultiPolygon") and parts_sent == len(shapely.get_parts(geometry)):
+        echo = dict(sent)  # type: ignore[arg-type]
     else:
         echo = cg.scope_geojson(geometry)
     return geometry, echo
