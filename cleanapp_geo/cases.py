@@ -40,11 +40,18 @@ the strongest of their links, and contributes ``0.5 × link confidence`` to a no
 the problem reaches -- starts from the routing profile's exposure mode (public 0.6, users
 0.45, localised 0.25), adds 0.2 where vulnerable people gather and up to 0.2 for repeated
 reports (0.04 per distinct reporter beyond the first).
+
+Snapshots
+---------
+:func:`snapshot_fingerprint` names what a cluster snapshot says; two snapshots with one
+fingerprint are the same snapshot, stored once, so analysing the same scope again neither
+adds a cluster nor raises the urgency.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from cleanapp_geo.errors import CleanAppGeoError
@@ -61,6 +68,7 @@ __all__ = [
     "case_urgency",
     "check_initial_status",
     "check_status_change",
+    "snapshot_fingerprint",
 ]
 
 #: Case lifecycle values.
@@ -296,3 +304,47 @@ def case_exposure(exposure_mode: str, *, sensitive_occupancy: bool, reporters: i
         value += SENSITIVE_OCCUPANCY_EXPOSURE
     value += min(EXPOSURE_REPORTERS_CAP, EXPOSURE_PER_REPORTER * (reporters - 1))
     return round(min(1.0, value), 12)
+
+def snapshot_fingerprint(
+    classification: str,
+    geometry_json: str,
+    summary: str,
+    report_seqs: Iterable[int] = (),
+) -> str:
+    """Return the fingerprint of a cluster snapshot (SHA-1 hex).
+
+    With a geometry it is upstream's: the SHA-1 of the classification, the geometry's
+    GeoJSON text and the summary, each trimmed, joined by ``|``. Upstream left snapshots
+    without a geometry unfingerprinted; theirs is the SHA-1 of the classification, the
+    sorted report seqs and the summary, so that they de-duplicate too.
+
+    Parameters
+    ----------
+    classification : str
+        The snapshot's classification.
+    geometry_json : str
+        Its scope as GeoJSON text ("" without one).
+    summary : str
+        Its summary.
+    report_seqs : iterable of int, optional
+        Its reports (used only without a geometry).
+
+    Returns
+    -------
+    str
+        40 lowercase hex characters.
+
+    Examples
+    --------
+    >>> snapshot_fingerprint("physical", "", "s", [2, 1]) == snapshot_fingerprint(
+    ...     "physical", "", "s", [1, 2, 2])
+    True
+    >>> len(snapshot_fingerprint("physical", '{"type":"Polygon"}', ""))
+    40
+    """
+    if geometry_json.strip():
+        parts = (classification, geometry_json, summary)
+    else:
+        seqs = ",".join(str(s) for s in sorted({int(s) for s in report_seqs}))
+        parts = (classification, f"seqs:{seqs}", summary)
+    return hashlib.sha1("|".join(p.strip() for p in parts).encode()).hexdigest()

@@ -304,23 +304,27 @@ def send_escalation(
     detail = load_case(engine, case_id)
     case = detail.case
     require_case_editor(user, case.created_by_user_id)
+    actor = effective_actor(user, request.actor_user_id)
+    if key is not None:
+        # Replays come first: a merge moves a send to the target case, and the key still
+        # answers on either case (the request names the case it was made on).
+        with engine.connect() as conn:
+            existing = sends.find_send_by_key(conn, actor, key)
+            family = sends.merge_family(conn, case.case_id) if existing is not None else []
+        if existing is not None:
+            if existing.request_hash not in {planning.request_hash(c, request) for c in family}:
+                raise IdempotencyConflict(MSG_IDEMPOTENCY_CONFLICT)
+            if existing.status in FINAL_STATUSES and existing.response_status == 200:
+                return _replay(existing)
+            if not case.merged_into_case_id and settings.email_service_url:
+                return SendOutcome(drive_send(engine, settings, existing.id, nowait=True))
     if case.merged_into_case_id:
         raise AlreadyMerged(case.case_id, case.merged_into_case_id)
     if not settings.email_service_url:
         raise EmailServiceNotConfigured(MSG_EMAIL_SERVICE_NOT_CONFIGURED)
-    actor = effective_actor(user, request.actor_user_id)
     digest_request = planning.request_hash(case.case_id, request)
 
     recover_pending_sends(engine, settings, case_id=case.case_id)
-    if key is not None:
-        with engine.connect() as conn:
-            existing = sends.find_send_by_key(conn, actor, key)
-        if existing is not None:
-            if existing.request_hash != digest_request:
-                raise IdempotencyConflict(MSG_IDEMPOTENCY_CONFLICT)
-            if existing.status in FINAL_STATUSES and existing.response_status == 200:
-                return _replay(existing)
-            return SendOutcome(drive_send(engine, settings, existing.id, nowait=True))
 
     force = bool(request.force)
     selected = select_targets(

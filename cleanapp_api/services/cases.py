@@ -94,7 +94,12 @@ from cleanapp_api.services.clusters import (
     parse_seqs,
 )
 from cleanapp_api.services.targets import suggest_targets, target_rows
-from cleanapp_geo.cases import StatusChangeError, check_initial_status, check_status_change
+from cleanapp_geo.cases import (
+    StatusChangeError,
+    check_initial_status,
+    check_status_change,
+    snapshot_fingerprint,
+)
 from cleanapp_geo.matching import CaseMatchCandidate, auto_attach_score
 from cleanapp_geo.targets import InvalidTargetError, validate_target
 
@@ -108,6 +113,7 @@ __all__ = [
     "new_case_id",
     "parse_seq_param",
     "slugify",
+    "status_payload",
 ]
 
 MSG_TITLE_REQUIRED: Final = "title is required"
@@ -176,6 +182,28 @@ def _status_change(current: str | None, wanted: str) -> str:
         return check_status_change(current, wanted)
     except StatusChangeError as exc:
         raise TransitionNotAllowed(str(exc)) from exc
+
+
+def status_payload(current: str, wanted: str, summary: str, given: Any = None) -> Any:
+    """Audit payload of a status change: ``from_status``/``to_status`` (the web client's keys).
+
+    Without a client payload: ``{status, from_status, to_status, summary}``. A client's JSON
+    object keeps its keys and gains ``from_status``/``to_status`` when it lacks them; any
+    other client value is kept under ``payload``.
+
+    Examples
+    --------
+    >>> status_payload("open", "resolved", "fixed")
+    {'status': 'resolved', 'from_status': 'open', 'to_status': 'resolved', 'summary': 'fixed'}
+    >>> status_payload("open", "closed", "", {"note": "dup"})
+    {'note': 'dup', 'from_status': 'open', 'to_status': 'closed'}
+    """
+    keys = {"from_status": current, "to_status": wanted}
+    if given is None:
+        return {"status": wanted, **keys, "summary": summary}
+    if isinstance(given, dict):
+        return {**given, **{k: v for k, v in keys.items() if k not in given}}
+    return {"status": wanted, **keys, "summary": summary, "payload": given}
 
 
 def _check_case_id(case_id: str) -> str:
@@ -318,17 +346,23 @@ def _check_reports(conn: sa.Connection, plan: _CreatePlan) -> None:
 
 
 def _snapshot(conn: sa.Connection, plan: _CreatePlan, actor: str) -> str | None:
+    """Store the cluster snapshot, or reuse the stored one with the same fingerprint."""
     if not plan.makes_snapshot:
         return None
-    cluster_id = _new_cluster_id()
     bbox = centroid = None
-    fingerprint = ""
+    geometry_text = ""
     if plan.geometry is not None:
         w, s, e, n = (float(v) for v in shapely.bounds(plan.geometry))
         bbox = [w, s, e, n]
         centroid = ((s + n) / 2, (w + e) / 2)
-        parts = (plan.classification, shapely.to_geojson(plan.geometry), plan.cluster_summary)
-        fingerprint = hashlib.sha1("|".join(p.strip() for p in parts).encode()).hexdigest()
+        geometry_text = shapely.to_geojson(plan.geometry)
+    fingerprint = snapshot_fingerprint(
+        plan.classification, geometry_text, plan.cluster_summary, plan.linked
+    )
+    existing = repo.find_snapshot(conn, fingerprint)
+    if existing is not None:
+        return existing
+    cluster_id = _new_cluster_id()
     repo.insert_saved_cluster(
         conn,
         {
@@ -600,9 +634,7 @@ def change_status(
         current = row.status
         _status_change(current, wanted)
         repo.update_status(conn, case_id, wanted, summary or None)
-        payload = request.payload
-        if payload is None:
-            payload = {"status": wanted, "previous_status": current, "summary": summary}
+        payload = status_payload(current, wanted, summary, request.payload)
         repo.insert_audit(
             conn, case_id, "status_changed", effective_actor(user, request.actor_user_id), payload
         )
@@ -649,7 +681,15 @@ def merge_cases(
         for source in sources:
             repo.merge_case_into(conn, source, target)
             repo.insert_audit(
-                conn, source, "case_merged_into", user.user_id, {"target_case_id": target}
+                conn,
+                source,
+                "case_merged_into",
+                user.user_id,
+                {
+                    "target_case_id": target,
+                    "from_status": rows[source].status,
+                    "to_status": "merged",
+                },
             )
         repo.recompute_aggregates(conn, target)
         repo.insert_audit(conn, target, "case_merged", user.user_id, {"source_case_ids": sources})

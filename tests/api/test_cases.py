@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import shapely
 import sqlalchemy as sa
 from api_support import JWT_SECRET, OTHER_SECRET, bearer, client_for, mint_token
 from case_support import create_body, record, square, user_headers, write
@@ -237,7 +238,8 @@ def test_second_create_attaches_12_8_4(
     api: TestClient[Any], store: sa.Engine, alice: dict[str, str], bob: dict[str, str]
 ) -> None:
     first = _create(api, alice, create_body([1, 2, 3]))
-    response = api.post(CASES, json=create_body([1, 2, 3, 4]), headers=bob)
+    again = create_body([1, 2, 3, 4], cluster_summary="Re-analysed after a new report.")
+    response = api.post(CASES, json=again, headers=bob)
     assert response.status_code == 200, response.text
     second = response.json()
     assert second["action"] == "attached"
@@ -260,6 +262,64 @@ def test_second_create_attaches_12_8_4(
     assert case["urgency_score"] == pytest.approx(max(0.9, (0.5 + 0.9 + 0.7 + 0.3) / 4 + 0.05))
     assert [c["match_score"] for c in second["clusters"]] == [0.0, second["match_score"]]
     assert second["clusters"][1]["match_reason"] == "; ".join(second["match_reasons"])
+
+
+def _covers(case: dict[str, Any], points: list[tuple[float, float]]) -> bool:
+    area = shapely.from_geojson(case["aggregate_geometry_json"])
+    lat = [p[0] for p in points]
+    lon = [p[1] for p in points]
+    w, s, e, n = json.loads(case["aggregate_bbox_json"])
+    inside_box = all(w <= x <= e and s <= y <= n for x, y in zip(lon, lat, strict=True))
+    return bool(shapely.intersects_xy(area, lon, lat).all()) and inside_box
+
+
+def test_a_case_from_reports_alone_has_a_geometry_covering_them(
+    api: TestClient[Any], store: sa.Engine, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    body = _create(api, alice, create_body([1, 2, 3], geometry=None, cluster_stats=None,
+                                          cluster_analysis=None, cluster_summary=""))  # fmt: skip
+    case = body["case"]
+    assert body["clusters"] == [] and case["geometry_json"] == ""
+    features = json.loads(case["aggregate_geometry_json"])["features"]
+    assert [f["properties"] for f in features] == [{"source": "linked_reports", "buffer_m": 10.0}]
+    points = [(link["latitude"], link["longitude"]) for link in body["linked_reports"]]
+    assert _covers(case, points)
+    assert (case["anchor_lat"], case["anchor_lng"]) in points
+    # A report linked later, outside the footprint, is covered after the recompute.
+    added = api.post(f"{CASES}/{case['case_id']}/reports", json={"report_seqs": [11]},
+                     headers=bob).json()  # fmt: skip
+    points.append(FAR)
+    assert _covers(added["case"], points)
+    # A scope that already covers the reports stays upstream's single feature.
+    scoped = _create(api, alice, create_body([4], force_new_case=True, cluster_summary="s"))
+    assert len(json.loads(scoped["case"]["aggregate_geometry_json"])["features"]) == 1
+
+
+def test_an_identical_snapshot_is_stored_once_and_does_not_raise_urgency(
+    api: TestClient[Any], store: sa.Engine, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    first = _create(api, alice, create_body([1, 2, 3]))
+    response = api.post(CASES, json=create_body([1, 2, 3]), headers=bob)  # the same snapshot
+    assert response.status_code == 200, response.text
+    second = response.json()
+    assert second["action"] == "attached"
+    assert second["case"]["cluster_count"] == 1
+    assert second["case"]["urgency_score"] == first["case"]["urgency_score"]
+    assert [c["cluster_id"] for c in second["clusters"]] == [
+        c["cluster_id"] for c in first["clusters"]
+    ]
+    # Without a geometry the snapshot's reports make its fingerprint: other reports, another.
+    bare = create_body([1, 2], geometry=None)
+    one = _create(api, alice, {**bare, "force_new_case": True})
+    two = api.post(CASES, json={**bare, "existing_case_id": one["case"]["case_id"]}, headers=bob)
+    assert two.json()["case"]["cluster_count"] == 1
+    three = api.post(
+        CASES, json={**create_body([1, 2, 3], geometry=None), "existing_case_id":
+                     one["case"]["case_id"]}, headers=bob,
+    )  # fmt: skip
+    assert three.json()["case"]["cluster_count"] == 2
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.saved_clusters)).scalar() == 3
 
 
 def test_anchor_is_always_linked_and_seqs_are_checked(
@@ -644,13 +704,21 @@ def test_status_change_semantics(
     event = done["audit_events"][-1]
     assert (event["event_type"], event["actor_user_id"]) == ("status_changed", "alice")
     assert json.loads(event["payload_json"]) == {
-        "status": "resolved", "previous_status": "open", "summary": "Fixed by the city",
+        "status": "resolved", "from_status": "open", "to_status": "resolved",
+        "summary": "Fixed by the city",
     }  # fmt: skip
     reopened = api.post(path, json={"status": "open", "payload": {"why": "recurred"}},
                         headers=admin).json()  # fmt: skip
     assert reopened["case"]["status"] == "open"
     assert reopened["case"]["summary"] == "Fixed by the city"  # unchanged without a summary
-    assert json.loads(reopened["audit_events"][-1]["payload_json"]) == {"why": "recurred"}
+    assert json.loads(reopened["audit_events"][-1]["payload_json"]) == {
+        "why": "recurred", "from_status": "resolved", "to_status": "open",
+    }  # fmt: skip
+    listed = api.post(path, json={"status": "open", "payload": ["a", "list"]}, headers=admin)
+    assert json.loads(listed.json()["audit_events"][-1]["payload_json"]) == {
+        "status": "open", "from_status": "open", "to_status": "open", "summary": "",
+        "payload": ["a", "list"],
+    }  # fmt: skip
     assert reopened["audit_events"][-1]["actor_user_id"] == "root"
     service = user_headers(token_rows, "svc", roles=["service"])
     by_service = api.post(path, json={"status": "investigating", "actor_user_id": "carol"},
@@ -712,10 +780,12 @@ def test_merge_12_8_5_and_completeness(
         _far_body([11, 12], escalation_targets=[dict(shared, organization="City (dup)"),
                                                   {"phone": "+41 44 111 11 11"}]),
     )  # fmt: skip
-    c = _create(api, alice, _far_body([11], force_new_case=True, title="Other pothole"))
+    c = _create(api, alice, _far_body([11], force_new_case=True, title="Other pothole",
+                                      cluster_summary="Second look."))  # fmt: skip
     a_id, b_id, c_id = a["case"]["case_id"], b["case"]["case_id"], c["case"]["case_id"]
     # B already absorbed an older case D; D must end up pointing at A (no merge chains).
-    d = _create(api, alice, _far_body([12], force_new_case=True, title="Old pothole"))
+    d = _create(api, alice, _far_body([12], force_new_case=True, title="Old pothole",
+                                      cluster_summary="Older look."))  # fmt: skip
     d_id = d["case"]["case_id"]
     assert api.post(f"{CASES}/merge", json={"target_case_id": b_id, "source_case_ids": [d_id]},
                     headers=alice).status_code == 200  # fmt: skip
@@ -755,7 +825,9 @@ def test_merge_12_8_5_and_completeness(
                 "email_deliveries", "resolution_signals"):  # fmt: skip
         assert source[key] == [], key
     assert _audit(source)[-1] == ("case_merged_into", "alice")
-    assert json.loads(source["audit_events"][-1]["payload_json"]) == {"target_case_id": a_id}
+    assert json.loads(source["audit_events"][-1]["payload_json"]) == {
+        "target_case_id": a_id, "from_status": "open", "to_status": "merged",
+    }  # fmt: skip
     old = api.get(f"{CASES}/{d_id}", headers=alice).json()["case"]
     assert old["merged_into_case_id"] == a_id
     by_report = api.get("/api/v3/reports/cases", params={"seq": 11}).json()

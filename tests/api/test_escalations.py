@@ -395,6 +395,37 @@ def test_idempotency_key_replays_and_window_prevents_resending(
     assert len(received) == 4
 
 
+def test_a_merge_moves_sends_and_a_key_replays_on_either_case(
+    api: TestClient[Any], clean_db: sa.Engine, received: list[Any]
+) -> None:
+    source = make_case(api, clean_db, [T4_TARGET], seq=1)
+    target = make_case(api, clean_db, [{"email": "bau@adliswil.ch"}], seq=2)
+    source_id, target_id = source["case"]["case_id"], target["case"]["case_id"]
+    body = {"target_ids": [target_ids(source)["schulverwaltung@adliswil.ch"]]}
+    headers = {**ALICE, "Idempotency-Key": "before-merge"}
+    first = api.post(url(source_id, "/send"), json=body, headers=headers)
+    assert first.status_code == 200 and len(received) == 1
+    merged = api.post(
+        "/api/v3/cases/merge",
+        json={"target_case_id": target_id, "source_case_ids": [source_id]},
+        headers=ALICE,
+    )
+    assert merged.status_code == 200, merged.text
+    assert len(rows(clean_db, t.case_escalation_sends, target_id)) == 1  # the send moved
+    assert rows(clean_db, t.case_escalation_sends, source_id) == []
+    for case_id in (source_id, target_id):
+        again = api.post(url(case_id, "/send"), json=body, headers=headers)
+        assert again.status_code == 200, (case_id, again.text)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == {**first.json(), "replayed": True}
+    assert len(received) == 1  # nothing was sent again
+    # Another request under the key is still a conflict; the merged case takes no new sends.
+    other = api.post(url(target_id, "/send"), json={**body, "force": True}, headers=headers)
+    assert other.status_code == 422
+    fresh = api.post(url(source_id, "/send"), json=body, headers=ALICE)
+    assert fresh.status_code == 409 and "merged into" in fresh.json()["error"]
+
+
 def test_unsubscribe_link_then_opted_out(
     api: TestClient[Any], clean_db: sa.Engine, received: list[Any]
 ) -> None:

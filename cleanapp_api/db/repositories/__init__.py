@@ -28,6 +28,7 @@ from cleanapp_api.db.repositories.locks import (
 from cleanapp_api.db.repositories.reads import case_detail, cases_for_report
 from cleanapp_api.db.repositories.reports import ReportState, report_details, report_states
 from cleanapp_api.db.repositories.writes import (
+    find_snapshot,
     insert_audit,
     insert_case,
     insert_saved_cluster,
@@ -51,6 +52,7 @@ __all__ = [
     "case_detail",
     "cases_for_report",
     "delivery_from_row",
+    "find_snapshot",
     "grown_bounds",
     "insert_audit",
     "insert_case",

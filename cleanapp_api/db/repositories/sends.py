@@ -26,6 +26,7 @@ __all__ = [
     "insert_send",
     "lock_case_escalations",
     "lock_send",
+    "merge_family",
     "pending_send_ids",
     "recent_send_times",
     "recently_sent_emails",
@@ -94,6 +95,26 @@ def find_send_by_key(conn: sa.Connection, actor: str, key: str) -> Any:
     return conn.execute(
         sa.select(s).where(s.c.actor_user_id == actor, s.c.idempotency_key == key)
     ).first()
+
+
+def merge_family(conn: sa.Connection, case_id: str) -> list[str]:
+    """Return the case, the case it was merged into and the cases merged into it.
+
+    A merge moves the sources' sends to the target, so the send an ``Idempotency-Key``
+    names may have been made on any case of this family.
+    """
+    c = t.cases
+    rows = conn.execute(
+        sa.select(c.c.case_id, c.c.merged_into_case_id).where(
+            sa.or_(c.c.case_id == case_id, c.c.merged_into_case_id == case_id)
+        )
+    ).all()
+    family = {case_id}
+    for row in rows:
+        family.add(row.case_id)
+        if row.case_id == case_id and row.merged_into_case_id:
+            family.add(row.merged_into_case_id)
+    return sorted(family)
 
 
 def insert_send(conn: sa.Connection, values: Mapping[str, Any]) -> int:

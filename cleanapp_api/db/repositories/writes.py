@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import shapely
@@ -12,14 +11,15 @@ from sqlalchemy.dialects import postgresql as pg
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import (
-    geometry_bounds,
     jsonb,
 )
 from cleanapp_geo.cases import anchor_index, case_trend, case_urgency
+from cleanapp_geo.footprint import case_footprint
 from cleanapp_geo.targets import EscalationTarget as TargetRecord
 from cleanapp_geo.targets import target_key as one_target_key
 
 __all__ = [
+    "find_snapshot",
     "insert_audit",
     "insert_case",
     "insert_saved_cluster",
@@ -67,6 +67,32 @@ def insert_saved_cluster(conn: sa.Connection, values: Mapping[str, Any]) -> None
             4326,
         )
     conn.execute(sa.insert(t.saved_clusters).values(**row))
+
+
+def find_snapshot(conn: sa.Connection, fingerprint: str) -> str | None:
+    """Return the oldest stored snapshot with this fingerprint (None when none or "").
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        The store.
+    fingerprint : str
+        :func:`cleanapp_geo.cases.snapshot_fingerprint` of a snapshot.
+
+    Returns
+    -------
+    str or None
+        Its ``cluster_id``.
+    """
+    if not fingerprint:
+        return None
+    sc = t.saved_clusters
+    return conn.execute(
+        sa.select(sc.c.cluster_id)
+        .where(sc.c.cluster_fingerprint == fingerprint)
+        .order_by(sc.c.created_at, sc.c.cluster_id)
+        .limit(1)
+    ).scalar()
 
 
 def link_cluster(
@@ -262,45 +288,14 @@ def update_status(conn: sa.Connection, case_id: str, status: str, summary: str |
     conn.execute(sa.update(t.cases).where(t.cases.c.case_id == case_id).values(**values))
 
 
-def _geometries(objects: Iterable[Any]) -> list[dict[str, Any]]:
-    """Upstream's aggregate FeatureCollection members (Features kept, collections flattened)."""
-    features: list[dict[str, Any]] = []
-    for obj in objects:
-        if not isinstance(obj, dict) or not obj:
-            continue
-        kind = obj.get("type")
-        if kind == "Feature":
-            features.append(obj)
-        elif kind == "FeatureCollection":
-            features.extend(f for f in obj.get("features") or [] if isinstance(f, dict))
-        else:
-            features.append({"type": "Feature", "properties": {}, "geometry": obj})
-    return features
-
-
-def _area_of(features: Sequence[Mapping[str, Any]]) -> shapely.Geometry | None:
-    parts = []
-    for feature in features:
-        geometry = feature.get("geometry")
-        if not isinstance(geometry, dict):
-            continue
-        try:
-            geom = shapely.from_geojson(json.dumps(geometry))
-        except shapely.errors.GEOSException:
-            continue
-        if not geom.is_empty and shapely.is_valid(geom):
-            parts.append(geom)
-    if not parts:
-        return None
-    return shapely.union_all(parts)
-
-
 def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     """Recompute a case's aggregates from its links.
 
     Sets ``cluster_count``, ``last_cluster_at``, ``aggregate_geometry_json`` (a
-    FeatureCollection of the snapshots' geometries, else of the case's own),
-    ``aggregate_bbox_json``, ``aggregate_geom`` (their union, for the GiST lookup),
+    FeatureCollection of the snapshots' geometries, else of the case's own, plus the
+    buffered hull of the linked reports whenever one lies outside them:
+    :func:`cleanapp_geo.footprint.case_footprint`), ``aggregate_bbox_json``,
+    ``aggregate_geom`` (their union, for the GiST lookup; it covers every linked report),
     ``linked_report_count``, the anchor (:func:`cleanapp_geo.cases.anchor_index`),
     ``first_seen_at``/``last_seen_at``, ``severity_score = criticality_score`` (max
     severity), ``urgency_score`` (:func:`cleanapp_geo.cases.case_urgency`), ``trend_score``
@@ -331,10 +326,6 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     if not geometries:
         own = conn.execute(sa.select(c.c.geometry_json).where(c.c.case_id == case_id)).scalar()
         geometries = [own] if own else []
-    features = _geometries(geometries)
-    area = _area_of(features)
-    aggregate_json = {"type": "FeatureCollection", "features": features} if features else None
-    bbox = list(geometry_bounds(area)) if area is not None else None
 
     preferred = (
         sa.select(a.c.severity_level)
@@ -364,13 +355,16 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     ).all()
     best = anchor_index([r.severity for r in rows], [r.ts for r in rows], [r.seq for r in rows])
     anchor = None if best is None else rows[best]
+    footprint = case_footprint(geometries, [r.longitude for r in rows], [r.latitude for r in rows])
     n = int(stats.n)
     max_severity = float(stats.max or 0.0)
     avg_severity = float(stats.avg or 0.0)
     area_value: Any = sa.null()
-    if area is not None:
+    if footprint.area is not None:
         area_value = sa.func.ST_GeomFromWKB(
-            sa.bindparam("area_wkb", shapely.to_wkb(area, output_dimension=2), sa.LargeBinary),
+            sa.bindparam(
+                "area_wkb", shapely.to_wkb(footprint.area, output_dimension=2), sa.LargeBinary
+            ),
             4326,
         )
     conn.execute(
@@ -379,8 +373,8 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
         .values(
             cluster_count=cluster_count,
             last_cluster_at=last_cluster_at,
-            aggregate_geometry_json=jsonb(aggregate_json),
-            aggregate_bbox_json=jsonb(bbox),
+            aggregate_geometry_json=jsonb(footprint.feature_collection()),
+            aggregate_bbox_json=jsonb(None if footprint.bbox is None else list(footprint.bbox)),
             aggregate_geom=area_value,
             linked_report_count=n,
             anchor_report_seq=None if anchor is None else anchor.seq,
@@ -404,8 +398,9 @@ def merge_case_into(conn: sa.Connection, source_id: str, target_id: str) -> None
     original confidence and times; links the target already has are kept) and then removed
     from the source. Targets move, except duplicates (same :func:`target_key`) of the
     target's own, whose actions and deliveries are re-pointed to the target's copy before
-    the duplicate is deleted. Actions, deliveries and resolution signals move. Cases
-    merged into the source are re-pointed to the target (no merge chains). The source gets
+    the duplicate is deleted. Actions, deliveries, sends (so an ``Idempotency-Key`` replay
+    still answers) and resolution signals move. Cases merged into the source are
+    re-pointed to the target (no merge chains). The source gets
     ``status = merged``, ``merged_into_case_id`` and recomputed (empty) aggregates. Audit
     events stay where they were written. The caller recomputes the target and audits.
 
@@ -464,7 +459,12 @@ def merge_case_into(conn: sa.Connection, source_id: str, target_id: str) -> None
         conn.execute(sa.delete(et).where(et.c.id == source_target))
     # Targets without a key (none are inserted without a contact method) follow too.
     conn.execute(sa.update(et).where(et.c.case_id == source_id).values(case_id=target_id))
-    for table in (t.case_escalation_actions, t.case_email_deliveries, t.case_resolution_signals):
+    for table in (
+        t.case_escalation_actions,
+        t.case_email_deliveries,
+        t.case_escalation_sends,
+        t.case_resolution_signals,
+    ):
         conn.execute(sa.update(table).where(table.c.case_id == source_id).values(case_id=target_id))
     c = t.cases
     conn.execute(
