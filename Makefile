@@ -5,9 +5,15 @@ PY := $(VENV)/bin/python
 export DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp
 export TEST_DATABASE_URL ?= postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_test
 
-.PHONY: setup venv postgis demo test lint imports typecheck doctest pytest bench notebooks tune calibrate clean
+.PHONY: setup venv postgis web demo serve screenshots test lint imports typecheck doctest pytest bench notebooks tune calibrate clean
 
-setup: venv postgis
+# The local service of `make demo` / `make serve` (override any of them in the environment).
+demo serve: export JWT_SECRET ?= cleanapp-local-demo-secret-not-for-production
+demo serve: export INTERNAL_ADMIN_TOKEN ?= cleanapp-local-internal-token-not-for-production
+demo serve: export AUTH_TOKEN_STORE ?= db
+demo serve: export EMAIL_SERVICE_URL ?= http://127.0.0.1:8025
+
+setup: venv postgis web
 
 venv:
 	@scripts/setup_venv.sh
@@ -15,9 +21,22 @@ venv:
 postgis:
 	@scripts/setup_postgis.sh
 
+# Debian's chromium and poppler-utils; the workspace's front-end libraries from npm (lockfile).
+web:
+	@scripts/setup_web.sh
+
 demo: setup
 	$(PY) -m cleanapp_geo.demo
 	$(PY) -m cleanapp_api.demo_escalation --outbox-dir outbox
+	$(PY) -m cleanapp_api.demo_workspace
+
+# The case service on :8080 (the workspace at /app/) and the email service on :8025 (outbox/).
+serve: setup
+	@scripts/serve.sh
+
+# Refresh docs/screenshots/ from the browser tests (they save to .screenshots/ otherwise).
+screenshots: setup
+	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/api/test_workspace_browser.py
 
 lint: venv
 	$(VENV)/bin/ruff check cleanapp_geo cleanapp_api tests benchmarks

@@ -20,7 +20,8 @@
   within 3 s, else 503 ``{"error": "database unreachable"}``. It is public, outside the
   versioned prefixes and, like every route, rate-limited;
 * the API controllers of :data:`cleanapp_api.routes.CONTROLLERS`, mounted identically under
-  ``/api/v3`` and ``/api/v4`` (:func:`api_routers`).
+  ``/api/v3`` and ``/api/v4`` (:func:`api_routers`);
+* the case workspace's pages under ``/app/`` (:mod:`cleanapp_api.routes.workspace`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from cleanapp_api.dependencies import app_dependencies
 from cleanapp_api.errors import error_response, exception_handlers
 from cleanapp_api.middleware import compression_config, install_edge_middleware
 from cleanapp_api.routes import CONTROLLERS
+from cleanapp_api.routes.workspace import workspace_routes
 from cleanapp_api.settings import Settings
 
 __all__ = [
@@ -195,7 +197,11 @@ def create_app(
         ),
     )
     app = Litestar(
-        route_handlers=[healthz, *api_routers([*CONTROLLERS, *extra_controllers])],
+        route_handlers=[
+            healthz,
+            *api_routers([*CONTROLLERS, *extra_controllers]),
+            *workspace_routes(settings),
+        ],
         dependencies=app_dependencies(),
         exception_handlers=exception_handlers(),
         compression_config=compression_config(),

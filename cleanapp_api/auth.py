@@ -37,7 +37,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+import uuid
 import warnings
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -87,6 +90,7 @@ __all__ = [
     "can_edit_case",
     "decode_access_token",
     "effective_actor",
+    "issue_access_token",
     "provide_current_user",
     "require_case_editor",
     "requires_auth",
@@ -217,6 +221,73 @@ class TokenStore(Protocol):
             If the store cannot answer.
         """
         ...
+
+
+def issue_access_token(
+    secret: str,
+    user_id: str,
+    *,
+    roles: tuple[str, ...] = (),
+    lifetime_s: float = 12 * 3600,
+    engine: Engine | None = None,
+) -> str:
+    """Sign an HS256 access token as the auth service does, and register it when asked.
+
+    For local work and demos (``cleanapp-api demo-token``); production tokens come from
+    the CleanApp auth service.
+
+    Parameters
+    ----------
+    secret : str
+        The service's ``JWT_SECRET``.
+    user_id : str
+        The ``user_id`` claim.
+    roles : tuple of str, optional
+        The ``roles`` claim (e.g. ``("admin",)``).
+    lifetime_s : float, default 12 hours
+        Seconds until ``exp``.
+    engine : sqlalchemy.engine.Engine, optional
+        When given, an ``auth_tokens`` row (by SHA-256, as the auth service stores it) is
+        inserted, so the token also passes ``AUTH_TOKEN_STORE=db``.
+
+    Returns
+    -------
+    str
+        The token.
+
+    Examples
+    --------
+    >>> token = issue_access_token("k" * 32, "ana", roles=("admin",))
+    >>> user = decode_access_token(token, "k" * 32)
+    >>> user.user_id, sorted(user.roles)
+    ('ana', ['admin'])
+    """
+    if not user_id:
+        raise ValueError("user_id must not be empty")
+    expires = int(time.time() + lifetime_s)
+    claims: dict[str, Any] = {
+        "user_id": user_id,
+        "type": "access",
+        "exp": expires,
+        "jti": uuid.uuid4().hex,
+    }
+    if roles:
+        claims["roles"] = list(roles)
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    if engine is not None:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO auth_tokens (user_id, token_hash, token_type, expires_at)"
+                    " VALUES (:user_id, :token_hash, 'access', :expires_at)"
+                ),
+                {
+                    "user_id": user_id,
+                    "token_hash": token_sha256(token),
+                    "expires_at": datetime.now(UTC) + timedelta(seconds=lifetime_s),
+                },
+            )
+    return token
 
 
 class DbTokenStore:

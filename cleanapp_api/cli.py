@@ -10,6 +10,7 @@ be added without touching the existing ones::
     cleanapp-api db current [--database-url URL]
     cleanapp-api reports load PATH [--format geojson|csv|parquet] [--skip-invalid]
                                    [--rejects PATH] [--database-url URL]
+    cleanapp-api demo-token [--user-id demo-user] [--role admin] [--base-url URL]
 
 The database URL comes from ``--database-url``, else the ``DATABASE_URL`` environment
 variable (read when the command runs). Exit codes: 0 success, 1 invalid input or a failed
@@ -278,6 +279,52 @@ def _register_demo(subparsers: Any) -> None:
     parser.set_defaults(handler=_demo)
 
 
+def _demo_token(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+    from cleanapp_api.auth import issue_access_token
+    from cleanapp_api.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from exc
+    engine = db.create_engine(settings.database_url) if settings.auth_token_store == "db" else None
+    try:
+        token = issue_access_token(
+            settings.jwt_secret,
+            args.user_id,
+            roles=tuple(args.role),
+            lifetime_s=args.hours * 3600,
+            engine=engine,
+        )
+    finally:
+        if engine is not None:
+            engine.dispose()
+    base = args.base_url.rstrip("/")
+    print(f"{base}/app/#signin={token}")
+    return 0
+
+
+def _register_demo_token(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo-token",
+        help="print a workspace sign-in link with a fresh access token (local use)",
+        description=(
+            "Sign an access token with JWT_SECRET (and register it in auth_tokens of "
+            "DATABASE_URL when AUTH_TOKEN_STORE=db), then print the workspace's sign-in link."
+        ),
+    )
+    parser.add_argument("--user-id", default="demo-user", help="user_id claim (default demo-user)")
+    parser.add_argument(
+        "--role", action="append", default=[], help="a roles claim entry, e.g. admin (repeatable)"
+    )
+    parser.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12 h)")
+    parser.add_argument(
+        "--base-url", default="http://127.0.0.1:8080", help="where the service runs"
+    )
+    parser.set_defaults(handler=_demo_token)
+
+
 def _register_email_service(subparsers: Any) -> None:
     from cleanapp_api.email_service import register_cli
 
@@ -290,6 +337,7 @@ SUBCOMMANDS: dict[str, Registration] = {
     "reports": _register_reports,
     "serve": _register_serve,
     "demo": _register_demo,
+    "demo-token": _register_demo_token,
     "email-service": _register_email_service,
 }
 

@@ -41,7 +41,7 @@ from cleanapp_api.email_service.app import create_email_app
 from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_api.settings import Settings
 
-__all__ = ["run_demo_escalation"]
+__all__ = ["SCHOOL", "run_demo_escalation", "seed_school"]
 
 SCHOOL: Final = (47.3102, 8.5236)  # lat, lon: a school in Adliswil
 AREA_NAME: Final = "Schulhaus Kopfholz (demo)"
@@ -79,7 +79,8 @@ def _records() -> list[dict[str, Any]]:
     ]
 
 
-def _seed(engine: sa.Engine) -> None:
+def seed_school(engine: sa.Engine) -> None:
+    """Store the school's reports, its mapped area with a contact and its brand contact."""
     cio.write_reports(cg.reports_from_records(_records()), engine)
     lat, lon = SCHOOL
     area = shapely.MultiPolygon([shapely.box(lon - 0.002, lat - 0.0015, lon + 0.002, lat + 0.0015)])
@@ -171,7 +172,7 @@ def run_demo_escalation(
     db.upgrade(database_url)
     engine = db.create_engine(database_url)
     try:
-        _seed(engine)
+        seed_school(engine)
     finally:
         engine.dispose()
 

@@ -16,6 +16,7 @@ from cleanapp_api.common.timefmt import rfc3339
 from cleanapp_api.schemas import (
     AuditEvent,
     Case,
+    CaseListItem,
     CaseReportLink,
     EmailDelivery,
     EscalationAction,
@@ -29,6 +30,7 @@ __all__ = [
     "action_from_row",
     "audit_from_row",
     "case_from_row",
+    "case_list_item_from_row",
     "cluster_from_row",
     "delivery_from_row",
     "json_text",
@@ -230,4 +232,25 @@ def report_case_from_row(row: Any) -> ReportCaseSummary:
         updated_at=timestamp_text(row["updated_at"]),
         escalation_target_count=int(row["targets"]),
         delivery_count=int(row["deliveries"]),
+    )
+
+
+def case_list_item_from_row(row: Any) -> CaseListItem:
+    """Wire form of a case in the case list (``distance_m`` rounded to 0.1 m when asked)."""
+    distance = row["distance_m"]
+    return CaseListItem(
+        case_id=row["case_id"],
+        slug=row["slug"],
+        title=row["title"],
+        status=row["status"],
+        classification=row["classification"],
+        summary=row["summary"],
+        severity_score=row["severity_score"],
+        urgency_score=row["urgency_score"],
+        linked_report_count=row["linked_report_count"],
+        anchor_lat=row["anchor_lat"],
+        anchor_lng=row["anchor_lng"],
+        distance_m=None if distance is None else round(float(distance), 1),
+        created_by_user_id=row["created_by_user_id"],
+        updated_at=timestamp_text(row["updated_at"]),
     )

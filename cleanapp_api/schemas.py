@@ -27,6 +27,8 @@ __all__ = [
     "AuditEvent",
     "Case",
     "CaseDetail",
+    "CaseListItem",
+    "CaseListResponse",
     "CaseMatchCandidateJSON",
     "CaseReportLink",
     "CaseUpsertResponse",
@@ -37,11 +39,13 @@ __all__ = [
     "EscalationAction",
     "EscalationTarget",
     "EscalationTargetInput",
+    "ExplainPairRequest",
     "FromReportRequest",
     "HypothesisJSON",
     "MatchClusterRequest",
     "MatchClusterResponse",
     "MergeCasesRequest",
+    "PairExplanationJSON",
     "ReportCaseSummary",
     "ReportCasesResponse",
     "ReportJSON",
@@ -537,3 +541,54 @@ class ReportCasesResponse(msgspec.Struct, kw_only=True):
 
     seq: int
     cases: list[ReportCaseSummary]
+
+
+class CaseListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A case in the case list (``GET /cases``, *new*)."""
+
+    case_id: str
+    slug: str
+    title: str
+    status: str
+    classification: str
+    summary: str
+    severity_score: float
+    urgency_score: float
+    linked_report_count: int
+    anchor_lat: float | None = None
+    anchor_lng: float | None = None
+    distance_m: float | None = None
+    created_by_user_id: str
+    updated_at: str
+
+
+class CaseListResponse(msgspec.Struct, kw_only=True):
+    """``GET /cases`` response: the matching cases, most recently updated first."""
+
+    cases: list[CaseListItem]
+
+
+class ExplainPairRequest(msgspec.Struct, kw_only=True):
+    """``POST /clusters/explain-pair`` body (*new*)."""
+
+    focal_seq: int | None = None
+    neighbor_seq: int | None = None
+    model: str | None = None
+    classification: str | None = None
+
+
+class PairExplanationJSON(msgspec.Struct, kw_only=True):
+    """Why two reports are, or are not, grouped: one entry per feature."""
+
+    focal_seq: int
+    neighbor_seq: int
+    model: str
+    score: float
+    threshold: float
+    is_edge: bool
+    contributions: dict[str, float]
+    kernels: dict[str, float]
+    measures: dict[str, float]
+    reasons: list[str]
+    shared_tokens: list[str]
+    unknown: list[str]

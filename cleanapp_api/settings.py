@@ -54,6 +54,7 @@ from cleanapp_api.common.env import (
 
 __all__ = [
     "DEFAULT_PUBLIC_CASE_URL_BASE",
+    "DEFAULT_PUBLIC_REPORT_URL_BASE",
     "DEFAULT_REQUEST_BODY_LIMIT_BYTES",
     "ENV_VARS",
     "REQUIRED_ENV_VARS",
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 DEFAULT_PUBLIC_CASE_URL_BASE = "https://www.cleanapp.io/cases"
+DEFAULT_PUBLIC_REPORT_URL_BASE = "https://www.cleanapp.io/reports"
 """Upstream's hard-coded permalink base, without the trailing slash."""
 
 DEFAULT_REQUEST_BODY_LIMIT_BYTES = 2 * 1024 * 1024
@@ -81,6 +83,9 @@ ENV_VARS = (
     "ESCALATION_DEDUP_WINDOW_H",
     "ESCALATION_USER_SENDS_PER_H",
     "ESCALATION_CASE_SENDS_PER_H",
+    "PUBLIC_REPORT_URL_BASE",
+    "WORKSPACE_TILE_URL",
+    "WORKSPACE_TILE_ATTRIBUTION",
 )
 
 AuthTokenStore = Literal["db", "off"]
@@ -105,6 +110,9 @@ class Settings:
         ``db`` also requires an unexpired ``auth_tokens`` row per token (upstream behaviour).
     public_case_url_base : str
         Base of public case permalinks, without trailing slash.
+    public_report_url_base : str
+        Base of a report's public page (its photo and analysis), ``<base>/<public_id>``;
+        the case memo links each report there (``PUBLIC_REPORT_URL_BASE``).
     request_body_limit_bytes : int, default 2 MiB
         Largest accepted request body; larger bodies get 413.
     rate_limit_rps : float, default 20
@@ -152,6 +160,7 @@ class Settings:
     jwt_secret: str
     auth_token_store: AuthTokenStore = "db"
     public_case_url_base: str = DEFAULT_PUBLIC_CASE_URL_BASE
+    public_report_url_base: str = DEFAULT_PUBLIC_REPORT_URL_BASE
     request_body_limit_bytes: int = DEFAULT_REQUEST_BODY_LIMIT_BYTES
     rate_limit_rps: float = 20.0
     rate_limit_burst: int = 40
@@ -162,6 +171,8 @@ class Settings:
     escalation_dedup_window_h: float = 24.0
     escalation_user_sends_per_h: int = 20
     escalation_case_sends_per_h: int = 6
+    workspace_tile_url: str = ""
+    workspace_tile_attribution: str = ""
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -183,6 +194,14 @@ class Settings:
                 self,
                 "public_case_url_base",
                 http_url("PUBLIC_CASE_URL_BASE", self.public_case_url_base),
+            )
+        except ValueError as exc:
+            problems.append(str(exc))
+        try:
+            set_(
+                self,
+                "public_report_url_base",
+                http_url("PUBLIC_REPORT_URL_BASE", self.public_report_url_base),
             )
         except ValueError as exc:
             problems.append(str(exc))
@@ -232,6 +251,16 @@ class Settings:
         ):
             if isinstance(count, bool) or not (isinstance(count, int) and count >= 1):
                 problems.append(f"{name} must be an integer >= 1, got {count!r}")
+        if self.workspace_tile_url:
+            try:
+                http_url("WORKSPACE_TILE_URL", self.workspace_tile_url)
+            except ValueError as exc:
+                problems.append(str(exc))
+            if "{z}" not in self.workspace_tile_url:
+                problems.append(
+                    "WORKSPACE_TILE_URL must be an XYZ template with {z}, {x} and {y}, "
+                    f"got {self.workspace_tile_url!r}"
+                )
         if problems:
             raise SettingsError(problems)
 
@@ -269,10 +298,16 @@ class Settings:
             kwargs["auth_token_store"] = store.lower()
         if (base := get("PUBLIC_CASE_URL_BASE")) is not None:
             kwargs["public_case_url_base"] = base
+        if (report_base := get("PUBLIC_REPORT_URL_BASE")) is not None:
+            kwargs["public_report_url_base"] = report_base
         if (url := get("EMAIL_SERVICE_URL")) is not None:
             kwargs["email_service_url"] = url
         if (token := get("INTERNAL_ADMIN_TOKEN")) is not None:
             kwargs["internal_admin_token"] = token
+        if (tiles := get("WORKSPACE_TILE_URL")) is not None:
+            kwargs["workspace_tile_url"] = tiles
+        if (attribution := get("WORKSPACE_TILE_ATTRIBUTION")) is not None:
+            kwargs["workspace_tile_attribution"] = attribution
         if (origins := get("CORS_ORIGINS")) is not None:
             kwargs["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
         kwargs |= env.parsed(
@@ -330,6 +365,7 @@ class Settings:
             f"jwt_secret={masked}",
             f"auth_token_store={self.auth_token_store!r}",
             f"public_case_url_base={self.public_case_url_base!r}",
+            f"public_report_url_base={self.public_report_url_base!r}",
             f"request_body_limit_bytes={self.request_body_limit_bytes!r}",
             f"rate_limit_rps={self.rate_limit_rps!r}",
             f"rate_limit_burst={self.rate_limit_burst!r}",
@@ -340,6 +376,7 @@ class Settings:
             f"escalation_dedup_window_h={self.escalation_dedup_window_h!r}",
             f"escalation_user_sends_per_h={self.escalation_user_sends_per_h!r}",
             f"escalation_case_sends_per_h={self.escalation_case_sends_per_h!r}",
+            f"workspace_tile_url={self.workspace_tile_url!r}",
         ]
         return f"Settings({', '.join(parts)})"
 

@@ -13,6 +13,7 @@ from litestar.types import ControllerRouterHandler
 from cleanapp_api.routes.cases import CasesController
 from cleanapp_api.routes.clusters import ClustersController
 from cleanapp_api.routes.escalations import EscalationsController
+from cleanapp_api.routes.memo import MemoController
 from cleanapp_api.routes.reports import ReportsController
 
 __all__ = ["CONTROLLERS"]
@@ -22,4 +23,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     CasesController,
     ReportsController,
     EscalationsController,
+    MemoController,
 ]

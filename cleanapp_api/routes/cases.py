@@ -11,13 +11,14 @@ from functools import partial
 import anyio.to_thread
 from litestar import Controller, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import CurrentUser, DbEngine
 from cleanapp_api.schemas import (
     AddReportsRequest,
     CaseDetail,
+    CaseListResponse,
     CaseUpsertResponse,
     CreateCaseRequest,
     MatchClusterRequest,
@@ -25,7 +26,7 @@ from cleanapp_api.schemas import (
     MergeCasesRequest,
     StatusRequest,
 )
-from cleanapp_api.services import cases, clusters
+from cleanapp_api.services import case_list, cases, clusters
 
 __all__ = ["CasesController"]
 
@@ -86,6 +87,44 @@ class CasesController(Controller):
     ) -> Response[CaseUpsertResponse]:
         """Create a case or attach the cluster (the web client's name for ``POST /cases``)."""
         return await self._upsert(data, db_engine, current_user)
+
+    @get(
+        "/",
+        summary="List cases (new)",
+        description=(
+            "Query: `status` (comma-separated), `near` (`latitude,longitude`) with `radius_m` "
+            "(default 1000, at most 50000; nearest first, with `distance_m`), `mine` "
+            "(`true`: cases the caller created), `updated_since` (RFC 3339), `limit` "
+            "(default 100, at most 500). Without `status`, merged cases are left out. Most "
+            "recently updated first."
+        ),
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+    )
+    async def list_cases(
+        self,
+        db_engine: DbEngine,
+        current_user: CurrentUser,
+        status: FromQuery[str | None] = None,
+        near: FromQuery[str | None] = None,
+        radius_m: FromQuery[str | None] = None,
+        mine: FromQuery[str | None] = None,
+        updated_since: FromQuery[str | None] = None,
+        limit: FromQuery[str | None] = None,
+    ) -> CaseListResponse:
+        """List cases, filtered by status, nearness, creator and last update."""
+        filters = case_list.parse_case_filters(
+            current_user,
+            status=status,
+            near=near,
+            radius_m=radius_m,
+            mine=mine,
+            updated_since=updated_since,
+            limit=limit,
+        )
+        return await anyio.to_thread.run_sync(
+            partial(case_list.list_case_summaries, db_engine, filters)
+        )
 
     @post(
         "/merge",

@@ -9,8 +9,14 @@ from litestar import Controller, post
 from litestar.params import JSONBody
 
 from cleanapp_api.dependencies import DbEngine
-from cleanapp_api.schemas import AnalyzeRequest, ClusterAnalysisResponse, FromReportRequest
-from cleanapp_api.services import clusters
+from cleanapp_api.schemas import (
+    AnalyzeRequest,
+    ClusterAnalysisResponse,
+    ExplainPairRequest,
+    FromReportRequest,
+    PairExplanationJSON,
+)
+from cleanapp_api.services import clusters, explain
 
 __all__ = ["ClustersController"]
 
@@ -53,3 +59,21 @@ class ClustersController(Controller):
         return await anyio.to_thread.run_sync(
             partial(clusters.analyze_from_report, db_engine, data)
         )
+
+    @post(
+        "/explain-pair",
+        status_code=200,
+        summary="Explain why two reports are, or are not, grouped (new)",
+        description=(
+            "Body: `focal_seq`, `neighbor_seq` (visible reports, required), `model` "
+            "(`default` or `upstream`), `classification`. Answer: the score, the threshold, "
+            "`is_edge`, and per feature its kernel value and contribution, the raw measures "
+            "(`distance_m`, `jaccard`, `severity_diff`, `time_diff_s`), the shared tokens and "
+            "the features unknown on either side. 404 when a report is unknown or hidden. Public."
+        ),
+    )
+    async def explain_pair(
+        self, data: JSONBody[ExplainPairRequest], db_engine: DbEngine
+    ) -> PairExplanationJSON:
+        """Explain a pair of reports feature by feature (``cleanapp_geo.explain_pair``)."""
+        return await anyio.to_thread.run_sync(partial(explain.explain_pair, db_engine, data))
