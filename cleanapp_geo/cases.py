@@ -305,6 +305,7 @@ def case_exposure(exposure_mode: str, *, sensitive_occupancy: bool, reporters: i
     value += min(EXPOSURE_REPORTERS_CAP, EXPOSURE_PER_REPORTER * (reporters - 1))
     return round(min(1.0, value), 12)
 
+
 def snapshot_fingerprint(
     classification: str,
     geometry_json: str,
