@@ -182,8 +182,11 @@ function draw(main, layer, d, esc) {
 function detailOf(event) {
   const p = parseJSON(event.payload_json) || {};
   const parts = [];
-  if (p.previous_status && p.status) parts.push(`${p.previous_status} → ${p.status}`);
-  else if (p.status) parts.push(p.status);
+  // Status changes name from_status/to_status (the web client's keys).
+  const from = p.from_status || p.previous_status;
+  const to = p.to_status || p.status;
+  if (from && to) parts.push(`${from} → ${to}`);
+  else if (to) parts.push(to);
   if (Array.isArray(p.report_seqs) && p.report_seqs.length) parts.push(`reports ${p.report_seqs.join(", ")}`);
   if (p.summary) parts.push(`“${p.summary}”`);
   return parts.length ? h("div", { class: "muted" }, parts.join(" · ")) : null;
