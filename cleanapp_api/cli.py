@@ -11,6 +11,8 @@ be added without touching the existing ones::
     cleanapp-api reports load PATH [--format geojson|csv|parquet] [--skip-invalid]
                                    [--rejects PATH] [--database-url URL]
     cleanapp-api demo-token [--user-id demo-user] [--role admin] [--base-url URL]
+    cleanapp-api analyze --input reports.parquet --output hypotheses.parquet
+                         [--scheduler ADDRESS]   (on Dask: cleanapp_api.batch)
 
 The database URL comes from ``--database-url``, else the ``DATABASE_URL`` environment
 variable (read when the command runs). Exit codes: 0 success, 1 invalid input or a failed
@@ -325,6 +327,12 @@ def _register_demo_token(subparsers: Any) -> None:
     parser.set_defaults(handler=_demo_token)
 
 
+def _register_analyze(subparsers: Any) -> None:
+    from cleanapp_api.batch import register_cli
+
+    register_cli(subparsers)
+
+
 def _register_email_service(subparsers: Any) -> None:
     from cleanapp_api.email_service import register_cli
 
@@ -339,6 +347,7 @@ SUBCOMMANDS: dict[str, Registration] = {
     "demo": _register_demo,
     "demo-token": _register_demo_token,
     "email-service": _register_email_service,
+    "analyze": _register_analyze,
 }
 
 
