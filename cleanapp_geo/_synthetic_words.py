@@ -1,10 +1,19 @@
 """The words, brands and strings of synthetic reports (see :mod:`cleanapp_geo.synthetic`).
 
-A fixed 5,000-word vocabulary (real litter and hazard words first, then generated ones)
-sampled by a Zipf–Mandelbrot law through an inverse-CDF table; about 200 brands with a
-popularity law; texts composed from a per-incident story of 8 tokens and random words; and
-string columns built straight from ASCII bytes (zero-copy Arrow arrays where pandas stores
-strings in Arrow), so that a million texts cost no Python loop.
+A fixed 5,000-word vocabulary of real words (about 240 hand-picked litter and hazard words
+first, then the WordNet words of ``datasets/synthetic_words.tsv``, made by
+``scripts/make_synthetic_words.py``) sampled by a Zipf–Mandelbrot law through an
+inverse-CDF table; about 200 brands with a popularity law; texts composed from a
+per-incident story of 8 tokens and random words; and string columns built straight from
+ASCII bytes (zero-copy Arrow arrays where pandas stores strings in Arrow), so that a million
+texts cost no Python loop.
+
+A text's tokens are *written* as a sentence: each word has a role (a state such as
+"overflowing", a thing, a problem, a place, a time) and the words are ordered by role and
+joined with glue words that are stop words of both models ("and", "with", "near the"), e.g.
+"Overflowing, rusty bins and bottles with leak near the kiosk, morning". The glue never
+becomes a token, so the token sets, and with them every similarity, are exactly those of
+the words drawn.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Final
 
 import numpy as np
@@ -33,6 +43,39 @@ _ALPHABET: Final = np.frombuffer(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", dtype=np.uint8
 )
 _NEWLINE: Final = ord("\n")
+#: Roles of the words, in the order a text writes them.
+_ROLES: Final = ("state", "thing", "problem", "place", "time")
+_STATE, _THING, _PROBLEM, _PLACE, _TIME = range(len(_ROLES))
+_NO_ROLE: Final = len(_ROLES)  # padding sorts last
+#: Glue between words (rows after the padding row of the glyph table). Every glue word is a
+#: stop word of both models (or shorter than three letters), so it is never a token.
+_GLUE: Final = (", ", " and ", " ", " with ", " near the ")
+_COMMA, _AND, _SPACE, _WITH, _NEAR = range(len(_GLUE))
+#: Roles of the hand-picked words that are not things.
+_REAL_ROLES: Final = {
+    **dict.fromkeys(
+        """overflowing broken dumped illegal leaking burst flooded blocked clogged rotten
+        damaged collapsed fallen overgrown flickering dark loose exposed dangerous sharp rusty
+        abandoned parked burning public wet slippery cracked uneven missing many lots""".split(),
+        _STATE,
+    ),
+    **dict.fromkeys(
+        """litter garbage rubbish waste dumping mess spill leak flooding smell stench hazard
+        smoke fire vomit urine crack hole error outage crash timeout phishing spam""".split(),
+        _PROBLEM,
+    ),
+    **dict.fromkeys(
+        """sidewalk pavement street road lane park playground bridge tunnel stairs crossing
+        station platform parking lot entrance corner square river lake shore beach riverbank
+        canal fountain shelter bus stop tram shop store market restaurant cafe kiosk school
+        church hospital office path website app page login checkout near next behind outside
+        front""".split(),
+        _PLACE,
+    ),
+    **dict.fromkeys(
+        "again still since yesterday week weeks days morning night weekend".split(), _TIME
+    ),
+}
 
 _REAL_WORDS: Final = """
 overflowing trash bin bins litter garbage rubbish waste glass broken bottle
@@ -112,13 +155,14 @@ _BRANDS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class _Vocabulary:
-    """Words in rank order, their zero-padded bytes and an inverse-CDF sampling table."""
+    """Words in rank order with their roles, their bytes and an inverse-CDF sampling table."""
 
     words: tuple[str, ...]
-    #: (2V + 1, width) uint8, zero-padded: row w is " word" (a later word), row V + w is
-    #: "Word" (the first word of a text) and row 2V is empty (padding).
+    roles: npt.NDArray[np.int8]  # (V,) role of each word (index into _ROLES)
+    #: (2V + 1 + G, width) uint8, zero-padded: row w is "word", row V + w is "Word" (the
+    #: first word of a text), row 2V is empty (padding) and rows 2V + 1 + g are _GLUE[g].
     glyphs: npt.NDArray[np.uint8]
-    lengths: npt.NDArray[np.int64]  # (2V + 1,) byte lengths of the glyph rows
+    lengths: npt.NDArray[np.int64]  # (2V + 1 + G,) byte lengths of the glyph rows
     table: npt.NDArray[np.int16]  # (2**_WORD_TABLE_BITS,) word ids, Zipf–Mandelbrot
 
     @property
@@ -252,12 +296,9 @@ class _StringColumn:
             self.chunks.append(text.split("\n"))
 
     def add_words(self, vocab: _Vocabulary, tokens: npt.NDArray[np.int16]) -> None:
-        """Append left-aligned token rows (``-1`` padded) as "First second third" texts."""
-        valid = tokens >= 0
-        ids = tokens.astype(np.intp)
-        ids[:, 0] += len(vocab.words)  # the first word: capitalised, no leading space
-        ids[~valid] = vocab.pad
-        glyphs = vocab.glyphs[ids[valid]]
+        """Append left-aligned token rows (``-1`` padded) as sentences (:func:`_sentences`)."""
+        ids = _sentences(vocab, tokens)
+        glyphs = vocab.glyphs[ids[ids != vocab.pad]]
         self.add_bytes(glyphs[glyphs != 0], vocab.lengths[ids].sum(axis=1))
 
     def series(self) -> pd.Series:
@@ -269,6 +310,41 @@ class _StringColumn:
             return pd.Series(chunked, dtype=pd.Series([""]).dtype, copy=False)
         empty = np.empty(0, dtype=object)
         return pd.Series(np.concatenate([empty, *(np.array(c, dtype=object) for c in self.chunks)]))
+
+
+def _sentences(vocab: _Vocabulary, tokens: npt.NDArray[np.int16]) -> npt.NDArray[np.intp]:
+    """Glyph ids writing each row of tokens as a sentence: words by role, glue between.
+
+    The words of a row are ordered by role (states, things, problems, places, times; drawn
+    order within a role) and joined: states by commas and a space before the things, a list
+    of things, problems or places by commas and a final "and", " with " before the problems
+    (after things), " near the " before the places, a comma before the times. Rows of
+    ``-1`` only stay empty.
+    """
+    n, width = tokens.shape
+    valid = tokens >= 0
+    role = np.where(valid, vocab.roles[np.maximum(tokens, 0)], _NO_ROLE).astype(np.int64)
+    order = np.argsort(role * width + np.arange(width), axis=1, kind="stable")
+    words = np.take_along_axis(tokens, order, axis=1).astype(np.intp)
+    role = np.take_along_axis(role, order, axis=1)
+    valid = words >= 0
+    glue_base = vocab.pad + 1
+    prev, cur = role[:, :-1], role[:, 1:]
+    nxt = np.concatenate([role[:, 2:], np.full((n, 1), _NO_ROLE)], axis=1)
+    into = np.select(
+        [cur == _THING, (cur == _PROBLEM) & (prev == _THING), cur == _PROBLEM, cur == _PLACE],
+        [_SPACE, _WITH, _SPACE, _NEAR],
+        _COMMA,
+    )
+    within = np.select([cur == _STATE, cur == _TIME, nxt != cur], [_COMMA, _SPACE, _AND], _COMMA)
+    glue = np.where(cur == prev, within, into) + glue_base
+    glue[~valid[:, 1:]] = vocab.pad
+    words[:, 0] += len(vocab.words)  # the first word: capitalised
+    words[~valid] = vocab.pad
+    ids = np.empty((n, 2 * width - 1), dtype=np.intp)
+    ids[:, 0::2] = words
+    ids[:, 1::2] = glue
+    return ids
 
 
 def _arrow_strings() -> bool:
@@ -315,37 +391,26 @@ def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return z ^ (z >> np.uint64(31))
 
 
+def _word_list() -> list[tuple[str, int]]:
+    """Read the bundled words (after the hand-picked ones) in rank order, with their roles."""
+    text = resources.files("cleanapp_geo").joinpath("datasets/synthetic_words.tsv").read_text()
+    rows = [line.split("\t") for line in text.splitlines() if line.strip()]
+    return [(word, _ROLES.index(role)) for word, role in rows]
+
+
 @functools.cache
 def _vocabulary() -> _Vocabulary:
-    """Build the fixed 5,000-word vocabulary: real words first, then generated ones."""
-    real = list(dict.fromkeys(_REAL_WORDS))
-    rng = np.random.default_rng(20_260_301)  # fixed: the vocabulary never depends on seed
-    onsets = np.array("b c d f g h j k l m n p r s t v w z br dr fl gr kl pl st tr".split())
-    vowels = np.array("a e i o u ai ou".split())
-    codas = np.array(["", "", "", "n", "r", "s", "l", "t"])
-    known = set(real)
-    generated: list[str] = []
-    while len(real) + len(generated) < _VOCABULARY_SIZE:
-        m = 4 * _VOCABULARY_SIZE
-        syllables = rng.integers(2, 4, m)
-        parts = [
-            np.char.add(
-                np.char.add(
-                    onsets[rng.integers(0, len(onsets), m)], vowels[rng.integers(0, len(vowels), m)]
-                ),
-                codas[rng.integers(0, len(codas), m)],
-            )
-            for _ in range(3)
-        ]
-        words = np.char.add(np.char.add(parts[0], parts[1]), np.where(syllables == 3, parts[2], ""))
-        for word in words.tolist():
-            if len(word) <= 10 and word not in known:
-                known.add(word)
-                generated.append(word)
-    words_ = tuple((real + generated)[:_VOCABULARY_SIZE])
-    encoded = [b" " + w.encode("ascii") for w in words_]
+    """Build the fixed 5,000-word vocabulary: the hand-picked words, then the bundled ones."""
+    real = [(w, _REAL_ROLES.get(w, _THING)) for w in dict.fromkeys(_REAL_WORDS)]
+    ranked = (real + _word_list())[:_VOCABULARY_SIZE]
+    if len(ranked) != _VOCABULARY_SIZE or len({w for w, _ in ranked}) != _VOCABULARY_SIZE:
+        raise RuntimeError("datasets/synthetic_words.tsv must complete 5,000 distinct words")
+    words_ = tuple(w for w, _ in ranked)
+    roles = np.array([r for _, r in ranked], dtype=np.int8)
+    encoded = [w.encode("ascii") for w in words_]
     encoded += [w.capitalize().encode("ascii") for w in words_]
     encoded += [b""]
+    encoded += [g.encode("ascii") for g in _GLUE]
     width = max(len(e) for e in encoded)
     matrix = np.zeros((len(encoded), width), dtype=np.uint8)
     lengths = np.array([len(e) for e in encoded], dtype=np.int64)
@@ -355,9 +420,9 @@ def _vocabulary() -> _Vocabulary:
     cdf = np.cumsum(weights / weights.sum())
     grid = (np.arange(1 << _WORD_TABLE_BITS) + 0.5) / (1 << _WORD_TABLE_BITS)
     table = np.minimum(np.searchsorted(cdf, grid), _VOCABULARY_SIZE - 1).astype(np.int16)
-    for array in (matrix, lengths, table):
+    for array in (matrix, lengths, table, roles):
         array.flags.writeable = False
-    return _Vocabulary(words=words_, glyphs=matrix, lengths=lengths, table=table)
+    return _Vocabulary(words=words_, roles=roles, glyphs=matrix, lengths=lengths, table=table)
 
 
 @functools.cache

@@ -85,6 +85,7 @@ def _scale_bar(ax: Axes, latitude: float) -> None:
     ax.annotate(
         text, (left + length_deg / 2, bottom), xytext=(0, 4), textcoords="offset points",
         ha="center", va="bottom", fontsize=8, zorder=5,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0},
     )  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """Execute every notebook in ``notebooks/`` (as CI must) and check its outputs are cleared in git.
 
 Each notebook runs top to bottom in a fresh Python kernel (``nbclient``, the engine nbmake
-uses) with the repository as working directory; any cell error fails the test. Notebook 03
-needs the PostGIS test database: it is skipped locally when the server is unreachable and
-fails in CI.
+uses) with the repository as working directory, as a data scientist would open it; any cell
+error fails the test, and every plotting cell (one that calls ``plt.show()``) must leave an
+``image/png`` in the executed notebook (notebooks use the inline backend; a non-interactive
+backend such as Agg would show nothing in Jupyter). Notebook 03 needs the PostGIS test
+database: it is skipped locally when the server is unreachable and fails in CI.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     if path.name in NEEDS_DATABASE:
         reachable_database_url()  # skipped locally, failed in CI when unreachable
     os.environ.setdefault("TEST_DATABASE_URL", env_url)
-    os.environ.setdefault("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -67,3 +68,17 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     client.execute()
     # keep the executed copy for debugging a failure
     nbformat.write(nb, tmp_path / path.name)
+    plotting = [c for c in nb.cells if c.cell_type == "code" and "plt.show()" in c.source]
+    for cell in plotting:
+        kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+        assert "image/png" in kinds, f"{path.name}: a plotting cell shows nothing:\n{cell.source}"
+
+
+def test_notebooks_plot() -> None:
+    """Notebooks 01-04 each show at least one picture, and none asks for a backend that
+    shows nothing in Jupyter."""
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        if path.name[:2] in {"01", "02", "03", "04"}:
+            assert "plt.show()" in text, f"{path.name} shows no plot"
+        assert 'matplotlib.use(\\"Agg\\")' not in text, f"{path.name} hides its plots"

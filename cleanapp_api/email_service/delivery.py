@@ -22,6 +22,7 @@ For each recipient, in order:
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -182,6 +183,10 @@ def _deliver_one(
         unsubscribe_url=unsubscribe_url(public_url, make_token(unsubscribe_key, email)),
         case_id=request.case_id,
         message_key=key,
+        attachments=[
+            (a.filename, a.content_type, base64.b64decode(a.content_base64))
+            for a in request.attachments
+        ],
     )
     if key:
         try:

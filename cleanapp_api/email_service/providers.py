@@ -10,12 +10,14 @@ A provider's :meth:`~Provider.send` returns the provider message id or raises
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import html
 import re
 import smtplib
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -76,6 +78,8 @@ class OutgoingMessage:
         The MIME message (``Message-ID`` set).
     case_id, message_key : str
         Tracing values (SendGrid ``custom_args``).
+    attachments : tuple of (filename, content type, bytes)
+        Attached files (already MIME parts of ``message``).
     """
 
     recipient: str
@@ -87,6 +91,7 @@ class OutgoingMessage:
     message: EmailMessage
     case_id: str
     message_key: str
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
     @property
     def message_id(self) -> str:
@@ -109,6 +114,7 @@ def build_message(
     unsubscribe_url: str,
     case_id: str,
     message_key: str = "",
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> OutgoingMessage:
     """Build the MIME message of one recipient (footer, ``List-Unsubscribe``, Message-ID).
 
@@ -124,6 +130,8 @@ def build_message(
         The signed unsubscribe link.
     case_id, message_key : str
         Tracing values.
+    attachments : sequence of (filename, content type, bytes), optional
+        Files attached to the message as MIME parts (``multipart/mixed``).
 
     Returns
     -------
@@ -149,6 +157,9 @@ def build_message(
         msg["X-CleanApp-Case-Id"] = _header_safe(case_id)
     msg.set_content(text)
     msg.add_alternative(html_part, subtype="html")
+    for filename, content_type, data in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return OutgoingMessage(
         recipient=recipient,
         recipient_name=recipient_name,
@@ -159,6 +170,7 @@ def build_message(
         message=msg,
         case_id=case_id,
         message_key=message_key,
+        attachments=tuple(attachments),
     )
 
 
@@ -250,6 +262,16 @@ class SendGridProvider:
         }
         if custom:
             payload["custom_args"] = custom
+        if message.attachments:
+            payload["attachments"] = [
+                {
+                    "content": base64.b64encode(data).decode("ascii"),
+                    "type": content_type,
+                    "filename": filename,
+                    "disposition": "attachment",
+                }
+                for filename, content_type, data in message.attachments
+            ]
         return payload
 
     def send(self, message: OutgoingMessage) -> str:

@@ -12,6 +12,7 @@ import msgspec
 
 __all__ = [
     "DELIVERY_STATUSES",
+    "EmailAttachment",
     "EmailRecipient",
     "EmailResult",
     "EmailSendRequest",
@@ -33,6 +34,14 @@ class EmailRecipient(msgspec.Struct, kw_only=True):
     message_key: str | None = None
 
 
+class EmailAttachment(msgspec.Struct, kw_only=True):
+    """A file attached to every message of a send (new), its bytes in base64."""
+
+    filename: str
+    content_type: str
+    content_base64: str
+
+
 class EmailSendRequest(msgspec.Struct, kw_only=True):
     """``POST /internal/case-escalations/send``: one message per recipient."""
 
@@ -41,6 +50,7 @@ class EmailSendRequest(msgspec.Struct, kw_only=True):
     body: str
     html_body: str = ""
     recipients: list[EmailRecipient] = msgspec.field(default_factory=list)
+    attachments: list[EmailAttachment] = msgspec.field(default_factory=list)
 
 
 class EmailResult(msgspec.Struct, kw_only=True):

@@ -16,7 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from cleanapp_api.domain_errors import AlreadySent, InvalidRequest, RateLimited
-from cleanapp_api.email_service.schemas import EmailRecipient, EmailResult, EmailSendRequest
+from cleanapp_api.email_service.schemas import (
+    EmailAttachment,
+    EmailRecipient,
+    EmailResult,
+    EmailSendRequest,
+)
 from cleanapp_api.escalation.schemas import SendEscalationRequest, SkippedRecipient
 from cleanapp_api.schemas import EscalationTarget
 from cleanapp_geo.targets import normalize_email
@@ -69,6 +74,7 @@ def request_hash(case_id: str, request: SendEscalationRequest) -> str:
         "body": request.body or "",
         "locale": request.locale or "",
         "force": bool(request.force),
+        **({"attach_memo": True} if request.attach_memo else {}),
     }
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -182,8 +188,21 @@ def skip_recently_sent(
 
 
 def email_request(case_id: str, send: Any) -> EmailSendRequest:
-    """Build the email service request of a recorded send (one message key a recipient)."""
+    """Build the email service request of a recorded send (one message key a recipient).
+
+    Attachments recorded with the send's intent (``response_json["attachments"]``) go with
+    every message.
+    """
+    attachments = [
+        EmailAttachment(
+            filename=a["filename"],
+            content_type=a["content_type"],
+            content_base64=a["content_base64"],
+        )
+        for a in (getattr(send, "response_json", None) or {}).get("attachments", [])
+    ]
     return EmailSendRequest(
+        attachments=attachments,
         case_id=case_id,
         subject=send.subject,
         body=send.body,

@@ -43,6 +43,7 @@ class SendEscalationRequest(msgspec.Struct, kw_only=True):
     ``target_ids`` is required (upstream emailed every target when it was empty).
     ``force`` (new) allows hidden or held targets and re-sending the same message within
     the de-duplication window. ``actor_user_id`` is honoured for service tokens only.
+    ``attach_memo`` (new) attaches the case memo as a PDF (``case-memo-<slug>.pdf``).
     """
 
     target_ids: list[int] | None = None
@@ -52,6 +53,7 @@ class SendEscalationRequest(msgspec.Struct, kw_only=True):
     locale: str | None = None
     force: bool | None = None
     actor_user_id: str | None = None
+    attach_memo: bool | None = None
 
 
 class EscalationDraftResponse(msgspec.Struct, kw_only=True):

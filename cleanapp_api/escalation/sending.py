@@ -21,7 +21,10 @@ Steps of :func:`send_escalation`
    ``ESCALATION_DEDUP_WINDOW_H`` are skipped unless ``force`` (409 when that leaves nobody);
    then the **intent** is recorded: a ``case_escalation_sends`` row (``pending``, the planned
    recipients), one ``pending`` action per target, the audit event
-   ``case_escalation_requested``. Committed before anything is sent.
+   ``case_escalation_requested``. Committed before anything is sent. With ``attach_memo``
+   the case memo is rendered once, before, as a PDF: its bytes wait with the send's intent
+   (so a driven-again send attaches the same file) and each action's ``attachments_json``
+   records its file name, type, size and SHA-256.
 5. Drive the send (:func:`drive_send`), holding a row lock on the send (a concurrent retry
    sees it and gets 409; a crash releases it): call the email service with one message key
    per recipient (``<case>:send-<id>:<email>``) and, in the same transaction, store one
@@ -46,6 +49,8 @@ drives it again; the email service answers already-sent message keys from its lo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +68,7 @@ from cleanapp_api.domain_errors import (
     EmailServiceFailed,
     EmailServiceNotConfigured,
     IdempotencyConflict,
+    InvalidRequest,
     SendInProgress,
 )
 from cleanapp_api.escalation import planning
@@ -75,10 +81,13 @@ from cleanapp_api.escalation.schemas import (
 )
 from cleanapp_api.escalation.service import draft_for, load_case, select_targets
 from cleanapp_api.policy import AuthenticatedUser, effective_actor, require_case_editor
+from cleanapp_api.services.memo import build_memo
+from cleanapp_api.services.memo_pdf import memo_pdf
 from cleanapp_api.settings import Settings
 from cleanapp_geo.targets import normalize_cc_emails
 
 __all__ = [
+    "MAX_ATTACHMENT_BYTES",
     "MSG_EMAIL_SERVICE_NOT_CONFIGURED",
     "MSG_IDEMPOTENCY_CONFLICT",
     "MSG_IN_PROGRESS",
@@ -86,6 +95,7 @@ __all__ = [
     "SendOutcome",
     "content_hash",
     "drive_send",
+    "memo_attachment",
     "recover_pending_sends",
     "send_escalation",
 ]
@@ -99,6 +109,10 @@ MSG_IDEMPOTENCY_CONFLICT: Final = (
 )
 MSG_IN_PROGRESS: Final = "a send with this Idempotency-Key is still in progress; retry later"
 _RECOVERY_MARGIN_S: Final = 30.0
+
+#: Largest attachment (the case memo) sent with an escalation; the email service takes 1 MiB
+#: bodies, and base64 grows the bytes by a third.
+MAX_ATTACHMENT_BYTES: Final = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +278,29 @@ def _replay(row: Any) -> SendOutcome:
     return SendOutcome(response, {"Idempotent-Replayed": "true"})
 
 
+def memo_attachment(settings: Settings, detail: Any) -> dict[str, Any]:
+    """Render the case memo as a PDF attachment: file name, type, size, SHA-256 and bytes.
+
+    Raises
+    ------
+    InvalidRequest
+        When the memo is larger than :data:`MAX_ATTACHMENT_BYTES`.
+    """
+    memo = build_memo(detail, settings)
+    data = memo_pdf(memo)
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise InvalidRequest(
+            f"the case memo is {len(data):,} bytes, more than {MAX_ATTACHMENT_BYTES:,} to attach"
+        )
+    return {
+        "filename": f"{memo.filename_stem}.pdf",
+        "content_type": "application/pdf",
+        "size_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_base64": base64.b64encode(data).decode("ascii"),
+    }
+
+
 def send_escalation(
     engine: sa.Engine,
     settings: Settings,
@@ -341,6 +378,8 @@ def send_escalation(
     )
     digest = content_hash(draft.subject, draft.body)
     plan = planning.recipient_plan(selected, cc)
+    attachments = [memo_attachment(settings, detail)] if request.attach_memo else []
+    recorded = [{k: v for k, v in a.items() if k != "content_base64"} for a in attachments]
 
     now = datetime.now(UTC)
     try:
@@ -373,7 +412,10 @@ def send_escalation(
                     "body": draft.body,
                     "html_body": draft.html_body,
                     "recipients_json": plan,
-                    "response_json": {"skipped": [msgspec.to_builtins(x) for x in skipped]},
+                    "response_json": {
+                        "skipped": [msgspec.to_builtins(x) for x in skipped],
+                        "attachments": attachments,  # until the send is finished
+                    },
                 },
             )
             target_rows = [r for r in plan if r["target_id"] is not None]
@@ -387,6 +429,7 @@ def send_escalation(
                         "status": "pending",
                         "subject": draft.subject,
                         "body": draft.body,
+                        "attachments_json": recorded or None,
                         "sent_by_user_id": actor,
                     }
                     for r in target_rows
@@ -411,6 +454,7 @@ def send_escalation(
                     "idempotency_key": key,
                     "skipped": [x.email for x in skipped],
                     "force": force,
+                    **({"attachments": [a["filename"] for a in recorded]} if recorded else {}),
                 },
             )
     except IntegrityError as exc:

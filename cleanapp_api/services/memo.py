@@ -190,7 +190,12 @@ def audit_line(event: Any) -> str:
         payload = {}
     facts = []
     if isinstance(payload, dict):
-        for key in ("status", "previous_status", "report_seqs", "summary", "subject"):
+        before = payload.get("from_status") or payload.get("previous_status")
+        after = payload.get("to_status") or payload.get("status")
+        if before and after:
+            facts.append(f"{before} → {after}")
+            payload = {k: v for k, v in payload.items() if "status" not in k}
+        for key in ("status", "report_seqs", "summary", "subject"):
             value = payload.get(key)
             if value not in (None, "", []):
                 facts.append(f"{key.replace('_', ' ')}: {value}")

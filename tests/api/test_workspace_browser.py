@@ -179,6 +179,7 @@ def test_a_case_manager_works_a_case_in_the_browser(
     assert subject and subject == preview.locator(".subject").inner_text()
     page.locator("#composer").scroll_into_view_if_needed()
     _shot(page, "composer.png")
+    expect(page.get_by_label("Attach the case memo (PDF)")).to_be_checked()
     page.get_by_role("button", name="Send").click()
     deliveries = page.locator("#deliveries tbody tr")
     expect(deliveries).to_have_count(n_recipients)
@@ -187,6 +188,9 @@ def test_a_case_manager_works_a_case_in_the_browser(
     received = stack["received"]
     assert len(received) == n_recipients
     assert {m.message["Subject"] for m in received} == {subject}
+    for message in received:  # the memo travels with the e-mail
+        (memo,) = message.message.iter_attachments()
+        assert memo.get_content_type() == "application/pdf"
 
     # --- download the memo; it names the case, has a map and renders
     with page.expect_download() as download_info:
@@ -220,6 +224,37 @@ def test_a_case_manager_works_a_case_in_the_browser(
     expect(items).to_have_count(1)
     expect(items.first).to_contain_text(title)
     _shot(page, "cases.png")
+
+
+_UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map((e) => e.id || e.name || e.type)"""
+
+
+def test_keyboard_only_and_every_control_labelled(page: Any, stack: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{stack['url']}/app/#signin={stack['token']}")
+    page.goto(f"{stack['url']}/app/#/analyse?at={SCHOOL[0]},{SCHOOL[1]},17")
+    assert page.evaluate(_UNLABELLED) == []
+    page.get_by_role("button", name="Use the visible map area").focus()
+    page.keyboard.press("Enter")
+    analyse = page.get_by_role("button", name="Analyse scope")
+    expect(analyse).to_be_focused()
+    page.keyboard.press("Enter")
+    hypothesis = page.locator("#hypotheses .hyp").first
+    expect(hypothesis).to_contain_text("4 reports")
+    hypothesis.focus()
+    page.keyboard.press("Enter")
+    expect(hypothesis).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate(_UNLABELLED) == []
+    page.goto(f"{stack['url']}/app/#/cases")
+    expect(page.locator("#case-list .case-item").first).to_be_visible()
+    assert page.evaluate(_UNLABELLED) == []
+    page.locator("#case-list .case-item").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#case-title")).to_be_visible()
+    assert page.evaluate(_UNLABELLED) == []
 
 
 def test_a_bad_token_is_sent_back_to_sign_in(page: Any, stack: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ import cleanapp_geo._synthetic_words as _synthetic_words
 import cleanapp_geo.synthetic as synthetic
 from cleanapp_geo.schema import REPORT_COLUMNS, validate_reports
 from cleanapp_geo.synthetic import INCIDENT_ID, incident_pairs, make_reports
+from cleanapp_geo.text import DEFAULT_STOP_WORDS, UPSTREAM_STOP_WORDS, tokenize
 
 N = 20_000
 LOCAL_CRS = "EPSG:2056"  # Swiss LV95, metres
@@ -65,7 +66,8 @@ def incident_brand(frame):
 
 
 def word_sets(texts):
-    return [set(t.lower().split()) for t in texts]
+    """The words drawn for each text: its tokens (the glue words are stop words)."""
+    return [set(tokenize(t)) for t in texts]
 
 
 # --- contract -----------------------------------------------------------------------------
@@ -227,14 +229,19 @@ def test_members_share_story_tokens(easy):
     )
 
 
+def drawn(texts):
+    """Number of words drawn per text: its words less the glue ("and", "with", "near the")."""
+    words = texts.str.split().str.len().fillna(0)
+    glue = texts.str.count(" and ") + texts.str.count(" with ") + 2 * texts.str.count(" near the ")
+    return words - glue
+
+
 def test_text_lengths_vocabulary_and_mild_zipf(easy):
-    title_words = easy["title"].str.split().str.len()
-    assert title_words.between(6, 9).all()
-    assert easy["summary"].str.split().str.len().between(8, 12).all()
-    description_words = easy["description"].str.split().str.len().fillna(0)
-    assert description_words.between(0, 10).all() and (easy["description"] == "").any()
+    assert drawn(easy["title"]).between(6, 9).all()
+    assert drawn(easy["summary"]).between(8, 12).all()
+    assert drawn(easy["description"]).between(0, 10).all() and (easy["description"] == "").any()
     assert easy["title"].str.match(r"[A-Z]").all()
-    assert easy["title"].str.fullmatch(r"[A-Za-z][a-z\- ]*[a-z]").all()
+    assert easy["title"].str.fullmatch(r"[A-Z][a-z]*(,? [a-z]+)*").all()
     vocabulary = synthetic._vocabulary().words
     assert len(vocabulary) == len(set(vocabulary)) == 5_000
     for word in ("overflowing", "trash", "bin", "glass", "pothole", "graffiti"):
@@ -331,7 +338,7 @@ def test_hard_mode_plants_near_miss_pairs():
     assert (brand[a[kind == 0]] != "").all()
     cls = first["classification"].to_numpy()
     assert (cls[a[kind == 1]] == cls[b[kind == 1]]).all()
-    words = grouped["title"].agg(lambda s: set(" ".join(s).lower().split())).to_numpy()
+    words = grouped["title"].agg(lambda s: set(tokenize(" ".join(s)))).to_numpy()
 
     def mean_shared(k):
         pairs = zip(a[kind == k], b[kind == k], strict=True)
@@ -413,3 +420,43 @@ def test_incident_pairs_count_on_a_frame(hard):
 def test_incident_pairs_rejects_2d():
     with pytest.raises(ValueError, match="one-dimensional"):
         incident_pairs(np.zeros((2, 2), dtype=np.int64))
+
+
+# --- real words written as sentences ----------------------------------------------------
+
+
+def test_every_bundled_word_is_one_token_of_both_models():
+    vocab = synthetic._vocabulary()
+    bundled = vocab.words[len(dict.fromkeys(_synthetic_words._REAL_WORDS)) :]
+    assert len(bundled) > 4_700
+    for word in bundled:
+        assert tokenize(word) == {word}
+        assert tokenize(word, stop_words=UPSTREAM_STOP_WORDS) == {word}
+    assert set(vocab.roles.tolist()) == set(range(len(_synthetic_words._ROLES)))
+
+
+@given(st.lists(st.lists(st.integers(-1, 4_999), min_size=9, max_size=9), min_size=1, max_size=20))
+def test_sentences_add_no_token(rows):
+    """The glue never becomes a token: a sentence has the tokens of its words, both models."""
+    vocab = synthetic._vocabulary()
+    tokens = np.array(rows, dtype=np.int16)
+    tokens = -np.sort(-tokens, axis=1)  # left-aligned: -1 padding on the right
+    column = _synthetic_words._StringColumn()
+    column.add_words(vocab, tokens)
+    for text, row in zip(column.series(), tokens, strict=True):
+        plain = " ".join(vocab.words[t] for t in row if t >= 0)
+        for stop in (DEFAULT_STOP_WORDS, UPSTREAM_STOP_WORDS):
+            assert tokenize(text, stop_words=stop) == tokenize(plain, stop_words=stop)
+        if (row >= 0).any():
+            assert text[0].isupper()
+
+
+def test_titles_read_as_sentences(easy):
+    titles = easy["title"]
+    assert titles.str.contains(" near the ").mean() > 0.3
+    assert titles.str.contains(" and ").mean() > 0.5
+    assert not titles.str.contains(
+        r"\b(?:and|with|the) (?:and|with|the)\b"
+    ).any()  # no doubled glue
+    for word in ("overflowing", "bins", "litter", "pothole"):
+        assert titles.str.lower().str.contains(rf"\b{word}\b").any()

@@ -83,6 +83,7 @@ function draw(main, layer, d, esc) {
   const subject = h("input", { type: "text", id: "subject" });
   const cc = h("input", { type: "text", id: "cc", placeholder: "name@example.org, …" });
   const body = h("textarea", { id: "body" });
+  const attachMemo = h("input", { type: "checkbox", id: "attach-memo", checked: true });
   const preview = h("div", { id: "preview" });
   const composerRequest = () => ({
     target_ids: targetBoxes.filter((b) => b.checked).map((b) => Number(b.value)),
@@ -103,7 +104,7 @@ function draw(main, layer, d, esc) {
       h("div", { class: "subject" }, draft.subject), h("pre", {}, draft.body)));
   }) }, "Preview draft");
   const sendButton = h("button", { type: "button", class: "primary", id: "send", onclick: () => busy(sendButton, async () => {
-    const request = composerRequest();
+    const request = { ...composerRequest(), attach_memo: attachMemo.checked };
     if (!request.target_ids.length) throw new Error("Choose at least one recipient.");
     const sent = await api.post(`/cases/${caseId}/escalations/send`, request,
       { headers: { "Idempotency-Key": crypto.randomUUID() } });
@@ -158,6 +159,8 @@ function draw(main, layer, d, esc) {
     h("fieldset", { id: "composer" }, h("legend", {}, "Draft"),
       h("div", { class: "row" }, field("Language", locale), field("CC", cc)),
       field("Subject", subject), field("Body", body, "Leave subject and body empty to get the generated draft."),
+      h("label", { class: "inline", for: "attach-memo", style: { marginTop: ".5rem" } }, attachMemo,
+        "Attach the case memo (PDF)"),
       h("div", { class: "row", style: { marginTop: ".5rem" } }, draftButton, sendButton), preview),
     h("h2", {}, `Deliveries (${deliveries.length})`),
     deliveries.length
