@@ -31,6 +31,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "SendInProgress",
+    "ServiceOnly",
     "TransitionNotAllowed",
 ]
 
@@ -60,6 +61,10 @@ class CaseNotFound(NotFound):
 
 class NotCaseEditor(CaseServiceError):
     """The caller may read the case but not change it (creator, admin or service only)."""
+
+
+class ServiceOnly(CaseServiceError):
+    """The route is for machine clients: a token with role ``service`` is needed."""
 
 
 class Conflict(CaseServiceError):

@@ -59,6 +59,7 @@ logger = logging.getLogger("cleanapp_api")
 DOMAIN_STATUS: Final[Mapping[type[de.CaseServiceError], int]] = {
     de.InvalidRequest: 400,
     de.NotCaseEditor: 403,
+    de.ServiceOnly: 403,
     de.NotFound: 404,
     de.Conflict: 409,
     de.TransitionNotAllowed: 422,

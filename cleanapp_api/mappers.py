@@ -13,6 +13,7 @@ import msgspec
 import sqlalchemy as sa
 
 from cleanapp_api.common.timefmt import rfc3339
+from cleanapp_api.matching_schemas import NearbyCase, SuggestionJSON
 from cleanapp_api.schemas import (
     AuditEvent,
     Case,
@@ -35,8 +36,10 @@ __all__ = [
     "delivery_from_row",
     "json_text",
     "link_from_row",
+    "nearby_case_from_row",
     "report_case_from_row",
     "signal_from_row",
+    "suggestion_from_row",
     "target_from_row",
     "timestamp_text",
 ]
@@ -253,4 +256,49 @@ def case_list_item_from_row(row: Any) -> CaseListItem:
         distance_m=None if distance is None else round(float(distance), 1),
         created_by_user_id=row["created_by_user_id"],
         updated_at=timestamp_text(row["updated_at"]),
+    )
+
+
+def nearby_case_from_row(row: Any) -> NearbyCase:
+    """Wire form of a case near a point (``distance_m`` rounded to 0.1 m)."""
+    return NearbyCase(
+        case_id=row["case_id"],
+        slug=row["slug"],
+        title=row["title"],
+        status=row["status"],
+        classification=row["classification"],
+        severity_score=row["severity_score"],
+        urgency_score=row["urgency_score"],
+        linked_report_count=row["linked_report_count"],
+        distance_m=round(float(row["distance_m"]), 1),
+        anchor_lat=row["anchor_lat"],
+        anchor_lng=row["anchor_lng"],
+        updated_at=timestamp_text(row["updated_at"]),
+    )
+
+
+def suggestion_from_row(row: Any) -> SuggestionJSON:
+    """Wire form of a ``case_suggestions`` row joined with its case and report."""
+    match = row["match_json"] or {}
+    return SuggestionJSON(
+        id=row["id"],
+        case_id=row["case_id"],
+        case_title=row["case_title"],
+        case_status=row["case_status"],
+        seq=row["seq"],
+        report_title=row["report_title"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        kind=row["kind"],
+        status=row["status"],
+        band=row["band"],
+        probability=row["probability"],
+        case_score=row["case_score"],
+        evidence_score=row["evidence_score"],
+        evidence_seq=row["evidence_seq"],
+        match_reasons=[str(r) for r in match.get("reasons", [])],
+        created_at=timestamp_text(row["created_at"]),
+        decided_at=rfc3339(row["decided_at"]),
+        decided_by_user_id=row["decided_by_user_id"],
+        decision_note=row["decision_note"],
     )

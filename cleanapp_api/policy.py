@@ -14,6 +14,7 @@ Roles come from the token's ``roles`` claim; ``admin`` and ``service`` are meani
   target *and* of every source), draft and send escalations, record execution outcomes.
   Enforce with :func:`require_case_editor`, which raises 403
   ``only the case creator, an admin or a service account may change this case``.
+* **Service accounts only**: ingest reports (``POST /reports``), see :func:`require_service`.
 * **admin** may do everything.
 * **Audit actor**: the actor of a mutation is always the authenticated user;
   an ``actor_user_id`` in a request body is honoured only for ``service`` tokens (which act on
@@ -25,17 +26,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from cleanapp_api.domain_errors import InvalidRequest, NotCaseEditor
+from cleanapp_api.domain_errors import InvalidRequest, NotCaseEditor, ServiceOnly
 
 __all__ = [
     "ADMIN_ROLE",
     "MAX_USER_ID_LENGTH",
     "MSG_NOT_CASE_EDITOR",
+    "MSG_SERVICE_ONLY",
     "SERVICE_ROLE",
     "AuthenticatedUser",
     "can_edit_case",
     "effective_actor",
     "require_case_editor",
+    "require_service",
 ]
 
 ADMIN_ROLE: Final = "admin"
@@ -45,6 +48,7 @@ SERVICE_ROLE: Final = "service"
 MSG_NOT_CASE_EDITOR: Final = (
     "only the case creator, an admin or a service account may change this case"
 )
+MSG_SERVICE_ONLY: Final = "only a service account may ingest reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,22 @@ def require_case_editor(user: AuthenticatedUser, created_by_user_id: str | None)
     """
     if not can_edit_case(user, created_by_user_id):
         raise NotCaseEditor(MSG_NOT_CASE_EDITOR)
+
+
+def require_service(user: AuthenticatedUser) -> None:
+    """Raise 403 unless ``user`` is a service account (report ingest is for machines).
+
+    Raises
+    ------
+    ServiceOnly
+        403 ``only a service account may ingest reports``.
+
+    Examples
+    --------
+    >>> require_service(AuthenticatedUser("svc", frozenset({"service"})))
+    """
+    if not user.is_service:
+        raise ServiceOnly(MSG_SERVICE_ONLY)
 
 
 def effective_actor(user: AuthenticatedUser, body_actor: str | None) -> str:

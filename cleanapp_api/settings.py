@@ -30,6 +30,11 @@ Empty values count as unset. The escalation send flow also reads
 a recipient of a case unless ``force``, 24), ``ESCALATION_USER_SENDS_PER_H`` (sends per user
 per hour, 20) and ``ESCALATION_CASE_SENDS_PER_H`` (sends per case per hour, 6).
 
+Automatic matching of ingested reports reads ``REOPEN_WINDOW_DAYS`` (a resolved or closed
+case updated within this many days is matched for recurrence: a resolution signal and a
+reopen suggestion, 90) and ``AUTO_REOPEN`` (``1``/``true``: such a case in the ``auto`` band
+reopens itself, audited with the reason; off by default).
+
 The email executor (a separate process) reads its own variables:
 :class:`cleanapp_api.email_service.settings.EmailSettings`. Both parse the environment with
 :mod:`cleanapp_api.common.env`.
@@ -86,6 +91,8 @@ ENV_VARS = (
     "PUBLIC_REPORT_URL_BASE",
     "WORKSPACE_TILE_URL",
     "WORKSPACE_TILE_ATTRIBUTION",
+    "REOPEN_WINDOW_DAYS",
+    "AUTO_REOPEN",
 )
 
 AuthTokenStore = Literal["db", "off"]
@@ -132,6 +139,10 @@ class Settings:
         many hours unless the request says ``force``.
     escalation_user_sends_per_h, escalation_case_sends_per_h : int, default 20 and 6
         Escalation sends allowed per user and per case in any hour (429 beyond).
+    reopen_window_days : float, default 90
+        Resolved or closed cases updated within this many days are matched for recurrence.
+    auto_reopen : bool, default False
+        Such a case in the ``auto`` band reopens itself when a report matches it.
 
     Raises
     ------
@@ -173,6 +184,8 @@ class Settings:
     escalation_case_sends_per_h: int = 6
     workspace_tile_url: str = ""
     workspace_tile_attribution: str = ""
+    reopen_window_days: float = 90.0
+    auto_reopen: bool = False
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -245,6 +258,13 @@ class Settings:
         ):
             if not positive_number(value):
                 problems.append(f"{name} must be a positive number, got {value!r}")
+        window = self.reopen_window_days
+        if isinstance(window, bool) or not (
+            isinstance(window, int | float) and math.isfinite(window) and window >= 0
+        ):
+            problems.append(f"REOPEN_WINDOW_DAYS must be a number >= 0, got {window!r}")
+        if not isinstance(self.auto_reopen, bool):
+            problems.append(f"AUTO_REOPEN must be true or false, got {self.auto_reopen!r}")
         for name, count in (
             ("ESCALATION_USER_SENDS_PER_H", self.escalation_user_sends_per_h),
             ("ESCALATION_CASE_SENDS_PER_H", self.escalation_case_sends_per_h),
@@ -323,8 +343,11 @@ class Settings:
                  "an integer >= 1"),
                 ("ESCALATION_CASE_SENDS_PER_H", "escalation_case_sends_per_h", int,
                  "an integer >= 1"),
+                ("REOPEN_WINDOW_DAYS", "reopen_window_days", float, "a number >= 0"),
             )
         )  # fmt: skip
+        if get("AUTO_REOPEN") is not None:
+            kwargs["auto_reopen"] = env.flag("AUTO_REOPEN")
         if missing:
             # Still validate the optional variables so one message names every problem.
             kwargs["database_url"] = kwargs["database_url"] or "postgresql+psycopg:///placeholder"
@@ -353,6 +376,11 @@ class Settings:
         return f"{self.public_case_url_base}/{case_id}"
 
     @property
+    def reopen_window_s(self) -> float:
+        """:attr:`reopen_window_days` in seconds."""
+        return float(self.reopen_window_days) * 86_400.0
+
+    @property
     def cors_allow_all(self) -> bool:
         """Whether any origin is allowed."""
         return self.cors_origins == ("*",)
@@ -377,6 +405,8 @@ class Settings:
             f"escalation_user_sends_per_h={self.escalation_user_sends_per_h!r}",
             f"escalation_case_sends_per_h={self.escalation_case_sends_per_h!r}",
             f"workspace_tile_url={self.workspace_tile_url!r}",
+            f"reopen_window_days={self.reopen_window_days!r}",
+            f"auto_reopen={self.auto_reopen!r}",
         ]
         return f"Settings({', '.join(parts)})"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -33,17 +34,135 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EARTH_RADIUS_M",
+    "PairArrays",
+    "PairInputs",
     "ReportArrays",
     "chord_m",
     "haversine_m",
     "prepare_reports",
     "resolved_classification",
+    "sphere_xyz",
 ]
 
 EARTH_RADIUS_M: Final = 6_371_000.0
 _DEFAULT_CLASSIFICATION: Final = "physical"
 #: Fewer reports are tokenized on the calling thread (a thread costs more than it saves).
 _BACKGROUND_MIN_REPORTS: Final = 5_000
+
+
+class PairInputs(Protocol):
+    """What pair scoring reads of reports, by position (:class:`ReportArrays` has it)."""
+
+    @property
+    def xyz(self) -> np.ndarray:
+        """(n, 3) positions on the sphere, metres."""
+
+    @property
+    def severity(self) -> np.ndarray:
+        """float64 severities (NaN: unknown)."""
+
+    @property
+    def classification(self) -> np.ndarray:
+        """int64 classification codes."""
+
+    @property
+    def classification_known(self) -> np.ndarray:
+        """Whether each report's own analysis has a classification."""
+
+    @property
+    def brand(self) -> np.ndarray:
+        """int64 brand codes (-1: none)."""
+
+    @property
+    def category(self) -> np.ndarray:
+        """int64 category codes (-1: unknown)."""
+
+    @property
+    def ts_ns(self) -> np.ndarray:
+        """int64 nanoseconds since the epoch."""
+
+    @property
+    def text(self) -> TextFeatures:
+        """Token sets."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PairArrays:
+    """:class:`PairInputs` of a few reports built from plain values, without a frame.
+
+    For scoring one new report against a handful of stored ones (automatic matching on
+    ingest), where building a report frame would cost far more than the scoring. The
+    codes and positions follow the rules of :func:`prepare_reports` exactly: a report
+    without a classification gets ``physical``, brands and categories compare
+    case-insensitively, an empty one is unknown.
+    """
+
+    xyz: np.ndarray
+    severity: np.ndarray
+    classification: np.ndarray
+    classification_known: np.ndarray
+    brand: np.ndarray
+    category: np.ndarray
+    ts_ns: np.ndarray
+    text: TextFeatures
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        lon: Sequence[float],
+        lat: Sequence[float],
+        severity: Sequence[float],
+        classification: Sequence[str],
+        brand: Sequence[str],
+        category: Sequence[str],
+        ts_ns: Sequence[int],
+        texts: Sequence[str],
+        model: SimilarityModel,
+    ) -> PairArrays:
+        """Build the arrays; ``texts`` are each report's title, summary and description.
+
+        Examples
+        --------
+        >>> import cleanapp_geo as cg
+        >>> a = PairArrays.from_values(lon=[8.54, 8.54], lat=[47.37, 47.37],
+        ...     severity=[0.5, float("nan")], classification=["", "physical"],
+        ...     brand=["Coop", "coop"], category=["", ""], ts_ns=[0, 0],
+        ...     texts=["bin", "bin"], model=cg.DEFAULT_MODEL)
+        >>> a.classification.tolist(), a.classification_known.tolist(), a.brand.tolist()
+        ([0, 0], [False, True], [0, 0])
+        """
+        resolved = [c if c != "" else _DEFAULT_CLASSIFICATION for c in classification]
+        return cls(
+            xyz=sphere_xyz(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)),
+            severity=np.asarray(severity, dtype=np.float64),
+            classification=_small_codes(resolved, unknown=None),
+            classification_known=np.array([c != "" for c in classification], dtype=bool),
+            brand=_small_codes([b.lower() for b in brand], unknown=""),
+            category=_small_codes([c.lower() for c in category], unknown=""),
+            ts_ns=np.asarray(ts_ns, dtype=np.int64),
+            text=TextFeatures.from_texts(
+                list(texts), stop_words=model.stop_words, min_token_chars=model.min_token_chars
+            ),
+        )
+
+
+def _small_codes(values: Sequence[str], *, unknown: str | None) -> np.ndarray:
+    """int64 codes in order of first appearance; ``unknown`` gets -1."""
+    seen: dict[str, int] = {}
+    codes = np.empty(len(values), dtype=np.int64)
+    for k, value in enumerate(values):
+        codes[k] = -1 if value == unknown else seen.setdefault(value, len(seen))
+    return codes
+
+
+def sphere_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """(n, 3) positions on a sphere of radius :data:`EARTH_RADIUS_M` (for chord distances)."""
+    lon_r, lat_r = np.radians(lon), np.radians(lat)
+    cos_lat = np.cos(lat_r)
+    return EARTH_RADIUS_M * np.column_stack(
+        (cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r))
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -248,11 +367,7 @@ def prepare_reports(
         else []
     )
     lon, lat = lon[order], lat[order]
-    lon_r, lat_r = np.radians(lon), np.radians(lat)
-    cos_lat = np.cos(lat_r)
-    xyz = EARTH_RADIUS_M * np.column_stack(
-        (cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r))
-    )
+    xyz = sphere_xyz(lon, lat)
     class_codes, class_labels = pd.factorize(resolved_classification(reports, classification))
     brand_codes = _codes(reports[BRAND_DISPLAY_NAME])
     category = (

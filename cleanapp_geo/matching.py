@@ -62,7 +62,6 @@ synthetic hard-mode data): ``auto`` from :func:`auto_attach_score`, chosen so th
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,12 +69,19 @@ from typing import Any, Final, Literal
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
 from cleanapp_geo.arrays import haversine_m
 from cleanapp_geo.calibration import case_calibration
-from cleanapp_geo.errors import CleanAppGeoError, InvalidScopeError
+from cleanapp_geo.case_frames import (
+    CASE_COLUMNS,
+    InvalidCasesError,
+    case_area,
+    cases_frame,
+    check_cases_frame,
+)
 from cleanapp_geo.hypotheses import format_timestamp
 from cleanapp_geo.reports import display_titles
 from cleanapp_geo.schema import CRS, SEQ, validate_reports
@@ -89,14 +95,19 @@ __all__ = [
     "REOPENABLE_STATUSES",
     "REOPEN_WINDOW_S",
     "CaseMatchCandidate",
+    "CaseScores",
+    "ClusterFacts",
     "InvalidCasesError",
     "MatchBand",
     "SuggestedAction",
     "auto_attach_score",
     "case_area",
+    "case_scores",
     "cases_frame",
+    "eligible_statuses",
     "match_band",
     "match_cases",
+    "reference_time",
     "review_score",
 ]
 
@@ -124,39 +135,6 @@ _LANGUAGE_REASON_MIN: Final = 0.3
 _ACCRETION_STEP: Final = 0.01
 _ACCRETION_CAP: Final = 0.05
 _KEEP_SCORE: Final = 0.35
-
-#: Columns of a cases frame (see :func:`cases_frame`), besides ``geometry``.
-CASE_COLUMNS: Final = (
-    "case_id",
-    "slug",
-    "title",
-    "status",
-    "classification",
-    "summary",
-    "geometry_json",
-    "aggregate_geometry_json",
-    "aggregate_bbox_json",
-    "anchor_report_seq",
-    "anchor_lat",
-    "anchor_lng",
-    "cluster_count",
-    "linked_report_count",
-    "updated_at",
-    "report_seqs",
-)
-_TEXT_DEFAULTS: Final = {
-    "slug": "",
-    "title": "",
-    "classification": "physical",
-    "summary": "",
-    "geometry_json": "",
-    "aggregate_geometry_json": "",
-    "aggregate_bbox_json": "",
-}
-
-
-class InvalidCasesError(CleanAppGeoError, ValueError):
-    """A cases frame (or a case record) is malformed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,207 +273,30 @@ def match_band(score: float) -> MatchBand:
     return case_calibration().band(score)
 
 
-# --------------------------------------------------------------------------- cases frame
-
-
-def case_area(
-    *,
-    aggregate_geometry_json: object = None,
-    geometry_json: object = None,
-    aggregate_bbox_json: object = None,
-) -> shapely.Geometry | None:
-    """Return a case's area: the polygons of its aggregate geometry, else of its scope.
-
-    Parameters
-    ----------
-    aggregate_geometry_json, geometry_json : str, mapping or None
-        GeoJSON (as text or parsed): a geometry, Feature or FeatureCollection. Only the
-        polygonal parts count.
-    aggregate_bbox_json : str, sequence or mapping, optional
-        ``[west, south, east, north]`` (or an object with those keys); used as a box when
-        neither geometry has polygons.
-
-    Returns
-    -------
-    shapely.Geometry or None
-        A valid (multi)polygon, or None when the case has no area.
-
-    Examples
-    --------
-    >>> case_area(aggregate_bbox_json="[8.5, 47.3, 8.6, 47.4]").bounds
-    (8.5, 47.3, 8.6, 47.4)
-    >>> case_area() is None
-    True
-    """
-    for raw in (aggregate_geometry_json, geometry_json):
-        parts = _polygons(_parsed(raw))
-        if parts:
-            geom = shapely.union_all(parts)
-            if not geom.is_empty and geom.area > 0:
-                return geom
-    bbox = _bbox(_parsed(aggregate_bbox_json))
-    if bbox is not None and bbox[0] < bbox[2] and bbox[1] < bbox[3]:
-        return shapely.box(*bbox)
-    return None
-
-
-def _parsed(raw: object) -> object:
-    if isinstance(raw, str | bytes | bytearray):
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return None
-    return raw
-
-
-def _polygons(obj: object) -> list[shapely.Geometry]:
-    """Polygonal parts of any GeoJSON object (invalid parts are skipped)."""
-    if not isinstance(obj, Mapping):
-        return []
-    kind = obj.get("type")
-    if kind == "FeatureCollection":
-        features = obj.get("features")
-        if not isinstance(features, list):
-            return []
-        return [p for f in features for p in _polygons(f)]
-    if kind == "Feature":
-        return _polygons(obj.get("geometry"))
-    if kind == "GeometryCollection":
-        members = obj.get("geometries")
-        return [p for g in members for p in _polygons(g)] if isinstance(members, list) else []
-    if kind in ("Polygon", "MultiPolygon"):
-        try:
-            geom = as_scope(obj)
-        except InvalidScopeError:
-            return []
-        assert not isinstance(geom, RadiusScope)
-        return [geom]
-    return []
-
-
-def _bbox(obj: object) -> tuple[float, float, float, float] | None:
-    if isinstance(obj, Mapping):
-        obj = [obj.get(k) for k in ("west", "south", "east", "north")]
-    if not isinstance(obj, list | tuple) or len(obj) != 4:
-        return None
-    if not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in obj
-    ):
-        return None
-    w, s, e, n = (float(v) for v in obj)
-    return w, s, e, n
-
-
-def _json_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"))
-
-
-def cases_frame(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
-    """Build a cases frame for :func:`match_cases` from plain dictionaries.
-
-    Each record needs ``case_id``, ``status`` and ``updated_at`` (timezone-aware); the
-    other :data:`CASE_COLUMNS` are optional (text defaults to "", ``classification`` to
-    ``physical``, counts to 0, anchors to missing, ``report_seqs`` to none). JSON columns
-    may be given as text or parsed objects; they are kept as JSON text. The frame's
-    ``geometry`` is the case's area: the record's ``geometry`` when it holds a shapely
-    geometry (e.g. decoded from PostGIS), else :func:`case_area` of its JSON columns.
-
-    Parameters
-    ----------
-    records : iterable of mapping
-        One per case.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Columns :data:`CASE_COLUMNS` plus ``geometry`` (EPSG:4326, None when no area):
-        ``anchor_report_seq`` as nullable Int64, ``anchor_lat``/``anchor_lng`` float (NaN
-        when missing), ``updated_at`` as UTC datetimes, ``report_seqs`` as tuples of int.
-
-    Raises
-    ------
-    InvalidCasesError
-        When a required field is missing or a value has the wrong type.
-
-    Examples
-    --------
-    >>> frame = cases_frame([{"case_id": "case_1", "status": "open",
-    ...                       "updated_at": "2026-03-10T10:00:00Z", "report_seqs": [3, 1]}])
-    >>> frame.loc[0, "report_seqs"], frame.loc[0, "classification"]
-    ((1, 3), 'physical')
-    """
-    rows = [dict(r) for r in records]
-    for i, row in enumerate(rows):
-        missing = [k for k in ("case_id", "status", "updated_at") if row.get(k) in (None, "")]
-        if missing:
-            raise InvalidCasesError(f"case record {i} is missing {missing}")
-    data: dict[str, Any] = {
-        "case_id": [str(r["case_id"]) for r in rows],
-        "status": [str(r["status"]) for r in rows],
-    }
-    for name, default in _TEXT_DEFAULTS.items():
-        if name.endswith("_json"):
-            data[name] = [_json_text(r.get(name)) for r in rows]
-        else:
-            data[name] = [str(r.get(name) or default) for r in rows]
-    try:
-        data["anchor_report_seq"] = pd.array(
-            [r.get("anchor_report_seq") for r in rows], dtype="Int64"
-        )
-        for name in ("anchor_lat", "anchor_lng"):
-            data[name] = np.array(
-                [np.nan if r.get(name) is None else float(r[name]) for r in rows], dtype=float
-            )
-        for name in ("cluster_count", "linked_report_count"):
-            data[name] = np.array([int(r.get(name) or 0) for r in rows], dtype=np.int64)
-        data["updated_at"] = pd.to_datetime(
-            [r["updated_at"] for r in rows], utc=True, format="ISO8601"
-        ).astype("datetime64[ns, UTC]")
-        data["report_seqs"] = [
-            tuple(sorted({int(s) for s in (r.get("report_seqs") or ())})) for r in rows
-        ]
-    except (TypeError, ValueError) as exc:
-        raise InvalidCasesError(f"invalid case record value: {exc}") from exc
-    areas = [
-        r["geometry"]
-        if isinstance(r.get("geometry"), shapely.Geometry)
-        else case_area(
-            aggregate_geometry_json=r.get("aggregate_geometry_json"),
-            geometry_json=r.get("geometry_json"),
-            aggregate_bbox_json=r.get("aggregate_bbox_json"),
-        )
-        for r in rows
-    ]
-    frame = pd.DataFrame({c: data[c] for c in CASE_COLUMNS}, index=pd.RangeIndex(len(rows)))
-    return gpd.GeoDataFrame(
-        frame, geometry=gpd.GeoSeries(areas, index=frame.index, crs=CRS).array, crs=CRS
-    )
-
-
-def _check_cases(cases: pd.DataFrame) -> None:
-    if not isinstance(cases, pd.DataFrame):
-        raise InvalidCasesError(
-            f"cases must be a DataFrame (build one with cases_frame), got {type(cases).__name__}"
-        )
-    missing = [c for c in CASE_COLUMNS if c not in cases.columns]
-    if missing:
-        raise InvalidCasesError(
-            f"cases frame is missing columns {missing}; "
-            "build it with cleanapp_geo.matching.cases_frame"
-        )
-
-
 # --------------------------------------------------------------------------- matching
 
 
 @dataclass(frozen=True, slots=True)
-class _Cluster:
+class ClusterFacts:
+    """What a cluster brings to matching: its reports' seqs and points, its area, its words.
+
+    Build it with :meth:`from_reports` (a report frame, as :func:`match_cases` does) or
+    :meth:`from_points` (plain values, for one report at a time).
+
+    Attributes
+    ----------
+    seqs : numpy.ndarray
+        Sorted distinct int64 report seqs.
+    area : shapely.Geometry or None
+        The cluster's scope as a (multi)polygon.
+    lon, lat : numpy.ndarray
+        Report points (degrees), without points at exactly (0, 0).
+    centre : tuple of float or None
+        ``(lon, lat)``: the centroid of the area, else the mean of the points.
+    tokens : frozenset of str
+        Tokens of the match texts and of each report's display title.
+    """
+
     seqs: np.ndarray
     area: shapely.Geometry | None
     lon: np.ndarray
@@ -503,43 +304,207 @@ class _Cluster:
     centre: tuple[float, float] | None
     tokens: frozenset[str]
 
+    @classmethod
+    def from_points(
+        cls,
+        seqs: npt.ArrayLike,
+        lon: npt.ArrayLike,
+        lat: npt.ArrayLike,
+        titles: Sequence[str],
+        *,
+        geometry: object = None,
+        texts: Sequence[str] = (),
+        stop_words: Iterable[str] = DEFAULT_STOP_WORDS,
+    ) -> ClusterFacts:
+        """Build the facts from report values (``titles``: each report's display title).
 
-def _cluster(
-    reports: gpd.GeoDataFrame | None,
-    geometry: object,
-    texts: Sequence[str],
-    stop_words: Iterable[str],
-) -> _Cluster:
-    area: shapely.Geometry | None = None
-    if geometry is not None:
-        scope = as_scope(geometry)
-        area = scope.to_polygon() if isinstance(scope, RadiusScope) else scope
-    if reports is not None and len(reports):
+        Examples
+        --------
+        >>> facts = ClusterFacts.from_points([7], [8.5417], [47.3769], ["Loose bricks"])
+        >>> facts.centre, sorted(facts.tokens)
+        ((8.5417, 47.3769), ['bricks', 'loose'])
+        """
+        area: shapely.Geometry | None = None
+        if geometry is not None:
+            scope = as_scope(geometry)
+            area = scope.to_polygon() if isinstance(scope, RadiusScope) else scope
+        x = np.asarray(lon, dtype=float)
+        y = np.asarray(lat, dtype=float)
+        located = ~((x == 0.0) & (y == 0.0))
+        x, y = x[located], y[located]
+        centre: tuple[float, float] | None = None
+        if area is not None:
+            c = shapely.centroid(area)
+            centre = (float(shapely.get_x(c)), float(shapely.get_y(c)))
+        elif len(x):
+            centre = (float(x.mean()), float(y.mean()))
+        words = [t for t in [*texts, *titles] if isinstance(t, str) and t.strip()]
+        return cls(
+            seqs=np.unique(np.asarray(seqs, dtype=np.int64)),
+            area=area,
+            lon=x,
+            lat=y,
+            centre=centre,
+            tokens=tokenize(" ".join(words), stop_words=frozenset(stop_words)),
+        )
+
+    @classmethod
+    def from_reports(
+        cls,
+        reports: gpd.GeoDataFrame | None,
+        *,
+        geometry: object = None,
+        texts: Sequence[str] = (),
+        stop_words: Iterable[str] = DEFAULT_STOP_WORDS,
+    ) -> ClusterFacts:
+        """Build the facts from a report frame (validated here), a scope and match texts."""
+        if reports is None or not len(reports):
+            return cls.from_points(
+                [], [], [], [], geometry=geometry, texts=texts, stop_words=stop_words
+            )
         frame = validate_reports(reports)
-        seqs = np.unique(frame[SEQ].to_numpy(dtype=np.int64))
         points = np.asarray(frame.geometry.array)
-        lon = np.asarray(shapely.get_x(points), dtype=float)
-        lat = np.asarray(shapely.get_y(points), dtype=float)
-        located = ~((lon == 0.0) & (lat == 0.0))
-        lon, lat = lon[located], lat[located]
-        report_texts = [str(t) for t in display_titles(frame) if str(t).strip()]
-    else:
-        seqs = np.empty(0, dtype=np.int64)
-        lon = lat = np.empty(0, dtype=float)
-        report_texts = []
-    centre: tuple[float, float] | None = None
-    if area is not None:
-        c = shapely.centroid(area)
-        centre = (float(shapely.get_x(c)), float(shapely.get_y(c)))
-    elif len(lon):
-        centre = (float(lon.mean()), float(lat.mean()))
-    words = [t for t in texts if isinstance(t, str) and t.strip()]
+        return cls.from_points(
+            frame[SEQ].to_numpy(dtype=np.int64),
+            shapely.get_x(points),
+            shapely.get_y(points),
+            [str(t) for t in display_titles(frame)],
+            geometry=geometry,
+            texts=[t for t in texts if isinstance(t, str)],
+            stop_words=stop_words,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseScores:
+    """The signals and scores of :func:`case_scores`, one entry per case.
+
+    Attributes
+    ----------
+    score : numpy.ndarray
+        ``match_score`` (before rounding), in [0, 1].
+    shared : numpy.ndarray
+        Reports both in the cluster and linked to the case.
+    overlap_part : numpy.ndarray
+        The area signal's contribution.
+    distance_m : numpy.ndarray
+        Centre distance (NaN when unknown).
+    similarity : numpy.ndarray
+        Jaccard similarity of the cluster's and the case's words.
+    """
+
+    score: np.ndarray
+    shared: np.ndarray
+    overlap_part: np.ndarray
+    distance_m: np.ndarray
+    similarity: np.ndarray
+
+    def keep(self) -> np.ndarray:
+        """Whether each case is a candidate: score >= 0.35 or a shared report."""
+        return (self.score >= _KEEP_SCORE) | (self.shared > 0)
+
+    def reasons(self, k: int) -> list[str]:
+        """Why case ``k`` matched (the module docstring's reasons, in order)."""
+        reasons: list[str] = []
+        if self.shared[k] > 0:
+            reasons.append(f"{int(self.shared[k])} shared reports")
+        if self.overlap_part[k] > 0:
+            reasons.append("overlapping area")
+        distance = self.distance_m[k]
+        for limit_m, _, reason in _DISTANCE_STEPS:
+            if not math.isnan(distance) and distance <= limit_m:
+                reasons.append(reason)
+                break
+        if self.similarity[k] >= _LANGUAGE_REASON_MIN:
+            reasons.append("shared incident language")
+        return reasons
+
+
+def case_scores(
+    cluster: ClusterFacts,
+    *,
+    report_seqs: Sequence[Sequence[int]],
+    areas: Sequence[shapely.Geometry | None],
+    anchor_lon: Sequence[float],
+    anchor_lat: Sequence[float],
+    texts: Sequence[str],
+    cluster_counts: Sequence[int],
+    stop_words: Iterable[str] = DEFAULT_STOP_WORDS,
+) -> CaseScores:
+    """Score cases against a cluster (the table of the module docstring), vectorised.
+
+    No filter is applied (statuses, classification): :func:`match_cases` does that.
+
+    Parameters
+    ----------
+    cluster : ClusterFacts
+        The cluster.
+    report_seqs : sequence of sequences of int
+        Each case's linked report seqs.
+    areas : sequence of shapely.Geometry or None
+        Each case's area.
+    anchor_lon, anchor_lat : sequence of float
+        Each case's anchor (NaN when it has none: the centroid of its area is used).
+    texts : sequence of str
+        Each case's title and summary, joined.
+    cluster_counts : sequence of int
+        Each case's cluster count.
+    stop_words : iterable of str, default DEFAULT_STOP_WORDS
+        Stop words of the language signal.
+
+    Returns
+    -------
+    CaseScores
+    """
+    n = len(texts)
+    sizes = np.fromiter((len(s) for s in report_seqs), dtype=np.int64, count=n)
+    flat = np.fromiter((x for seqs in report_seqs for x in seqs), dtype=np.int64, count=sizes.sum())
+    owner = np.repeat(np.arange(n), sizes)
+    shared = np.bincount(owner[np.isin(flat, cluster.seqs)], minlength=n)
+    denominator = np.maximum(np.maximum(sizes, len(cluster.seqs)), 1)
+    shared_part = _SHARED_WEIGHT * shared / denominator
+
+    area_array = np.empty(n, dtype=object)
+    area_array[:] = list(areas)
+    overlap = _overlap(cluster, area_array)
+    overlap_part = np.minimum(_OVERLAP_CAP, _OVERLAP_WEIGHT * overlap)
+
+    lon, lat = _case_centres(
+        np.asarray(anchor_lon, dtype=float), np.asarray(anchor_lat, dtype=float), area_array
+    )
+    distance = np.full(n, np.nan)
+    if cluster.centre is not None:
+        distance = haversine_m(
+            np.full(n, cluster.centre[0]), np.full(n, cluster.centre[1]), lon, lat
+        )
+    known = ~np.isnan(distance)
+    distance_part = np.zeros(n)
+    for limit_m, bonus, _ in reversed(_DISTANCE_STEPS):
+        distance_part[known & (distance <= limit_m)] = bonus
+    distance_part[known & (distance > _DISTANCE_STEPS[-1][0]) & (distance <= _FAR_STEP[0])] = (
+        _FAR_STEP[1]
+    )
+
     stop = frozenset(stop_words)
-    tokens = tokenize(" ".join([*words, *report_texts]), stop_words=stop)
-    return _Cluster(seqs=seqs, area=area, lon=lon, lat=lat, centre=centre, tokens=tokens)
+    similarity = np.array(
+        [_jaccard(cluster.tokens, tokenize(t, stop_words=stop)) for t in texts], dtype=float
+    )
+    language_part = _LANGUAGE_WEIGHT * similarity
+
+    clusters = np.asarray(cluster_counts, dtype=np.int64)
+    accretion = np.where(clusters > 1, np.minimum(_ACCRETION_CAP, _ACCRETION_STEP * clusters), 0.0)
+
+    raw = _BASE_SCORE + shared_part + overlap_part + distance_part + language_part + accretion
+    return CaseScores(
+        score=np.minimum(1.0, raw),
+        shared=shared,
+        overlap_part=overlap_part,
+        distance_m=distance,
+        similarity=similarity,
+    )
 
 
-def _overlap(cluster: _Cluster, areas: np.ndarray) -> np.ndarray:
+def _overlap(cluster: ClusterFacts, areas: np.ndarray) -> np.ndarray:
     """IoU with the cluster's area, else the share of cluster points inside each area."""
     n = len(areas)
     overlap = np.zeros(n, dtype=float)
@@ -562,10 +527,11 @@ def _overlap(cluster: _Cluster, areas: np.ndarray) -> np.ndarray:
     return np.clip(overlap, 0.0, 1.0)
 
 
-def _case_centres(cases: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    lon = cases["anchor_lng"].to_numpy(dtype=float).copy()
-    lat = cases["anchor_lat"].to_numpy(dtype=float).copy()
-    areas = np.asarray(cases.geometry.array, dtype=object)
+def _case_centres(
+    lon: np.ndarray, lat: np.ndarray, areas: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Anchors, else the centroids of the areas (NaN when neither)."""
+    lon, lat = lon.copy(), lat.copy()
     missing = np.isnan(lon) | np.isnan(lat)
     for k in np.flatnonzero(missing):
         area = areas[k]
@@ -635,15 +601,11 @@ def match_cases(
     >>> [(c.case_id, c.match_score, c.band) for c in match_cases(cases, reports)]
     [('case_a', 0.94, 'auto')]
     """
-    _check_cases(cases)
-    if isinstance(reopen_window_s, bool) or not (
-        isinstance(reopen_window_s, int | float) and reopen_window_s >= 0
-    ):
-        raise InvalidCasesError(f"reopen_window_s must be a number >= 0, got {reopen_window_s!r}")
-    reference = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    if reference.tzinfo is None:
-        raise InvalidCasesError(f"now must be timezone-aware, got {now!r}")
-    cluster = _cluster(reports, geometry, texts, stop_words)
+    check_cases_frame(cases)
+    reference = reference_time(now, reopen_window_s)
+    cluster = ClusterFacts.from_reports(
+        reports, geometry=geometry, texts=texts, stop_words=stop_words
+    )
     if len(cases) == 0:
         return []
     if not isinstance(cases, gpd.GeoDataFrame):
@@ -651,10 +613,8 @@ def match_cases(
 
     status = cases["status"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
     updated = pd.to_datetime(cases["updated_at"], utc=True)
-    age_s = (reference.tz_convert("UTC") - updated).dt.total_seconds().to_numpy(dtype=float)
-    active = np.isin(status, ACTIVE_STATUSES)
-    reopen = np.isin(status, REOPENABLE_STATUSES) & (age_s <= reopen_window_s)
-    eligible = active | reopen
+    age_s = (reference - updated).dt.total_seconds().to_numpy(dtype=float)
+    eligible = eligible_statuses(status, age_s, reopen_window_s)
     if classification:
         wanted = classification.strip().lower()
         eligible &= cases["classification"].astype(str).str.lower().to_numpy() == wanted
@@ -662,65 +622,75 @@ def match_cases(
     if len(positions) == 0:
         return []
     sub = cases.iloc[positions]
-
-    # Shared reports (exact, vectorised over the exploded seq lists).
-    case_seqs = sub["report_seqs"].to_numpy(dtype=object)
-    sizes = np.fromiter((len(s) for s in case_seqs), dtype=np.int64, count=len(sub))
-    flat = np.fromiter((s for seqs in case_seqs for s in seqs), dtype=np.int64, count=sizes.sum())
-    owner = np.repeat(np.arange(len(sub)), sizes)
-    shared = np.bincount(owner[np.isin(flat, cluster.seqs)], minlength=len(sub))
-    denominator = np.maximum(np.maximum(sizes, len(cluster.seqs)), 1)
-    shared_part = _SHARED_WEIGHT * shared / denominator
-
-    overlap = _overlap(cluster, np.asarray(sub.geometry.array, dtype=object))
-    overlap_part = np.minimum(_OVERLAP_CAP, _OVERLAP_WEIGHT * overlap)
-
-    lon, lat = _case_centres(sub)
-    distance = np.full(len(sub), np.nan)
-    if cluster.centre is not None:
-        distance = haversine_m(
-            np.full(len(sub), cluster.centre[0]), np.full(len(sub), cluster.centre[1]), lon, lat
-        )
-    known = ~np.isnan(distance)
-    distance_part = np.zeros(len(sub))
-    for limit_m, bonus, _ in reversed(_DISTANCE_STEPS):
-        distance_part[known & (distance <= limit_m)] = bonus
-    distance_part[known & (distance > _DISTANCE_STEPS[-1][0]) & (distance <= _FAR_STEP[0])] = (
-        _FAR_STEP[1]
+    scores = case_scores(
+        cluster,
+        report_seqs=sub["report_seqs"].tolist(),
+        areas=list(sub.geometry.array),
+        anchor_lon=sub["anchor_lng"].to_numpy(dtype=float),
+        anchor_lat=sub["anchor_lat"].to_numpy(dtype=float),
+        texts=(sub["title"].astype(str) + " " + sub["summary"].astype(str)).tolist(),
+        cluster_counts=sub["cluster_count"].to_numpy(dtype=np.int64),
+        stop_words=stop_words,
     )
-
-    stop = frozenset(stop_words)
-    case_text = (sub["title"].astype(str) + " " + sub["summary"].astype(str)).tolist()
-    similarity = np.array(
-        [_jaccard(cluster.tokens, tokenize(t, stop_words=stop)) for t in case_text]
-    )
-    language_part = _LANGUAGE_WEIGHT * similarity
-
-    clusters = sub["cluster_count"].to_numpy(dtype=np.int64)
-    accretion = np.where(clusters > 1, np.minimum(_ACCRETION_CAP, _ACCRETION_STEP * clusters), 0.0)
-
-    raw = _BASE_SCORE + shared_part + overlap_part + distance_part + language_part + accretion
-    score = np.minimum(1.0, raw)
-    keep = (score >= _KEEP_SCORE) | (shared > 0)
     updated_ns = updated.to_numpy(dtype="datetime64[ns]").view(np.int64)[positions]
     case_ids = sub["case_id"].to_numpy(dtype=str)
-    kept = np.flatnonzero(keep)
-    order = kept[np.lexsort((case_ids[kept], -updated_ns[kept], -score[kept]))]
-    out = []
-    for k in order.tolist():
-        reasons: list[str] = []
-        if shared[k] > 0:
-            reasons.append(f"{int(shared[k])} shared reports")
-        if overlap_part[k] > 0:
-            reasons.append("overlapping area")
-        for limit_m, _, reason in _DISTANCE_STEPS:
-            if known[k] and distance[k] <= limit_m:
-                reasons.append(reason)
-                break
-        if similarity[k] >= _LANGUAGE_REASON_MIN:
-            reasons.append("shared incident language")
-        out.append(_candidate(sub.iloc[k], int(shared[k]), float(score[k]), reasons, distance[k]))
-    return out
+    kept = np.flatnonzero(scores.keep())
+    order = kept[np.lexsort((case_ids[kept], -updated_ns[kept], -scores.score[kept]))]
+    return [
+        _candidate(
+            sub.iloc[k],
+            int(scores.shared[k]),
+            float(scores.score[k]),
+            scores.reasons(k),
+            float(scores.distance_m[k]),
+        )
+        for k in order.tolist()
+    ]
+
+
+def reference_time(now: pd.Timestamp | str | None, reopen_window_s: float) -> pd.Timestamp:
+    """Check ``reopen_window_s`` and return ``now`` (default: the current time) in UTC.
+
+    Raises
+    ------
+    InvalidCasesError
+        When the window is not a number >= 0 or ``now`` is naive.
+    """
+    if isinstance(reopen_window_s, bool) or not (
+        isinstance(reopen_window_s, int | float) and reopen_window_s >= 0
+    ):
+        raise InvalidCasesError(f"reopen_window_s must be a number >= 0, got {reopen_window_s!r}")
+    reference = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if reference.tzinfo is None:
+        raise InvalidCasesError(f"now must be timezone-aware, got {now!r}")
+    return reference.tz_convert("UTC")
+
+
+def eligible_statuses(status: np.ndarray, age_s: np.ndarray, reopen_window_s: float) -> np.ndarray:
+    """Which cases may match: active ones, and reopenable ones updated within the window.
+
+    Parameters
+    ----------
+    status : numpy.ndarray
+        Lower-case statuses.
+    age_s : numpy.ndarray
+        Seconds since each case was last updated.
+    reopen_window_s : float
+        The reopen window.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask.
+
+    Examples
+    --------
+    >>> eligible_statuses(np.array(["open", "resolved", "closed", "merged"]),
+    ...                   np.array([9e9, 10.0, 9e9, 0.0]), 3600.0).tolist()
+    [True, True, False, False]
+    """
+    active = np.isin(status, ACTIVE_STATUSES)
+    return active | (np.isin(status, REOPENABLE_STATUSES) & (age_s <= reopen_window_s))
 
 
 def _candidate(

@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cleanapp_geo.arrays import EARTH_RADIUS_M, ReportArrays, prepare_reports
+from cleanapp_geo.arrays import EARTH_RADIUS_M, PairInputs, ReportArrays, prepare_reports
 from cleanapp_geo.blocking import BOUND_MARGIN, CandidateGraph, candidate_graph
 from cleanapp_geo.errors import UnknownReportError
 from cleanapp_geo.model import DEFAULT_MODEL, FEATURES, REASON_MIN_KERNEL, REASONS, SimilarityModel
@@ -46,7 +46,7 @@ _NO_TEXT: Final = TextFeatures(
 
 
 def score_pairs(
-    arrays: ReportArrays,
+    arrays: PairInputs,
     i: np.ndarray,
     j: np.ndarray,
     model: SimilarityModel,
@@ -57,8 +57,8 @@ def score_pairs(
 
     Parameters
     ----------
-    arrays : ReportArrays
-        From :func:`prepare_reports`.
+    arrays : ReportArrays or PairArrays
+        From :func:`prepare_reports` (or :meth:`PairArrays.from_values` for a few reports).
     i, j : numpy.ndarray
         Positional indices of equal length.
     model : SimilarityModel
@@ -103,7 +103,7 @@ def score_pairs(
 
 
 def pair_kernels(
-    arrays: ReportArrays,
+    arrays: PairInputs,
     i: np.ndarray,
     j: np.ndarray,
     model: SimilarityModel,

@@ -18,6 +18,10 @@ the metadata so the two cannot drift apart (adding a column: ``docs/architecture
   planned recipients, the ``Idempotency-Key`` and the stored response it replays; and
   ``email_messages`` -- the email service's own per-message log keyed by a message key, so
   a retried send never mails a recipient twice.
+* New (migration 0004, automatic matching): ``case_suggestions`` -- a report that may belong
+  to a case (``attach``) or may show a resolved case is back (``reopen``), until a person
+  accepts or rejects it (unique per case, report and kind, so re-ingesting suggests once);
+  and ``case_rematch_runs`` -- the position of ``cleanapp-api cases rematch`` runs.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ __all__ = [
     "REPORT_STATUSES",
     "REPORT_VISIBILITIES",
     "SEND_STATUSES",
+    "SUGGESTION_KINDS",
+    "SUGGESTION_STATUSES",
     "area_contacts",
     "areas",
     "auth_tokens",
@@ -78,8 +84,10 @@ __all__ = [
     "case_escalation_actions",
     "case_escalation_sends",
     "case_escalation_targets",
+    "case_rematch_runs",
     "case_reports",
     "case_resolution_signals",
+    "case_suggestions",
     "cases",
     "email_messages",
     "metadata",
@@ -89,6 +97,13 @@ __all__ = [
     "saved_clusters",
 ]
 
+#: Kinds of a case suggestion: attach a report, or reopen a resolved/closed case for it.
+SUGGESTION_KINDS: Final = ("attach", "reopen")
+#: Statuses of a case suggestion (``open`` until a person or a later match decides).
+SUGGESTION_STATUSES: Final = ("open", "accepted", "rejected", "superseded")
+#: Bands a stored suggestion can have (``new`` is never suggested).
+_SUGGESTION_BANDS: Final = ("auto", "review")
+_SUGGESTION_SCORES: Final = ("probability", "case_score", "evidence_score")
 #: Statuses of an escalation send request (``case_escalation_sends.status``).
 SEND_STATUSES: Final = ("pending", "sent", "partial", "failed", "dry_run")
 
@@ -255,6 +270,7 @@ cases = sa.Table(
     ),
     sa.Index("ix_cases_status_updated_at", "status", "updated_at"),
     sa.Index("ix_cases_created_by_user_id_created_at", "created_by_user_id", "created_at"),
+    sa.Index("ix_cases_created_by_user_id_updated_at", "created_by_user_id", "updated_at"),
     sa.Index("ix_cases_anchor_report_seq", "anchor_report_seq"),
     sa.Index("ix_cases_merged_into_case_id", "merged_into_case_id"),
     sa.Index(
@@ -493,4 +509,56 @@ email_messages = sa.Table(
     updated_at_column(),
     sa.CheckConstraint("message_key <> ''", name="message_key_not_empty"),
     sa.Index("ix_email_messages_email_created_at", "email", "created_at"),
+)
+
+# --------------------------------------------------------------------------------------------
+# Automatic matching (new, migration 0004; cleanapp_api.services.ingest and .suggestions)
+# --------------------------------------------------------------------------------------------
+
+case_suggestions = sa.Table(
+    "case_suggestions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    _case_fk(),
+    report_fk("seq", ondelete="CASCADE", nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),
+    sa.Column("band", sa.String(16), nullable=False),
+    *(
+        sa.Column(name, sa.Double, nullable=False, server_default="0")
+        for name in _SUGGESTION_SCORES
+    ),
+    sa.Column("evidence_seq", sa.BigInteger, nullable=True),
+    sa.Column("match_json", JSONB, nullable=True),
+    created_at_column(),
+    updated_at_column(),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("decided_by_user_id", sa.String(255), nullable=True),
+    sa.Column("decision_note", sa.Text, nullable=False, server_default=""),
+    sa.UniqueConstraint("case_id", "seq", "kind"),
+    sa.CheckConstraint(check_in("kind", SUGGESTION_KINDS), name="kind"),
+    sa.CheckConstraint(check_in("status", SUGGESTION_STATUSES), name="status"),
+    sa.CheckConstraint(check_in("band", _SUGGESTION_BANDS), name="band"),
+    *(unit_interval(name) for name in _SUGGESTION_SCORES),
+    sa.CheckConstraint("(status = 'open') = (decided_at IS NULL)", name="decided_when_closed"),
+    sa.Index("ix_case_suggestions_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_case_suggestions_case_id_status", "case_id", "status"),
+    sa.Index("ix_case_suggestions_seq", "seq"),
+)
+
+case_rematch_runs = sa.Table(
+    "case_rematch_runs",
+    metadata,
+    sa.Column("run_key", sa.String(64), primary_key=True),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("scope_json", JSONB, nullable=True),
+    sa.Column("cursor_ts", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("cursor_seq", sa.BigInteger, nullable=True),
+    sa.Column("finished", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("examined", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("attached", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("suggested", sa.BigInteger, nullable=False, server_default="0"),
+    created_at_column(),
+    updated_at_column(),
+    sa.CheckConstraint("run_key ~ '^[0-9a-f]{64}$'", name="run_key_sha256_hex"),
 )

@@ -15,6 +15,7 @@ from cleanapp_api.routes.clusters import ClustersController
 from cleanapp_api.routes.escalations import EscalationsController
 from cleanapp_api.routes.memo import MemoController
 from cleanapp_api.routes.reports import ReportsController
+from cleanapp_api.routes.suggestions import SuggestionsController
 
 __all__ = ["CONTROLLERS"]
 
@@ -24,4 +25,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     ReportsController,
     EscalationsController,
     MemoController,
+    SuggestionsController,
 ]

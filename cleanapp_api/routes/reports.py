@@ -1,16 +1,19 @@
-"""Public report routes: ``GET /reports/cases?seq=N``."""
+"""Report routes: ingest (``POST /reports``, service tokens) and ``GET /reports/cases?seq=N``."""
 
 from __future__ import annotations
 
 from functools import partial
 
 import anyio.to_thread
-from litestar import Controller, get
-from litestar.params import FromQuery
+from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromQuery, JSONBody
 
-from cleanapp_api.dependencies import DbEngine
+from cleanapp_api.auth import BEARER_SECURITY, requires_auth
+from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
+from cleanapp_api.matching_schemas import IngestReportRequest, IngestResponse
 from cleanapp_api.schemas import ReportCasesResponse
-from cleanapp_api.services import cases
+from cleanapp_api.services import cases, ingest
 
 __all__ = ["ReportsController"]
 
@@ -20,6 +23,42 @@ class ReportsController(Controller):
 
     path = "/reports"
     tags = ("reports",)
+
+    @post(
+        "/",
+        summary="Ingest a report and match it to the cases near it (new)",
+        description=(
+            "Service tokens only (403 otherwise). Body: `{report: {seq, timestamp, latitude, "
+            "longitude, id?, public_id?, team?, description?}, analysis: [{language, title, "
+            "summary, severity_level, classification, ...}]}` (the shape of the analysis "
+            "routes' `reports`). The report is stored (idempotent on `seq`; 409 when `seq` is "
+            "stored with another time or place) and matched in the same transaction: it joins "
+            "an open case in the calibrated `auto` band, becomes a suggestion (`review`, or a "
+            "resolved/closed case that may be back), or nothing. The answer tells the "
+            "reporter: `case.action` is `attached`, `suggested` or `none`. 201 when stored "
+            "now, 200 when stored before (the same answer again)."
+        ),
+        guards=[requires_auth],
+        security=BEARER_SECURITY,
+        responses={
+            200: ResponseSpec(
+                data_container=IngestResponse,
+                description="The report was stored before; its current case.",
+            )
+        },
+    )
+    async def ingest(
+        self,
+        data: JSONBody[IngestReportRequest],
+        db_engine: DbEngine,
+        settings: AppSettings,
+        current_user: CurrentUser,
+    ) -> Response[IngestResponse]:
+        """Store a report and say which case it joined (or was suggested for)."""
+        answer, stored = await anyio.to_thread.run_sync(
+            partial(ingest.ingest_report, db_engine, settings, data, current_user)
+        )
+        return Response(answer, status_code=201 if stored else 200)
 
     @get(
         "/cases",

@@ -107,6 +107,7 @@ __all__ = [
     "add_reports",
     "cases_for_report",
     "change_status",
+    "check_case_id",
     "create_or_attach",
     "get_case",
     "merge_cases",
@@ -206,7 +207,8 @@ def status_payload(current: str, wanted: str, summary: str, given: Any = None) -
     return {"status": wanted, **keys, "summary": summary, "payload": given}
 
 
-def _check_case_id(case_id: str) -> str:
+def check_case_id(case_id: str) -> str:
+    """Return the trimmed case id of a path (404 ``case not found`` when malformed)."""
     case_id = case_id.strip()
     if not _CASE_ID.match(case_id):
         raise CaseNotFound()
@@ -570,7 +572,7 @@ def add_reports(
     -------
     CaseDetail
     """
-    case_id = _check_case_id(case_id)
+    case_id = check_case_id(case_id)
     seqs = parse_seqs(request.report_seqs)
     if not seqs:
         raise InvalidRequest(MSG_REPORT_SEQS_REQUIRED)
@@ -623,7 +625,7 @@ def change_status(
     -------
     CaseDetail
     """
-    case_id = _check_case_id(case_id)
+    case_id = check_case_id(case_id)
     if not _text(request.status):
         raise InvalidRequest(MSG_STATUS_REQUIRED)
     wanted = _status_change(None, request.status or "")
@@ -715,7 +717,7 @@ def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
     -------
     CaseDetail
     """
-    case_id = _check_case_id(case_id)
+    case_id = check_case_id(case_id)
     with engine.connect() as conn:
         detail = repo.case_detail(conn, case_id)
     if detail is None:

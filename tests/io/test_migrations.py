@@ -37,6 +37,8 @@ EXPECTED_TABLES = {
     "case_audit_events",
     "case_escalation_sends",
     "email_messages",
+    "case_suggestions",
+    "case_rematch_runs",
 }
 
 GIST_INDEXES = {

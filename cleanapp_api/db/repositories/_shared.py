@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+
+from cleanapp_api.db import tables as t
 
 __all__ = [
     "ARRAY_BIGINT",
@@ -18,6 +21,7 @@ __all__ = [
     "bounds_of",
     "geometry_bounds",
     "jsonb",
+    "matchable_status",
 ]
 
 CASE_ID_PATTERN: Final = r"^case_[0-9a-f]{24}$"
@@ -29,6 +33,21 @@ PSYCOPG_DIALECT: Final = sa.engine.make_url("postgresql+psycopg://").get_dialect
 def jsonb(value: Any) -> Any:
     """Return a JSONB bind value; Python None becomes SQL NULL (not JSON ``null``)."""
     return sa.null() if value is None else value
+
+
+def matchable_status(
+    active_statuses: Sequence[str], reopenable_statuses: Sequence[str], reopen_since: datetime
+) -> sa.ColumnElement[bool]:
+    """Cases matching may consider: active, or reopenable and updated since ``reopen_since``."""
+    c = t.cases
+    return sa.or_(
+        c.c.status == sa.any_(sa.bindparam("active", list(active_statuses), ARRAY_TEXT)),
+        sa.and_(
+            c.c.status
+            == sa.any_(sa.bindparam("reopenable", list(reopenable_statuses), ARRAY_TEXT)),
+            c.c.updated_at >= sa.bindparam("since", reopen_since, c.c.updated_at.type),
+        ),
+    )
 
 
 def geometry_bounds(geometry: shapely.Geometry) -> tuple[float, float, float, float]:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import (
     ARRAY_BIGINT,
-    ARRAY_TEXT,
     geometry_bounds,
+    matchable_status,
 )
 from cleanapp_api.db.repositories.locks import grown_bounds
 from cleanapp_geo.matching import MATCH_RADIUS_M
@@ -103,14 +103,7 @@ def candidate_case_records(
             )
     if not near:
         return []
-    status_ok = sa.or_(
-        c.c.status == sa.any_(sa.bindparam("active", list(active_statuses), ARRAY_TEXT)),
-        sa.and_(
-            c.c.status
-            == sa.any_(sa.bindparam("reopenable", list(reopenable_statuses), ARRAY_TEXT)),
-            c.c.updated_at >= sa.bindparam("since", reopen_since, c.c.updated_at.type),
-        ),
-    )
+    status_ok = matchable_status(active_statuses, reopenable_statuses, reopen_since)
     linked = (
         sa.select(
             sa.func.coalesce(sa.func.array_agg(cr.c.seq), sa.cast(sa.text("'{}'"), ARRAY_BIGINT))

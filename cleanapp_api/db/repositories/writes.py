@@ -13,6 +13,7 @@ from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import (
     jsonb,
 )
+from cleanapp_api.db.repositories.suggestions import move_suggestions
 from cleanapp_geo.cases import anchor_index, case_trend, case_urgency
 from cleanapp_geo.footprint import case_footprint
 from cleanapp_geo.targets import EscalationTarget as TargetRecord
@@ -399,8 +400,9 @@ def merge_case_into(conn: sa.Connection, source_id: str, target_id: str) -> None
     from the source. Targets move, except duplicates (same :func:`target_key`) of the
     target's own, whose actions and deliveries are re-pointed to the target's copy before
     the duplicate is deleted. Actions, deliveries, sends (so an ``Idempotency-Key`` replay
-    still answers) and resolution signals move. Cases merged into the source are
-    re-pointed to the target (no merge chains). The source gets
+    still answers), resolution signals and suggestions (unless the target has the same one)
+    move. Cases merged into the source are re-pointed to the target (no merge chains). The
+    source gets
     ``status = merged``, ``merged_into_case_id`` and recomputed (empty) aggregates. Audit
     events stay where they were written. The caller recomputes the target and audits.
 
@@ -457,6 +459,7 @@ def merge_case_into(conn: sa.Connection, source_id: str, target_id: str) -> None
                 .values(target_id=duplicate_of)
             )
         conn.execute(sa.delete(et).where(et.c.id == source_target))
+    move_suggestions(conn, source_id, target_id)
     # Targets without a key (none are inserted without a contact method) follow too.
     conn.execute(sa.update(et).where(et.c.case_id == source_id).values(case_id=target_id))
     for table in (

@@ -1,0 +1,268 @@
+"""Statements of automatic matching: store one report, read what matching needs near it.
+
+Ingest runs many times a second, so every function is one statement (two for a report
+stored before) with bound parameters, and the lookups use the GiST indexes through a
+bounding box before the exact geodesic test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from cleanapp_api.db import tables as t
+from cleanapp_api.db.repositories._shared import ARRAY_BIGINT, ARRAY_TEXT, matchable_status
+from cleanapp_api.db.repositories.locks import grown_bounds
+from cleanapp_api.domain_errors import Conflict
+
+__all__ = [
+    "StoredReportConflict",
+    "case_evidence",
+    "nearby_case_records",
+    "report_fact_rows",
+    "store_report",
+]
+
+_CASE_LIMIT = 50
+
+
+class StoredReportConflict(Conflict):
+    """The report's ``seq`` (or ``public_id``) is stored with other values."""
+
+
+def store_report(
+    conn: sa.Connection, report: Mapping[str, Any], analyses: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Store a report and its analyses unless stored; return whether the report was new.
+
+    A report stored before must have the same timestamp and location (and ``public_id``
+    when one is given); analyses of languages not stored yet are added, stored ones are
+    kept (re-ingesting is idempotent).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside the ingest transaction.
+    report : mapping
+        Column values of ``reports`` (``seq``, ``ts``, ``latitude``, ``longitude``, and
+        optionally ``public_id``, ``reporter_id``, ``team``, ``description``).
+    analyses : sequence of mapping
+        Column values of ``report_analysis`` without ``seq``.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    StoredReportConflict
+        409 naming what differs.
+    """
+    r, a = t.reports, t.report_analysis
+    seq = int(report["seq"])
+    public_id = report.get("public_id")
+    if public_id:
+        owner = conn.execute(sa.select(r.c.seq).where(r.c.public_id == public_id)).scalar()
+        if owner is not None and owner != seq:
+            raise StoredReportConflict(f"public_id {public_id} belongs to report {owner}")
+    inserted = conn.execute(
+        pg.insert(r)
+        .values(**report)
+        .on_conflict_do_nothing(index_elements=[r.c.seq])
+        .returning(r.c.seq)
+    ).scalar()
+    if inserted is None:
+        stored = conn.execute(
+            sa.select(r.c.public_id, r.c.ts, r.c.latitude, r.c.longitude).where(r.c.seq == seq)
+        ).one()
+        differs = [
+            name
+            for name, mine, theirs in (
+                ("timestamp", report["ts"], stored.ts),
+                ("latitude", report["latitude"], stored.latitude),
+                ("longitude", report["longitude"], stored.longitude),
+                ("public_id", public_id or stored.public_id, stored.public_id),
+            )
+            if mine != theirs
+        ]
+        if differs:
+            raise StoredReportConflict(
+                f"report {seq} is already stored with another {', '.join(differs)}"
+            )
+    if analyses:
+        conn.execute(
+            pg.insert(a)
+            .values([{**row, "seq": seq} for row in analyses])
+            .on_conflict_do_nothing(index_elements=[a.c.seq, a.c.language])
+        )
+    return inserted is not None
+
+
+def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMapping]:
+    """Return reports with their preferred analysis' values and their visibility.
+
+    Columns: ``seq, longitude, latitude, ts, severity_level, classification,
+    brand_display_name, title, summary, description, visible`` (active, public, no private
+    owner, with a valid analysis); the analysis columns are NULL without an analysis.
+    """
+    r, a = t.reports, t.report_analysis
+    any_analysis = sa.alias(a, "any_analysis")
+    valid = sa.exists().where(any_analysis.c.seq == r.c.seq, any_analysis.c.is_valid)
+    visible = sa.and_(
+        r.c.status == "active",
+        r.c.visibility == "public",
+        sa.or_(r.c.owner.is_(None), r.c.owner == "", r.c.owner_is_public),
+        valid,
+    )
+    stmt = (
+        sa.select(
+            r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
+            a.c.brand_display_name, a.c.title, a.c.summary, a.c.description,
+            visible.label("visible"),
+        )
+        .select_from(r.outerjoin(a, sa.and_(a.c.seq == r.c.seq,
+                                            a.c.language == r.c.preferred_language)))
+        .where(r.c.seq == sa.any_(sa.bindparam("seqs", [int(s) for s in seqs], ARRAY_BIGINT)))
+        .order_by(r.c.seq)
+    )  # fmt: skip
+    return list(conn.execute(stmt).mappings())
+
+
+def _expand(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.ColumnElement[Any]:
+    return sa.func.ST_Expand(
+        geom,
+        sa.bindparam("dlon", margin[0], sa.Double),
+        sa.bindparam("dlat", margin[1], sa.Double),
+    )
+
+
+def _margin(conn: sa.Connection, seqs: Sequence[int], radius_m: float) -> tuple[float, float]:
+    """Degrees that cover ``radius_m`` metres around every report of ``seqs`` (a box test)."""
+    r = t.reports
+    top = conn.execute(
+        sa.select(sa.func.max(sa.func.abs(r.c.latitude))).where(
+            r.c.seq == sa.any_(sa.bindparam("seqs", list(seqs), ARRAY_BIGINT))
+        )
+    ).scalar()
+    lat = float(top or 0.0)
+    _, _, east, north = grown_bounds((0.0, lat, 0.0, lat), radius_m)
+    return east, north - lat  # half-widths of the box, in degrees
+
+
+def nearby_case_records(
+    conn: sa.Connection,
+    seqs: Sequence[int],
+    *,
+    radius_m: float,
+    active_statuses: Sequence[str],
+    reopenable_statuses: Sequence[str],
+    reopen_since: datetime,
+    limit: int = _CASE_LIMIT,
+) -> list[dict[str, Any]]:
+    """Cases each report of ``seqs`` may match: anchor or area within ``radius_m`` of it.
+
+    Not merged, active or reopenable-and-updated-since; per report at most ``limit``, most
+    recently updated first. Records for :meth:`cleanapp_geo.ingest.CaseFacts.from_record`
+    plus ``report_seq`` (the report they are near), the area as shapely ``geometry``, and no
+    ``report_seqs`` (a new report shares none). One statement for the whole batch: the
+    GiST indexes through a box around each report, then the exact geodesic test.
+    """
+    if not seqs:
+        return []
+    c, r = t.cases, t.reports
+    margin = _margin(conn, seqs, radius_m)
+    point = sa.func.geography(r.c.geom)
+    radius = sa.bindparam("radius_m", radius_m, sa.Double)
+    box = _expand(r.c.geom, margin)
+    near = sa.or_(
+        *(
+            sa.and_(
+                column.op("&&")(box), sa.func.ST_DWithin(sa.func.geography(column), point, radius)
+            )
+            for column in (c.c.anchor_geom, c.c.aggregate_geom)
+        )
+    )
+    status_ok = matchable_status(active_statuses, reopenable_statuses, reopen_since)
+    rank = sa.func.row_number().over(
+        partition_by=r.c.seq, order_by=(c.c.updated_at.desc(), c.c.case_id)
+    )
+    inner = (
+        sa.select(
+            r.c.seq.label("report_seq"), c.c.case_id, c.c.title, c.c.status, c.c.classification,
+            c.c.summary, c.c.anchor_lat, c.c.anchor_lng, c.c.cluster_count,
+            c.c.linked_report_count, c.c.updated_at,
+            sa.func.ST_AsBinary(c.c.aggregate_geom).label("area_wkb"), rank.label("rank"),
+        )
+        .select_from(r.join(c, near))
+        .where(
+            r.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
+            c.c.merged_into_case_id.is_(None),
+            status_ok,
+        )
+        .subquery()
+    )  # fmt: skip
+    stmt = (
+        sa.select(*(col for col in inner.c if col.name != "rank"))
+        .where(inner.c.rank <= limit)
+        .order_by(inner.c.report_seq, inner.c.updated_at.desc(), inner.c.case_id)
+    )
+    areas: dict[bytes, shapely.Geometry] = {}
+    records = []
+    for row in conn.execute(stmt).mappings():
+        record = dict(row)
+        wkb = record.pop("area_wkb")
+        if wkb is not None:
+            key = bytes(wkb)
+            if key not in areas:
+                areas[key] = shapely.from_wkb(key)
+            record["geometry"] = areas[key]
+        else:
+            record["geometry"] = None
+        records.append(record)
+    return records
+
+
+def case_evidence(
+    conn: sa.Connection, case_ids: Sequence[str], seqs: Sequence[int], *, radius_m: float
+) -> list[sa.RowMapping]:
+    """Linked reports of ``case_ids`` within ``radius_m`` of a report of ``seqs``.
+
+    Columns: ``case_id`` and those of :func:`report_fact_rows` (without ``visible``).
+    """
+    if not case_ids or not seqs:
+        return []
+    cr, r, a = t.case_reports, t.reports, t.report_analysis
+    new = sa.alias(r, "new")
+    margin = _margin(conn, seqs, radius_m)
+    close = (
+        sa.select(sa.literal(1))
+        .where(
+            new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
+            new.c.geom.op("&&")(_expand(r.c.geom, margin)),
+            sa.func.ST_DWithin(
+                sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
+                sa.bindparam("ev_radius", radius_m, sa.Double),
+            ),
+        )
+        .exists()
+    )  # fmt: skip
+    stmt = (
+        sa.select(
+            cr.c.case_id, r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level,
+            a.c.classification, a.c.brand_display_name, a.c.title, a.c.summary,
+            a.c.description,
+        )
+        .select_from(
+            cr.join(r, r.c.seq == cr.c.seq).outerjoin(
+                a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
+            )
+        )
+        .where(cr.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)), close)
+        .order_by(cr.c.case_id, r.c.seq)
+    )  # fmt: skip
+    return list(conn.execute(stmt).mappings())

@@ -1,0 +1,480 @@
+"""Reports that keep cases up to date: store a report and match it (``POST /reports``).
+
+:func:`ingest_report` stores one report (service tokens only) and matches it in the same
+transaction; :func:`match_reports` matches stored reports in batches (``reports load``,
+``cases rematch``). Both leave the decisions to the library
+(:func:`cleanapp_geo.ingest.match_report`, :func:`cleanapp_geo.ingest.decide_ingest`) and
+only load, store and answer.
+
+One transaction per report (per batch for loads)
+------------------------------------------------
+1. The advisory locks of :func:`cleanapp_api.db.repositories.lock_scope` for the reports
+   and their neighbourhood, in the one global order: concurrent ingests of reports of one
+   incident, and creates over the same area, run one after the other, so every one sees
+   the links the others made.
+2. The report and its analyses are stored (idempotent on ``seq``; a stored report with
+   another timestamp or location is 409).
+3. A report already linked to a case is not matched again (re-ingesting links once).
+   Otherwise the cases near it (an indexed lookup within
+   :data:`cleanapp_geo.matching.MATCH_RADIUS_M`) and their linked reports within the
+   model's radius gate are loaded, and the library decides:
+
+   * **attach** -- the case row is locked, the report linked (``link_reason`` ``auto_match``,
+     ``confidence`` = the match probability), the aggregates recomputed, the audit event
+     ``reports_added`` written with actor ``system:auto-match`` and the match in its
+     payload; other open suggestions of the report are superseded. With ``AUTO_REOPEN`` a
+     resolved or closed case in the ``auto`` band is reopened first (``status_changed``,
+     ``from_status``/``to_status`` and the reason in the payload) and gets a recurrence
+     signal;
+   * **suggest** -- one ``case_suggestions`` row per suggested case (``attach`` or
+     ``reopen``), audited as ``suggestion_created``; a ``reopen`` suggestion also records a
+     ``case_resolution_signals`` row (``source_type`` ``recurrence``);
+   * **none** -- nothing else is written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import pandas as pd
+import sqlalchemy as sa
+
+from cleanapp_api.db import repositories as repo
+from cleanapp_api.db import tables as t
+from cleanapp_api.db.repositories import ingest as ingest_repo
+from cleanapp_api.db.repositories import suggestions as suggestion_repo
+from cleanapp_api.domain_errors import InvalidRequest
+from cleanapp_api.matching_schemas import (
+    IngestCaseJSON,
+    IngestReportRequest,
+    IngestResponse,
+)
+from cleanapp_api.policy import AuthenticatedUser, require_service
+from cleanapp_api.services.cases import status_payload
+from cleanapp_api.settings import Settings
+from cleanapp_geo.cases import StatusChangeError, check_status_change
+from cleanapp_geo.ingest import (
+    CaseFacts,
+    IngestDecision,
+    ReportFacts,
+    ReportMatch,
+    decide_ingest,
+    match_report,
+)
+from cleanapp_geo.matching import ACTIVE_STATUSES, MATCH_RADIUS_M, REOPENABLE_STATUSES
+from cleanapp_geo.model import DEFAULT_MODEL
+
+__all__ = [
+    "AUTO_LINK_REASON",
+    "SYSTEM_ACTOR",
+    "MatchOptions",
+    "MatchOutcome",
+    "ingest_report",
+    "match_reports",
+    "parse_ingest",
+]
+
+SYSTEM_ACTOR: Final = "system:auto-match"
+AUTO_LINK_REASON: Final = "auto_match"
+_EVIDENCE_RADIUS_M: Final = DEFAULT_MODEL.radius_gate_m or MATCH_RADIUS_M
+_MAX_SEQ: Final = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOptions:
+    """How matching runs: the reopen window, auto-reopen and the reference time."""
+
+    reopen_window_s: float
+    auto_reopen: bool
+    now: datetime | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MatchOptions:
+        """Return the options a service configuration sets."""
+        return cls(reopen_window_s=settings.reopen_window_s, auto_reopen=settings.auto_reopen)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOutcome:
+    """What happened to one report."""
+
+    seq: int
+    action: str
+    case_id: str | None = None
+    reopened: bool = False
+    suggestion_count: int = 0
+
+
+# =========================================================================== parsing
+
+
+def _text(value: str | None, name: str, column: sa.Column[Any]) -> str:
+    text = (value or "").strip()
+    length = getattr(column.type, "length", None)
+    if length is not None and len(text) > length:
+        raise InvalidRequest(f"{name} must be at most {length} characters, got {len(text)}")
+    return text
+
+
+def _unit(value: float | None, name: str) -> float:
+    number = 0.0 if value is None else float(value)
+    if not (math.isfinite(number) and 0.0 <= number <= 1.0):
+        raise InvalidRequest(f"{name} must lie in [0, 1], got {value}")
+    return number
+
+
+def _timestamp(raw: str | None) -> datetime:
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidRequest("report.timestamp is required (RFC 3339)")
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            f"report.timestamp must be an RFC 3339 time, e.g. 2026-03-10T08:00:00Z; got {raw!r}"
+        ) from None
+    if value.tzinfo is None:
+        raise InvalidRequest(f"report.timestamp must have a time zone, got {raw!r}")
+    return value.astimezone(UTC)
+
+
+def parse_ingest(body: IngestReportRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate an ingest body; return the ``reports`` row and the ``report_analysis`` rows.
+
+    Raises
+    ------
+    InvalidRequest
+        400 naming the first bad value.
+    """
+    report = body.report
+    if report is None:
+        raise InvalidRequest("report is required")
+    if report.seq is None or not 0 < report.seq <= _MAX_SEQ:
+        raise InvalidRequest(f"report.seq must be a positive integer, got {report.seq}")
+    lat, lon = report.latitude, report.longitude
+    if lat is None or lon is None:
+        raise InvalidRequest("report.latitude and report.longitude are required")
+    if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+        raise InvalidRequest(f"report location ({lat}, {lon}) is out of range")
+    r = t.reports
+    row: dict[str, Any] = {
+        "seq": report.seq,
+        "ts": _timestamp(report.timestamp),
+        "latitude": float(lat),
+        "longitude": float(lon),
+        "reporter_id": _text(report.id, "report.id", r.c.reporter_id),
+        "team": int(report.team or 0),
+        "description": (report.description or "").strip(),
+    }
+    public_id = (report.public_id or "").strip()
+    if public_id:
+        if len(public_id) != 26 or not public_id.startswith("rpt_"):
+            raise InvalidRequest(
+                f"report.public_id must look like rpt_ + 22 characters, got {public_id!r}"
+            )
+        row["public_id"] = public_id
+    a = t.report_analysis
+    analyses: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(body.analysis or []):
+        where = f"analysis[{i}]"
+        language = _text(item.language, f"{where}.language", a.c.language) or "en"
+        if language in seen:
+            raise InvalidRequest(f"{where}.language {language!r} is given twice")
+        seen.add(language)
+        classification = (item.classification or "physical").strip().lower()
+        if classification not in t.CLASSIFICATIONS:
+            raise InvalidRequest(
+                f"{where}.classification must be one of {', '.join(t.CLASSIFICATIONS)}, "
+                f"got {item.classification!r}"
+            )
+        analyses.append(
+            {
+                "language": language,
+                "classification": classification,
+                "severity_level": _unit(item.severity_level, f"{where}.severity_level"),
+                "is_valid": True if item.is_valid is None else bool(item.is_valid),
+                **{
+                    name: _text(getattr(item, name), f"{where}.{name}", a.c[name])
+                    for name in t.ANALYSIS_TEXT_COLUMNS
+                },
+                **{
+                    name: _unit(getattr(item, name), f"{where}.{name}")
+                    for name in t.PROBABILITY_COLUMNS
+                },
+            }
+        )
+    if not analyses:
+        raise InvalidRequest("analysis must hold at least one analysis of the report")
+    return row, analyses
+
+
+# =========================================================================== matching
+
+
+def _facts(row: Any) -> ReportFacts:
+    severity = row.severity_level
+    return ReportFacts(
+        seq=int(row.seq),
+        longitude=float(row.longitude),
+        latitude=float(row.latitude),
+        ts=row.ts,
+        severity_level=math.nan if severity is None else float(severity),
+        classification=row.classification or "",
+        brand_display_name=row.brand_display_name or "",
+        title=row.title or "",
+        summary=row.summary or "",
+        description=row.description or "",
+    )
+
+
+def _linked_cases(conn: sa.Connection, seqs: Sequence[int]) -> dict[int, str]:
+    cr = t.case_reports
+    rows = conn.execute(
+        sa.select(cr.c.seq, cr.c.case_id)
+        .where(cr.c.seq.in_([int(s) for s in seqs]))
+        .order_by(cr.c.seq, cr.c.attached_at.desc(), cr.c.case_id)
+    )
+    linked: dict[int, str] = {}
+    for seq, case_id in rows:
+        linked.setdefault(int(seq), case_id)
+    return linked
+
+
+def match_reports(
+    conn: sa.Connection, seqs: Sequence[int], options: MatchOptions
+) -> list[MatchOutcome]:
+    """Match stored reports, one after the other, inside the caller's transaction.
+
+    The caller holds the locks (:func:`cleanapp_api.db.repositories.lock_scope`). Cases and
+    evidence are loaded once for the batch (three statements); a report attached earlier
+    in the batch is evidence of its case for the later ones.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside the write transaction.
+    seqs : sequence of int
+        Stored reports.
+    options : MatchOptions
+        Reopen window, auto-reopen, reference time.
+
+    Returns
+    -------
+    list of MatchOutcome
+        One per visible, not yet linked report of ``seqs``, in their order; reports
+        already linked answer their case (``attached``), invisible ones ``none``.
+    """
+    wanted = list(dict.fromkeys(int(s) for s in seqs))
+    if not wanted:
+        return []
+    now = options.now or datetime.now(UTC)
+    linked = _linked_cases(conn, wanted)
+    rows = {int(r.seq): r for r in ingest_repo.report_fact_rows(conn, wanted)}
+    todo = [s for s in wanted if s in rows and s not in linked and rows[s].visible]
+    records = ingest_repo.nearby_case_records(
+        conn,
+        todo,
+        radius_m=MATCH_RADIUS_M,
+        active_statuses=ACTIVE_STATUSES,
+        reopenable_statuses=REOPENABLE_STATUSES,
+        reopen_since=now - timedelta(seconds=options.reopen_window_s),
+    )
+    near: dict[int, list[CaseFacts]] = {}
+    for record in records:
+        near.setdefault(int(record["report_seq"]), []).append(CaseFacts.from_record(record))
+    case_ids = sorted({c.case_id for cases in near.values() for c in cases})
+    evidence: dict[str, list[ReportFacts]] = {}
+    for row in ingest_repo.case_evidence(conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M):
+        evidence.setdefault(row.case_id, []).append(_facts(row))
+    outcomes = []
+    for seq in wanted:
+        if seq in linked:
+            outcomes.append(MatchOutcome(seq, "attached", linked[seq]))
+            continue
+        if seq not in rows or not rows[seq].visible:
+            outcomes.append(MatchOutcome(seq, "none"))
+            continue
+        report = _facts(rows[seq])
+        matches = match_report(
+            report,
+            near.get(seq, []),
+            evidence,
+            now=pd.Timestamp(now),
+            reopen_window_s=options.reopen_window_s,
+        )
+        decision = decide_ingest(matches, auto_reopen=options.auto_reopen)
+        outcome = _apply(conn, report, decision)
+        if outcome.action == "attached" and outcome.case_id is not None:
+            evidence.setdefault(outcome.case_id, []).append(report)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _apply(conn: sa.Connection, report: ReportFacts, decision: IngestDecision) -> MatchOutcome:
+    seq = report.seq
+    if decision.action == "attach" and decision.match is not None:
+        return _attach(conn, seq, decision.match, reopen=decision.reopen)
+    if decision.action == "suggest":
+        count = 0
+        for match in decision.suggestions:
+            count += _suggest(conn, seq, match)
+        total, first = suggestion_repo.open_suggestion_count(conn, seq)
+        if total:
+            return MatchOutcome(seq, "suggested", first, suggestion_count=total)
+    return MatchOutcome(seq, "none")
+
+
+def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) -> MatchOutcome:
+    row = repo.lock_case_rows(conn, [match.case_id]).get(match.case_id)
+    if row is None or row.status != match.status:
+        # The case changed since the lookup (merged, closed, deleted): leave the report
+        # unlinked; ``cases rematch`` looks at it again.
+        return MatchOutcome(seq, "none")
+    details = match.to_dict()
+    reopened = False
+    if reopen:
+        try:
+            check_status_change(row.status, "open")
+        except StatusChangeError:
+            return MatchOutcome(seq, "none")
+        repo.update_status(conn, match.case_id, "open", None)
+        reason = f"report {seq} matched this {row.status} case: the incident is back"
+        repo.insert_audit(
+            conn,
+            match.case_id,
+            "status_changed",
+            SYSTEM_ACTOR,
+            status_payload(
+                row.status, "open", "", {"reason": reason, "seq": seq, "match": details}
+            ),
+        )
+        suggestion_repo.insert_signal(conn, match.case_id, seq, f"Recurrence: {reason}", details)
+        reopened = True
+    confidence = min(1.0, max(match.probability, 1e-6))
+    repo.link_reports(
+        conn, match.case_id, [seq], reason=AUTO_LINK_REASON, confidence=confidence, overwrite=False
+    )
+    repo.recompute_aggregates(conn, match.case_id)
+    repo.insert_audit(
+        conn,
+        match.case_id,
+        "reports_added",
+        SYSTEM_ACTOR,
+        {
+            "report_seqs": [seq],
+            "link_reason": AUTO_LINK_REASON,
+            "confidence": confidence,
+            "match": details,
+        },
+    )
+    suggestion_repo.supersede_suggestions(
+        conn, seq, keep_case_id=match.case_id, user_id=SYSTEM_ACTOR,
+        note=f"report {seq} was attached to {match.case_id}",
+    )  # fmt: skip
+    return MatchOutcome(seq, "attached", match.case_id, reopened=reopened)
+
+
+def _suggest(conn: sa.Connection, seq: int, match: ReportMatch) -> int:
+    kind = "reopen" if match.suggested_action == "reopen" else "attach"
+    details = match.to_dict()
+    suggestion_id = suggestion_repo.insert_suggestion(
+        conn,
+        {
+            "case_id": match.case_id,
+            "seq": seq,
+            "kind": kind,
+            "band": match.band,
+            "probability": match.probability,
+            "case_score": match.case_score,
+            "evidence_score": match.evidence_score,
+            "evidence_seq": match.evidence_seq,
+            "match_json": details,
+        },
+    )
+    if suggestion_id is None:
+        return 0  # suggested before (re-ingest): nothing new
+    repo.insert_audit(
+        conn,
+        match.case_id,
+        "suggestion_created",
+        SYSTEM_ACTOR,
+        {"suggestion_id": suggestion_id, "seq": seq, "kind": kind, "match": details},
+    )
+    if kind == "reopen":
+        suggestion_repo.insert_signal(
+            conn,
+            match.case_id,
+            seq,
+            f"Recurrence: report {seq} may show this {match.status} incident again "
+            f"({match.band} band); suggested to reopen",
+            {**details, "suggestion_id": suggestion_id},
+        )
+    return 1
+
+
+# =========================================================================== the route
+
+
+def _answer(conn: sa.Connection, outcome: MatchOutcome, stored: bool) -> IngestResponse:
+    case = None
+    if outcome.case_id is not None:
+        c = t.cases
+        case = conn.execute(
+            sa.select(c.c.case_id, c.c.title, c.c.status, c.c.linked_report_count).where(
+                c.c.case_id == outcome.case_id
+            )
+        ).first()
+    return IngestResponse(
+        seq=outcome.seq,
+        stored=stored,
+        case=IngestCaseJSON(
+            case_id=None if case is None else case.case_id,
+            title=None if case is None else case.title,
+            status=None if case is None else case.status,
+            report_count=0 if case is None else int(case.linked_report_count),
+            action=outcome.action,
+            reopened=outcome.reopened,
+            suggestion_count=outcome.suggestion_count,
+        ),
+    )
+
+
+def ingest_report(
+    engine: sa.Engine, settings: Settings, body: IngestReportRequest, user: AuthenticatedUser
+) -> tuple[IngestResponse, bool]:
+    """``POST /reports``: store one report and match it (module docstring); service tokens only.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    settings : Settings
+        ``REOPEN_WINDOW_DAYS`` and ``AUTO_REOPEN``.
+    body : IngestReportRequest
+        The report and its analyses.
+    user : AuthenticatedUser
+        The caller (a ``service`` token).
+
+    Returns
+    -------
+    tuple
+        The answer and whether the report was stored now (201) rather than before (200).
+    """
+    require_service(user)
+    report, analyses = parse_ingest(body)
+    bounds = (report["longitude"], report["latitude"], report["longitude"], report["latitude"])
+    with engine.begin() as conn:
+        repo.lock_scope(conn, seqs=[report["seq"]], bounds=bounds)
+        stored = ingest_repo.store_report(conn, report, analyses)
+        outcome = match_reports(conn, [report["seq"]], MatchOptions.from_settings(settings))[0]
+        if outcome.action == "none" and not stored:
+            total, first = suggestion_repo.open_suggestion_count(conn, outcome.seq)
+            if total:
+                outcome = MatchOutcome(outcome.seq, "suggested", first, suggestion_count=total)
+        response = _answer(conn, outcome, stored)
+    return response, stored
