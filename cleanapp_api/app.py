@@ -4,11 +4,13 @@
 
 * configuration (:class:`~cleanapp_api.settings.Settings`, from the environment by default),
   kept in ``app.state.settings`` and injectable as the ``settings`` dependency;
-* a SQLAlchemy engine (psycopg 3, synchronous, ``pool_pre_ping``) created in the lifespan and
-  disposed at shutdown, in ``app.state.engine`` and injectable as ``db_engine`` (annotations
-  in :mod:`cleanapp_api.dependencies`). Database work
-  runs on worker threads (``anyio.to_thread``), which also keeps the library's CPU-heavy,
+* a SQLAlchemy engine (psycopg 3, synchronous, ``pool_pre_ping``, statement, lock, pool and
+  socket timeouts) created in the lifespan and disposed at shutdown, in ``app.state.engine``
+  and injectable as ``db_engine`` (annotations in :mod:`cleanapp_api.dependencies`). Database
+  work runs on worker threads (``anyio.to_thread``), which also keeps the library's CPU-heavy,
   synchronous code (GeoDataFrame loaders, scoring) off the event loop;
+* the escalation reconciler (:func:`~cleanapp_api.escalation.sending.recover_sends`), a
+  lifespan task every ``ESCALATION_RECOVERY_INTERVAL_S`` when an email service is configured;
 * authentication (``app.state.authenticator``; the ``current_user`` dependency, see
   :mod:`cleanapp_api.auth`);
 * the exception table of :mod:`cleanapp_api.errors`;
@@ -39,14 +41,16 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cleanapp_api.auth import BEARER_SECURITY_SCHEME, Authenticator, DbTokenStore
+from cleanapp_api.common.db_engine import bounded_engine
 from cleanapp_api.common.json_body import CheckedJsonRequest
 from cleanapp_api.dependencies import app_dependencies
 from cleanapp_api.errors import error_response, exception_handlers
+from cleanapp_api.escalation.sending import recover_sends
 from cleanapp_api.middleware import compression_config, install_edge_middleware
 from cleanapp_api.routes import CONTROLLERS
 from cleanapp_api.routes.workspace import workspace_routes
@@ -93,21 +97,33 @@ def create_db_engine(settings: Settings) -> Engine:
     Parameters
     ----------
     settings : Settings
-        Supplies ``database_url``.
+        Supplies ``database_url`` and the statement and pool timeouts.
 
     Returns
     -------
     sqlalchemy.engine.Engine
-        A pooled psycopg 3 engine with pre-ping and a 5 s connect timeout.
+        A pooled psycopg 3 engine whose every wait is bounded
+        (:func:`cleanapp_api.common.db_engine.bounded_engine`).
     """
-    return create_engine(
+    return bounded_engine(
         settings.database_url,
-        pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
-        pool_timeout=10,
-        connect_args={"connect_timeout": 5},
+        statement_timeout_s=settings.database_statement_timeout_s,
+        pool_timeout_s=settings.database_pool_timeout_s,
     )
+
+
+async def _reconciler(engine: Engine, settings: Settings) -> None:
+    """Settle unsettled escalation sends every ``ESCALATION_RECOVERY_INTERVAL_S``."""
+    while True:
+        await anyio.sleep(settings.escalation_recovery_interval_s)
+        try:
+            # Not abandoned on shutdown: a pass ends within its timeouts, and its connections
+            # go back to the pool before the engine is disposed.
+            await anyio.to_thread.run_sync(partial(recover_sends, engine, settings))
+        except SQLAlchemyError as exc:
+            logger.warning("reconciler: database unavailable: %s", type(exc).__name__)
+        except Exception:
+            logger.exception("reconciler failed")
 
 
 @asynccontextmanager
@@ -123,7 +139,13 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.authenticator = Authenticator(settings.jwt_secret, store)
     try:
-        yield
+        async with anyio.create_task_group() as tasks:
+            if settings.email_service_url:
+                tasks.start_soon(_reconciler, engine, settings)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
     finally:
         engine.dispose()
 

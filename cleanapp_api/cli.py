@@ -8,6 +8,8 @@ be added without touching the existing ones::
     cleanapp-api db downgrade [--revision base] [--database-url URL]
     cleanapp-api db revision "add cases.priority"
     cleanapp-api db current [--database-url URL]
+    cleanapp-api serve [--host H] [--port P] [--workers N]
+    cleanapp-api escalations recover [--older-than-s S]
     cleanapp-api reports load PATH [--format geojson|csv|parquet] [--skip-invalid]
                                    [--rejects PATH] [--database-url URL]
     cleanapp-api demo-token [--user-id demo-user] [--role admin] [--base-url URL]
@@ -247,7 +249,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cleanapp_api.settings import SettingsError
 
     try:
-        serve(args.host, args.port, log_level=args.log_level)
+        serve(args.host, args.port, log_level=args.log_level, workers=args.workers)
     except SettingsError as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -261,7 +263,55 @@ def _register_serve(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: one per core)",
+    )
     parser.set_defaults(handler=_serve)
+
+
+# ------------------------------------------------------------------------- escalations
+
+
+def _escalations_recover(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+    from cleanapp_api.escalation.sending import recover_sends
+    from cleanapp_api.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from exc
+    engine = db.create_engine(settings.database_url)
+    try:
+        seen = recover_sends(engine, settings, older_than_s=args.older_than_s)
+    finally:
+        engine.dispose()
+    print(f"looked at {len(seen)} unsettled sends" + (f": {seen}" if seen else ""))
+    return 0
+
+
+def _register_escalations(subparsers: Any) -> None:
+    parser = subparsers.add_parser("escalations", help="escalation sends")
+    commands = parser.add_subparsers(dest="escalations_command", required=True, metavar="COMMAND")
+    recover = commands.add_parser(
+        "recover",
+        help="settle pending and unknown sends once (the reconciler, for cron)",
+        description=(
+            "Ask the email service about every pending or unknown send nobody is driving, "
+            "record what it knows and hand over what it never got (DATABASE_URL, "
+            "EMAIL_SERVICE_URL, INTERNAL_ADMIN_TOKEN, ...)."
+        ),
+    )
+    recover.add_argument(
+        "--older-than-s",
+        type=float,
+        default=None,
+        help="only sends untouched this long (default: ESCALATION_RECOVERY_GRACE_S)",
+    )
+    recover.set_defaults(handler=_escalations_recover)
 
 
 # -------------------------------------------------------------------------------- demo
@@ -348,6 +398,7 @@ SUBCOMMANDS: dict[str, Registration] = {
     "demo-token": _register_demo_token,
     "email-service": _register_email_service,
     "analyze": _register_analyze,
+    "escalations": _register_escalations,
 }
 
 

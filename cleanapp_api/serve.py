@@ -4,17 +4,47 @@ from __future__ import annotations
 
 import copy
 import gc
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from cleanapp_api.settings import Settings
 
-__all__ = ["freeze_startup_objects", "serve"]
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+__all__ = ["create_served_app", "default_workers", "freeze_startup_objects", "serve"]
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info") -> None:
+def default_workers() -> int:
+    """Return the default number of worker processes: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def create_served_app() -> Litestar:
+    """Build the app from the environment after freezing the start-up objects (uvicorn factory).
+
+    Each worker process runs it, so each one warms the library up and freezes its own
+    start-up objects (:func:`freeze_startup_objects`).
+    """
+    from cleanapp_api.app import create_app
+
+    freeze_startup_objects()
+    return create_app()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    log_level: str = "info",
+    workers: int | None = None,
+) -> None:
     """Validate the environment, then serve :func:`cleanapp_api.app.create_app` with uvicorn.
 
     The configuration is checked before uvicorn starts, so a missing variable stops start-up
@@ -24,7 +54,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info")
     omitted. ``X-Forwarded-For`` is trusted only from ``FORWARDED_ALLOW_IPS`` (uvicorn's own
     variable, default 127.0.0.1), which decides the client IP used by the rate limit.
     The objects alive after importing the application are frozen out of the garbage
-    collector first (:func:`freeze_startup_objects`).
+    collector first, in every worker (:func:`create_served_app`).
 
     Parameters
     ----------
@@ -34,6 +64,10 @@ def serve(host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info")
         TCP port; 0 picks a free port (logged by uvicorn).
     log_level : str, default "info"
         Level of the uvicorn and ``cleanapp_api`` loggers.
+    workers : int, optional
+        Worker processes sharing the port (default: :func:`default_workers`, one per core).
+        Each has its own pool, rate-limit buckets and reconciler loop (the reconciler's
+        row locks keep them from driving one send twice).
 
     Raises
     ------
@@ -41,10 +75,10 @@ def serve(host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info")
         If the environment is incomplete or invalid.
     """
     Settings.from_env()
-    freeze_startup_objects()
     uvicorn.run(
-        "cleanapp_api.app:create_app",
+        "cleanapp_api.serve:create_served_app",
         factory=True,
+        workers=workers or default_workers(),
         host=host,
         port=port,
         log_level=log_level,

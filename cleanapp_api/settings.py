@@ -19,7 +19,7 @@ variable                       required    meaning (default)
 ``RATE_LIMIT_RPS``             no          per-client-IP token refill rate, per second (20)
 ``RATE_LIMIT_BURST``           no          per-client-IP bucket size (40)
 ``CORS_ORIGINS``               no          comma-separated allowed origins, ``*`` for any
-                                           (``*``)
+                                           (none: cross-origin browsers are refused)
 ``EMAIL_SERVICE_URL``          no          base URL of the email executor (unset)
 ``INTERNAL_ADMIN_TOKEN``       no          shared secret for the email executor (unset)
 =============================  ==========  =================================================
@@ -28,7 +28,13 @@ Empty values count as unset. The escalation send flow also reads
 ``ESCALATION_SEND_TIMEOUT_S`` (timeout of one call to the email executor, 15 s),
 ``ESCALATION_DEDUP_WINDOW_H`` (hours in which the same subject and body are not sent again to
 a recipient of a case unless ``force``, 24), ``ESCALATION_USER_SENDS_PER_H`` (sends per user
-per hour, 20) and ``ESCALATION_CASE_SENDS_PER_H`` (sends per case per hour, 6).
+per hour, 20), ``ESCALATION_CASE_SENDS_PER_H`` (sends per case per hour, 6),
+``ESCALATION_MAX_TARGETS`` / ``ESCALATION_MAX_CC`` (targets and CC addresses per send, 50 and
+20), ``ESCALATION_SEND_ANY_USER`` (``1``: every signed-in user may send, upstream's rule;
+default: the case's editors), ``ESCALATION_RECOVERY_INTERVAL_S`` (period of the in-service
+reconciler, 10) and ``ESCALATION_RECOVERY_GRACE_S`` (age of an unsettled send before the
+reconciler takes it, 5). ``DATABASE_STATEMENT_TIMEOUT_S`` (5) bounds every statement and lock
+wait, ``DATABASE_POOL_TIMEOUT_S`` (5) the wait for a pooled connection.
 
 Automatic matching of ingested reports reads ``REOPEN_WINDOW_DAYS`` (a resolved or closed
 case updated within this many days is matched for recurrence: a resolution signal and a
@@ -93,6 +99,13 @@ ENV_VARS = (
     "WORKSPACE_TILE_ATTRIBUTION",
     "REOPEN_WINDOW_DAYS",
     "AUTO_REOPEN",
+    "ESCALATION_MAX_TARGETS",
+    "ESCALATION_MAX_CC",
+    "ESCALATION_SEND_ANY_USER",
+    "ESCALATION_RECOVERY_INTERVAL_S",
+    "ESCALATION_RECOVERY_GRACE_S",
+    "DATABASE_STATEMENT_TIMEOUT_S",
+    "DATABASE_POOL_TIMEOUT_S",
 )
 
 AuthTokenStore = Literal["db", "off"]
@@ -126,8 +139,8 @@ class Settings:
         Token-bucket refill rate per client IP, in requests per second.
     rate_limit_burst : int, default 40
         Token-bucket capacity per client IP.
-    cors_origins : tuple of str, default ("*",)
-        Allowed CORS origins; ``("*",)`` allows any origin.
+    cors_origins : tuple of str, default ()
+        Allowed CORS origins; ``("*",)`` allows any origin, ``()`` none.
     email_service_url : str or None
         Base URL of the email executor (used by the escalation routes).
     internal_admin_token : str or None
@@ -143,6 +156,18 @@ class Settings:
         Resolved or closed cases updated within this many days are matched for recurrence.
     auto_reopen : bool, default False
         Such a case in the ``auto`` band reopens itself when a report matches it.
+    escalation_max_targets, escalation_max_cc : int, default 50 and 20
+        Targets and CC addresses one send may have (400 beyond, nothing stored).
+    escalation_send_any_user : bool, default False
+        Let every signed-in user send a case's escalations (upstream); else its editors.
+    escalation_recovery_interval_s : float, default 10
+        Period of the reconciler that runs inside the service.
+    escalation_recovery_grace_s : float, default 5
+        A ``pending`` or ``unknown`` send untouched this long is the reconciler's.
+    database_statement_timeout_s : float, default 5
+        Statement and lock timeout of every database call (503 beyond).
+    database_pool_timeout_s : float, default 5
+        Longest wait for a pooled connection (503 beyond).
 
     Raises
     ------
@@ -175,7 +200,7 @@ class Settings:
     request_body_limit_bytes: int = DEFAULT_REQUEST_BODY_LIMIT_BYTES
     rate_limit_rps: float = 20.0
     rate_limit_burst: int = 40
-    cors_origins: tuple[str, ...] = field(default=("*",))
+    cors_origins: tuple[str, ...] = field(default=())
     email_service_url: str | None = None
     internal_admin_token: str | None = None
     escalation_send_timeout_s: float = 15.0
@@ -186,6 +211,13 @@ class Settings:
     workspace_tile_attribution: str = ""
     reopen_window_days: float = 90.0
     auto_reopen: bool = False
+    escalation_max_targets: int = 50
+    escalation_max_cc: int = 20
+    escalation_send_any_user: bool = False
+    escalation_recovery_interval_s: float = 10.0
+    escalation_recovery_grace_s: float = 5.0
+    database_statement_timeout_s: float = 5.0
+    database_pool_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -255,6 +287,10 @@ class Settings:
         for name, value in (
             ("ESCALATION_SEND_TIMEOUT_S", self.escalation_send_timeout_s),
             ("ESCALATION_DEDUP_WINDOW_H", self.escalation_dedup_window_h),
+            ("ESCALATION_RECOVERY_INTERVAL_S", self.escalation_recovery_interval_s),
+            ("ESCALATION_RECOVERY_GRACE_S", self.escalation_recovery_grace_s),
+            ("DATABASE_STATEMENT_TIMEOUT_S", self.database_statement_timeout_s),
+            ("DATABASE_POOL_TIMEOUT_S", self.database_pool_timeout_s),
         ):
             if not positive_number(value):
                 problems.append(f"{name} must be a positive number, got {value!r}")
@@ -268,6 +304,8 @@ class Settings:
         for name, count in (
             ("ESCALATION_USER_SENDS_PER_H", self.escalation_user_sends_per_h),
             ("ESCALATION_CASE_SENDS_PER_H", self.escalation_case_sends_per_h),
+            ("ESCALATION_MAX_TARGETS", self.escalation_max_targets),
+            ("ESCALATION_MAX_CC", self.escalation_max_cc),
         ):
             if isinstance(count, bool) or not (isinstance(count, int) and count >= 1):
                 problems.append(f"{name} must be an integer >= 1, got {count!r}")
@@ -328,6 +366,8 @@ class Settings:
             kwargs["workspace_tile_url"] = tiles
         if (attribution := get("WORKSPACE_TILE_ATTRIBUTION")) is not None:
             kwargs["workspace_tile_attribution"] = attribution
+        if env.flag("ESCALATION_SEND_ANY_USER"):
+            kwargs["escalation_send_any_user"] = True
         if (origins := get("CORS_ORIGINS")) is not None:
             kwargs["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
         kwargs |= env.parsed(
@@ -344,6 +384,16 @@ class Settings:
                 ("ESCALATION_CASE_SENDS_PER_H", "escalation_case_sends_per_h", int,
                  "an integer >= 1"),
                 ("REOPEN_WINDOW_DAYS", "reopen_window_days", float, "a number >= 0"),
+                ("ESCALATION_MAX_TARGETS", "escalation_max_targets", int, "an integer >= 1"),
+                ("ESCALATION_MAX_CC", "escalation_max_cc", int, "an integer >= 1"),
+                ("ESCALATION_RECOVERY_INTERVAL_S", "escalation_recovery_interval_s", float,
+                 "a positive number"),
+                ("ESCALATION_RECOVERY_GRACE_S", "escalation_recovery_grace_s", float,
+                 "a positive number"),
+                ("DATABASE_STATEMENT_TIMEOUT_S", "database_statement_timeout_s", float,
+                 "a positive number"),
+                ("DATABASE_POOL_TIMEOUT_S", "database_pool_timeout_s", float,
+                 "a positive number"),
             )
         )  # fmt: skip
         if get("AUTO_REOPEN") is not None:
@@ -407,6 +457,13 @@ class Settings:
             f"workspace_tile_url={self.workspace_tile_url!r}",
             f"reopen_window_days={self.reopen_window_days!r}",
             f"auto_reopen={self.auto_reopen!r}",
+            f"escalation_max_targets={self.escalation_max_targets!r}",
+            f"escalation_max_cc={self.escalation_max_cc!r}",
+            f"escalation_send_any_user={self.escalation_send_any_user!r}",
+            f"escalation_recovery_interval_s={self.escalation_recovery_interval_s!r}",
+            f"escalation_recovery_grace_s={self.escalation_recovery_grace_s!r}",
+            f"database_statement_timeout_s={self.database_statement_timeout_s!r}",
+            f"database_pool_timeout_s={self.database_pool_timeout_s!r}",
         ]
         return f"Settings({', '.join(parts)})"
 
@@ -415,7 +472,7 @@ def _normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
     values = tuple(o.strip().rstrip("/") for o in origins)
     values = tuple(v for v in values if v)
     if not values:
-        raise ValueError("CORS_ORIGINS must list at least one origin or '*'")
+        return ()
     if "*" in values:
         if len(values) > 1:
             raise ValueError("CORS_ORIGINS must be '*' alone or a list of origins, not both")

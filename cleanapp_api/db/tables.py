@@ -22,6 +22,10 @@ the metadata so the two cannot drift apart (adding a column: ``docs/architecture
   to a case (``attach``) or may show a resolved case is back (``reopen``), until a person
   accepts or rejects it (unique per case, report and kind, so re-ingesting suggests once);
   and ``case_rematch_runs`` -- the position of ``cleanapp-api cases rematch`` runs.
+* New (migration 0005, delivery truth, ``docs/delivery.md``): one ``case_email_deliveries``
+  row per send and recipient (``send_id``, ``message_key``), recorded ``pending`` with the
+  intent and updated in place; sends of ``unknown`` outcome; the ledger columns of
+  ``email_messages`` and ``email_send_requests`` (what the email service was asked to send).
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ __all__ = [
     "case_suggestions",
     "cases",
     "email_messages",
+    "email_send_requests",
     "metadata",
     "opted_out_emails",
     "report_analysis",
@@ -105,7 +110,7 @@ SUGGESTION_STATUSES: Final = ("open", "accepted", "rejected", "superseded")
 _SUGGESTION_BANDS: Final = ("auto", "review")
 _SUGGESTION_SCORES: Final = ("probability", "case_score", "evidence_score")
 #: Statuses of an escalation send request (``case_escalation_sends.status``).
-SEND_STATUSES: Final = ("pending", "sent", "partial", "failed", "dry_run")
+SEND_STATUSES: Final = ("pending", "unknown", "sent", "partial", "failed", "dry_run")
 
 _CASE_ID_PATTERN: Final = "^case_[0-9a-f]{24}$"
 _CLUSTER_ID_PATTERN: Final = "^clst_[0-9a-f]{24}$"
@@ -420,6 +425,15 @@ case_email_deliveries = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     created_at_column(),
     updated_at_column(),
+    # New (0005): the send and message key of a delivery; one delivery per send and recipient.
+    sa.Column(
+        "send_id",
+        sa.BigInteger,
+        sa.ForeignKey("case_escalation_sends.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("message_key", sa.String(512), nullable=True),
+    sa.UniqueConstraint("send_id", "recipient_email"),
     sa.Index("ix_case_email_deliveries_case_id_created_at", "case_id", "created_at"),
     sa.Index("ix_case_email_deliveries_action_id", "action_id"),
     sa.Index("ix_case_email_deliveries_target_id", "target_id"),
@@ -497,7 +511,7 @@ case_escalation_sends = sa.Table(
 email_messages = sa.Table(
     "email_messages",
     metadata,
-    sa.Column("message_key", sa.String(255), primary_key=True),
+    sa.Column("message_key", sa.String(512), primary_key=True),
     sa.Column("case_id", sa.String(64), nullable=False, server_default=""),
     sa.Column("email", sa.String(255), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
@@ -507,8 +521,26 @@ email_messages = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     created_at_column(),
     updated_at_column(),
+    # New (0005): the ledger's send, recipient, attempts, next try and claim lease.
+    sa.Column("send_id", sa.BigInteger, nullable=True),
+    sa.Column("recipient_json", JSONB, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("message_key <> ''", name="message_key_not_empty"),
     sa.Index("ix_email_messages_email_created_at", "email", "created_at"),
+    sa.Index("ix_email_messages_send_id", "send_id"),
+    sa.Index("ix_email_messages_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+email_send_requests = sa.Table(
+    "email_send_requests",
+    metadata,
+    sa.Column("send_id", sa.BigInteger, primary_key=True),
+    sa.Column("case_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("request_json", JSONB, nullable=False),
+    sa.Column("public_url", sa.Text, nullable=False, server_default=""),
+    created_at_column(),
 )
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import email.policy
+import hashlib
 import html
 import re
 import smtplib
@@ -41,15 +42,58 @@ __all__ = [
     "make_provider",
 ]
 
-_FOOTER_TEXT: Final = (
-    "You receive this message because this address is listed as a contact for the place "
-    "or organisation of a CleanApp case. To stop receiving CleanApp case e-mails, open: {url}"
-)
-_FOOTER_HTML: Final = (
-    '<hr><p style="font-size:small;color:#555">You receive this message because this '
-    "address is listed as a contact for the place or organisation of a CleanApp case. "
-    '<a href="{href}">Unsubscribe from CleanApp case e-mails</a>.</p>'
-)
+#: The unsubscribe footer in each language a draft can have (``cleanapp_geo.drafts.LOCALES``):
+#: (plain-text sentence ending with the link, HTML sentence, link text).
+_FOOTERS: Final[dict[str, tuple[str, str, str]]] = {
+    "en": (
+        "You receive this message because this address is listed as a contact for the "
+        "place or organisation of a CleanApp case. To stop receiving CleanApp case e-mails, "
+        "open: {url}",
+        "You receive this message because this address is listed as a contact for the "
+        "place or organisation of a CleanApp case.",
+        "Unsubscribe from CleanApp case e-mails",
+    ),
+    "de": (
+        "Sie erhalten diese Nachricht, weil diese Adresse als Kontakt für den Ort oder die "
+        "Organisation eines CleanApp-Falls hinterlegt ist. Um keine CleanApp-Fall-E-Mails "
+        "mehr zu erhalten, öffnen Sie: {url}",
+        "Sie erhalten diese Nachricht, weil diese Adresse als Kontakt für den Ort oder die "
+        "Organisation eines CleanApp-Falls hinterlegt ist.",
+        "Von CleanApp-Fall-E-Mails abmelden",
+    ),
+    "fr": (
+        "Vous recevez ce message parce que cette adresse est indiquée comme contact pour le "
+        "lieu ou l'organisation d'un cas CleanApp. Pour ne plus recevoir les e-mails de cas "
+        "CleanApp, ouvrez : {url}",
+        "Vous recevez ce message parce que cette adresse est indiquée comme contact pour le "
+        "lieu ou l'organisation d'un cas CleanApp.",
+        "Se désabonner des e-mails de cas CleanApp",
+    ),
+    "it": (
+        "Ricevete questo messaggio perché questo indirizzo è indicato come contatto per il "
+        "luogo o l'organizzazione di un caso CleanApp. Per non ricevere più le e-mail dei "
+        "casi CleanApp, aprite: {url}",
+        "Ricevete questo messaggio perché questo indirizzo è indicato come contatto per il "
+        "luogo o l'organizzazione di un caso CleanApp.",
+        "Annulla l'iscrizione alle e-mail dei casi CleanApp",
+    ),
+    "es": (
+        "Recibe este mensaje porque esta dirección figura como contacto del lugar o la "
+        "organización de un caso de CleanApp. Para dejar de recibir correos de casos de "
+        "CleanApp, abra: {url}",
+        "Recibe este mensaje porque esta dirección figura como contacto del lugar o la "
+        "organización de un caso de CleanApp.",
+        "Darse de baja de los correos de casos de CleanApp",
+    ),
+    "pt": (
+        "Recebe esta mensagem porque este endereço consta como contacto do local ou da "
+        "organização de um caso CleanApp. Para deixar de receber e-mails de casos CleanApp, "
+        "abra: {url}",
+        "Recebe esta mensagem porque este endereço consta como contacto do local ou da "
+        "organização de um caso CleanApp.",
+        "Cancelar a subscrição dos e-mails de casos CleanApp",
+    ),
+}
 _ERROR_BODY_LIMIT: Final = 512
 #: Headers are never folded into RFC 2047 encoded words (a folded ``List-Unsubscribe`` URL
 #: is unusable); RFC 5322 allows lines up to 998 characters.
@@ -57,7 +101,20 @@ _POLICY: Final = email.policy.default.clone(max_line_length=998)
 
 
 class ProviderError(Exception):
-    """A provider refused or failed to take a message; the text is stored as the error."""
+    """A provider refused or failed to take a message; the text is stored as the error.
+
+    Parameters
+    ----------
+    message : str
+        The reason, safe to store.
+    transient : bool, default False
+        Whether trying again later may succeed (SMTP 4xx, timeouts, lost connections,
+        SendGrid 429 and 5xx); a permanent refusal (SMTP 5xx, SendGrid 4xx) is not retried.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +172,14 @@ def build_message(
     case_id: str,
     message_key: str = "",
     attachments: Sequence[tuple[str, str, bytes]] = (),
+    locale: str | None = None,
 ) -> OutgoingMessage:
     """Build the MIME message of one recipient (footer, ``List-Unsubscribe``, Message-ID).
+
+    The ``Message-ID`` is derived from the message key when there is one
+    (``<sha256(key)[:32].case@domain>``): every attempt of one (send, recipient) carries the
+    same id, so a receiver can de-duplicate a copy a crash made us send twice. The footer
+    speaks the message's ``locale`` (English when unknown).
 
     Parameters
     ----------
@@ -129,19 +192,25 @@ def build_message(
     unsubscribe_url : str
         The signed unsubscribe link.
     case_id, message_key : str
-        Tracing values.
+        Tracing values; the key also gives the ``Message-ID``.
     attachments : sequence of (filename, content type, bytes), optional
         Files attached to the message as MIME parts (``multipart/mixed``).
+    locale : str, optional
+        Language of the footer (``en``, ``de``, ``fr``, ``it``, ``es``, ``pt``).
 
     Returns
     -------
     OutgoingMessage
     """
-    text = f"{body.rstrip()}\n\n-- \n{_FOOTER_TEXT.format(url=unsubscribe_url)}\n"
+    footer_text, footer_html, link_text = _FOOTERS.get((locale or "en").lower(), _FOOTERS["en"])
+    text = f"{body.rstrip()}\n\n-- \n{footer_text.format(url=unsubscribe_url)}\n"
     rendered = html_body.strip() or text_to_html(body)
+    href = html.escape(unsubscribe_url, quote=True)
     html_part = (
         f"<!DOCTYPE html><html><body>{rendered}"
-        f"{_FOOTER_HTML.format(href=html.escape(unsubscribe_url, quote=True))}</body></html>"
+        '<hr><p style="font-size:small;color:#555">'
+        f'{html.escape(footer_html)} <a href="{href}">{html.escape(link_text)}</a>.</p>'
+        "</body></html>"
     )
     subject = _header_safe(subject)
     msg = EmailMessage(policy=_POLICY)
@@ -149,7 +218,12 @@ def build_message(
     msg["To"] = formataddr((_header_safe(recipient_name), recipient))
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=settings.from_address.rpartition("@")[2])
+    domain = settings.from_address.rpartition("@")[2]
+    if message_key:
+        digest = hashlib.sha256(message_key.encode("utf-8")).hexdigest()[:32]
+        msg["Message-ID"] = f"<{digest}.case@{domain}>"
+    else:
+        msg["Message-ID"] = make_msgid(domain=domain)
     msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
@@ -213,10 +287,19 @@ class SmtpProvider:
             raw = exc.smtp_error
             detail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
             raise ProviderError(
-                f"smtp server refused the message: {exc.smtp_code} {detail}"
+                f"smtp server refused the message: {exc.smtp_code} {detail}",
+                transient=400 <= exc.smtp_code < 500,
+            ) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise ProviderError(
+                f"smtp server refused {message.recipient}: {exc.recipients}",
+                transient=all(400 <= code < 500 for code in codes),
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise ProviderError(f"smtp delivery failed: {type(exc).__name__}: {exc}") from exc
+            raise ProviderError(
+                f"smtp delivery failed: {type(exc).__name__}: {exc}", transient=True
+            ) from exc
         if refused:
             raise ProviderError(f"smtp server refused {message.recipient}: {refused}")
         return message.message_id
@@ -285,12 +368,16 @@ class SendGridProvider:
                 headers={"Authorization": f"Bearer {s.sendgrid_api_key}"},
             )
         except httpx.HTTPError as exc:
-            raise ProviderError(f"sendgrid request failed: {type(exc).__name__}: {exc}") from exc
-        elapsed = time.monotonic() - started
-        if not 200 <= response.status_code < 300:
             raise ProviderError(
-                f"sendgrid returned status {response.status_code} for {message.recipient} "
-                f"(in {elapsed:.2f}s): {response.text[:_ERROR_BODY_LIMIT]}"
+                f"sendgrid request failed: {type(exc).__name__}: {exc}", transient=True
+            ) from exc
+        elapsed = time.monotonic() - started
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise ProviderError(
+                f"sendgrid returned status {status} for {message.recipient} "
+                f"(in {elapsed:.2f}s): {response.text[:_ERROR_BODY_LIMIT]}",
+                transient=status == 429 or status >= 500,
             )
         return ",".join(response.headers.get_list("X-Message-Id")) or message.message_id
 
@@ -319,7 +406,7 @@ class OutboxProvider:
             path = self.directory / f"{stamp}_{safe}.eml"
             path.write_bytes(message.message.as_bytes())
         except OSError as exc:
-            raise ProviderError(f"outbox write failed: {exc}") from exc
+            raise ProviderError(f"outbox write failed: {exc}", transient=True) from exc
         return message.message_id
 
 

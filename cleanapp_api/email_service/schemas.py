@@ -17,10 +17,11 @@ __all__ = [
     "EmailResult",
     "EmailSendRequest",
     "EmailSendResponse",
+    "EmailSendStatus",
 ]
 
-#: Statuses of a per-recipient result.
-DELIVERY_STATUSES = ("sent", "failed", "invalid_email", "opted_out", "dry_run")
+#: Statuses of a per-recipient result (``pending``: queued, being sent or waiting to retry).
+DELIVERY_STATUSES = ("sent", "failed", "invalid_email", "opted_out", "dry_run", "pending")
 
 
 class EmailRecipient(msgspec.Struct, kw_only=True):
@@ -43,7 +44,13 @@ class EmailAttachment(msgspec.Struct, kw_only=True):
 
 
 class EmailSendRequest(msgspec.Struct, kw_only=True):
-    """``POST /internal/case-escalations/send``: one message per recipient."""
+    """``POST /internal/case-escalations/send``: one message per recipient.
+
+    New: ``send_id`` (the case service's durable send id; the ledger answers status queries
+    for it and its recovery loop can finish the send), ``retry_failed`` (re-queue this
+    send's recipients the ledger has as ``failed``: a same-key retry) and ``locale`` (the
+    language of the footer).
+    """
 
     case_id: str
     subject: str
@@ -51,6 +58,9 @@ class EmailSendRequest(msgspec.Struct, kw_only=True):
     html_body: str = ""
     recipients: list[EmailRecipient] = msgspec.field(default_factory=list)
     attachments: list[EmailAttachment] = msgspec.field(default_factory=list)
+    send_id: int | None = None
+    retry_failed: bool = False
+    locale: str | None = None
 
 
 class EmailResult(msgspec.Struct, kw_only=True):
@@ -70,4 +80,11 @@ class EmailSendResponse(msgspec.Struct, kw_only=True):
     """The results, in recipient order."""
 
     case_id: str
+    results: list[EmailResult]
+
+
+class EmailSendStatus(msgspec.Struct, kw_only=True):
+    """``GET /internal/case-escalations/sends/{send_id}``: the ledger's state of a send."""
+
+    send_id: int
     results: list[EmailResult]

@@ -24,6 +24,15 @@ variable                         required  meaning (default)
 ``SMTP_USERNAME``                no        SMTP AUTH user, with ``SMTP_PASSWORD`` (unset)
 ``SENDGRID_API_KEY``             sendgrid  v3 API key (required unless dry run)
 ``SENDGRID_API_URL``             no        API base (``https://api.sendgrid.com``)
+``EMAIL_RETRY_MAX_ATTEMPTS``     no        attempts of a message before a transient failure
+                                           is final (5)
+``EMAIL_RETRY_BASE_S``           no        first retry delay; doubled each attempt (2)
+``EMAIL_RECOVERY_INTERVAL_S``    no        period of the recovery loop (2)
+``EMAIL_QUEUED_GRACE_S``         no        age after which the recovery loop delivers a
+                                           queued message a crash left behind (15)
+``EMAIL_REQUEST_BODY_LIMIT_BYTES`` no      largest accepted request (8 MiB, above the case
+                                           service's 2 MiB, so a send it accepted fits)
+``DATABASE_STATEMENT_TIMEOUT_S`` no        statement and lock timeout of the store (5)
 ===============================  ========  ===============================================
 """
 
@@ -73,6 +82,12 @@ EMAIL_ENV_VARS = (
     "SMTP_PASSWORD",
     "SENDGRID_API_KEY",
     "SENDGRID_API_URL",
+    "EMAIL_RETRY_MAX_ATTEMPTS",
+    "EMAIL_RETRY_BASE_S",
+    "EMAIL_RECOVERY_INTERVAL_S",
+    "EMAIL_QUEUED_GRACE_S",
+    "EMAIL_REQUEST_BODY_LIMIT_BYTES",
+    "DATABASE_STATEMENT_TIMEOUT_S",
 )
 
 
@@ -105,8 +120,19 @@ class EmailSettings:
         The SMTP server.
     sendgrid_api_key, sendgrid_api_url
         SendGrid v3 credentials and base URL.
-    request_body_limit_bytes : int, default 1 MiB
-        Largest accepted request body (upstream's email-service limit).
+    request_body_limit_bytes : int, default 8 MiB
+        Largest accepted request body: above the case service's limit (2 MiB), so a send
+        the case service accepted always fits (upstream's 1 MiB was below it).
+    retry_max_attempts : int, default 5
+        Attempts of one message before a transient failure becomes final.
+    retry_base_s : float, default 2
+        Delay before the first retry; doubled after each further attempt.
+    recovery_interval_s : float, default 2
+        Period of the recovery loop (retries, expired claims, messages a crash left).
+    queued_grace_s : float, default 15
+        A ``queued`` message older than this is delivered by the recovery loop.
+    statement_timeout_s : float, default 5
+        Statement and lock timeout of every database call.
 
     Raises
     ------
@@ -131,7 +157,12 @@ class EmailSettings:
     smtp_password: str | None = None
     sendgrid_api_key: str | None = None
     sendgrid_api_url: str = DEFAULT_SENDGRID_API_URL
-    request_body_limit_bytes: int = 1024 * 1024
+    request_body_limit_bytes: int = 8 * 1024 * 1024
+    retry_max_attempts: int = 5
+    retry_base_s: float = 2.0
+    recovery_interval_s: float = 2.0
+    queued_grace_s: float = 15.0
+    statement_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -172,6 +203,22 @@ class EmailSettings:
             problems.append("SENDGRID_API_KEY is required with EMAIL_PROVIDER=sendgrid")
         if not self.outbox_dir:
             problems.append("EMAIL_OUTBOX_DIR must not be empty")
+        attempts = self.retry_max_attempts
+        if isinstance(attempts, bool) or not (isinstance(attempts, int) and attempts >= 1):
+            problems.append(f"EMAIL_RETRY_MAX_ATTEMPTS must be an integer >= 1, got {attempts!r}")
+        limit = self.request_body_limit_bytes
+        if isinstance(limit, bool) or not (isinstance(limit, int) and limit > 0):
+            problems.append(
+                f"EMAIL_REQUEST_BODY_LIMIT_BYTES must be a positive integer, got {limit!r}"
+            )
+        for name, value in (
+            ("EMAIL_RETRY_BASE_S", self.retry_base_s),
+            ("EMAIL_RECOVERY_INTERVAL_S", self.recovery_interval_s),
+            ("EMAIL_QUEUED_GRACE_S", self.queued_grace_s),
+            ("DATABASE_STATEMENT_TIMEOUT_S", self.statement_timeout_s),
+        ):
+            if not positive_number(value):
+                problems.append(f"{name} must be a positive number, got {value!r}")
         if problems:
             raise SettingsError(problems)
 
@@ -227,6 +274,17 @@ class EmailSettings:
             (
                 ("SMTP_PORT", "smtp_port", int, "an integer in 1-65535"),
                 ("EMAIL_PROVIDER_TIMEOUT_S", "provider_timeout_s", float, "a positive number"),
+                ("EMAIL_RETRY_MAX_ATTEMPTS", "retry_max_attempts", int, "an integer >= 1"),
+                ("EMAIL_RETRY_BASE_S", "retry_base_s", float, "a positive number"),
+                ("EMAIL_RECOVERY_INTERVAL_S", "recovery_interval_s", float, "a positive number"),
+                ("EMAIL_QUEUED_GRACE_S", "queued_grace_s", float, "a positive number"),
+                (
+                    "EMAIL_REQUEST_BODY_LIMIT_BYTES",
+                    "request_body_limit_bytes",
+                    int,
+                    "a positive integer",
+                ),
+                ("DATABASE_STATEMENT_TIMEOUT_S", "statement_timeout_s", float, "a positive number"),
             )
         )
         return env.build(cls, kwargs)

@@ -29,13 +29,17 @@ from cleanapp_geo.targets import normalize_email
 __all__ = [
     "FINAL_STATUSES",
     "HOUR",
+    "OPEN_STATUSES",
     "Recipient",
+    "check_caps",
     "check_idempotency_key",
     "check_rate_limit",
     "content_hash",
     "delivery_rows",
     "email_request",
+    "message_key",
     "parse_sent_at",
+    "pending_delivery_rows",
     "recipient_plan",
     "request_hash",
     "results_by_recipient",
@@ -49,6 +53,8 @@ Recipient = dict[str, Any]
 
 #: Statuses of a finished send.
 FINAL_STATUSES: Final = frozenset({"sent", "partial", "failed", "dry_run"})
+#: Statuses of a send (and a delivery) whose outcome is not settled yet.
+OPEN_STATUSES: Final = frozenset({"pending", "unknown"})
 HOUR: Final = timedelta(hours=1)
 _MAX_KEY_LENGTH: Final = 255
 
@@ -187,8 +193,66 @@ def skip_recently_sent(
     return kept, skipped
 
 
-def email_request(case_id: str, send: Any) -> EmailSendRequest:
-    """Build the email service request of a recorded send (one message key a recipient).
+def message_key(case_id: str, send_id: int, email: str) -> str:
+    """Return the ledger key of one recipient of a send (the email service delivers it once).
+
+    The send id alone names the send (``case_id`` is kept for the signature's sake): a merge
+    moves a send to another case, and its recipients' keys must not change with it.
+
+    Examples
+    --------
+    >>> message_key("case_1", 7, "a@b.ch")
+    'send-7:a@b.ch'
+    """
+    return f"send-{send_id}:{email}"
+
+
+def check_caps(n_targets: int, n_cc: int, *, max_targets: int, max_cc: int) -> None:
+    """Refuse a send (or draft) to more targets or CC addresses than allowed.
+
+    Raises
+    ------
+    InvalidRequest
+        Naming the limit (``ESCALATION_MAX_TARGETS``, ``ESCALATION_MAX_CC``).
+    """
+    if n_targets > max_targets:
+        raise InvalidRequest(f"at most {max_targets} target_ids per send, got {n_targets}")
+    if n_cc > max_cc:
+        raise InvalidRequest(f"at most {max_cc} cc_emails per send, got {n_cc}")
+
+
+def pending_delivery_rows(
+    case_id: str, send_id: int, plan: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One ``pending`` delivery per planned recipient, recorded with the send's intent."""
+    return [
+        {
+            "case_id": case_id,
+            "send_id": send_id,
+            "message_key": message_key(case_id, send_id, str(r["email"])),
+            "action_id": r.get("action_id"),
+            "target_id": r.get("target_id"),
+            "recipient_email": r["email"],
+            "delivery_status": "pending",
+            "delivery_source": r.get("delivery_source") or "case_target",
+            "provider": "email_service",
+            "provider_message_id": None,
+            "sent_at": None,
+            "error_message": None,
+        }
+        for r in plan
+    ]
+
+
+def email_request(
+    case_id: str,
+    send: Any,
+    recipients: Sequence[Mapping[str, Any]],
+    *,
+    retry_failed: bool = False,
+    locale: str | None = None,
+) -> EmailSendRequest:
+    """Build the email service request of a recorded send for some of its recipients.
 
     Attachments recorded with the send's intent (``response_json["attachments"]``) go with
     every message.
@@ -204,9 +268,12 @@ def email_request(case_id: str, send: Any) -> EmailSendRequest:
     return EmailSendRequest(
         attachments=attachments,
         case_id=case_id,
+        send_id=int(send.id),
         subject=send.subject,
         body=send.body,
         html_body=send.html_body,
+        retry_failed=retry_failed,
+        locale=locale,
         recipients=[
             EmailRecipient(
                 target_id=r.get("target_id"),
@@ -214,9 +281,9 @@ def email_request(case_id: str, send: Any) -> EmailSendRequest:
                 delivery_source=r.get("delivery_source") or "case_target",
                 display_name=r.get("display_name") or "",
                 organization=r.get("organization") or "",
-                message_key=f"{case_id}:send-{send.id}:{r['email']}",
+                message_key=message_key(case_id, int(send.id), str(r["email"])),
             )
-            for r in send.recipients_json
+            for r in recipients
         ],
     )
 
@@ -230,7 +297,13 @@ def send_status(statuses: Sequence[str]) -> str:
     ('sent', 'partial', 'failed')
     >>> send_status(["dry_run", "opted_out"])
     'dry_run'
+    >>> send_status(["sent", "pending", "unknown"]), send_status(["failed", "unknown"])
+    ('pending', 'unknown')
     """
+    if "pending" in statuses:
+        return "pending"
+    if "unknown" in statuses:
+        return "unknown"
     sent = sum(s == "sent" for s in statuses)
     if statuses and sent == len(statuses):
         return "sent"
@@ -257,9 +330,18 @@ def parse_sent_at(value: str | None) -> datetime | None:
 
 
 def results_by_recipient(
-    plan: Sequence[Mapping[str, Any]], results: Sequence[EmailResult] | None, error: str | None
+    plan: Sequence[Mapping[str, Any]],
+    results: Sequence[EmailResult] | None,
+    error: str | None,
+    *,
+    status_on_error: str = "failed",
 ) -> list[EmailResult]:
-    """One result per planned recipient (a missing answer is a failure)."""
+    """One result per planned recipient.
+
+    Without an answer (``error``) every recipient gets ``status_on_error`` (``failed`` when
+    nothing was delivered for certain, ``unknown`` when the outcome is not known); a
+    recipient the answer leaves out is ``unknown`` (the reconciler asks about it).
+    """
     by_email: dict[str, list[EmailResult]] = {}
     for result in results or ():
         by_email.setdefault(result.email.strip().lower(), []).append(result)
@@ -274,9 +356,9 @@ def results_by_recipient(
             EmailResult(
                 target_id=recipient.get("target_id"),
                 email=email,
-                status="failed",
+                status=status_on_error if error else "unknown",
                 delivery_source=recipient.get("delivery_source") or "case_target",
-                provider="email_service" if error else "unknown",
+                provider="email_service",
                 provider_message_id=None,
                 sent_at=None,
                 error=error or "no result from the email service for this recipient",
@@ -286,17 +368,13 @@ def results_by_recipient(
 
 
 def delivery_rows(
-    case_id: str, plan: Sequence[Mapping[str, Any]], results: Sequence[EmailResult]
+    plan: Sequence[Mapping[str, Any]], results: Sequence[EmailResult]
 ) -> list[dict[str, Any]]:
-    """``case_email_deliveries`` values, one per planned recipient and its result."""
+    """Outcome values of ``case_email_deliveries``, one per planned recipient and result."""
     return [
         {
-            "case_id": case_id,
-            "action_id": recipient.get("action_id"),
-            "target_id": recipient.get("target_id"),
             "recipient_email": recipient["email"],
             "delivery_status": result.status,
-            "delivery_source": result.delivery_source or "case_target",
             "provider": result.provider or "unknown",
             "provider_message_id": result.provider_message_id or None,
             "sent_at": parse_sent_at(result.sent_at),

@@ -23,12 +23,13 @@ from typing import Final
 import sqlalchemy as sa
 
 from cleanapp_api.domain_errors import InvalidRequest
+from cleanapp_api.escalation.planning import check_caps
 from cleanapp_api.escalation.schemas import (
     CaseEscalationsResponse,
     DraftEscalationRequest,
     EscalationDraftResponse,
 )
-from cleanapp_api.policy import AuthenticatedUser, require_case_editor
+from cleanapp_api.policy import AuthenticatedUser
 from cleanapp_api.schemas import CaseDetail, EscalationTarget
 from cleanapp_api.services.cases import get_case
 from cleanapp_api.settings import Settings
@@ -265,6 +266,16 @@ def draft_for(
         raise InvalidRequest(str(exc)) from exc
 
 
+def planning_caps(settings: Settings, request: DraftEscalationRequest) -> None:
+    """Refuse a draft for more targets or CC addresses than a send may have (400)."""
+    check_caps(
+        len(set(request.target_ids or ())),
+        len(request.cc_emails or ()),
+        max_targets=settings.escalation_max_targets,
+        max_cc=settings.escalation_max_cc,
+    )
+
+
 def view_escalations(engine: sa.Engine, case_id: str) -> CaseEscalationsResponse:
     """Return the visible targets, every action and delivery, and the linked-report count.
 
@@ -302,7 +313,10 @@ def draft_escalation(
     request: DraftEscalationRequest | None,
     user: AuthenticatedUser,
 ) -> EscalationDraftResponse:
-    """Draft the escalation e-mail; nothing is stored (case editors only).
+    """Draft the escalation e-mail; nothing is stored.
+
+    Any signed-in user who can read the case may draft: drafting changes nothing, and the
+    web client drafts for whoever opens a case (sending stays with its editors).
 
     Parameters
     ----------
@@ -324,11 +338,11 @@ def draft_escalation(
     Raises
     ------
     CaseServiceError
-        404 unknown case; 403 not an editor; 400 bad selection or locale.
+        404 unknown case; 400 bad selection, too many recipients or an unknown locale.
     """
     request = request or DraftEscalationRequest()
     detail = load_case(engine, case_id)
-    require_case_editor(user, detail.case.created_by_user_id)
+    planning_caps(settings, request)
     selected = select_targets(
         detail.escalation_targets, request.target_ids, force=bool(request.force), required=False
     )

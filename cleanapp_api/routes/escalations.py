@@ -99,4 +99,4 @@ class EscalationsController(Controller):
                 idempotency_key=idempotency_key,
             )
         )
-        return Response(result.response, status_code=200, headers=result.headers)
+        return Response(result.response, status_code=result.status_code, headers=result.headers)

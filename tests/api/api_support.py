@@ -162,13 +162,15 @@ class ProbeController(Controller):
 
 
 def base_settings(database_url: str | None = None, **overrides: Any) -> Settings:
-    """Settings for tests: generous rate limit, JWT-only auth unless overridden."""
+    """Settings for tests: generous rate limit, JWT-only auth, any CORS origin unless overridden
+    (the service's default allows none)."""
     values: dict[str, Any] = {
         "database_url": database_url or closed_port_url(),
         "jwt_secret": JWT_SECRET,
         "auth_token_store": "off",
         "rate_limit_rps": 1000.0,
         "rate_limit_burst": 1000,
+        "cors_origins": ("*",),
     }
     values.update(overrides)
     return Settings(**values)

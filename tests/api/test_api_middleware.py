@@ -88,6 +88,16 @@ def test_listed_origin(strict_cors: TestClient[Any]) -> None:
     assert "Origin" in simple.headers["vary"]
 
 
+def test_default_allows_no_origin() -> None:
+    settings = base_settings(cors_origins=())
+    with client_for(settings) as client:
+        headers = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+        _assert_error(client.options("/api/v3/_probe/echo", headers=headers), 403,
+                      "cors origin not allowed")  # fmt: skip
+        simple = client.get("/api/v3/_probe/small", headers={"Origin": "https://app.example"})
+        assert "access-control-allow-origin" not in simple.headers
+
+
 def test_unlisted_origin(strict_cors: TestClient[Any]) -> None:
     headers = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
     pre = strict_cors.options("/api/v3/_probe/echo", headers=headers)

@@ -29,8 +29,8 @@ def test_defaults() -> None:
     assert s.public_case_url_base == DEFAULT_PUBLIC_CASE_URL_BASE
     assert s.request_body_limit_bytes == 2 * 1024 * 1024
     assert (s.rate_limit_rps, s.rate_limit_burst) == (20.0, 40)
-    assert s.cors_origins == ("*",)
-    assert s.cors_allow_all
+    assert s.cors_origins == ()  # no origin unless configured
+    assert not s.cors_allow_all
     assert s.email_service_url is None
     assert s.internal_admin_token is None
 
@@ -128,11 +128,12 @@ def test_bad_database_url(value: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "origins", ["https://a.example/path", "a.example", "https://a.example?x=1", ","]
+    "origins", ["https://a.example/path", "a.example", "https://a.example?x=1"]
 )
 def test_bad_cors_origins(origins: str) -> None:
     with pytest.raises(SettingsError, match="CORS_ORIGINS"):
         Settings.from_env({**VALID, "CORS_ORIGINS": origins})
+    assert Settings.from_env({**VALID, "CORS_ORIGINS": " , "}).cors_origins == ()
 
 
 def test_direct_construction_validates() -> None:

@@ -22,16 +22,17 @@ from support import closed_port_url, serve_thread
 from cleanapp_api.app import create_app
 from cleanapp_api.settings import ENV_VARS, Settings
 
+_SERVE = "from cleanapp_api.serve import serve; serve('127.0.0.1', 0, workers=1)"
 STARTED = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 @contextmanager
 def serve_subprocess(env_overrides: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
-    """Run ``cleanapp_api.serve.serve('127.0.0.1', 0)`` in a child process; yield its URL."""
+    """Run ``serve('127.0.0.1', 0, workers=1)`` in a child process; yield its URL."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     env.update(env_overrides)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from cleanapp_api.serve import serve; serve('127.0.0.1', 0)"],
+        [sys.executable, "-c", _SERVE],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -85,6 +86,7 @@ def test_serve_subprocess_end_to_end() -> None:
         "REQUEST_BODY_LIMIT_BYTES": "4096",
         "RATE_LIMIT_RPS": "0.5",
         "RATE_LIMIT_BURST": "10",
+        "CORS_ORIGINS": "*",
     }
     with serve_subprocess(env) as (url, log), httpx.Client(base_url=url, timeout=10) as http:
         health = http.get("/healthz")

@@ -149,11 +149,20 @@ def test_smtp_one_message_per_recipient_with_unsubscribe_and_opt_out(
         assert f"\nList-Unsubscribe: <{link.group(1)}>\r\n".encode() in first.raw
         assert link.group(1).replace("&", "&amp;") in first.html
 
-        # Clicking the link (a real GET on the email service) records the opt-out.
+        # Opening the link (a GET, as mail scanners do) shows a confirmation page and changes
+        # nothing; its button (a POST) records the opt-out.
         page = httpx.get(link.group(1), timeout=10)
         assert page.status_code == 200 and "ops@town.ch" in page.text
+        assert '<form method="post"' in page.text and "<button" in page.text
+        assert opted_out(clean_db) == []
+        action = re.search(r'action="([^"]+)"', page.text)
+        assert action is not None
+        confirmed = httpx.post(url + action.group(1).replace("&amp;", "&"), timeout=10)
+        assert confirmed.status_code == 200 and "will not receive" in confirmed.text
         assert opted_out(clean_db) == ["ops@town.ch"]
-        again = httpx.post(url + SEND, json=body("ops@town.ch"), headers=HEADERS, timeout=30)
+        again = httpx.post(
+            url + SEND, json=body("ops@town.ch", subject="Second notice"), headers=HEADERS
+        )
         assert again.json()["results"][0]["status"] == "opted_out"
         assert again.json()["results"][0]["error"] == "recipient opted out"
         assert len(received) == 2
@@ -184,7 +193,9 @@ def test_message_keys_make_retries_idempotent(
         assert first.json() == second.json()
         third = httpx.post(url + SEND, json=body("a@town.ch", key="send-2"), headers=HEADERS)
         assert third.json()["results"][0]["status"] == "sent" and len(received) == 3
-        # A key whose earlier attempt was interrupted is not sent again.
+        # A key another process is delivering (its claim is live) is answered "pending" and
+        # not sent; once the claim has lapsed (that process died) it is delivered, with the
+        # Message-ID every attempt of that key carries.
         with clean_db.begin() as conn:
             conn.execute(
                 sa.insert(t.email_messages).values(
@@ -192,12 +203,19 @@ def test_message_keys_make_retries_idempotent(
                     email="c@town.ch",
                     status="sending",
                     provider="smtp",
+                    claimed_until=sa.func.now() + sa.text("interval '1 hour'"),
                 )
             )
         r = httpx.post(url + SEND, json=body("c@town.ch", key="send-3"), headers=HEADERS)
-        assert r.json()["results"][0]["status"] == "failed"
-        assert "interrupted" in r.json()["results"][0]["error"]
+        assert r.json()["results"][0]["status"] == "pending"
         assert len(received) == 3
+        with clean_db.begin() as conn:
+            conn.execute(sa.update(t.email_messages).values(claimed_until=sa.func.now()))
+        r = httpx.post(url + SEND, json=body("c@town.ch", key="send-3"), headers=HEADERS)
+        assert r.json()["results"][0]["status"] == "sent" and len(received) == 4
+        assert received[3].message["Message-ID"].endswith(".case@cleanapp.io>")
+        again = httpx.post(url + SEND, json=body("c@town.ch", key="send-3"), headers=HEADERS)
+        assert again.json() == r.json() and len(received) == 4
 
 
 def test_dry_run_and_smtp_down(
@@ -211,11 +229,22 @@ def test_dry_run_and_smtp_down(
             ("invalid_email", "invalid recipient email"),
         ]
     assert received == []
+    # An SMTP server that is down is a transient failure: retried later ("pending"), and
+    # "failed" with the reason once the attempts are used up.
     down = settings_for(db_url, smtp_port=free_port(), provider_timeout_s=2.0)
     with TestClient(create_email_app(down)) as client:
-        (result,) = client.post(SEND, json=body("a@town.ch"), headers=HEADERS).json()["results"]
+        (result,) = client.post(SEND, json=body("c@town.ch"), headers=HEADERS).json()["results"]
+    assert result["status"] == "pending"
+    assert result["error"].startswith(
+        "attempt 1 of 5 failed, retrying: smtp delivery failed: ConnectionRefusedError"
+    )
+    once = replace(down, retry_max_attempts=1)
+    with TestClient(create_email_app(once)) as client:
+        (result,) = client.post(SEND, json=body("b@town.ch"), headers=HEADERS).json()["results"]
     assert result["status"] == "failed"
-    assert result["error"].startswith("smtp delivery failed: ConnectionRefusedError")
+    assert result["error"].startswith(
+        "gave up after 1 attempts: smtp delivery failed: ConnectionRefusedError"
+    )
     assert result["provider_message_id"] is None and result["sent_at"] is None
 
 

@@ -72,15 +72,19 @@ def test_results_are_matched_to_the_plan_and_missing_ones_fail() -> None:
         )
     ]  # fmt: skip
     results = planning.results_by_recipient(plan, answer, None)
-    assert [r.status for r in results] == ["sent", "failed"]
+    # A recipient the answer leaves out is unknown (the reconciler asks), never failed.
+    assert [r.status for r in results] == ["sent", "unknown"]
     assert results[1].error == "no result from the email service for this recipient"
-    rows = planning.delivery_rows("case_x", plan, results)
+    rows = planning.delivery_rows(plan, results)
     assert rows[0]["sent_at"] == datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-    assert planning.send_status([r.status for r in results]) == "partial"
-    down = planning.results_by_recipient(plan, None, "timeout")
+    assert planning.send_status([r.status for r in results]) == "unknown"
+    assert planning.send_status(["sent", "failed"]) == "partial"
+    down = planning.results_by_recipient(plan, None, "timeout", status_on_error="unknown")
     assert {(r.status, r.provider, r.error) for r in down} == {
-        ("failed", "email_service", "timeout")
+        ("unknown", "email_service", "timeout")
     }
+    refused = planning.results_by_recipient(plan, None, "unreachable")
+    assert {r.status for r in refused} == {"failed"}
 
 
 def test_message_keys_and_identities() -> None:
@@ -88,8 +92,9 @@ def test_message_keys_and_identities() -> None:
         id=7, subject="s", body="b", html_body="<p>b</p>",
         recipients_json=[{"email": "a@x.ch", "target_id": 1}],
     )  # fmt: skip
-    request = planning.email_request("case_x", send)
-    assert request.recipients[0].message_key == "case_x:send-7:a@x.ch"
+    request = planning.email_request("case_x", send, send.recipients_json)
+    assert request.recipients[0].message_key == "send-7:a@x.ch"
+    assert request.send_id == 7 and request.retry_failed is False
     assert planning.check_idempotency_key(" k-1 ") == "k-1"
     assert planning.check_idempotency_key(None) is None
     with pytest.raises(InvalidRequest):

@@ -39,6 +39,7 @@ EXPECTED_TABLES = {
     "email_messages",
     "case_suggestions",
     "case_rematch_runs",
+    "email_send_requests",
 }
 
 GIST_INDEXES = {

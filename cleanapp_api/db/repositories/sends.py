@@ -18,6 +18,7 @@ from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories.locks import advisory_lock_key
 
 __all__ = [
+    "OPEN_DELIVERY_STATUSES",
     "SendLockedError",
     "find_send_by_key",
     "finish_send",
@@ -27,12 +28,17 @@ __all__ = [
     "lock_case_escalations",
     "lock_send",
     "merge_family",
-    "pending_send_ids",
+    "open_send_ids",
     "recent_send_times",
     "recently_sent_emails",
+    "send_deliveries",
     "set_send_plan",
     "settle_actions",
+    "update_deliveries",
 ]
+
+#: Delivery statuses of a recipient whose outcome is not settled yet.
+OPEN_DELIVERY_STATUSES = ("pending", "unknown")
 
 _SENDS = t.case_escalation_sends
 _ACTIONS = t.case_escalation_actions
@@ -70,23 +76,23 @@ def recent_send_times(
 def recently_sent_emails(
     conn: sa.Connection, case_id: str, digest: str, since: datetime
 ) -> set[str]:
-    """Emails that got (or are getting) the message ``digest`` of this case since ``since``."""
-    s = _SENDS
+    """Emails that got, are getting or may have got the message ``digest`` since ``since``.
+
+    Counted: deliveries ``sent``, ``pending`` (in flight) and ``unknown`` (not settled yet)
+    of this case's sends of the same subject and body; a ``failed`` delivery is not.
+    """
+    s, d = _SENDS, _DELIVERIES
     rows = conn.execute(
-        sa.select(s.c.status, s.c.sent_emails, s.c.recipients_json).where(
+        sa.select(d.c.recipient_email)
+        .select_from(d.join(s, d.c.send_id == s.c.id))
+        .where(
             s.c.case_id == case_id,
             s.c.content_hash == digest,
             s.c.created_at > since,
-            s.c.status.in_(("pending", "sent", "partial")),
+            d.c.delivery_status.in_(("sent", *OPEN_DELIVERY_STATUSES)),
         )
-    ).all()
-    emails: set[str] = set()
-    for status, sent, plan in rows:
-        if status == "pending":
-            emails |= {str(r["email"]) for r in plan or ()}
-        else:
-            emails |= set(sent or ())
-    return emails
+    ).scalars()
+    return {str(email) for email in rows}
 
 
 def find_send_by_key(conn: sa.Connection, actor: str, key: str) -> Any:
@@ -164,6 +170,40 @@ def insert_deliveries(
     return list(conn.execute(sa.insert(d).returning(*d.c), list(rows)).mappings().all())
 
 
+def send_deliveries(conn: sa.Connection, send_id: int) -> list[sa.RowMapping]:
+    """Return every delivery of a send (one per recipient), in plan order."""
+    d = _DELIVERIES
+    return list(
+        conn.execute(sa.select(d).where(d.c.send_id == send_id).order_by(d.c.id)).mappings().all()
+    )
+
+
+def update_deliveries(conn: sa.Connection, send_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write recipients' outcomes onto a send's deliveries; a ``sent`` one never changes.
+
+    Each row has ``recipient_email`` and the new ``delivery_status``, ``provider``,
+    ``provider_message_id``, ``sent_at`` and ``error_message``.
+    """
+    d = _DELIVERIES
+    for row in rows:
+        conn.execute(
+            sa.update(d)
+            .where(
+                d.c.send_id == send_id,
+                d.c.recipient_email == row["recipient_email"],
+                d.c.delivery_status != "sent",
+            )
+            .values(
+                delivery_status=row["delivery_status"],
+                provider=row["provider"],
+                provider_message_id=row["provider_message_id"],
+                sent_at=row["sent_at"],
+                error_message=row["error_message"],
+                updated_at=sa.func.now(),
+            )
+        )
+
+
 def settle_actions(
     conn: sa.Connection, action_ids: Sequence[int], deliveries: Sequence[sa.RowMapping]
 ) -> list[sa.RowMapping]:
@@ -194,12 +234,10 @@ def finish_send(conn: sa.Connection, send_id: int, values: Mapping[str, Any]) ->
     conn.execute(sa.update(s).where(s.c.id == send_id).values(attempts=s.c.attempts + 1, **values))
 
 
-def pending_send_ids(
-    conn: sa.Connection, cutoff: datetime, case_id: str | None = None
-) -> list[int]:
-    """Return the sends still ``pending`` recorded at or before ``cutoff``, oldest first."""
+def open_send_ids(conn: sa.Connection, cutoff: datetime, case_id: str | None = None) -> list[int]:
+    """Return the sends still ``pending`` or ``unknown``, last touched at or before ``cutoff``."""
     s = _SENDS
-    stmt = sa.select(s.c.id).where(s.c.status == "pending", s.c.created_at <= cutoff)
+    stmt = sa.select(s.c.id).where(s.c.status.in_(OPEN_DELIVERY_STATUSES), s.c.updated_at <= cutoff)
     if case_id is not None:
         stmt = stmt.where(s.c.case_id == case_id)
     return list(conn.execute(stmt.order_by(s.c.id)).scalars())
