@@ -1,7 +1,8 @@
 """Benchmark of the HTTP service: ``POST /api/v3/clusters/analyze`` latency over loopback.
 
     python -m benchmarks.service [--database-url URL] [--small-requests 300]
-                                 [--large-requests 30] [--json PATH] [--keep]
+                                 [--large-requests 30] [--concurrent-requests 1200]
+                                 [--clients 20] [--workers 2] [--json PATH] [--keep]
 
 Set-up: a private schema of the database (``--database-url``, else ``DATABASE_URL``, else
 ``TEST_DATABASE_URL``, else the local ``cleanapp_test`` database), migrated and loaded with
@@ -18,7 +19,12 @@ Cases (each a bounded number of requests after 3 warm-ups):
 * ``analyze_250``: a square scope holding 250 reports (target p99 <= 100 ms);
 * ``analyze_10k``: a scope holding all 10,000 reports, ``n = 10000`` (target <= 1 s, judged
   on p99; the response is about 10 MB of JSON);
-* the same two with ``"model": "upstream"``, and ``analyze_10k`` with gzip, for reference.
+* the same two with ``"model": "upstream"``, and ``analyze_10k`` with gzip, for reference;
+* ``concurrent_analyze_30``: **throughput** -- ``--clients`` (20) concurrent keep-alive
+  clients (one asyncio ``httpx`` client, in this process: the load client runs on the same
+  two cores as the server) posting a small scope holding about 30 reports, against the
+  service with ``--workers`` worker processes (default: one per core) and, as the same-run
+  baseline, with one worker. Floor: >= 150 req/s with p99 <= 250 ms.
 
 Same-run baselines: the in-process library time on the same reports (``cg.analyze`` of the
 frame ``read_reports`` returns, median of 5) and ``read_reports`` alone, so the table shows
@@ -58,6 +64,9 @@ DEFAULT_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_te
 N_REPORTS = 10_000
 SMALL_SCOPE_REPORTS = 250
 TARGETS_S = {"analyze_250": ("p99", 0.100), "analyze_10k": ("p99", 1.0)}
+CONCURRENT_SCOPE_REPORTS = 30
+THROUGHPUT_FLOOR_RPS = 150.0
+THROUGHPUT_P99_S = 0.250
 JWT_SECRET = "benchmark-secret-" + "0" * 48
 
 
@@ -82,7 +91,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(database_url: str) -> Iterator[str]:
+def server(database_url: str, workers: int = 1) -> Iterator[str]:
     """Run the service in a subprocess (uvicorn via ``serve``); yield its base URL."""
     port = _free_port()
     env = {
@@ -93,7 +102,10 @@ def server(database_url: str) -> Iterator[str]:
         "RATE_LIMIT_RPS": "100000",
         "RATE_LIMIT_BURST": "100000",
     }
-    code = f"from cleanapp_api.serve import serve; serve('127.0.0.1', {port}, log_level='warning')"
+    code = (
+        "from cleanapp_api.serve import serve; "
+        f"serve('127.0.0.1', {port}, log_level='warning', workers={workers})"
+    )
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
             [sys.executable, "-c", code],
@@ -165,6 +177,49 @@ def measure(
     return {**_percentiles(times), "response_bytes": size, "reports": reports}
 
 
+def concurrent_load(
+    base_url: str, path: str, body: dict[str, Any], *, clients: int, requests: int
+) -> dict[str, Any]:
+    """``clients`` concurrent keep-alive clients post ``body`` until ``requests`` are answered.
+
+    Returns the throughput (answers per second of wall time), the latency percentiles, and
+    the load average while it ran. Every answer must be 200. Bounded by ``requests``.
+    """
+    import asyncio
+
+    async def run() -> tuple[list[float], float]:
+        times: list[float] = []
+        remaining = [requests]
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+            for _ in range(clients):  # warm every connection and worker
+                (await http.post(path, json=body)).raise_for_status()
+
+            async def client() -> None:
+                while remaining[0] > 0:
+                    remaining[0] -= 1
+                    start = time.perf_counter()
+                    response = await http.post(path, json=body)
+                    times.append(time.perf_counter() - start)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{path} -> {response.status_code}")
+
+            start = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(clients)))
+            return times, time.perf_counter() - start
+
+    load_before = os.getloadavg()[0]
+    times, wall_s = asyncio.run(run())
+    return {
+        **_percentiles(times),
+        "clients": clients,
+        "wall_s": wall_s,
+        "throughput_rps": len(times) / wall_s,
+        "load_average_1min_before": round(load_before, 2),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+    }
+
+
 def _count_reports(content: bytes) -> int:
     return len(json.loads(content)["reports"])
 
@@ -201,6 +256,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ).buffer(1e-7)
     w, s, e, n = frame.total_bounds
     large_scope = shapely.box(w - 1e-3, s - 1e-3, e + 1e-3, n + 1e-3)
+    tiny_scope = shapely.convex_hull(
+        shapely.MultiPoint(np.asarray(frame.geometry.array)[order[:CONCURRENT_SCOPE_REPORTS]])
+    ).buffer(1e-7)
     results: dict[str, Any] = {}
     load_before = os.getloadavg()
     with db.private_schema(base_url, "bench_service", keep=args.keep) as url:
@@ -240,6 +298,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         small = {"geometry": _geojson(small_scope), "classification": "physical", "n": 250}
         large = {"geometry": _geojson(large_scope), "classification": "physical", "n": N_REPORTS}
         identity = {"Accept-Encoding": "identity"}
+        tiny = {"geometry": _geojson(tiny_scope), "classification": "physical", "n": 250}
+        throughput: dict[str, Any] = {}
+        for workers in sorted({1, args.workers}):
+            with server(url, workers) as base:
+                throughput[f"workers_{workers}"] = concurrent_load(
+                    base, "/api/v3/clusters/analyze", tiny,
+                    clients=args.clients, requests=args.concurrent_requests,
+                )  # fmt: skip
         with server(url) as base, httpx.Client(base_url=base, timeout=120) as http:
             path = "/api/v3/clusters/analyze"
             results["healthz"] = measure(
@@ -276,6 +342,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "library_upstream_ms" if name.endswith("upstream") else "library_default_ms"
             ]
             result["p50_over_library"] = result["p50_ms"] / library
+    best = throughput[f"workers_{args.workers}"]
+    one = throughput["workers_1"]
+    best["over_one_worker"] = best["throughput_rps"] / one["throughput_rps"]
+    results["concurrent_analyze_30"] = best
     verdicts = {
         name: {
             "metric": metric,
@@ -284,6 +354,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ok": results[name][f"{metric}_ms"] <= limit * 1e3,
         }
         for name, (metric, limit) in TARGETS_S.items()
+    }
+    verdicts["concurrent_analyze_30"] = {
+        "metric": f"throughput >= {THROUGHPUT_FLOOR_RPS:g} req/s and p99",
+        "target_ms": THROUGHPUT_P99_S * 1e3,
+        "measured_ms": best["p99_ms"],
+        "throughput_rps": best["throughput_rps"],
+        "ok": best["throughput_rps"] >= THROUGHPUT_FLOOR_RPS
+        and best["p99_ms"] <= THROUGHPUT_P99_S * 1e3,
     }
     return {
         "benchmark": "service",
@@ -294,12 +372,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "small_requests": args.small_requests,
             "large_requests": args.large_requests,
             "client": "httpx, one keep-alive connection, sequential, separate process",
-            "server": "cleanapp_api.serve (uvicorn, 1 worker) in a subprocess",
+            "server": "cleanapp_api.serve (uvicorn) in a subprocess: 1 worker for the "
+            f"sequential cases; 1 and {args.workers} for the concurrent one",
+            "concurrent_clients": args.clients,
             "default_model": "default",
             "load_average_1_5_15_before": [round(x, 2) for x in load_before],
             "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
         },
         "baselines_in_process": baselines,
+        "throughput": throughput,
         "results": results,
         "targets": verdicts,
     }
@@ -312,6 +393,8 @@ def print_table(doc: dict[str, Any]) -> None:
     print(header)
     print("-" * len(header))
     for name, r in doc["results"].items():
+        if name == "concurrent_analyze_30":
+            continue
         ratio = r.get("p50_over_library")
         print(
             f"{name:<24}{r['n']:>5}{r['p50_ms']:>10.1f}{r['p90_ms']:>10.1f}{r['p99_ms']:>10.1f}"
@@ -326,6 +409,13 @@ def print_table(doc: dict[str, Any]) -> None:
             f"cg.analyze default {b['library_default_ms']:.1f} ms, "
             f"upstream {b['library_upstream_ms']:.1f} ms"
         )
+    for name, t in doc["throughput"].items():
+        print(
+            f"concurrent analyze (~{CONCURRENT_SCOPE_REPORTS} reports), {t['clients']} clients, "
+            f"{name}: {t['throughput_rps']:.0f} req/s, p50 {t['p50_ms']:.1f} ms, "
+            f"p99 {t['p99_ms']:.1f} ms (load average {t['load_average_1min_before']} -> "
+            f"{t['load_average_1min_after']})"
+        )
     config = doc["config"]
     print(
         f"load average before {config['load_average_1_5_15_before']}, "
@@ -333,6 +423,12 @@ def print_table(doc: dict[str, Any]) -> None:
     )
     for name, v in doc["targets"].items():
         state = "OK" if v["ok"] else "MISSED"
+        if "throughput_rps" in v:
+            print(
+                f"target {name}: {v['throughput_rps']:.0f} req/s >= {THROUGHPUT_FLOOR_RPS:g}, "
+                f"p99 {v['measured_ms']:.1f} ms <= {v['target_ms']:.0f} ms: {state}"
+            )
+            continue
         print(
             f"target {name}: {v['metric']} {v['measured_ms']:.1f} ms"
             f" <= {v['target_ms']:.0f} ms: {state}"
@@ -345,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url")
     parser.add_argument("--small-requests", type=int, default=300)
     parser.add_argument("--large-requests", type=int, default=30)
+    parser.add_argument("--concurrent-requests", type=int, default=1200)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the private schema")
     args = parser.parse_args(argv)

@@ -49,7 +49,7 @@ from cleanapp_api.auth import BEARER_SECURITY_SCHEME, Authenticator, DbTokenStor
 from cleanapp_api.common.db_engine import bounded_engine
 from cleanapp_api.common.json_body import CheckedJsonRequest
 from cleanapp_api.dependencies import app_dependencies
-from cleanapp_api.errors import error_response, exception_handlers
+from cleanapp_api.errors import error_response, error_responses, exception_handlers
 from cleanapp_api.escalation.sending import recover_sends
 from cleanapp_api.middleware import compression_config, install_edge_middleware
 from cleanapp_api.routes import CONTROLLERS
@@ -163,6 +163,7 @@ def _ping(engine: Engine) -> None:
         '200 `{"status": "ok", "database": "ok"}` when the database answers `SELECT 1` '
         'within 3 s, else 503 `{"error": "database unreachable"}`.'
     ),
+    responses={k: v for k, v in error_responses().items() if k != 400},
 )
 async def healthz(state: State) -> Response[dict[str, str]]:
     """Report whether the service and its database are up."""

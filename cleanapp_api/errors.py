@@ -20,7 +20,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
+import msgspec
 from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.types import ExceptionHandlersMap
 
 from cleanapp_api import domain_errors as de
@@ -42,11 +45,14 @@ from cleanapp_geo.errors import (
 
 __all__ = [
     "DOMAIN_STATUS",
+    "ERROR_EXAMPLES",
     "ApiError",
+    "ErrorBody",
     "body_too_large_message",
     "domain_status",
     "error_body",
     "error_response",
+    "error_responses",
     "exception_handlers",
     "status_message",
 ]
@@ -83,6 +89,71 @@ def domain_status(exc: de.CaseServiceError) -> int:
         if cls in DOMAIN_STATUS:
             return DOMAIN_STATUS[cls]
     return 500  # pragma: no cover - CaseServiceError is in the table
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+class ErrorBody(msgspec.Struct):
+    """The body of every 4xx/5xx answer: ``{"error": "<message>"}``."""
+
+    error: str
+
+
+#: Each error status a route can answer: what it means and an example message.
+ERROR_EXAMPLES: Final[Mapping[int, tuple[str, str]]] = {
+    400: ("Bad input: the message says what and where.",
+          "invalid json: nested deeper than 64 levels"),
+    401: ("Missing or invalid bearer token.", "authorization header required"),
+    403: ("The caller may not do this to this case.",
+          "only the case creator, an admin or a service account may change this case"),
+    404: ("Not found.", "case not found"),
+    409: ("Conflicts with the case's state.",
+          "case case_0123456789abcdef01234567 is merged into case_89abcdef0123456789abcdef; "
+          "use that case"),
+    413: ("Body over the limit.", "request body exceeds 2097152 bytes"),
+    415: ("Body that is not JSON.", "Content-Type must be application/json"),
+    422: ("Not allowed in the current state, or a reused Idempotency-Key.",
+          'cannot change status from "closed" to "resolved"; allowed: open'),
+    429: ("Rate limit (Retry-After says when to retry).", "rate limit exceeded"),
+    502: ("The email service delivered nothing (everything is recorded).",
+          "failed to send case escalation emails: email service unreachable"),
+    503: ("The database (or the token store) did not answer in time.", "database unavailable"),
+}  # fmt: skip
+
+_EVERY_ROUTE: Final = (400, 429, 503)
+_WITH_BODY: Final = (413, 415)
+_AUTHENTICATED: Final = (401,)
+
+
+def error_responses(
+    *statuses: int, body: bool = False, auth: bool = False
+) -> dict[int, ResponseSpec]:
+    """Return the OpenAPI responses of a route's errors: ``{"error": string}``, with examples.
+
+    Every route may answer 400, 429 and 503; a route with a body also 413 and 415; an
+    authenticated one 401 (and 503 when the token store is down). ``statuses`` adds the
+    route's own (403, 404, 409, 422, 502).
+
+    Examples
+    --------
+    >>> sorted(error_responses(404, body=True))
+    [400, 404, 413, 415, 429, 503]
+    """
+    wanted = {
+        *_EVERY_ROUTE,
+        *statuses,
+        *(_WITH_BODY if body else ()),
+        *(_AUTHENTICATED if auth else ()),
+    }
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody,
+            description=ERROR_EXAMPLES[status][0],
+            examples=[Example(summary=str(status), value={"error": ERROR_EXAMPLES[status][1]})],
+        )
+        for status in sorted(wanted)
+    }
 
 
 # --------------------------------------------------------------------------- handlers

@@ -16,6 +16,8 @@ per-client-IP token bucket (``RATE_LIMIT_RPS``/``RATE_LIMIT_BURST``), request lo
      ``{"error": "request body exceeds N bytes"}`` before the body is read.
 
   On every response it adds the security headers (``X-Content-Type-Options: nosniff``,
+  ``Cache-Control: no-store`` on answers to requests carrying ``Authorization``, so no
+  shared cache keeps what one user was allowed to read,
   ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and a deny-all
   ``Content-Security-Policy``, except on the HTML OpenAPI pages under ``/schema``, which
   load scripts and fonts from a CDN) and the CORS response headers for allowed origins, and it
@@ -228,7 +230,7 @@ class EdgeMiddleware:
             return
         headers = Headers.from_scope(scope)
         origin = headers.get("origin")
-        send = self._wrap_send(scope, send, origin)
+        send = self._wrap_send(scope, send, origin, private="authorization" in headers)
 
         client = scope.get("client")
         wait_s = self.limiter.acquire(client[0] if client else "unknown")
@@ -272,7 +274,9 @@ class EdgeMiddleware:
         )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    def _wrap_send(self, scope: Scope, send: Send, origin: str | None) -> Send:
+    def _wrap_send(
+        self, scope: Scope, send: Send, origin: str | None, *, private: bool = False
+    ) -> Send:
         path: str = scope.get("path", "")
         is_docs = path == self.docs_path or path.startswith(self.docs_path + "/")
         replacement: list[bytes] = []  # set when a non-JSON error body must be replaced
@@ -294,6 +298,8 @@ class EdgeMiddleware:
                 for name, value in SECURITY_HEADERS:
                     if name not in headers:
                         headers[name] = value
+                if private:
+                    headers["Cache-Control"] = "no-store"
                 docs_html = is_docs and content_type.startswith("text/html")
                 if not docs_html and "content-security-policy" not in headers:
                     headers["Content-Security-Policy"] = API_CONTENT_SECURITY_POLICY

@@ -53,6 +53,9 @@ def bounded_engine(
     options = f"{given} -c statement_timeout={ms} -c lock_timeout={ms}".strip()
     return sa.create_engine(
         url,
+        # Bound values (recipient addresses, texts) never appear in exception messages, so
+        # never in a logged traceback.
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,

@@ -15,6 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import CurrentUser, DbEngine
+from cleanapp_api.errors import error_responses
 from cleanapp_api.schemas import (
     AddReportsRequest,
     CaseDetail,
@@ -35,7 +36,8 @@ _ATTACHED = {
     200: ResponseSpec(
         data_container=CaseUpsertResponse,
         description='The cluster was attached to an existing case (`"action": "attached"`).',
-    )
+    ),
+    **error_responses(404, 409, body=True, auth=True),
 }
 _UPSERT_DESCRIPTION = (
     "Create a case from a cluster, or attach the cluster to an existing case. The answer says "
@@ -100,6 +102,7 @@ class CasesController(Controller):
         ),
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(auth=True),
     )
     async def list_cases(
         self,
@@ -132,6 +135,7 @@ class CasesController(Controller):
         summary="Merge cases into a target case",
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(403, 404, 409, body=True, auth=True),
     )
     async def merge(
         self, data: JSONBody[MergeCasesRequest], db_engine: DbEngine, current_user: CurrentUser
@@ -141,14 +145,25 @@ class CasesController(Controller):
             partial(cases.merge_cases, db_engine, data, current_user)
         )
 
-    @post("/match-cluster", status_code=200, summary="Candidate cases for a cluster (public)")
+    @post(
+        "/match-cluster",
+        status_code=200,
+        summary="Candidate cases for a cluster (public)",
+        responses=error_responses(body=True),
+    )
     async def match_cluster(
         self, data: JSONBody[MatchClusterRequest], db_engine: DbEngine
     ) -> MatchClusterResponse:
         """List the stored cases a cluster may belong to, scored and banded (auto, review, new)."""
         return await anyio.to_thread.run_sync(partial(clusters.match_cluster, db_engine, data))
 
-    @get("/{case_id:str}", summary="Case detail", guards=_GUARDS, security=BEARER_SECURITY)
+    @get(
+        "/{case_id:str}",
+        summary="Case detail",
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+        responses=error_responses(404, auth=True),
+    )
     async def detail(self, case_id: FromPath[str], db_engine: DbEngine) -> CaseDetail:
         """Return a case with its reports, clusters, targets, actions, deliveries and audit."""
         return await anyio.to_thread.run_sync(partial(cases.get_case, db_engine, case_id))
@@ -159,6 +174,7 @@ class CasesController(Controller):
         summary="Link reports to a case",
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(404, 409, body=True, auth=True),
     )
     async def add_reports(
         self,
@@ -178,6 +194,7 @@ class CasesController(Controller):
         summary="Change a case's status",
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(403, 404, 409, 422, body=True, auth=True),
     )
     async def status(
         self,

@@ -9,6 +9,7 @@ from litestar import Controller, post
 from litestar.params import JSONBody
 
 from cleanapp_api.dependencies import DbEngine
+from cleanapp_api.errors import error_responses
 from cleanapp_api.schemas import (
     AnalyzeRequest,
     ClusterAnalysisResponse,
@@ -36,6 +37,7 @@ class ClustersController(Controller):
             "`classification` (`physical`|`digital`), `n` (default 250, at most 10000), "
             "`model` (`default` (default) or `upstream`). Public."
         ),
+        responses=error_responses(body=True),
     )
     async def analyze(
         self, data: JSONBody[AnalyzeRequest], db_engine: DbEngine
@@ -51,6 +53,7 @@ class ClustersController(Controller):
             "Body: `seq` (required), `radius_m` or `radius_km` (default 250 m, at most 50 km; a "
             "true geodesic circle), `classification` (default: the seed's), `n`, `model`. Public."
         ),
+        responses=error_responses(404, body=True),
     )
     async def from_report(
         self, data: JSONBody[FromReportRequest], db_engine: DbEngine
@@ -71,6 +74,7 @@ class ClustersController(Controller):
             "(`distance_m`, `jaccard`, `severity_diff`, `time_diff_s`), the shared tokens and "
             "the features unknown on either side. 404 when a report is unknown or hidden. Public."
         ),
+        responses=error_responses(404, body=True),
     )
     async def explain_pair(
         self, data: JSONBody[ExplainPairRequest], db_engine: DbEngine

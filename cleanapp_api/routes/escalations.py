@@ -1,7 +1,8 @@
 """Escalation routes: list, draft and send.
 
-All need a bearer token; drafting and sending are for case editors only (the creator, an
-admin or a service token, :func:`cleanapp_api.auth.require_case_editor`).
+All need a bearer token; any signed-in user may draft (it stores nothing); sending is for
+the case's editors (the creator, an admin or a service token) unless
+``ESCALATION_SEND_ANY_USER`` opens it to every signed-in user.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from typing import Annotated
 
 import anyio.to_thread
 from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
+from cleanapp_api.errors import error_responses
 from cleanapp_api.escalation import sending, service
 from cleanapp_api.escalation.schemas import (
     CaseEscalationsResponse,
@@ -28,12 +31,14 @@ __all__ = ["EscalationsController"]
 
 _GUARDS = [requires_auth]
 _SEND_DESCRIPTION = (
-    "Send the escalation e-mail to explicit `target_ids` (plus `cc_emails`) through the email "
-    "service, one message per recipient. Hidden or held targets need `force`. An "
-    "`Idempotency-Key` header replays the first answer; without one the same subject and "
+    "Send the escalation e-mail to explicit `target_ids` (at most 50, plus at most 20 "
+    "`cc_emails`) through the email service, one message per recipient, exactly once. Hidden "
+    "or held targets need `force`. An `Idempotency-Key` header replays a settled send and "
+    "retries a failed one for its failed recipients only; without one the same subject and "
     "body are not sent again to a recipient within the de-duplication window unless "
-    "`force`. Actions are recorded `pending` first and always finalised; 502 when the email "
-    "service fails (actions `failed`), 429 beyond the per-user or per-case send limit."
+    "`force`. 200 when every recipient is settled, 202 while some are `pending` or "
+    "`unknown`, 502 when the email service delivered nothing, 429 beyond the per-user or "
+    "per-case send limit."
 )
 
 
@@ -43,7 +48,13 @@ class EscalationsController(Controller):
     path = "/cases/{case_id:str}/escalations"
     tags = ("escalations",)
 
-    @get("/", summary="Targets, actions and deliveries", guards=_GUARDS, security=BEARER_SECURITY)
+    @get(
+        "/",
+        summary="Targets, actions and deliveries",
+        guards=_GUARDS,
+        security=BEARER_SECURITY,
+        responses=error_responses(404, auth=True),
+    )
     async def list_escalations(
         self, case_id: FromPath[str], db_engine: DbEngine
     ) -> CaseEscalationsResponse:
@@ -56,6 +67,7 @@ class EscalationsController(Controller):
         summary="Draft the escalation e-mail (nothing stored)",
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(404, body=True, auth=True),
     )
     async def draft(
         self,
@@ -77,6 +89,17 @@ class EscalationsController(Controller):
         description=_SEND_DESCRIPTION,
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses={
+            202: ResponseSpec(
+                data_container=EscalationSendResponse,
+                description=(
+                    "Recorded, not settled yet: some recipients are `pending` (the email "
+                    "service retries) or `unknown` (it did not answer in time); the "
+                    "reconciler settles them (docs/delivery.md)."
+                ),
+            ),
+            **error_responses(403, 404, 409, 422, 502, body=True, auth=True),
+        },
     )
     async def send(
         self,

@@ -10,6 +10,7 @@ from litestar.params import FromPath
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import AppSettings, DbEngine
+from cleanapp_api.errors import error_responses
 from cleanapp_api.services.memo import case_memo, memo_html
 from cleanapp_api.services.memo_pdf import memo_pdf
 
@@ -36,6 +37,7 @@ class MemoController(Controller):
         guards=_GUARDS,
         security=BEARER_SECURITY,
         media_type="text/html",
+        responses=error_responses(404, auth=True),
     )
     async def memo_page(
         self, case_id: FromPath[str], db_engine: DbEngine, settings: AppSettings
@@ -51,6 +53,7 @@ class MemoController(Controller):
         guards=_GUARDS,
         security=BEARER_SECURITY,
         media_type="application/pdf",
+        responses=error_responses(404, auth=True),
     )
     async def memo_document(
         self, case_id: FromPath[str], db_engine: DbEngine, settings: AppSettings

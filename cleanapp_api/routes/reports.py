@@ -11,6 +11,7 @@ from litestar.params import FromQuery, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
+from cleanapp_api.errors import error_responses
 from cleanapp_api.matching_schemas import IngestReportRequest, IngestResponse
 from cleanapp_api.schemas import ReportCasesResponse
 from cleanapp_api.services import cases, ingest
@@ -44,7 +45,8 @@ class ReportsController(Controller):
             200: ResponseSpec(
                 data_container=IngestResponse,
                 description="The report was stored before; its current case.",
-            )
+            ),
+            **error_responses(403, 409, body=True, auth=True),
         },
     )
     async def ingest(
@@ -64,6 +66,7 @@ class ReportsController(Controller):
         "/cases",
         summary="Cases holding a report",
         description="Query `seq` (a positive integer). Public. Most recently updated first.",
+        responses=error_responses(),
     )
     async def cases_by_report(
         self, db_engine: DbEngine, seq: FromQuery[str | None] = None

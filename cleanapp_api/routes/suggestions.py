@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import CurrentUser, DbEngine
+from cleanapp_api.errors import error_responses
 from cleanapp_api.matching_schemas import (
     SuggestionDecisionRequest,
     SuggestionDecisionResponse,
@@ -42,6 +43,7 @@ class SuggestionsController(Controller):
         ),
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(auth=True),
     )
     async def queue(
         self,
@@ -63,6 +65,7 @@ class SuggestionsController(Controller):
         description="Query: `status` (comma-separated, or `all`, the default). Oldest first.",
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(404, auth=True),
     )
     async def for_case(
         self, case_id: FromPath[str], db_engine: DbEngine, status: FromQuery[str | None] = None
@@ -105,6 +108,7 @@ class SuggestionsController(Controller):
         ),
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(403, 404, 409, body=True, auth=True),
     )
     async def accept(
         self,
@@ -126,6 +130,7 @@ class SuggestionsController(Controller):
         description="Body (optional): `{note}`. 409 when already decided.",
         guards=_GUARDS,
         security=BEARER_SECURITY,
+        responses=error_responses(403, 404, 409, body=True, auth=True),
     )
     async def reject(
         self,

@@ -303,3 +303,11 @@ def test_authenticated_bad_json(client: TestClient[Any]) -> None:
         headers={**bearer(mint_token("u")), "Content-Type": "application/json"},
     )
     assert _assert_error(response, 400).startswith("invalid json: ")
+
+
+def test_authenticated_answers_are_not_cached(client: TestClient[Any]) -> None:
+    private = client.get("/api/v3/_probe/whoami", headers=bearer(mint_token("u")))
+    assert private.status_code == 200 and private.headers["cache-control"] == "no-store"
+    refused = client.get("/api/v3/_probe/whoami", headers={"Authorization": "Bearer nope"})
+    assert refused.status_code == 401 and refused.headers["cache-control"] == "no-store"
+    assert "cache-control" not in client.get("/api/v3/_probe/small").headers
