@@ -21,6 +21,9 @@ convention). :func:`http_exception_handlers` maps:
   ``TimeoutError``) → 503 ``database unavailable`` (logged).
 * Anything else → 500 ``internal server error``, logged with its traceback, never sent.
 
+Logged texts pass through :func:`redact_addresses`: a database error quotes the failing row
+(PostgreSQL's ``DETAIL``), and a recipient's address must not reach the logs that way.
+
 Each service adds its own errors to this table (:func:`cleanapp_api.errors.exception_handlers`,
 :func:`cleanapp_api.email_service.app.create_email_app`).
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -52,6 +56,7 @@ __all__ = [
     "error_body",
     "error_response",
     "http_exception_handlers",
+    "redact_addresses",
     "status_message",
 ]
 
@@ -139,6 +144,24 @@ def body_too_large_message(limit_bytes: int | None) -> str:
     return f"request body exceeds {limit_bytes} bytes"
 
 
+_ADDRESS = re.compile(r"[^\s@(),;:<>\"'\[\]]+@[^\s@(),;:<>\"'\[\]]+\.[A-Za-z]{2,}")
+
+
+def redact_addresses(text: str) -> str:
+    """Replace every e-mail address in a text by ``<address>`` (for logs).
+
+    Examples
+    --------
+    >>> redact_addresses('Failing row contains (ops@town.ch, 2026-03-10).')
+    'Failing row contains (<address>, 2026-03-10).'
+    """
+    return _ADDRESS.sub("<address>", text)
+
+
+def _redacted_traceback(exc: BaseException) -> str:
+    return redact_addresses("".join(traceback.format_exception(exc)))
+
+
 # --------------------------------------------------------------------------- handlers
 
 
@@ -153,12 +176,22 @@ def _handle_msgspec(request: Request[Any, Any, Any], exc: msgspec.MsgspecError) 
 
 
 def _handle_database(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.warning("%s %s -> 503 database unavailable: %s", request.method, request.url.path, exc)
+    logger.warning(
+        "%s %s -> 503 database unavailable: %s",
+        request.method,
+        request.url.path,
+        redact_addresses(str(exc)),
+    )
     return error_response(503, MSG_DATABASE_UNAVAILABLE)
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    logger.error(
+        "unhandled error on %s %s\n%s",
+        request.method,
+        request.url.path,
+        _redacted_traceback(exc),
+    )
     return error_response(500, MSG_INTERNAL)
 
 

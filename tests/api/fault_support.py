@@ -4,8 +4,9 @@ as subprocesses (killed with SIGKILL), a real SMTP sink (aiosmtpd) that can stal
 
 Each scenario returns what a user can check: the messages the sink received per recipient
 and the states the store holds after the recovery window. ``tests/api/test_delivery_faults.py``
-asserts them; ``python tests/api/fault_support.py`` prints the table of every scenario (run it
-with another checkout first on ``PYTHONPATH`` to see that checkout's behaviour).
+asserts them; ``PYTHONPATH=tests:tests/api python tests/api/fault_support.py`` prints the
+table of every scenario (put another checkout first on ``PYTHONPATH`` to see that checkout's
+behaviour: the table of docs/delivery.md compares the code before and after).
 """
 
 from __future__ import annotations

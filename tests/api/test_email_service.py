@@ -362,3 +362,21 @@ def test_cli_email_service_subprocess(db_url: str, clean_db: sa.Engine, tmp_path
     )  # fmt: skip
     assert missing.returncode == 1
     assert "missing required environment variable: DATABASE_URL" in missing.stderr
+
+
+def test_database_errors_never_reach_the_logs_with_addresses(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL quotes a failing row; what the service logs of it has no address."""
+    from cleanapp_api.common.db_engine import bounded_engine
+    from cleanapp_api.common.http_errors import redact_addresses
+
+    engine = bounded_engine(db_url, statement_timeout_s=5)
+    try:
+        with pytest.raises(sa.exc.IntegrityError) as info, engine.begin() as conn:
+            conn.execute(sa.insert(t.opted_out_emails).values(email="Secret.Person@Town.ch"))
+    finally:
+        engine.dispose()
+    assert "parameters hidden" in str(info.value)  # SQLAlchemy never quotes bound values
+    logged = redact_addresses(str(info.value))
+    assert "opted_out_emails" in logged and "secret.person" not in logged.lower()
