@@ -302,6 +302,9 @@ def test_send_one_message_per_recipient_and_persisted_truth(
         assert "Guten Tag" in message.html and "<a href=" in message.html
         link = LINK_RE.search(message.text)
         assert link is not None and message.message["List-Unsubscribe"] == f"<{link.group(1)}>"
+        # The footer speaks the message's language (German here, as the draft).
+        assert "Sie erhalten diese Nachricht" in message.text
+        assert "Von CleanApp-Fall-E-Mails abmelden" in message.html
 
     # The answer holds the persisted rows, identical to what GET shows.
     actions = {a["target_id"]: a for a in sent["actions"]}
@@ -644,3 +647,25 @@ def test_send_without_email_service_configured(db_url: str, clean_db: sa.Engine)
         {"error": "email service not configured (EMAIL_SERVICE_URL)"},
     )
     assert rows(clean_db, t.case_escalation_actions, case_id) == []
+
+
+def test_amplification_is_capped_and_nothing_is_stored(
+    api: TestClient[Any], clean_db: sa.Engine, received: list[Any]
+) -> None:
+    detail = make_case(api, clean_db, [T4_TARGET])
+    case_id = detail["case"]["case_id"]
+    ids = list(target_ids(detail).values())
+    many = [f"person{i}@adliswil.ch" for i in range(10_000)]
+    for body, message in (
+        ({"target_ids": ids, "cc_emails": many}, "at most 20 cc_emails per send, got 10000"),
+        ({"target_ids": list(range(1, 52))}, "at most 50 target_ids per send, got 51"),
+    ):
+        r = api.post(url(case_id, "/send"), json=body, headers=ALICE)
+        assert (r.status_code, r.json()) == (400, {"error": message})
+    assert rows(clean_db, t.case_escalation_sends, case_id) == []
+    assert rows(clean_db, t.case_email_deliveries, case_id) == []
+    assert received == []
+    # A send the case service accepts always fits the email service's body limit.
+    assert EmailSettings(database_url="postgresql+psycopg:///x").request_body_limit_bytes > (
+        Settings(database_url="postgresql+psycopg:///x", jwt_secret="k").request_body_limit_bytes
+    )
