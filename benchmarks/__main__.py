@@ -8,6 +8,7 @@ Examples::
     python -m benchmarks calibrate --out cleanapp_geo/datasets/match_calibration.json
     python -m benchmarks realdata --json benchmarks/results/realdata.json
     python -m benchmarks realdata --model tuned=tuned.json --data benchmarks/data/real311
+    python -m benchmarks scale --single 1m --sizes 10m,30m --json benchmarks/results/scale.json
 """
 
 from __future__ import annotations
@@ -178,6 +179,27 @@ def _model_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scale(args: argparse.Namespace) -> int:
+    from .scale import format_table, run_scale
+    from .suite import parse_size
+
+    document = run_scale(
+        single_n=parse_size(args.single),
+        sizes=[parse_size(s) for s in args.sizes.split(",") if s.strip()],
+        city_reports=parse_size(args.city_reports),
+        seed=args.seed,
+        memory_limit=args.memory_limit,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    table = format_table(document)
+    print(table)
+    if args.json:
+        dump(document, Path(args.json))
+        Path(args.json).with_suffix(".md").write_text(table + "\n")
+        print(f"\nwrote {args.json} and {Path(args.json).with_suffix('.md')}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
@@ -261,6 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     real.add_argument("--repeats", type=int, default=3, help="timed runs per method")
     real.set_defaults(func=_realdata)
+
+    scale = sub.add_parser(
+        "scale", help="streaming results at 1M, Dask at 10M (30M) on a 2-worker LocalCluster"
+    )
+    scale.add_argument("--single", default="1m", help="reports of the one-machine run")
+    scale.add_argument("--sizes", default="10m", help="Dask sizes, e.g. 10m,30m")
+    scale.add_argument("--city-reports", default="1m", help="reports per city file")
+    scale.add_argument("--seed", type=int, default=1)
+    scale.add_argument("--memory-limit", default="6GiB", help="per worker (Dask spills above)")
+    scale.add_argument("--json", help="write the JSON document here (and a .md table beside it)")
+    scale.set_defaults(func=_scale)
 
     args = parser.parse_args(argv)
     from .suite import DBSCAN_EPS_M, DBSCAN_MIN_SAMPLES

@@ -86,7 +86,7 @@ def _analyze(args: argparse.Namespace) -> int:
         raise BatchError("the dask extra is missing: pip install 'cleanapp-cases[dask]'") from exc
 
     scope = _scope(args.scope)
-    source = cgd.read_source(args.input)  # a missing input fails before a cluster starts
+    cgd.read_source(args.input)  # a missing input fails before a cluster starts
     output = _output(args.output, args.overwrite)
     model = cg.DEFAULT_MODEL if args.model == "default" else cg.UPSTREAM_MODEL
     clock = time.perf_counter()
@@ -102,7 +102,7 @@ def _analyze(args: argparse.Namespace) -> int:
         if sys.stderr.isatty() and client.dashboard_link and not args.no_progress:
             print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
         result = cgd.analyze(
-            source,
+            args.input,
             scope=scope,
             classification=args.classification,
             model=model,

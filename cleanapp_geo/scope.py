@@ -59,6 +59,7 @@ __all__ = [
     "radius_scope_around_report",
     "scope_geojson",
     "scope_mask",
+    "scope_mask_xy",
     "scope_reports",
 ]
 
@@ -422,12 +423,30 @@ def scope_mask(reports: gpd.GeoDataFrame, scope: Scope | Mapping[str, Any] | str
         return np.zeros(0, dtype=bool)
     lon = np.asarray(shapely.get_x(points), dtype=float)
     lat = np.asarray(shapely.get_y(points), dtype=float)
-    if isinstance(resolved, RadiusScope):
-        return resolved.contains_xy(lon, lat)
-    shapely.prepare(resolved)
+    return scope_mask_xy(lon, lat, resolved)
+
+
+def scope_mask_xy(lon: np.ndarray, lat: np.ndarray, scope: Scope) -> np.ndarray:
+    """Boolean mask of the points (degrees) inside a resolved scope, as :func:`scope_mask`.
+
+    Parameters
+    ----------
+    lon, lat : numpy.ndarray
+        Coordinates (NaN: never inside).
+    scope : Scope
+        From :func:`as_scope`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array.
+    """
+    if isinstance(scope, RadiusScope):
+        return scope.contains_xy(lon, lat)
+    shapely.prepare(scope)
     finite = np.isfinite(lon) & np.isfinite(lat)
-    mask = np.zeros(len(points), dtype=bool)
-    mask[finite] = shapely.intersects_xy(resolved, lon[finite], lat[finite])
+    mask = np.zeros(len(lon), dtype=bool)
+    mask[finite] = shapely.intersects_xy(scope, lon[finite], lat[finite])
     return mask
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import anyio.to_thread
-from litestar import Controller, post
+from litestar import Controller, MediaType, Response, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
+from litestar.response import Stream
 
 from cleanapp_api.dependencies import DbEngine
 from cleanapp_api.errors import error_responses
@@ -18,8 +21,24 @@ from cleanapp_api.schemas import (
     PairExplanationJSON,
 )
 from cleanapp_api.services import clusters, explain
+from cleanapp_api.streaming import StreamedJSON
 
 __all__ = ["ClustersController"]
+
+#: The 200 answer's schema (the handlers return responses: large answers are streamed).
+_ANSWER = {
+    200: ResponseSpec(
+        data_container=ClusterAnalysisResponse,
+        description="The analysis (answers of 2,000 or more reports or hypotheses are "
+        "streamed in chunks; the JSON is the same)",
+    )
+}
+
+
+def _respond(answer: ClusterAnalysisResponse | StreamedJSON) -> Response[Any]:
+    if isinstance(answer, StreamedJSON):
+        return Stream(answer.chunks(), media_type=MediaType.JSON)
+    return Response(answer, media_type=MediaType.JSON)
 
 
 class ClustersController(Controller):
@@ -37,13 +56,13 @@ class ClustersController(Controller):
             "`classification` (`physical`|`digital`), `n` (default 250, at most 10000), "
             "`model` (`default` (default) or `upstream`). Public."
         ),
-        responses=error_responses(body=True),
+        responses={**_ANSWER, **error_responses(body=True)},
     )
-    async def analyze(
-        self, data: JSONBody[AnalyzeRequest], db_engine: DbEngine
-    ) -> ClusterAnalysisResponse:
+    async def analyze(self, data: JSONBody[AnalyzeRequest], db_engine: DbEngine) -> Response[Any]:
         """Group the visible reports of a scope into incidents, with targets and candidate cases."""
-        return await anyio.to_thread.run_sync(partial(clusters.analyze_geometry, db_engine, data))
+        return _respond(
+            await anyio.to_thread.run_sync(partial(clusters.analyze_geometry, db_engine, data))
+        )
 
     @post(
         "/from-report",
@@ -53,14 +72,14 @@ class ClustersController(Controller):
             "Body: `seq` (required), `radius_m` or `radius_km` (default 250 m, at most 50 km; a "
             "true geodesic circle), `classification` (default: the seed's), `n`, `model`. Public."
         ),
-        responses=error_responses(404, body=True),
+        responses={**_ANSWER, **error_responses(404, body=True)},
     )
     async def from_report(
         self, data: JSONBody[FromReportRequest], db_engine: DbEngine
-    ) -> ClusterAnalysisResponse:
+    ) -> Response[Any]:
         """Group the visible reports within a metre radius of a seed report, as analyze does."""
-        return await anyio.to_thread.run_sync(
-            partial(clusters.analyze_from_report, db_engine, data)
+        return _respond(
+            await anyio.to_thread.run_sync(partial(clusters.analyze_from_report, db_engine, data))
         )
 
     @post(

@@ -25,7 +25,7 @@ Request options and limits
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -53,6 +53,7 @@ from cleanapp_api.schemas import (
     ReportWithAnalysis,
 )
 from cleanapp_api.services.targets import suggest_targets_for_details
+from cleanapp_api.streaming import STREAM_MIN_ITEMS, StreamedJSON, batched
 from cleanapp_geo.matching import (
     ACTIVE_STATUSES,
     REOPEN_WINDOW_S,
@@ -280,7 +281,7 @@ def _analysis_response(
     echo: dict[str, Any] | None,
     anchor_seq: int | None = None,
     radius_m: float | None = None,
-) -> ClusterAnalysisResponse:
+) -> ClusterAnalysisResponse | StreamedJSON:
     """Analyse the reports; load their details, candidate cases and targets.
 
     The loads need only the analysed reports, not the analysis: the details (every analysis
@@ -290,7 +291,9 @@ def _analysis_response(
     connection the reports were read on); from it on, on two threads with their own
     connections while this thread groups the reports, so PostgreSQL and numpy work overlap.
     Candidate matching uses the reports' texts, which contain every hypothesis title
-    (upstream added the titles as separate match texts).
+    (upstream added the titles as separate match texts). From
+    :data:`~cleanapp_api.streaming.STREAM_MIN_ITEMS` reports or hypotheses on, the answer is
+    a :class:`~cleanapp_api.streaming.StreamedJSON` (the same JSON, written in batches).
     """
     kept = (frame[CLASSIFICATION].str.lower() == classification).to_numpy()  # as cg.analyze
     analysed = frame if kept.all() else frame[kept]  # read by classification: all, no copy
@@ -319,22 +322,44 @@ def _analysis_response(
             conn, classification=classification, reports=analysed, area=area, texts=()
         )
         result = cg.analyze(analysed, classification=classification, model=model)
-    return ClusterAnalysisResponse(
+    large = max(len(details), len(result.table)) >= STREAM_MIN_ITEMS
+    answer = ClusterAnalysisResponse(
         scope_type=scope_type,
         classification=classification,
         anchor_report_seq=anchor_seq,
         geometry=echo,
         radius_m=radius_m,
         model=model_name,
-        reports=details,
+        reports=[] if large else details,
         stats=ClusterStatsJSON(**result.stats.to_dict()),
-        hypotheses=[HypothesisJSON(**h.to_dict()) for h in result.hypotheses],
+        hypotheses=[] if large else [HypothesisJSON(**h.to_dict()) for h in result.hypotheses],
         suggested_targets=targets,
         candidate_cases=[candidate_json(c) for c in candidates],
     )
+    if not large:
+        return answer
+    # Large answers are streamed: the same bytes, a batch of reports or hypotheses at a time.
+    return StreamedJSON(
+        answer, {"reports": batched(details), "hypotheses": _hypothesis_batches(result)}
+    )
 
 
-def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnalysisResponse:
+def _hypothesis_batches(
+    result: cg.AnalysisResult, size: int = 500
+) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+    """Wire objects of the hypotheses, ``size`` at a time, straight from the columns."""
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(result.table), size):
+            stop = min(start + size, len(result.table))
+            yield result.table.to_records(positions=np.arange(start, stop))
+
+    return batches
+
+
+def analyze_geometry(
+    engine: sa.Engine, request: AnalyzeRequest
+) -> ClusterAnalysisResponse | StreamedJSON:
     """``POST /clusters/analyze``: analyse the visible reports inside a GeoJSON scope.
 
     Parameters
@@ -346,7 +371,8 @@ def analyze_geometry(engine: sa.Engine, request: AnalyzeRequest) -> ClusterAnaly
 
     Returns
     -------
-    ClusterAnalysisResponse
+    ClusterAnalysisResponse or StreamedJSON
+        The answer; a large one is streamed (see :func:`_analysis_response`).
     """
     geometry, echo = parse_geometry(request.geometry, required=True)
     assert geometry is not None
@@ -383,7 +409,9 @@ def _radius_m(request: FromReportRequest) -> float:
     return DEFAULT_RADIUS_M
 
 
-def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> ClusterAnalysisResponse:
+def analyze_from_report(
+    engine: sa.Engine, request: FromReportRequest
+) -> ClusterAnalysisResponse | StreamedJSON:
     """``POST /clusters/from-report``: analyse the reports within a metre radius of a seed report.
 
     Parameters
@@ -395,7 +423,7 @@ def analyze_from_report(engine: sa.Engine, request: FromReportRequest) -> Cluste
 
     Returns
     -------
-    ClusterAnalysisResponse
+    ClusterAnalysisResponse or StreamedJSON
         ``scope_type = seed_report``, ``anchor_report_seq`` = the seed, ``radius_m``.
 
     Raises

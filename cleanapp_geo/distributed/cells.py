@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,18 +31,17 @@ from scipy.sparse.csgraph import connected_components
 
 from cleanapp_geo.arrays import ReportArrays, prepare_reports
 from cleanapp_geo.blocking import candidate_graph
+from cleanapp_geo.distributed.files import ParquetPart
 from cleanapp_geo.distributed.halo import Footprint, cell_keys, footprint, halo_mask
+from cleanapp_geo.distributed.ordering import OrderedTable
 from cleanapp_geo.distributed.stats import StatsPartial, stats_partial
 from cleanapp_geo.export import hypotheses_arrow
 from cleanapp_geo.grouping import group_labels
 from cleanapp_geo.hypotheses import group_hypotheses
 from cleanapp_geo.model import SimilarityModel
 from cleanapp_geo.schema import CLASSIFICATION, SEQ, validate_reports
-from cleanapp_geo.scope import Scope, scope_mask
+from cleanapp_geo.scope import Scope, scope_mask, scope_mask_xy
 from cleanapp_geo.similarity import EDGE_COLUMNS, scored_edges
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = [
     "EDGE_FRAME_COLUMNS",
@@ -53,9 +52,12 @@ __all__ = [
     "analyze_cell",
     "border_hypotheses",
     "border_pieces",
+    "cell_file",
     "duplicate_seqs",
+    "halo_file",
     "halo_pieces",
     "prepare_partition",
+    "survey_file",
     "survey_partition",
 ]
 
@@ -157,6 +159,86 @@ def survey_partition(
     return Survey(len(part), footprint(cell_keys(lon, lat, side_m)), box, seq_buckets)
 
 
+def survey_file(
+    part: ParquetPart,
+    *,
+    scope: Scope | None,
+    classification: str | None,
+    side_m: float,
+    buckets: int,
+) -> Survey:
+    """:func:`survey_partition` of a GeoParquet file, reading only what it needs."""
+    light, lon, lat = part.light()
+    keep = np.isfinite(lon) & np.isfinite(lat)
+    if scope is not None:
+        keep &= scope_mask_xy(lon, lat, scope)
+    if classification and CLASSIFICATION in light.columns:
+        values = light[CLASSIFICATION].fillna("").astype(str).str.lower()
+        keep &= (values == classification.lower()).to_numpy(dtype=bool)
+    seq = pd.to_numeric(light[SEQ], errors="coerce").to_numpy(dtype=np.float64)
+    seq = seq[np.isfinite(seq)].astype(np.int64)
+    lon, lat = lon[keep], lat[keep]
+    box = (
+        (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+        if len(lon)
+        else (np.nan, np.nan, np.nan, np.nan)
+    )
+    return Survey(
+        len(light),
+        footprint(cell_keys(lon, lat, side_m)),
+        box,
+        [seq[seq % buckets == b] for b in range(buckets)],
+    )
+
+
+def halo_file(
+    part: ParquetPart,
+    footprints: Sequence[Footprint],
+    *,
+    scope: Scope | None,
+    classification: str | None,
+    side_m: float,
+) -> tuple[gpd.GeoDataFrame, ...]:
+    """:func:`halo_pieces` of a GeoParquet file: only the rows near a neighbour are decoded."""
+    from cleanapp_geo.distributed.files import lon_lat
+    from cleanapp_geo.schema import GEOMETRY
+
+    table = part.analysed_table()
+    lon, lat = lon_lat(table.column(GEOMETRY))
+    keys = cell_keys(lon, lat, side_m)
+    near = [halo_mask(keys, of) for of in footprints]
+    rows = np.flatnonzero(np.logical_or.reduce([*near, np.zeros(len(keys), dtype=bool)]))
+    del lon, lat, keys
+    prepared = prepare_partition(
+        part.frame(rows, table), scope=scope, classification=classification, side_m=side_m
+    )
+    return halo_pieces(prepared, footprints)
+
+
+def cell_file(
+    part: ParquetPart,
+    halos: Sequence[gpd.GeoDataFrame],
+    *,
+    scope: Scope | None,
+    classification: str | None,
+    side_m: float,
+    index: int,
+    model: SimilarityModel,
+    scope_classification: str,
+    now: pd.Timestamp,
+) -> CellResult:
+    """:func:`analyze_cell` of a GeoParquet file (read here, released after).
+
+    ``classification`` filters the reports; ``scope_classification`` is the analysis's.
+    """
+    frame = part.frame(table=part.analysed_table())
+    prepared = prepare_partition(frame, scope=scope, classification=classification, side_m=side_m)
+    del frame
+    return analyze_cell(
+        prepared, halos, index=index, model=model, classification=scope_classification, now=now
+    )
+
+
 def duplicate_seqs(buckets: Sequence[np.ndarray]) -> np.ndarray:
     """Seqs that occur more than once across the given arrays (sorted, distinct)."""
     pooled = np.sort(np.concatenate([*buckets, np.empty(0, np.int64)]))
@@ -226,8 +308,8 @@ class CellResult:
 
     Attributes
     ----------
-    hypotheses : pyarrow.Table
-        Hypotheses of its complete components, in output order.
+    hypotheses : OrderedTable
+        Hypotheses of its complete components, in output order, with their order keys.
     edges : pandas.DataFrame
         The edges it keeps: :data:`EDGE_FRAME_COLUMNS`, ``focal < neighbor`` (seqs).
     border : BorderPiece
@@ -243,7 +325,7 @@ class CellResult:
         Sizes and seconds per phase (for capacity estimates).
     """
 
-    hypotheses: pa.Table
+    hypotheses: OrderedTable
     edges: pd.DataFrame
     border: BorderPiece
     border_seqs: np.ndarray
@@ -295,7 +377,7 @@ def _hypotheses(
     *,
     model: SimilarityModel,
     now: pd.Timestamp,
-) -> pa.Table:
+) -> OrderedTable:
     """Hypotheses of the complete components formed by ``positions`` (edges positional)."""
     local = np.full(len(arrays), -1, dtype=np.int64)
     local[positions] = np.arange(len(positions))
@@ -311,7 +393,7 @@ def _hypotheses(
         min_mean_score=model.linkage_cut * model.threshold,
     )
     table = group_hypotheses(subset, i, j, edge_reasons, now=now, groups=groups)
-    return hypotheses_arrow(table)
+    return OrderedTable.of(hypotheses_arrow(table))
 
 
 def analyze_cell(
@@ -416,7 +498,7 @@ def analyze_cell(
             "candidate_pairs": int(candidates),
             "edges_kept": int(owned.sum()),
             "border_reports": len(own_border),
-            "hypotheses": int(table.num_rows),
+            "hypotheses": int(table.table.num_rows),
             "seconds": timings,
         },
     )
@@ -473,7 +555,7 @@ def border_hypotheses(
     model: SimilarityModel,
     classification: str,
     now: pd.Timestamp,
-) -> pa.Table:
+) -> OrderedTable:
     """Hypotheses of whole border groups from the pieces every partition sent.
 
     Parameters
@@ -485,7 +567,7 @@ def border_hypotheses(
 
     Returns
     -------
-    pyarrow.Table
+    OrderedTable
         The groups' hypotheses, in output order.
     """
     frames = [p.reports for p in pieces if len(p.reports)]

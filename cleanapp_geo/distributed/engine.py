@@ -37,6 +37,7 @@ from scipy.sparse.csgraph import connected_components
 
 from cleanapp_geo.analysis import _check_model, _reference_time
 from cleanapp_geo.distributed import cells
+from cleanapp_geo.distributed.files import ParquetPart, parquet_parts
 from cleanapp_geo.distributed.halo import cell_side_m
 from cleanapp_geo.distributed.ordering import merge_ranges, sample_keys, split_by, splitters
 from cleanapp_geo.distributed.result import DistributedResult
@@ -194,7 +195,7 @@ def analyze(
     reference = _reference_time(now)
     area = as_scope(scope) if scope is not None else None
     scope_classification = classification or _DEFAULT_CLASSIFICATION
-    frame = read_source(source)
+    frame = parquet_parts(source) if isinstance(source, str | Path) else read_source(source)
     show = progress or (lambda stage, futures: None)
     with _client(client) as (dask_client, temporary):
         plan = _Plan(dask_client, area, classification, scope_classification, model, reference)
@@ -298,19 +299,20 @@ class _Plan:
         from dask.delayed import delayed
 
         def run(frame: Any) -> tuple[list[Any], list[tuple]]:
-            light = frame[[c for c in (SEQ, CLASSIFICATION, GEOMETRY) if c in frame.columns]]
-            futures = self.client.compute(
-                [
-                    delayed(cells.survey_partition)(
-                        part,
-                        scope=self.area,
-                        classification=self.classification,
-                        side_m=side_m,
-                        buckets=self.buckets,
-                    )
-                    for part in light.to_delayed()
+            options = {
+                "scope": self.area,
+                "classification": self.classification,
+                "side_m": side_m,
+                "buckets": self.buckets,
+            }
+            if isinstance(frame, list):  # GeoParquet files, read by the tasks themselves
+                tasks = [delayed(cells.survey_file)(part, **options) for part in frame]
+            else:
+                light = frame[[c for c in (SEQ, CLASSIFICATION, GEOMETRY) if c in frame.columns]]
+                tasks = [
+                    delayed(cells.survey_partition)(part, **options) for part in light.to_delayed()
                 ]
-            )
+            futures = self.client.compute(tasks)
             show("survey", futures)
             return futures, self.client.gather(self.client.map(_survey_summary, futures))
 
@@ -322,6 +324,10 @@ class _Plan:
             )
         if shuffle:
             rows = sum(s[0] for s in summaries)
+            if isinstance(frame, list):
+                import dask_geopandas
+
+                frame = dask_geopandas.read_parquet([part.path for part in frame])
             # Persisted: both passes read the shuffled reports (spilled to disk if need be).
             frame = self.client.persist(
                 _hilbert_shuffle(frame, max(1, math.ceil(rows / SHUFFLE_PARTITION_REPORTS)))
@@ -353,13 +359,73 @@ class _Plan:
         side_m: float,
         show: Callable[..., None],
     ) -> tuple[list[Any], list[dict[str, Any]]]:
-        from dask.delayed import delayed
 
         client = self.client
         surveys, summaries = surveyed
         footprints = client.map(_attribute, surveys, attr="footprint")
         live = [p for p, s in enumerate(summaries) if s[1] > 0]
         near = {p: [q for q in live if q != p and _near(summaries[p], summaries[q])] for p in live}
+        if isinstance(frame, list):
+            tasks = self._file_tasks(frame, live, near, footprints, side_m)
+        else:
+            tasks = self._frame_tasks(frame, live, near, footprints, side_m)
+        futures = client.compute(tasks)
+        show("partitions", futures)
+        costs = client.gather(client.map(_attribute, futures, attr="costs"))
+        del surveys, footprints
+        return futures, [{"partition": p, **c} for p, c in zip(live, costs, strict=True)]
+
+    def _cell_options(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "model": self.model,
+            "classification": self.scope_classification,
+            "now": self.now,
+        }
+
+    def _file_tasks(
+        self,
+        parts: list[ParquetPart],
+        live: list[int],
+        near: dict[int, list[int]],
+        footprints: list[Any],
+        side_m: float,
+    ) -> list[Any]:
+        """Tasks that read their GeoParquet file themselves: no frame outlives a task."""
+        from dask.delayed import delayed
+
+        filters = {"scope": self.area, "classification": self.classification, "side_m": side_m}
+        halos = {
+            q: delayed(cells.halo_file, nout=len(near[q]))(
+                parts[q], [footprints[p] for p in near[q]], **filters
+            )
+            for q in live
+            if near[q]
+        }
+        return [
+            delayed(cells.cell_file)(
+                parts[p],
+                [halos[q][near[q].index(p)] for q in near[p]],
+                **filters,
+                index=p,
+                model=self.model,
+                scope_classification=self.scope_classification,
+                now=self.now,
+            )
+            for p in live
+        ]
+
+    def _frame_tasks(
+        self,
+        frame: Any,
+        live: list[int],
+        near: dict[int, list[int]],
+        footprints: list[Any],
+        side_m: float,
+    ) -> list[Any]:
+        """Tasks over a Dask collection's partitions (each computed once, then shared)."""
+        from dask.delayed import delayed
+
         parts = frame.to_delayed()
         prepared = {
             p: delayed(cells.prepare_partition)(
@@ -374,22 +440,14 @@ class _Plan:
             for q in live
             if near[q]
         }
-        tasks = [
+        return [
             delayed(cells.analyze_cell)(
                 prepared[p],
                 [halos[q][near[q].index(p)] for q in near[p]],
-                index=p,
-                model=self.model,
-                classification=self.scope_classification,
-                now=self.now,
+                **self._cell_options(p),
             )
             for p in live
         ]
-        futures = client.compute(tasks)
-        show("partitions", futures)
-        costs = client.gather(client.map(_attribute, futures, attr="costs"))
-        del surveys, footprints
-        return futures, [{"partition": p, **c} for p, c in zip(live, costs, strict=True)]
 
     def border(self, cell_futures: list[Any], show: Callable[..., None]) -> list[Any]:
         client = self.client

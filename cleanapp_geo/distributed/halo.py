@@ -85,10 +85,15 @@ def cell_keys(lon: np.ndarray, lat: np.ndarray, side_m: float) -> np.ndarray:
     -------
     numpy.ndarray
         int64 keys; two points within ``side_m`` of each other have keys that differ by
-        one of the 27 neighbour offsets.
+        one of the 27 neighbour offsets. -1 for a point without finite coordinates.
     """
-    cells = _cells(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64), side_m)
-    return (cells[:, 0] << (2 * _AXIS_BITS)) + (cells[:, 1] << _AXIS_BITS) + cells[:, 2]
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    keys = np.full(len(lon), -1, dtype=np.int64)
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    cells = _cells(lon[finite], lat[finite], side_m)
+    keys[finite] = (cells[:, 0] << (2 * _AXIS_BITS)) + (cells[:, 1] << _AXIS_BITS) + cells[:, 2]
+    return keys
 
 
 def _unpacked(keys: np.ndarray) -> np.ndarray:
@@ -138,6 +143,7 @@ def footprint(keys: np.ndarray) -> Footprint:
     Footprint
     """
     distinct = np.unique(np.asarray(keys, dtype=np.int64))
+    distinct = distinct[distinct >= 0]
     if len(distinct) == 0:
         return Footprint(distinct, np.full(3, 1, np.int64), np.zeros(3, np.int64))
     cells = _unpacked(distinct)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -20,7 +21,14 @@ import numpy as np
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["merge_ranges", "order_keys", "sample_keys", "split_by", "splitters"]
+__all__ = [
+    "OrderedTable",
+    "merge_ranges",
+    "order_keys",
+    "sample_keys",
+    "split_by",
+    "splitters",
+]
 
 _KEY: Final = np.dtype("S32")
 _SIGN: Final = np.uint64(1 << 63)
@@ -72,9 +80,22 @@ def order_keys(table: pa.Table) -> np.ndarray:
     return np.ascontiguousarray(words.astype(">u8")).view(_KEY).ravel()
 
 
-def sample_keys(table: pa.Table, count: int) -> np.ndarray:
+@dataclass(frozen=True, slots=True, eq=False)
+class OrderedTable:
+    """Hypotheses in output order with their keys (computed once, where they are made)."""
+
+    table: pa.Table
+    keys: np.ndarray
+
+    @classmethod
+    def of(cls, table: pa.Table) -> OrderedTable:
+        """Key an ordered table of hypotheses."""
+        return cls(table, order_keys(table))
+
+
+def sample_keys(ordered: OrderedTable, count: int) -> np.ndarray:
     """Up to ``count`` keys spread evenly over the table (for :func:`splitters`)."""
-    keys = order_keys(table)
+    keys = ordered.keys
     if len(keys) <= count:
         return keys
     return keys[np.linspace(0, len(keys) - 1, count).astype(np.int64)]
@@ -104,19 +125,25 @@ def splitters(samples: Sequence[np.ndarray], parts: int) -> np.ndarray:
     return np.unique(cuts)
 
 
-def split_by(table: pa.Table, cuts: np.ndarray) -> list[pa.Table]:
+def split_by(ordered: OrderedTable, cuts: np.ndarray) -> list[OrderedTable]:
     """Cut an ordered table into ``len(cuts) + 1`` ranges (range ``r`` below ``cuts[r]``)."""
-    keys = order_keys(table)
+    keys = ordered.keys
     bounds = np.r_[0, np.searchsorted(keys, cuts, side="left"), len(keys)]
-    return [table.slice(int(a), int(b - a)) for a, b in itertools.pairwise(bounds)]
+    return [
+        OrderedTable(ordered.table.slice(int(a), int(b - a)), keys[a:b])
+        for a, b in itertools.pairwise(bounds)
+    ]
 
 
-def merge_ranges(pieces: Sequence[pa.Table]) -> pa.Table:
+def merge_ranges(pieces: Sequence[OrderedTable]) -> pa.Table:
     """One range: the pieces of every table, in output order."""
     import pyarrow as pa
 
-    table = pa.concat_tables(pieces).combine_chunks()
+    table = pa.concat_tables([p.table for p in pieces]).combine_chunks()
     if table.num_rows == 0:
         return table
-    order = np.argsort(order_keys(table), kind="stable")
+    keys = np.concatenate([p.keys for p in pieces])
+    order = np.argsort(keys, kind="stable")
+    if np.array_equal(order, np.arange(len(order))):
+        return table
     return table.take(pa.array(order))

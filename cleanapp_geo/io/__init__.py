@@ -23,6 +23,7 @@ from cleanapp_geo.io.contacts import (
 )
 from cleanapp_geo.io.errors import InvalidQueryError, ReportConflictError, StoreError
 from cleanapp_geo.io.files import ReportFile, check_report_rows, read_report_file
+from cleanapp_geo.io.partitions import read_reports_dask, tile_grid
 from cleanapp_geo.io.read import read_analyses, read_areas, read_reports, select_reports
 from cleanapp_geo.io.tables import metadata
 from cleanapp_geo.io.write import WriteResult, insert_reports, write_reports
@@ -43,8 +44,10 @@ __all__ = [
     "read_brand_contacts",
     "read_report_file",
     "read_reports",
+    "read_reports_dask",
     "read_target_sources",
     "select_reports",
     "suggest_stored_targets",
+    "tile_grid",
     "write_reports",
 ]

@@ -157,7 +157,9 @@ def _epoch_us(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
 
 
-_QueryShape: TypeAlias = tuple[str, int, bool, bool, bool, bool, bool, bool]
+_QueryShape: TypeAlias = tuple[str, int, bool, bool, bool, bool, bool, bool, tuple[bool, ...]]
+_TILE_SIDES: Final = ("tile_w", "tile_s", "tile_e", "tile_n")
+Tile: TypeAlias = tuple[float | None, float | None, float | None, float | None]
 
 
 def _report_query(
@@ -168,9 +170,18 @@ def _report_query(
     until: datetime | pd.Timestamp | str | None,
     limit: int | None,
     visible_only: bool,
+    tile: Tile | None = None,
 ) -> tuple[_QueryShape, dict[str, Any]]:
     """Validate the arguments; return the query's shape and its parameter values."""
     params: dict[str, Any] = {}
+    tile_sides: tuple[bool, ...] = ()
+    if tile is not None:
+        if len(tile) != 4:
+            raise InvalidQueryError(f"tile must be (west, south, east, north), got {tile!r}")
+        tile_sides = tuple(v is not None for v in tile)
+        for name, value in zip(_TILE_SIDES, tile, strict=True):
+            if value is not None:
+                params[name] = float(value)
     kind, n_boxes = "", 0
     if scope is not None:
         resolved = as_scope(scope)
@@ -213,6 +224,7 @@ def _report_query(
         end is not None,
         limit is not None,
         bool(visible_only),
+        tile_sides,
     )
     return shape, params
 
@@ -220,7 +232,7 @@ def _report_query(
 @functools.lru_cache(maxsize=256)
 def _report_statement(shape: _QueryShape) -> sa.Select[Any]:
     """Build the statement for one combination of filters (values are bound at execution)."""
-    kind, n_boxes, by_seqs, by_class, by_since, by_until, limited, visible_only = shape
+    kind, n_boxes, by_seqs, by_class, by_since, by_until, limited, visible_only, tile = shape
     r = t.reports
     a = t.report_analysis
     # The preferred analysis is the one in the report's preferred_language (kept by the
@@ -321,6 +333,16 @@ def _report_statement(shape: _QueryShape) -> sa.Select[Any]:
             sa.true(),
         )
         stmt = stmt.where(sa.or_(*boxes), within)
+    if any(tile):
+        # A half-open box on the stored coordinates: west <= longitude < east, south <=
+        # latitude < north (a missing side is open), so tiles partition the reports.
+        column = {"tile_w": r.c.longitude, "tile_e": r.c.longitude}
+        column |= {"tile_s": r.c.latitude, "tile_n": r.c.latitude}
+        for name, present in zip(_TILE_SIDES, tile, strict=True):
+            if present:
+                bound = sa.bindparam(name, type_=sa.Double)
+                low = name in ("tile_w", "tile_s")
+                stmt = stmt.where(column[name] >= bound if low else column[name] < bound)
     if by_seqs:
         stmt = stmt.where(r.c.seq == sa.any_(sa.bindparam("seqs", type_=pg.ARRAY(sa.BigInteger))))
     if by_since:
@@ -342,12 +364,13 @@ def select_reports(
     until: datetime | pd.Timestamp | str | None = None,
     limit: int | None = None,
     visible_only: bool = True,
+    tile: Tile | None = None,
 ) -> sa.Select[Any]:
     """Build the ``SELECT`` behind :func:`read_reports` (bound parameters only).
 
     Parameters
     ----------
-    scope, seqs, classification, since, until, limit, visible_only
+    scope, seqs, classification, since, until, limit, visible_only, tile
         As in :func:`read_reports`.
 
     Returns
@@ -365,7 +388,9 @@ def select_reports(
     InvalidQueryError
         When another argument is invalid.
     """
-    shape, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
+    shape, params = _report_query(
+        scope, seqs, classification, since, until, limit, visible_only, tile
+    )
     return _report_statement(shape).params(params)
 
 
@@ -379,6 +404,7 @@ def read_reports(
     until: datetime | pd.Timestamp | str | None = None,
     limit: int | None = None,
     visible_only: bool = True,
+    tile: Tile | None = None,
 ) -> gpd.GeoDataFrame:
     """Load reports as a report frame, newest first.
 
@@ -405,6 +431,10 @@ def read_reports(
         Apply the public-visibility rules (see the module docstring). With ``False``
         every report is returned, also one without analyses (its analysis columns are ""
         and its severity 0, as upstream's "no preferred analysis").
+    tile : tuple of float or None, optional
+        ``(west, south, east, north)``: only reports with ``west <= longitude < east`` and
+        ``south <= latitude < north`` (``None`` leaves a side open), so a grid of tiles
+        splits the reports into disjoint parts (see :func:`read_reports_dask`).
 
     Returns
     -------
@@ -424,7 +454,9 @@ def read_reports(
     >>> import cleanapp_geo.io as cio  # doctest: +SKIP
     >>> cio.read_reports(engine, scope=cg.scope.RadiusScope(8.54, 47.37, 250))  # doctest: +SKIP
     """
-    shape, params = _report_query(scope, seqs, classification, since, until, limit, visible_only)
+    shape, params = _report_query(
+        scope, seqs, classification, since, until, limit, visible_only, tile
+    )
     if seqs is not None and not params["seqs"]:
         return _report_frame([])
     compiled = _compiled_statement(shape)

@@ -13,6 +13,8 @@ from case_support import ZURICH, feature, record, square, write
 from litestar.testing import TestClient
 from upstream_examples import zurich_records
 
+import cleanapp_geo as cg
+import cleanapp_geo.io as cio
 from cleanapp_api.services import clusters
 from cleanapp_api.settings import Settings
 
@@ -315,3 +317,39 @@ def test_absurd_numbers_are_400(
     write(clean_db, [record(1)])
     response = api.post(path, content=content, headers={"Content-Type": "application/json"})
     assert message in _error(response, 400)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_a_streamed_answer_is_byte_for_byte_the_whole_answer(
+    api: TestClient[Any], zurich: pd.Timestamp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"geometry": SCOPE, "model": "upstream"}
+    whole = api.post(ANALYZE, json=body)
+    assert "content-length" in whole.headers
+    monkeypatch.setattr(clusters, "STREAM_MIN_ITEMS", 1)  # stream even this small answer
+    streamed = api.post(ANALYZE, json=body)
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"] == whole.headers["content-type"]
+    assert "content-length" not in streamed.headers  # sent in chunks
+    assert streamed.content == whole.content
+
+
+def test_large_answers_are_streamed_with_the_same_json(
+    api: TestClient[Any], clean_db: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = cg.make_reports(2_600, seed=5, center=(ZURICH[1], ZURICH[0]), density_per_km2=2_000)
+    city["ts"] = pd.Timestamp("2026-03-01T00:00:00Z") + (city["ts"] - city["ts"].min())
+    cio.write_reports(city, clean_db)
+    body = {"geometry": square(*ZURICH, 2_000), "n": 2_600}  # about 2,340 are physical
+    streamed = api.post(ANALYZE, json=body)
+    assert streamed.status_code == 200, streamed.text
+    assert "content-length" not in streamed.headers
+    answer = streamed.json()
+    assert len(answer["reports"]) >= clusters.STREAM_MIN_ITEMS
+    assert len(answer["hypotheses"]) >= clusters.STREAM_MIN_ITEMS // 2
+    monkeypatch.setattr(clusters, "STREAM_MIN_ITEMS", 10**9)  # the same answer, built whole
+    whole = api.post(ANALYZE, json=body)
+    assert "content-length" in whole.headers
+    assert streamed.content == whole.content
