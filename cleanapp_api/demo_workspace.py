@@ -86,15 +86,17 @@ def _check(response: Any, step: str) -> dict[str, Any]:
     return body
 
 
-def open_demo_cases(api: TestClient[Any], headers: dict[str, str]) -> list[str]:
+def open_demo_cases(api: Any, headers: dict[str, str], *, school: bool = True) -> list[str]:
     """Open cases from the school's cluster and the city's top hypotheses (once).
 
     Parameters
     ----------
-    api : litestar.testing.TestClient
+    api : litestar.testing.TestClient or httpx.Client
         A client of the case service.
     headers : dict
         The demo user's bearer header.
+    school : bool, default True
+        Also open the school's case.
 
     Returns
     -------
@@ -105,7 +107,8 @@ def open_demo_cases(api: TestClient[Any], headers: dict[str, str]) -> list[str]:
     if mine["cases"]:
         return []
     opened = []
-    for lat, lon, half, count in ((*SCHOOL, 0.003, 1), (*CITY_CENTRE, _HALF_DEG, _DEMO_CASES)):
+    places = [(*SCHOOL, 0.003, 1)] if school else []
+    for lat, lon, half, count in (*places, (*CITY_CENTRE, _HALF_DEG, _DEMO_CASES)):
         scope = _square(lat, lon, half)
         analysis = _check(
             api.post("/api/v4/clusters/analyze", json={"geometry": scope, "n": 2_000}), "analysis"

@@ -14,6 +14,7 @@ then the words of this file in rank order, each with its role in a report's sent
   then untagged short artifacts, foods and substances to complete the 5,000; lowercase in
   WordNet (no proper names), 3–10 letters, none a stop word of either model, none of the
   hand-picked words, none of a short list of words a demo city should not show;
+* the plurals of the seen artifacts, animals and plants ("benches", "weeds") as things too;
 * ordered by how often the corpus tagged them, the roles interleaved in fixed shares.
 
 Run once by hand (``apt-get install wordnet-base``), never at run time::
@@ -54,7 +55,8 @@ AVOID = set(
     creese cristal shit piss fuck bitch bastard nigger whore slut rape rapist porn porno cunt
     dick cock prick pussy tits wank dildo condom viagra heroin cocaine bomb gun rifle pistol
     grenade explosive weapon shotgun revolver dynamite missile torpedo cannon bullet
-    ammunition napalm noose gallows coffin corpse cadaver""".split()
+    ammunition napalm noose gallows coffin corpse cadaver harem harems brothel brothels
+    etcetera etceteras""".split()
 )
 WORD = re.compile(r"^[a-z]{3,10}$")
 
@@ -81,11 +83,27 @@ def load(pos: str, lowercase: set[str]) -> dict[str, tuple[int, int, int]]:
     return index
 
 
+def plural(word: str, irregular: dict[str, str]) -> str:
+    """Return the plural of a countable noun (WordNet exceptions, else English rules)."""
+    if word in irregular:
+        return irregular[word]
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
 def main() -> None:
     """Print the words in rank order with their roles."""
     lowercase: set[str] = set()
     tables = {pos: load(pos, lowercase) for pos in ("noun", "adj")}
     taken = set(_REAL_WORDS) | DEFAULT_STOP_WORDS | UPSTREAM_STOP_WORDS | AVOID
+    irregular = {}
+    for line in (WORDNET / "noun.exc").read_text(encoding="latin-1").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            irregular.setdefault(parts[1], parts[0])
     candidates: dict[str, list[str]] = {}
     for role, (pos, files) in ROLES.items():
         rows = [
@@ -95,6 +113,14 @@ def main() -> None:
             and tag >= MIN_TAGGED[role] and first in files
             and (tag >= 1 or (first in (6, 13, 27) and len(word) <= 8))
         ]  # fmt: skip
+        if role == "thing":  # plurals of countable things (artifacts, animals, plants)
+            nouns = tables["noun"]
+            rows += [
+                (r[0], r[1], r[2] + 0.5, plural(r[3], irregular))
+                for r in list(rows)
+                if r[0] < 0 and nouns[r[3]][1] in (5, 6, 20) and not r[3].endswith("s")
+            ]
+            rows = [r for r in rows if WORD.match(r[3]) and r[3] not in taken]
         candidates[role] = [row[-1] for row in sorted(rows)]
     seen: set[str] = set()
     for role in candidates:

@@ -53,6 +53,8 @@ class _MemoPDF(FPDF):
         self.cell(0, 5, f"{self.footer_text} · page {self.page_no()}/{{nb}}", align="C")
 
     def heading(self, text: str) -> None:
+        if self.get_y() > self.h - self.b_margin - 30:  # no heading alone at a page's foot
+            self.add_page()
         self.ln(3)
         self.set_font(_FONT, "B", 12.5)
         self.set_text_color(*_INK)

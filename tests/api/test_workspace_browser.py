@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from api_support import JWT_SECRET
@@ -29,7 +30,7 @@ from cleanapp_api.app import create_app
 from cleanapp_api.auth import issue_access_token
 from cleanapp_api.db import tables
 from cleanapp_api.demo_escalation import SCHOOL
-from cleanapp_api.demo_workspace import seed_demo_city
+from cleanapp_api.demo_workspace import open_demo_cases, seed_demo_city
 from cleanapp_api.email_service.app import create_email_app
 from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_api.settings import Settings
@@ -72,8 +73,11 @@ def stack(db_url: str, db_engine: sa.Engine) -> Iterator[dict[str, Any]]:
         )
         service = UvicornThread(create_app(settings)).start()
         token = issue_access_token(JWT_SECRET, "case-manager", engine=db_engine)
+        with httpx.Client(base_url=service.url, timeout=60) as client:  # a few city cases
+            opened = open_demo_cases(client, {"Authorization": f"Bearer {token}"}, school=False)
+        assert len(opened) >= 2
         try:
-            yield {"url": service.url, "token": token, "received": received}
+            yield {"url": service.url, "token": token, "received": received, "opened": opened}
         finally:
             service.stop()
             email.stop()
@@ -177,7 +181,7 @@ def test_a_case_manager_works_a_case_in_the_browser(
     expect(preview).to_be_visible()
     subject = page.get_by_label("Subject").input_value()
     assert subject and subject == preview.locator(".subject").inner_text()
-    page.locator("#composer").scroll_into_view_if_needed()
+    page.locator("#targets").evaluate("e => e.previousElementSibling.scrollIntoView()")
     _shot(page, "composer.png")
     expect(page.get_by_label("Attach the case memo (PDF)")).to_be_checked()
     page.get_by_role("button", name="Send").click()
@@ -218,12 +222,13 @@ def test_a_case_manager_works_a_case_in_the_browser(
     # --- the case list: filtered by status, the case is there
     page.get_by_role("link", name="Cases", exact=True).click()
     expect(page.get_by_role("heading", name="Cases", exact=True)).to_be_visible()
+    expect(page.locator("#case-list .case-item")).to_have_count(len(stack["opened"]) + 1)
+    _shot(page, "cases.png")
     page.get_by_label("investigating").check()
     page.get_by_role("button", name="Show cases").click()
     items = page.locator("#case-list .case-item")
     expect(items).to_have_count(1)
     expect(items.first).to_contain_text(title)
-    _shot(page, "cases.png")
 
 
 _UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
