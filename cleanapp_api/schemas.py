@@ -563,9 +563,13 @@ class CaseListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class CaseListResponse(msgspec.Struct, kw_only=True):
-    """``GET /cases`` response: the matching cases, most recently updated first."""
+    """``GET /cases`` response: the matching cases, most recently updated first.
+
+    ``next_cursor`` (*new*) pages on (pass it as ``cursor``); null on the last page.
+    """
 
     cases: list[CaseListItem]
+    next_cursor: str | None = None
 
 
 class ExplainPairRequest(msgspec.Struct, kw_only=True):

@@ -16,6 +16,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import CurrentUser, DbEngine
 from cleanapp_api.errors import error_responses
+from cleanapp_api.matching_schemas import NearbyCasesResponse
 from cleanapp_api.schemas import (
     AddReportsRequest,
     CaseDetail,
@@ -97,8 +98,8 @@ class CasesController(Controller):
             "Query: `status` (comma-separated), `near` (`latitude,longitude`) with `radius_m` "
             "(default 1000, at most 50000; nearest first, with `distance_m`), `mine` "
             "(`true`: cases the caller created), `updated_since` (RFC 3339), `limit` "
-            "(default 100, at most 500). Without `status`, merged cases are left out. Most "
-            "recently updated first."
+            "(default 100, at most 500), `cursor` (the previous page's `next_cursor`). "
+            "Without `status`, merged cases are left out. Most recently updated first."
         ),
         guards=_GUARDS,
         security=BEARER_SECURITY,
@@ -114,8 +115,9 @@ class CasesController(Controller):
         mine: FromQuery[str | None] = None,
         updated_since: FromQuery[str | None] = None,
         limit: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> CaseListResponse:
-        """List cases, filtered by status, nearness, creator and last update."""
+        """List cases, filtered by status, nearness, creator and last update, a page at a time."""
         filters = case_list.parse_case_filters(
             current_user,
             status=status,
@@ -124,10 +126,38 @@ class CasesController(Controller):
             mine=mine,
             updated_since=updated_since,
             limit=limit,
+            cursor=cursor,
         )
         return await anyio.to_thread.run_sync(
             partial(case_list.list_case_summaries, db_engine, filters)
         )
+
+    @get(
+        "/nearby",
+        summary="Cases near a point (public, new)",
+        description=(
+            "Query: `lat`, `lon` (required, degrees), `radius_m` (default 1000, at most 50000), "
+            "`status` (comma-separated; default the active ones: open, investigating, "
+            "escalated, monitoring), `limit` (default 20, at most 100), `cursor` (the previous "
+            "page's `next_cursor`). Nearest first by the geodesic distance to the case's "
+            "anchor; a few fields per case, for a phone's map or list."
+        ),
+    )
+    async def nearby(
+        self,
+        db_engine: DbEngine,
+        lat: FromQuery[str | None] = None,
+        lon: FromQuery[str | None] = None,
+        radius_m: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        limit: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> NearbyCasesResponse:
+        """List the cases near a point, nearest first, a page at a time."""
+        filters = case_list.parse_nearby(
+            lat=lat, lon=lon, radius_m=radius_m, status=status, limit=limit, cursor=cursor
+        )
+        return await anyio.to_thread.run_sync(partial(case_list.nearby_cases, db_engine, filters))
 
     @post(
         "/merge",

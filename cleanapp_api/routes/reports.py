@@ -1,4 +1,8 @@
-"""Report routes: ingest (``POST /reports``, service tokens) and ``GET /reports/cases?seq=N``."""
+"""Report routes: ingest, the cases of a report, and the reports of a scope.
+
+``POST /reports`` (service tokens), ``GET /reports/cases?seq=N`` and
+``POST /reports/by-geometry`` (both public).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from litestar.params import FromQuery, JSONBody
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
 from cleanapp_api.errors import error_responses
-from cleanapp_api.matching_schemas import IngestReportRequest, IngestResponse
-from cleanapp_api.schemas import ReportCasesResponse
-from cleanapp_api.services import cases, ingest
+from cleanapp_api.matching_schemas import ByGeometryRequest, IngestReportRequest, IngestResponse
+from cleanapp_api.schemas import ReportCasesResponse, ReportWithAnalysis
+from cleanapp_api.services import cases, ingest, report_scope
 
 __all__ = ["ReportsController"]
 
@@ -74,3 +78,28 @@ class ReportsController(Controller):
         """Return the cases that hold report ``seq``, most recently updated first."""
         number = cases.parse_seq_param(seq)
         return await anyio.to_thread.run_sync(partial(cases.cases_for_report, db_engine, number))
+
+    @post(
+        "/by-geometry",
+        status_code=200,
+        summary="The reports inside a GeoJSON scope (public)",
+        description=(
+            "The place search's preview. Body as `POST /clusters/analyze`: `geometry` "
+            "(required), `classification` (default `physical`), `n` (default 250, at most "
+            "10000). Query `full_data` (`true`: every analysis row of each report; default: "
+            "the preferred one). A JSON array of `{report, analysis}`, newest first: the "
+            "visible reports whose point lies in the scope with a valid analysis of the "
+            "classification."
+        ),
+    )
+    async def by_geometry(
+        self,
+        data: JSONBody[ByGeometryRequest],
+        db_engine: DbEngine,
+        full_data: FromQuery[str | None] = None,
+    ) -> list[ReportWithAnalysis]:
+        """List the visible reports inside a scope, newest first."""
+        full = report_scope.parse_full_data(full_data)
+        return await anyio.to_thread.run_sync(
+            partial(report_scope.reports_by_geometry, db_engine, data, full_data=full)
+        )

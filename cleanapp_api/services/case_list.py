@@ -1,22 +1,43 @@
-"""``GET /cases``: the case list with filters (status, near a point, mine, updated since)."""
+"""``GET /cases`` (the case list with filters, in pages) and ``GET /cases/nearby`` (public).
+
+Both read :func:`cleanapp_api.db.repositories.case_list.case_list_rows`; pages are keyset
+pages with an opaque ``next_cursor`` (:mod:`cleanapp_api.services.cursors`), null on the
+last page.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 
-from cleanapp_api.db.repositories.case_list import CaseFilters, list_cases
+from cleanapp_api.db.repositories.case_list import CaseFilters, case_list_rows, sort_key
 from cleanapp_api.domain_errors import InvalidRequest
+from cleanapp_api.mappers import case_list_item_from_row, nearby_case_from_row
+from cleanapp_api.matching_schemas import NearbyCasesResponse
 from cleanapp_api.policy import AuthenticatedUser
 from cleanapp_api.schemas import CaseListResponse
+from cleanapp_api.services.cursors import decode_cursor, encode_cursor
 from cleanapp_geo.cases import CASE_STATUSES
+from cleanapp_geo.matching import ACTIVE_STATUSES
 
-__all__ = ["MAX_LIST_LIMIT", "MAX_NEAR_RADIUS_M", "list_case_summaries", "parse_case_filters"]
+__all__ = [
+    "MAX_LIST_LIMIT",
+    "MAX_NEARBY_LIMIT",
+    "MAX_NEAR_RADIUS_M",
+    "list_case_summaries",
+    "nearby_cases",
+    "parse_case_filters",
+    "parse_nearby",
+]
 
 MAX_LIST_LIMIT: Final = 500
+MAX_NEARBY_LIMIT: Final = 100
+_LIST_CURSOR: Final = "cases"
+_NEARBY_CURSOR: Final = "nearby"
 MAX_NEAR_RADIUS_M: Final = 50_000.0
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"", "0", "false", "no", "off"})
@@ -43,6 +64,19 @@ def _near(raw: str | None) -> tuple[float, float] | None:
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise InvalidRequest(f"near must be 'latitude,longitude' in degrees, got {raw!r}")
     return lat, lng
+
+
+def _degrees(name: str, raw: str | None, bound: float) -> float:
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidRequest(f"{name} is required")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not -bound <= value <= bound:
+        raise InvalidRequest(f"{name} must be a number in [-{bound:g}, {bound:g}], got {raw!r}")
+    return value
 
 
 def _number(name: str, raw: str | None, default: float, upper: float) -> float:
@@ -79,6 +113,7 @@ def parse_case_filters(
     mine: str | None = None,
     updated_since: str | None = None,
     limit: str | None = None,
+    cursor: str | None = None,
 ) -> CaseFilters:
     """Read the query of ``GET /cases`` into :class:`CaseFilters` (400 naming a bad value).
 
@@ -98,6 +133,8 @@ def parse_case_filters(
         RFC 3339 time.
     limit : str, optional
         At most this many cases (default 100, at most 500).
+    cursor : str, optional
+        ``next_cursor`` of the previous page.
 
     Returns
     -------
@@ -113,14 +150,36 @@ def parse_case_filters(
     mine_text = (mine or "").strip().lower()
     if mine_text not in _TRUE | _FALSE:
         raise InvalidRequest(f"mine must be true or false, got {mine!r}")
+    place = _near(near)
     return CaseFilters(
         statuses=_statuses(status),
-        near=_near(near),
+        near=place,
         radius_m=_number("radius_m", radius_m, 1_000.0, MAX_NEAR_RADIUS_M),
         created_by=user.user_id if mine_text in _TRUE else None,
         updated_since=_since(updated_since),
         limit=int(_number("limit", limit, 100, MAX_LIST_LIMIT)),
+        after=_after(_LIST_CURSOR, cursor, by_distance=place is not None),
     )
+
+
+def _after(kind: str, cursor: str | None, *, by_distance: bool) -> tuple[Any, str] | None:
+    values = decode_cursor(kind, cursor)
+    if values is None:
+        return None
+    try:
+        first, case_id = values
+        key: Any = float(first) if by_distance else datetime.fromisoformat(str(first))
+    except (TypeError, ValueError):
+        raise InvalidRequest("cursor is invalid; use next_cursor as given") from None
+    return key, str(case_id)
+
+
+def _next_cursor(kind: str, rows: list[Any], limit: int) -> str | None:
+    if len(rows) <= limit:
+        return None
+    first, case_id = sort_key(rows[limit - 1])
+    return encode_cursor(kind, [first.isoformat() if isinstance(first, datetime) else first,
+                                case_id])  # fmt: skip
 
 
 def list_case_summaries(engine: sa.Engine, filters: CaseFilters) -> CaseListResponse:
@@ -138,4 +197,60 @@ def list_case_summaries(engine: sa.Engine, filters: CaseFilters) -> CaseListResp
     CaseListResponse
     """
     with engine.connect() as conn:
-        return CaseListResponse(cases=list_cases(conn, filters))
+        rows = case_list_rows(conn, replace(filters, limit=filters.limit + 1))
+    return CaseListResponse(
+        cases=[case_list_item_from_row(r) for r in rows[: filters.limit]],
+        next_cursor=_next_cursor(_LIST_CURSOR, rows, filters.limit),
+    )
+
+
+def parse_nearby(
+    *,
+    lat: str | None,
+    lon: str | None,
+    radius_m: str | None = None,
+    status: str | None = None,
+    limit: str | None = None,
+    cursor: str | None = None,
+) -> CaseFilters:
+    """Read the query of ``GET /cases/nearby`` (400 naming a bad value).
+
+    ``lat``/``lon`` required; ``radius_m`` default 1,000, at most 50,000; ``status``
+    comma-separated (default: the active statuses); ``limit`` default 20, at most 100.
+
+    Examples
+    --------
+    >>> f = parse_nearby(lat="47.37", lon="8.54", limit="5")
+    >>> f.near, f.radius_m, f.limit, f.statuses[0]
+    ((47.37, 8.54), 1000.0, 5, 'open')
+    """
+    place = (_degrees("lat", lat, 90.0), _degrees("lon", lon, 180.0))
+    return CaseFilters(
+        statuses=_statuses(status) or tuple(ACTIVE_STATUSES),
+        near=place,
+        radius_m=_number("radius_m", radius_m, 1_000.0, MAX_NEAR_RADIUS_M),
+        limit=int(_number("limit", limit, 20, MAX_NEARBY_LIMIT)),
+        after=_after(_NEARBY_CURSOR, cursor, by_distance=True),
+    )
+
+
+def nearby_cases(engine: sa.Engine, filters: CaseFilters) -> NearbyCasesResponse:
+    """``GET /cases/nearby``: cases whose anchor is near a point, nearest first (public).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    filters : CaseFilters
+        From :func:`parse_nearby`.
+
+    Returns
+    -------
+    NearbyCasesResponse
+    """
+    with engine.connect() as conn:
+        rows = case_list_rows(conn, replace(filters, limit=filters.limit + 1))
+    return NearbyCasesResponse(
+        cases=[nearby_case_from_row(r) for r in rows[: filters.limit]],
+        next_cursor=_next_cursor(_NEARBY_CURSOR, rows, filters.limit),
+    )

@@ -81,6 +81,7 @@ __all__ = [
     "match_cluster",
     "parse_classification",
     "parse_geometry",
+    "parse_n",
     "parse_seqs",
 ]
 
@@ -117,7 +118,8 @@ def parse_classification(value: str | None) -> str:
     return text
 
 
-def _parse_n(value: int | None) -> int:
+def parse_n(value: int | None) -> int:
+    """Read ``n``: missing, null or 0 → 250; negative or above 10,000 → 400."""
     if value is None or value == 0:
         return DEFAULT_N
     if value < 0:
@@ -377,7 +379,7 @@ def analyze_geometry(
     geometry, echo = parse_geometry(request.geometry, required=True)
     assert geometry is not None
     classification = parse_classification(request.classification)
-    n = _parse_n(request.n)
+    n = parse_n(request.n)
     model_name, _ = _parse_model(request.model)
     with engine.connect() as conn:
         frame = cio.read_reports(conn, scope=geometry, classification=classification, limit=n)
@@ -437,7 +439,7 @@ def analyze_from_report(
     if not 0 < request.seq <= MAX_SEQ:
         raise InvalidRequest(f"seq must be a positive integer, got {request.seq}")
     radius = _radius_m(request)
-    n = _parse_n(request.n)
+    n = parse_n(request.n)
     model_name, _ = _parse_model(request.model)
     with engine.connect() as conn:
         state = repo.report_states(conn, [request.seq]).get(request.seq)
@@ -505,7 +507,7 @@ def match_cluster(engine: sa.Engine, request: MatchClusterRequest) -> MatchClust
     geometry, _ = parse_geometry(request.geometry, required=False)
     classification = parse_classification(request.classification)
     seqs = parse_seqs(request.report_seqs)
-    n = _parse_n(request.n)
+    n = parse_n(request.n)
     with engine.connect() as conn:
         if seqs:
             frame = load_linkable(conn, seqs)
