@@ -95,7 +95,7 @@ def _analyze(args: argparse.Namespace) -> int:
         cluster = None
     else:
         cluster = dask.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+            n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
         )
         client = dask.Client(cluster)
     try:

@@ -142,6 +142,7 @@ class CasesController(Controller):
             "page's `next_cursor`). Nearest first by the geodesic distance to the case's "
             "anchor; a few fields per case, for a phone's map or list."
         ),
+        responses=error_responses(),
     )
     async def nearby(
         self,

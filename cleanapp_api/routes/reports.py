@@ -91,6 +91,7 @@ class ReportsController(Controller):
             "visible reports whose point lies in the scope with a valid analysis of the "
             "classification."
         ),
+        responses=error_responses(body=True),
     )
     async def by_geometry(
         self,

@@ -133,7 +133,7 @@ def _client(client: Any) -> Iterator[tuple[Any, bool]]:
     except ValueError:
         pass
     with (
-        LocalCluster(dashboard_address=None) as cluster,  # type: ignore[no-untyped-call]
+        LocalCluster(dashboard_address=":0") as cluster,  # type: ignore[no-untyped-call]
         Client(cluster) as local,  # type: ignore[no-untyped-call]
     ):
         yield local, True

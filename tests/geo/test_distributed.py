@@ -30,7 +30,7 @@ pytestmark = pytest.mark.filterwarnings(
 def client():
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as dask_client,
     ):

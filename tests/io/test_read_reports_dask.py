@@ -57,7 +57,7 @@ def test_postgis_partitions_analysed_on_dask_equal_one_machine(
 ) -> None:
     expected = cg.analyze(cio.read_reports(store), now=NOW)
     with (
-        LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         result = cgd.analyze(cio.read_reports_dask(store_url, tiles=(2, 2)), now=NOW, client=client)
