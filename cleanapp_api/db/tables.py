@@ -26,6 +26,10 @@ the metadata so the two cannot drift apart (adding a column: ``docs/architecture
   row per send and recipient (``send_id``, ``message_key``), recorded ``pending`` with the
   intent and updated in place; sends of ``unknown`` outcome; the ledger columns of
   ``email_messages`` and ``email_send_requests`` (what the email service was asked to send).
+* New (migration 0006, contact routing, ``docs/routing.md``): observations, notify plans and
+  items, routing profiles, endpoint memory, execution tasks, outcomes, a solo report's
+  targets and the authority directory rules, in :mod:`cleanapp_api.db.routing_tables`
+  (re-exported here).
 """
 
 from __future__ import annotations
@@ -35,6 +39,17 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from cleanapp_api.db.routing_tables import (
+    authority_directory_rules,
+    case_contact_observations,
+    case_notify_plan_items,
+    case_notify_plans,
+    contact_endpoint_memory,
+    notify_execution_tasks,
+    notify_outcomes,
+    report_escalation_targets,
+    subject_routing_profiles,
+)
 from cleanapp_geo.cases import CASE_STATUSES
 from cleanapp_geo.io.tables import (
     ANALYSIS_TEXT_COLUMNS,
@@ -81,25 +96,34 @@ __all__ = [
     "area_contacts",
     "areas",
     "auth_tokens",
+    "authority_directory_rules",
     "brand_contacts",
     "case_audit_events",
     "case_clusters",
+    "case_contact_observations",
     "case_email_deliveries",
     "case_escalation_actions",
     "case_escalation_sends",
     "case_escalation_targets",
+    "case_notify_plan_items",
+    "case_notify_plans",
     "case_rematch_runs",
     "case_reports",
     "case_resolution_signals",
     "case_suggestions",
     "cases",
+    "contact_endpoint_memory",
     "email_messages",
     "email_send_requests",
     "metadata",
+    "notify_execution_tasks",
+    "notify_outcomes",
     "opted_out_emails",
     "report_analysis",
+    "report_escalation_targets",
     "reports",
     "saved_clusters",
+    "subject_routing_profiles",
 ]
 
 #: Kinds of a case suggestion: attach a report, or reopen a resolved/closed case for it.

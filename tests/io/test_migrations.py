@@ -40,6 +40,15 @@ EXPECTED_TABLES = {
     "case_suggestions",
     "case_rematch_runs",
     "email_send_requests",
+    "case_contact_observations",
+    "case_notify_plans",
+    "case_notify_plan_items",
+    "subject_routing_profiles",
+    "contact_endpoint_memory",
+    "notify_execution_tasks",
+    "notify_outcomes",
+    "report_escalation_targets",
+    "authority_directory_rules",
 }
 
 GIST_INDEXES = {
@@ -272,3 +281,55 @@ def test_cli_db_revision_creates_the_next_migration_from_the_template(
     assert db.head_revision() == f"{int(head) + 1:04d}"
     with pytest.raises(ValueError, match="needs a message"):
         db.revision("  ", migrations_path=copy)
+
+
+def test_authority_directory_rules_are_seeded_with_upstreams_rules(engine: sa.Engine) -> None:
+    # Reference Appendix C: 29 rules for any jurisdiction, 20 for named countries.
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT jurisdiction_key, count(*) FROM authority_directory_rules "
+                "GROUP BY jurisdiction_key"
+            )
+        ).all()
+        school = conn.execute(
+            sa.text(
+                "SELECT query_templates_json, official_domains_json, priority "
+                "FROM authority_directory_rules WHERE jurisdiction_key = 'country:ch' "
+                "AND asset_class = 'school' AND role_type = 'facility_manager'"
+            )
+        ).one()
+    assert dict(rows) == {
+        "*": 29,
+        "country:ch": 6,
+        "country:us": 9,
+        "country:de": 2,
+        "country:at": 1,
+        "country:fr": 1,
+        "country:it": 1,
+    }
+    assert school == (
+        ["hausdienst", "schulverwaltung", "kontakt"],
+        ["*.schule-*.ch", "*.schulen-*.ch", "*.ch"],
+        9,
+    )
+
+
+def test_a_case_has_at_most_one_active_notify_plan(engine: sa.Engine) -> None:
+    case_id = "case_" + uuid.uuid4().hex[:24]
+    with engine.connect() as conn, conn.begin() as tx:
+        conn.execute(
+            sa.text(
+                "INSERT INTO cases (case_id, slug, title, created_by_user_id) "
+                "VALUES (:c, :c, 't', 'u')"
+            ),
+            {"c": case_id},
+        )
+        insert = sa.text(
+            "INSERT INTO case_notify_plans (case_id, plan_version, status) VALUES (:c, :v, :s)"
+        )
+        conn.execute(insert, {"c": case_id, "v": 1, "s": "superseded"})
+        conn.execute(insert, {"c": case_id, "v": 2, "s": "active"})
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(insert, {"c": case_id, "v": 3, "s": "active"})
+        tx.rollback()
