@@ -55,6 +55,7 @@ from cleanapp_api.matching_schemas import (
 )
 from cleanapp_api.policy import AuthenticatedUser, require_service
 from cleanapp_api.services.cases import status_payload
+from cleanapp_api.services.routing import sync_case
 from cleanapp_api.settings import Settings
 from cleanapp_geo.cases import StatusChangeError, check_status_change
 from cleanapp_geo.ingest import (
@@ -360,6 +361,7 @@ def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) 
         conn, match.case_id, [seq], reason=AUTO_LINK_REASON, confidence=confidence, overwrite=False
     )
     repo.recompute_aggregates(conn, match.case_id)
+    sync_case(conn, match.case_id)
     repo.insert_audit(
         conn,
         match.case_id,
