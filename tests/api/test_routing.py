@@ -354,3 +354,37 @@ def test_concurrent_refreshes_leave_one_active_plan(
     assert [p.status for p in plans].count("active") == 1
     # Nothing changed between the refreshes: the plan was kept, not re-versioned.
     assert sorted(p.plan_version for p in plans) == [1]
+
+
+def test_concurrent_outcomes_of_one_endpoint_count_every_one(
+    api: TestClient[Any], clean_db: sa.Engine
+) -> None:
+    # Two cases share the school office's phone; a bounce recorded on both at once counts
+    # twice (the memory row is locked, read, updated; no lost update).
+    first = make_case(api, clean_db, SCHOOL_TARGETS, seq=1)["case"]["case_id"]
+    second = make_case(api, clean_db, SCHOOL_TARGETS, seq=2)["case"]["case_id"]
+    tasks = [(c, view(api, c)["execution_tasks"][0]["id"]) for c in (first, second)]
+    answers: list[int] = []
+
+    def record_bounce(case_id: str, task_id: int) -> None:
+        r = api.post(outcome_url(case_id, task_id), json={"outcome_type": "bounced"},
+                     headers=ALICE)  # fmt: skip
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=record_bounce, args=task) for task in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200, 200]
+    with clean_db.connect() as conn:
+        memory = (
+            conn.execute(
+                sa.select(t.contact_endpoint_memory).where(
+                    t.contact_endpoint_memory.c.channel_type == "phone"
+                )
+            )
+            .mappings()
+            .one()
+        )
+    assert memory["bounce_count"] == 2 and memory["last_result"] == "bounced"
