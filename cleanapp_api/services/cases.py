@@ -698,7 +698,9 @@ def merge_cases(
             )
         repo.recompute_aggregates(conn, target)
         repo.insert_audit(conn, target, "case_merged", user.user_id, {"source_case_ids": sources})
-        sync_case(conn, target)
+        # The target routes the moved targets; a source's plan and pending tasks are emptied.
+        for case_id in sorted([target, *sources]):
+            sync_case(conn, case_id)
         detail = repo.case_detail(conn, target)
     assert detail is not None
     return detail

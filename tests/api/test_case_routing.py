@@ -388,3 +388,25 @@ def test_concurrent_outcomes_of_one_endpoint_count_every_one(
             .one()
         )
     assert memory["bounce_count"] == 2 and memory["last_result"] == "bounced"
+
+
+def test_merge_routes_the_moved_targets_and_empties_the_sources_plan(
+    api: TestClient[Any], clean_db: sa.Engine
+) -> None:
+    first = make_case(api, clean_db, SCHOOL_TARGETS[:1], seq=1)["case"]["case_id"]
+    second = make_case(api, clean_db, SCHOOL_TARGETS[1:3], seq=2)["case"]["case_id"]
+    r = api.post(
+        "/api/v3/cases/merge",
+        json={"target_case_id": first, "source_case_ids": [second]},
+        headers=ALICE,
+    )
+    assert r.status_code == 200, r.text
+    merged = view(api, first)
+    assert set(items_by_key(merged["notify_plan"])) == {
+        "email:hausdienst@schule-zh.ch",
+        "phone:41444131111",
+        "email:baubewilligungen@zuerich.ch",
+    }
+    assert [x["summary"] for x in merged["execution_tasks"]] == ["Call Sekretariat"]
+    source = view(api, second)
+    assert source["notify_plan"]["items"] == [] and source["execution_tasks"] == []
