@@ -13,6 +13,7 @@ never re-created.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -31,6 +32,7 @@ from cleanapp_geo.routing import (
 
 __all__ = [
     "active_plan",
+    "authority_rules",
     "case_routing_inputs",
     "complete_task",
     "insert_outcome",
@@ -591,3 +593,29 @@ def insert_signal(
             metadata_json=dict(metadata),
         )
     )
+
+
+def authority_rules(
+    conn: sa.Connection, *, defect_class: str, asset_class: str, jurisdiction_key: str = ""
+) -> list[sa.RowMapping]:
+    """Return the authority directory rules for a defect and an asset (reference §3.10).
+
+    Rows whose defect class is ``defect_class`` or ``general_defect`` and whose asset class
+    is ``asset_class`` or ``general_site``, of any jurisdiction (``*``) or of one the
+    subject's ``jurisdiction_key`` starts with (``country:ch`` matches
+    ``country:ch/state:zuerich``); jurisdiction-specific rows first, then priority (lower is
+    stronger), then id.
+    """
+    r = t.authority_directory_rules
+    key = jurisdiction_key.strip().lower()
+    prefixes = ["*"] + [key[: m.start()] for m in re.finditer(r"/|$", key) if m.start() > 0]
+    stmt = (
+        sa.select(r)
+        .where(
+            r.c.defect_class.in_([defect_class, "general_defect"]),
+            r.c.asset_class.in_([asset_class, "general_site"]),
+            r.c.jurisdiction_key.in_(sorted(set(prefixes))),
+        )
+        .order_by((r.c.jurisdiction_key == "*").asc(), r.c.priority, r.c.id)
+    )
+    return list(conn.execute(stmt).mappings().all())
