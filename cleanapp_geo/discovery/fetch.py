@@ -390,13 +390,18 @@ HTTPStatusError
         try:
             connection.request(method, path, body=body, headers=headers)
             raw = connection.getresponse()
+            # With "Connection: close" the response owns the socket (inside its file object).
+            sock = connection.sock or getattr(getattr(raw.fp, "raw", None), "_sock", None)
             chunks: list[bytes] = []
             size = 0
             truncated = False
             while True:
-                if self.budget.remaining_s() <= 0:
+                left_s = self.budget.remaining_s()
+                if left_s <= 0:
                     raise BudgetExhaustedError(f"time budget used up while reading {url}")
-                chunk = raw.read(min(_CHUNK_BYTES, self.settings.max_bytes + 1 - size))
+                if sock is not None:  # a slow drip cannot outlast the deadline
+                    sock.settimeout(min(timeout, left_s))
+                chunk = raw.read1(min(_CHUNK_BYTES, self.settings.max_bytes + 1 - size))
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -412,6 +417,8 @@ HTTPStatusError
             raise
         except (OSError, http.client.HTTPException) as exc:
             self.stats.errors += 1
+            if isinstance(exc, TimeoutError) and self.budget.remaining_s() <= 0:
+                raise BudgetExhaustedError(f"time budget used up waiting for {url}") from exc
             reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise NetworkError(url, reason) from exc
         finally:
