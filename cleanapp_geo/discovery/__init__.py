@@ -11,6 +11,7 @@ module                                         what
 =============================================  =========================================
 :mod:`~cleanapp_geo.discovery.budget`          :class:`Budget` (requests, seconds)
 :mod:`~cleanapp_geo.discovery.cache`           response caches (in-memory with TTL)
+:mod:`~cleanapp_geo.discovery.response`        :class:`Response`
 :mod:`~cleanapp_geo.discovery.fetch`           :class:`Fetcher`, the one HTTP client
 :mod:`~cleanapp_geo.discovery.extract`         contacts in an HTML page (pure)
 :mod:`~cleanapp_geo.discovery.website`         website crawl, :class:`WebsiteContactProvider`

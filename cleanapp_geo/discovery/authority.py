@@ -19,8 +19,10 @@ hosts or hosts the rules name, and concrete hosts in ``official_domains`` -- fol
 links whose words are the rules' templates (``bauamt``, ``feuerpolizei``, ``building
 department``). A contact on a page that names a rule's template gets the rule's role and
 confidence; other contacts of the site get the strongest rule's role, 0.1 less confident.
-Verification is ``official_authority_page`` on a government-looking host or one the rule's
-domains match, else ``authority_reference``.
+Verification is ``official_authority_page`` on the administrative area's own site, a
+government-looking host or one the rule's domains name precisely (``*.admin.ch``, not
+``*.ch``), else ``authority_reference``; contacts of non-authority roles (a school's
+Hausdienst under the Swiss school rule) are ``official_site_page``.
 """
 
 from __future__ import annotations
@@ -371,7 +373,8 @@ class AuthorityDirectoryProvider:
             rule = _page_rule(page, rules)
             general = rule is None
             rule = rule or rules[0]
-            official = is_government_host(website) or any(
+            # The website OpenStreetMap gives for the administrative area is its own site.
+            official = site.source == "osm_admin" or is_government_host(website) or any(
                 host_matches_hint(page.url, d) for d in rule.official_domains
                 if d.removeprefix("*.").count(".") >= 1 or d in ("*.gov",)
             )  # fmt: skip

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from cleanapp_geo.discovery.fetch import Response
+from cleanapp_geo.discovery.response import Response
 
 __all__ = ["MemoryCache", "ResponseCache"]
 
@@ -42,7 +41,7 @@ class MemoryCache:
 
     Examples
     --------
-    >>> from cleanapp_geo.discovery.fetch import Response
+    >>> from cleanapp_geo.discovery.response import Response
     >>> now = [0.0]
     >>> cache = MemoryCache(clock=lambda: now[0])
     >>> cache.put("GET https://a.ch/", Response("https://a.ch/", 200, {}, b"hi"), ttl_s=10)

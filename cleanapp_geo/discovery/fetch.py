@@ -4,7 +4,8 @@ A :class:`Fetcher` is shared by the providers of one discovery run. Before every
 
 1. refuses anything but ``http``/``https`` URLs with a host;
 2. answers from its :class:`~cleanapp_geo.discovery.cache.ResponseCache` when it can (a cache
-   hit costs no request and no time);
+   hit costs no request and no time; 2xx answers are cached, and 404/410 so that a crawl
+   does not guess a missing page again -- other errors are not);
 3. asks the host's ``robots.txt`` whether the path may be fetched (crawled pages; API calls
    governed by a usage policy instead pass ``robots=False``), caching the rules per host;
 4. charges the :class:`~cleanapp_geo.discovery.budget.Budget` one request (robots.txt files
@@ -27,19 +28,18 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import json
 import socket
 import ssl
 import time
 import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import Any, Final
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from cleanapp_geo.discovery.budget import Budget, BudgetExhaustedError, DiscoveryError
 from cleanapp_geo.discovery.cache import MemoryCache, ResponseCache
+from cleanapp_geo.discovery.response import Response
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -57,6 +57,7 @@ __all__ = [
 DEFAULT_USER_AGENT: Final = "CleanApp-Case-Discovery/1.0 (+https://cleanapp.io)"
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _CHUNK_BYTES: Final = 65_536
+_CACHED_ERRORS: Final = frozenset({404, 410})
 _DISALLOW_ALL: Final = ("User-agent: *", "Disallow: /")
 
 
@@ -86,44 +87,6 @@ class HTTPStatusError(FetchError):
     def __init__(self, url: str, status: int) -> None:
         super().__init__(url, f"HTTP {status}")
         self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A fetched response (final URL after redirects, status, lower-cased headers, body).
-
-    Examples
-    --------
-    >>> r = Response("https://a.ch/", 200, {"content-type": "application/json"}, b'{"a": 1}')
-    >>> r.json(), r.text
-    ({'a': 1}, '{"a": 1}')
-    """
-
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    truncated: bool = False
-
-    @property
-    def content_type(self) -> str:
-        """The media type without parameters (``text/html``), lower case."""
-        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-    @property
-    def text(self) -> str:
-        """The body decoded with the declared charset (UTF-8 by default, errors replaced)."""
-        message = Message()
-        message["content-type"] = self.headers.get("content-type", "text/plain")
-        charset = message.get_content_charset() or "utf-8"
-        try:
-            return self.body.decode(charset, errors="replace")
-        except LookupError:
-            return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """Parse the body as JSON (raises ``ValueError`` when it is not JSON)."""
-        return json.loads(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +260,16 @@ HTTPStatusError
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
+            if cached.status >= 400:
+                raise HTTPStatusError(cached.url, cached.status)
             return cached
-        response = self._send_following(method, url, body, robots=robots)
+        try:
+            response = self._send_following(method, url, body, robots=robots)
+        except HTTPStatusError as exc:
+            # A missing page stays missing for a while: a crawl does not guess it again.
+            if exc.status in _CACHED_ERRORS:
+                self.cache.put(key, Response(url, exc.status, {}, b""), self.settings.cache_ttl_s)
+            raise
         self.cache.put(key, response, self.settings.cache_ttl_s)
         return response
 

@@ -303,7 +303,7 @@ def website_seeds(targets: Iterable[EscalationTarget]) -> list[WebsiteSeed]:
             site = canonical_url(url).split("/", 1)[0]
             if site in seeds:
                 continue
-            organization = t.organization or t.display_name or "Official stakeholder"
+            organization = t.organization or t.display_name
             source = t.target_source or "saved_case_target"
             confidence = SEED_CONFIDENCE.get(source, max(t.confidence_score or 0.74, 0.72))
             root = url if t.website and raw == t.website else urljoin(url, "/")
@@ -313,7 +313,7 @@ def website_seeds(targets: Iterable[EscalationTarget]) -> list[WebsiteSeed]:
                 role_type=t.role_type if t.role_type not in ("", "contact") else "operator",
                 source=source,
                 base_confidence=confidence,
-                rationale=f"Official website previously associated with {organization}.",
+                rationale=f"Official website previously associated with {organization or site}.",
             )
     return list(seeds.values())
 
