@@ -1,0 +1,221 @@
+"""Contact extraction and directory matching (pure): upstream T7-T14 and properties."""
+
+from __future__ import annotations
+
+import html as html_lib
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleanapp_geo.discovery import (
+    AuthorityRule,
+    decode_obfuscated_email,
+    extract_contacts,
+    host_matches_hint,
+    jurisdiction_candidates,
+    load_authority_rules,
+    matching_rules,
+    role_hint,
+)
+from cleanapp_geo.targets import is_valid_email
+
+T8_ARRAY = (
+    "Array(1245995116,1313994099,1014783091,1224001380,1444455779,1362649449,1053258600,"
+    "1140438373,1318570615,1301436521,1087471733,1117487980,1180676705,1146447936,1420165934,"
+    "1464079208,1039002723,1368978540)"
+)
+
+
+def test_t7_public_contacts_are_extracted_from_html() -> None:
+    page = extract_contacts(
+        """<html><body>
+        <a href="mailto:facilities@school.edu">Facilities</a>
+        <p>Backup: office@school.edu</p>
+        <a href="tel:+1 (555) 404-1212">Call</a>
+        <a href="https://x.com/SchoolOps">Follow</a>
+        <a href="/contact">Contact</a>
+        </body></html>""",
+        "https://school.edu",
+    )
+    assert len(page.emails) == 2 and page.emails[0] == "facilities@school.edu"
+    assert page.phones == ("+15554041212",)
+    assert page.socials == (("x", "SchoolOps"),)
+    assert page.contact_links == ("https://school.edu/contact",)
+
+
+def test_t8_an_obfuscated_email_is_decoded() -> None:
+    page = extract_contacts(
+        f'<a x-init="email = String.fromCharCode(...{T8_ARRAY}.sort())" href="#">Mail</a>'
+        "<script>window.mail = 1;</script>",
+        "https://www.schule-adliswil.ch/",
+    )
+    assert page.emails == ("schule@adliswil.ch",)
+    assert page.email_origins == ("obfuscated address",)
+
+
+def test_t9_phones_come_from_visible_text_only() -> None:
+    page = extract_contacts(
+        f'<div x-init="{T8_ARRAY}"></div><div><h3>Schulverwaltung</h3>'
+        "<p>Telefon +41 44 711 78 60</p></div>",
+        "https://www.schule-adliswil.ch/",
+    )
+    assert page.phones == ("+41447117860",)
+
+
+def test_t10_obfuscation_integers_are_not_phones() -> None:
+    page = extract_contacts(f'<a x-init="{T8_ARRAY}">Telefon</a>', "https://a.ch/")
+    assert page.phones == ()
+
+
+def test_t11_office_hours_are_not_phones() -> None:
+    page = extract_contacts(
+        "<p>Telefon 044 711 77 77</p><p>Öffnungszeiten 08.00 - 11.30 / 13.30 - 16.00</p>",
+        "https://a.ch/",
+    )
+    assert page.phones == ("0447117777",)
+
+
+def test_t12_localized_contact_links() -> None:
+    page = extract_contacts(
+        '<a href="/kontakt">Kontakt</a><a href="/team/hausdienst">Hausdienst</a>'
+        '<a href="/bauen/hochbau">Hochbau</a><a href="https://other.example/kontakt">x</a>',
+        "https://city.example",
+    )
+    assert page.contact_links == (
+        "https://city.example/kontakt",
+        "https://city.example/team/hausdienst",
+        "https://city.example/bauen/hochbau",
+    )
+
+
+def test_t13_host_hints() -> None:
+    assert host_matches_hint("https://bau.adliswil.ch/kontakt", "*.adliswil.ch")
+    assert host_matches_hint("https://www.adliswil.ch/departemente/1318", "adliswil.ch")
+    assert not host_matches_hint("https://vendor-example.com/contact", "*.adliswil.ch")
+    # Upstream's caveat fixed: a wildcard inside the label matches.
+    assert host_matches_hint("https://www.schule-adliswil.ch/", "*.schule-*.ch")
+
+
+def test_t14_authority_rule_jurisdiction_matching() -> None:
+    keys = set(jurisdiction_candidates("ch", "Switzerland", "Zürich", "Adliswil"))
+    for key in ("*", "country:ch", "state:zuerich", "city:adliswil", "country:ch/state:zuerich"):
+        assert key in keys
+    assert "country:us" not in keys and "city:brooklyn" not in keys
+
+
+def test_schema_org_contacts_and_contact_forms() -> None:
+    page = extract_contacts(
+        """<script type="application/ld+json">{"@context": "https://schema.org",
+        "@type": "GovernmentOrganization", "name": "Stadt Adliswil",
+        "contactPoint": {"@type": "ContactPoint", "contactType": "customer service",
+        "email": "mailto:stadt@adliswil.ch", "telephone": "+41 44 711 77 11"},
+        "sameAs": ["https://www.facebook.com/stadtadliswil"]}</script>
+        <h1>Kontakt</h1><form action="/send"><input type="email"><textarea></textarea></form>""",
+        "https://www.adliswil.ch/kontakt",
+    )
+    assert page.emails == ("stadt@adliswil.ch",) and page.email_origins == ("schema.org",)
+    assert page.phones == ("+41447117711",)
+    assert page.socials == (("facebook", "stadtadliswil"),)
+    assert page.organization == "Stadt Adliswil"
+    assert page.has_contact_form and page.heading == "Kontakt"
+
+
+def test_scripts_styles_and_image_names_are_not_contacts() -> None:
+    page = extract_contacts(
+        '<style>.a{background:url(logo@2x.png)}</style><img src="icon@2x.png">'
+        "<script>var x = 'hidden@secret.ch'; tel = '044 111 22 33';</script>"
+        "<p>Bitte nicht an test@example.com schreiben</p>",
+        "https://a.ch/",
+    )
+    assert page.emails == () and page.phones == ()
+
+
+def test_role_hints() -> None:
+    assert role_hint("https://schule.ch/hausdienst", "") == "facility_manager"
+    assert role_hint("https://stadt.ch/feuerpolizei", "Feuerpolizei") == "fire_authority"
+    assert role_hint("https://stadt.ch/", "Kontakt · Stadt") == ""
+
+
+def test_the_bundled_rules_are_appendix_c() -> None:
+    rules = load_authority_rules()
+    assert len(rules) == 49  # 12 of migration 0018, 37 of 0019
+    assert len({(r.jurisdiction_key, r.asset_class, r.defect_class, r.role_type)
+                for r in rules}) == 49  # the table's unique key  # fmt: skip
+    ch = [r for r in rules if r.jurisdiction_key == "country:ch"]
+    assert len(ch) == 6 and {r.role_type for r in ch} >= {"building_authority", "public_works"}
+    building = next(r for r in ch if r.role_type == "building_authority")
+    assert building.query_templates == ("bauamt", "bau und planung", "hochbau")
+    assert building.confidence == 0.86
+
+
+def test_matching_rules_fall_back_to_general_classes_and_rank_specific_first() -> None:
+    rows = [
+        {"jurisdiction_key": "*", "asset_class": "school", "defect_class": "physical_structural",
+         "role_type": "building_authority", "priority": 10},
+        {"jurisdiction_key": "city:adliswil", "asset_class": "general_site",
+         "defect_class": "general_defect", "role_type": "public_works", "priority": 30},
+        {"jurisdiction_key": "country:us", "asset_class": "general_site",
+         "defect_class": "physical_structural", "role_type": "fire_authority", "priority": 1},
+        {"jurisdiction_key": "*", "asset_class": "roadway", "defect_class": "physical_structural",
+         "role_type": "public_works", "priority": 1},
+    ]  # fmt: skip
+    chosen = matching_rules(
+        rows,
+        defect_class="physical_structural",
+        asset_class="school",
+        jurisdictions=jurisdiction_candidates("ch", "Schweiz", "Zürich", "Adliswil"),
+    )
+    assert [(r.jurisdiction_key, r.role_type) for r in chosen] == [
+        ("city:adliswil", "public_works"),
+        ("*", "building_authority"),
+    ]
+    assert AuthorityRule.from_record(rows[1]).confidence == 0.75
+
+
+# ------------------------------------------------------------------ properties
+
+_local = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=12)
+_label = st.text(string.ascii_lowercase, min_size=2, max_size=10)
+emails = st.builds(lambda a, b, c: f"{a}@{b}.{c}", _local, _label, st.sampled_from(
+    ["ch", "org", "gov", "de", "io"]))  # fmt: skip
+filler = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=60).map(
+    html_lib.escape
+)
+tags = st.sampled_from(["p", "div", "span", "li", "td", "section", "b"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(email=emails, before=st.lists(st.tuples(tags, filler), max_size=6),
+       after=st.lists(st.tuples(tags, filler), max_size=6), upper=st.booleans())  # fmt: skip
+def test_any_email_in_a_mailto_link_is_found(
+    email: str, before: list[tuple[str, str]], after: list[tuple[str, str]], upper: bool
+) -> None:
+    body = "".join(f"<{t}>{x}</{t}>" for t, x in before)
+    body += f'<a href="mailto:{email.upper() if upper else email}?subject=Hi">write</a>'
+    body += "".join(f"<{t}>{x}" for t, x in after)  # unclosed tags too
+    if email.rsplit("@", 1)[1] in ("example.com", "test.com"):
+        return
+    assert email in extract_contacts(body, "https://site.ch/").emails
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400))
+def test_no_non_email_is_returned_as_email(text: str) -> None:
+    page = extract_contacts(text, "https://site.ch/")
+    for email in page.emails:
+        assert is_valid_email(email)
+        assert email == email.lower()
+    assert len(set(page.emails)) == len(page.emails)
+    for phone in page.phones:
+        digits = phone.lstrip("+")
+        assert digits.isdigit() and 7 <= len(digits) <= 15
+
+
+@settings(max_examples=100, deadline=None)
+@given(email=emails)
+def test_obfuscation_round_trips(email: str) -> None:
+    # Encode as upstream's sites do: position-prefixed numbers whose value mod 256 is the char.
+    # Same-length numbers starting with 10, 11, 12, ... sort lexicographically by position.
+    numbers = [str(-(-(i + 10) * 10**6 // 256) * 256 + ord(ch)) for i, ch in enumerate(email)]
+    assert decode_obfuscated_email(reversed(numbers)) == email
