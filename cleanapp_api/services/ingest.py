@@ -3,8 +3,9 @@
 :func:`ingest_report` stores one report (service tokens only) and matches it in the same
 transaction; :func:`match_reports` matches stored reports in batches (``reports load``,
 ``cases rematch``). Both leave the decisions to the library
-(:func:`cleanapp_geo.ingest.match_report`, :func:`cleanapp_geo.ingest.decide_ingest`) and
-only load, store and answer.
+(:func:`cleanapp_geo.ingest.match_batch`: :func:`~cleanapp_geo.ingest.match_report` and
+:func:`~cleanapp_geo.ingest.decide_ingest` for each report in turn, vectorised) and only
+load, store and answer; a report and a file of reports take the same path.
 
 One transaction per report (per batch for loads)
 ------------------------------------------------
@@ -20,7 +21,8 @@ One transaction per report (per batch for loads)
    model's radius gate are loaded, and the library decides:
 
    * **attach** -- the case row is locked, the report linked (``link_reason`` ``auto_match``,
-     ``confidence`` = the match probability), the aggregates recomputed, the audit event
+     ``confidence`` = the match probability), the aggregates recomputed (once per case
+     and batch, after its links), the audit event
      ``reports_added`` written with actor ``system:auto-match`` and the match in its
      payload; other open suggestions of the report are superseded. With ``AUTO_REOPEN`` a
      resolved or closed case in the ``auto`` band is reopened first (``status_changed``,
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -62,8 +64,7 @@ from cleanapp_geo.ingest import (
     IngestDecision,
     ReportFacts,
     ReportMatch,
-    decide_ingest,
-    match_report,
+    match_batch,
 )
 from cleanapp_geo.matching import ACTIVE_STATUSES, MATCH_RADIUS_M, REOPENABLE_STATUSES
 from cleanapp_geo.model import DEFAULT_MODEL
@@ -291,28 +292,52 @@ def match_reports(
     evidence: dict[str, list[ReportFacts]] = {}
     for row in ingest_repo.case_evidence(conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M):
         evidence.setdefault(row.case_id, []).append(_facts(row))
+    facts = {s: _facts(rows[s]) for s in todo}
+    decided: dict[int, MatchOutcome] = {}
+    touched: set[str] = set()
+    pending = todo
+    while pending:
+        batch = match_batch(
+            [facts[s] for s in pending],
+            [near.get(s, []) for s in pending],
+            evidence,
+            now=pd.Timestamp(now),
+            reopen_window_s=options.reopen_window_s,
+            auto_reopen=options.auto_reopen,
+        )
+        rest: list[int] = []
+        for k, item in enumerate(batch):
+            outcome = _apply(conn, item.report, item.decision)
+            decided[item.report.seq] = outcome
+            if outcome.action == "attached" and outcome.case_id is not None:
+                touched.add(outcome.case_id)
+                evidence.setdefault(outcome.case_id, []).append(item.report)
+                if outcome.reopened:  # the later reports see the case open again
+                    _reopened(near, outcome.case_id)
+                    rest = pending[k + 1 :]
+                    break
+            elif item.decision.action == "attach":
+                # The case changed under us (merged, closed): the later reports were
+                # decided with this report as evidence; decide them again without it.
+                rest = pending[k + 1 :]
+                break
+        pending = rest
+    for case_id in sorted(touched):  # once per case, after all its links
+        repo.recompute_aggregates(conn, case_id)
     outcomes = []
     for seq in wanted:
         if seq in linked:
             outcomes.append(MatchOutcome(seq, "attached", linked[seq]))
-            continue
-        if seq not in rows or not rows[seq].visible:
-            outcomes.append(MatchOutcome(seq, "none"))
-            continue
-        report = _facts(rows[seq])
-        matches = match_report(
-            report,
-            near.get(seq, []),
-            evidence,
-            now=pd.Timestamp(now),
-            reopen_window_s=options.reopen_window_s,
-        )
-        decision = decide_ingest(matches, auto_reopen=options.auto_reopen)
-        outcome = _apply(conn, report, decision)
-        if outcome.action == "attached" and outcome.case_id is not None:
-            evidence.setdefault(outcome.case_id, []).append(report)
-        outcomes.append(outcome)
+        else:
+            outcomes.append(decided.get(seq, MatchOutcome(seq, "none")))
     return outcomes
+
+
+def _reopened(near: dict[int, list[CaseFacts]], case_id: str) -> None:
+    for cases in near.values():
+        for k, case in enumerate(cases):
+            if case.case_id == case_id:
+                cases[k] = replace(case, status="open")
 
 
 def _apply(conn: sa.Connection, report: ReportFacts, decision: IngestDecision) -> MatchOutcome:
@@ -359,7 +384,6 @@ def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) 
     repo.link_reports(
         conn, match.case_id, [seq], reason=AUTO_LINK_REASON, confidence=confidence, overwrite=False
     )
-    repo.recompute_aggregates(conn, match.case_id)
     repo.insert_audit(
         conn,
         match.case_id,
