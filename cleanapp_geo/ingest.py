@@ -104,7 +104,6 @@ from cleanapp_geo.similarity import reasons_from_bits, score_pairs
 
 __all__ = [
     "MAX_SUGGESTIONS",
-    "BatchDecision",
     "CaseFacts",
     "IngestAction",
     "IngestDecision",
@@ -112,8 +111,9 @@ __all__ = [
     "ReportFacts",
     "ReportMatch",
     "decide_ingest",
-    "match_batch",
+    "eligible_cases",
     "match_report",
+    "ranked_matches",
 ]
 
 IngestAction = Literal["attach", "suggest", "none"]
@@ -476,16 +476,20 @@ def match_report(
         For a bad window or a naive ``now``.
     """
     reference = reference_time(now, reopen_window_s)
-    eligible = _eligible(cases, reference, reopen_window_s)
+    eligible = eligible_cases(cases, reference, reopen_window_s)
     if not eligible:
         return []
-    return _ranked_matches(report, eligible, *_evidence_scores(report, eligible, evidence, model))
+    return ranked_matches(report, eligible, *_evidence_scores(report, eligible, evidence, model))
 
 
-def _eligible(
+def eligible_cases(
     cases: Sequence[CaseFacts], reference: pd.Timestamp, reopen_window_s: float
 ) -> list[CaseFacts]:
-    """Return the cases whose status (and, for reopenable ones, age) lets them be matched."""
+    """Return the cases whose status (and, for reopenable ones, age) lets them be matched.
+
+    The first step of :func:`match_report` (``reference`` from
+    :func:`cleanapp_geo.matching.reference_time`).
+    """
     if not cases:
         return []
     status = np.array([c.status for c in cases], dtype=object)
@@ -494,14 +498,18 @@ def _eligible(
     return [cases[int(k)] for k in keep]
 
 
-def _ranked_matches(
+def ranked_matches(
     report: ReportFacts,
     eligible: Sequence[CaseFacts],
     evidence_score: np.ndarray,
     evidence_seq: Sequence[int | None],
     evidence_reasons: Sequence[Sequence[str]],
 ) -> list[ReportMatch]:
-    """Band the case score and the evidence of every eligible case; rank them."""
+    """Band the case score and the evidence of every eligible case; rank them.
+
+    The last step of :func:`match_report`, given each case's best evidence (score, report
+    and reasons; 0, None and none when it has none).
+    """
     cluster = ClusterFacts.from_points(
         [report.seq], [report.longitude], [report.latitude], [report.display_title]
     )
@@ -598,175 +606,3 @@ def decide_ingest(
     signals = tuple(m for m in signals if m in suggestions)
     first = suggestions[0]
     return IngestDecision("suggest", first.case_id, False, first, suggestions, signals)
-
-
-# =========================================================================== batches
-
-
-@dataclass(frozen=True, slots=True)
-class BatchDecision:
-    """One report's matches and decision in :func:`match_batch`.
-
-    Attributes
-    ----------
-    report : ReportFacts
-        The report.
-    matches : tuple of ReportMatch
-        What :func:`match_report` answers for it.
-    decision : IngestDecision
-        What :func:`decide_ingest` makes of them.
-    """
-
-    report: ReportFacts
-    matches: tuple[ReportMatch, ...]
-    decision: IngestDecision
-
-
-def _best_evidence(
-    score: np.ndarray, seq: np.ndarray, key: np.ndarray, n_keys: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per key: the best positive score, ties to the smaller seq (-1: none), vectorised."""
-    best = np.zeros(n_keys)
-    best_at = np.full(n_keys, -1, dtype=np.int64)
-    positive = np.flatnonzero(score > 0)
-    if len(positive):
-        order = positive[np.lexsort((seq[positive], -score[positive], key[positive]))]
-        first = np.r_[True, key[order][1:] != key[order][:-1]]
-        chosen = order[first]
-        best[key[chosen]] = score[chosen]
-        best_at[key[chosen]] = chosen
-    return best, best_at
-
-
-def match_batch(
-    reports: Sequence[ReportFacts],
-    cases: Sequence[Sequence[CaseFacts]],
-    evidence: Mapping[str, Sequence[ReportFacts]],
-    *,
-    model: SimilarityModel = DEFAULT_MODEL,
-    now: pd.Timestamp | str | None = None,
-    reopen_window_s: float = REOPEN_WINDOW_S,
-    auto_reopen: bool = False,
-    max_suggestions: int = MAX_SUGGESTIONS,
-) -> list[BatchDecision]:
-    """Match and decide many new reports in order, as one report after the other would.
-
-    The answer equals calling :func:`match_report` and :func:`decide_ingest` for each
-    report in turn, where a report decided ``attach`` becomes evidence of its case for the
-    later reports of the batch (as the store does). The pair scores of the reports with
-    their cases' stored evidence are computed in one vectorised call, texts tokenised
-    once; only pairs with reports attached earlier in the batch are scored on the way.
-
-    Parameters
-    ----------
-    reports : sequence of ReportFacts
-        The new reports, in arrival order.
-    cases : sequence of sequences of CaseFacts
-        The cases near each report (the caller's indexed lookup), one sequence per report.
-    evidence : mapping of str to sequence of ReportFacts
-        ``case_id`` → its linked reports near the new ones.
-    model, now, reopen_window_s
-        As in :func:`match_report`.
-    auto_reopen, max_suggestions
-        As in :func:`decide_ingest`.
-
-    Returns
-    -------
-    list of BatchDecision
-        One per report, in order.
-
-    Raises
-    ------
-    InvalidIngestError
-        When ``cases`` does not hold one entry per report.
-    """
-    if len(cases) != len(reports):
-        raise InvalidIngestError(
-            f"cases must hold one sequence per report: {len(cases)} for {len(reports)} reports"
-        )
-    reference = reference_time(now, reopen_window_s)
-    eligible = [_eligible(list(near), reference, reopen_window_s) for near in cases]
-    # Every report once: the batch, then the evidence (a seq stands for one report).
-    position: dict[int, int] = {}
-    everyone: list[ReportFacts] = []
-    for fact in [*reports, *(e for group in evidence.values() for e in group)]:
-        if fact.seq not in position:
-            position[fact.seq] = len(everyone)
-            everyone.append(fact)
-    # (report, case) keys and their stored-evidence pairs.
-    key_start = np.zeros(len(reports) + 1, dtype=np.int64)
-    left: list[int] = []
-    right: list[int] = []
-    owner: list[int] = []
-    key = 0
-    for i, (report, near) in enumerate(zip(reports, eligible, strict=True)):
-        key_start[i] = key
-        for case in near:
-            for other in evidence.get(case.case_id, ()):
-                if other.seq != report.seq:
-                    left.append(position[report.seq])
-                    right.append(position[other.seq])
-                    owner.append(key)
-            key += 1
-    key_start[len(reports)] = key
-    arrays = PairArrays.from_values(
-        lon=[r.longitude for r in everyone],
-        lat=[r.latitude for r in everyone],
-        severity=[r.severity_level for r in everyone],
-        classification=[r.classification.strip().lower() for r in everyone],
-        brand=[r.brand_display_name.strip() for r in everyone],
-        category=[r.category.strip() for r in everyone],
-        ts_ns=[r.ts.value for r in everyone],
-        texts=[f"{r.title} {r.summary} {r.description}" for r in everyone],
-        model=model,
-    )
-
-    def scored(i: Sequence[int], j: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        result = score_pairs(
-            arrays, np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64), model,
-            force_text=True,
-        )  # fmt: skip
-        score = np.asarray(result["score"], dtype=float)
-        if model.radius_gate_m is not None:
-            score = np.where(result["distance_m"] <= model.radius_gate_m, score, 0.0)
-        return score, np.asarray(result["reasons"])
-
-    score, bits = scored(left, right)
-    right_seq = np.array([everyone[p].seq for p in right], dtype=np.int64)
-    best, best_at = _best_evidence(score, right_seq, np.asarray(owner, dtype=np.int64), key)
-
-    added: dict[str, list[int]] = {}  # case_id → positions attached earlier in the batch
-    out: list[BatchDecision] = []
-    for i, (report, near) in enumerate(zip(reports, eligible, strict=True)):
-        if not near:
-            decision = decide_ingest((), auto_reopen=auto_reopen, max_suggestions=max_suggestions)
-            out.append(BatchDecision(report, (), decision))
-            continue
-        keys = range(int(key_start[i]), int(key_start[i + 1]))
-        ev_score = best[keys.start : keys.stop].copy()
-        ev_seq: list[int | None] = [None] * len(near)
-        ev_reasons: list[list[str]] = [[] for _ in near]
-        for k, at in enumerate(best_at[keys.start : keys.stop].tolist()):
-            if at >= 0:
-                ev_seq[k] = int(right_seq[at])
-                ev_reasons[k] = reasons_from_bits(int(bits[at]))
-        fresh = [
-            (k, p)
-            for k, case in enumerate(near)
-            for p in added.get(case.case_id, ())
-            if everyone[p].seq != report.seq
-        ]
-        if fresh:  # reports attached earlier in the batch: one call for all their pairs
-            more, more_bits = scored([position[report.seq]] * len(fresh), [p for _, p in fresh])
-            for (k, p), s, b in zip(fresh, more.tolist(), more_bits.tolist(), strict=True):
-                seq, current = everyone[p].seq, ev_seq[k]
-                if s > 0 and (
-                    current is None or s > ev_score[k] or (s == ev_score[k] and seq < current)
-                ):
-                    ev_score[k], ev_seq[k], ev_reasons[k] = s, seq, reasons_from_bits(int(b))
-        matches = _ranked_matches(report, near, ev_score, ev_seq, ev_reasons)
-        decision = decide_ingest(matches, auto_reopen=auto_reopen, max_suggestions=max_suggestions)
-        if decision.action == "attach" and decision.case_id is not None:
-            added.setdefault(decision.case_id, []).append(position[report.seq])
-        out.append(BatchDecision(report, tuple(matches), decision))
-    return out

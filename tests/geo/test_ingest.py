@@ -29,9 +29,9 @@ from cleanapp_geo.ingest import (
     ReportFacts,
     ReportMatch,
     decide_ingest,
-    match_batch,
     match_report,
 )
+from cleanapp_geo.ingest_batch import match_batch
 from cleanapp_geo.matching import cases_frame, match_cases
 from cleanapp_geo.similarity import score_pairs
 from cleanapp_geo.streams import run_stream, stream_quality, synthetic_stream
