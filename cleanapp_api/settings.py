@@ -49,6 +49,7 @@ The email executor (a separate process) reads its own variables:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -71,6 +72,7 @@ __all__ = [
     "REQUIRED_ENV_VARS",
     "Settings",
     "SettingsError",
+    "matching_from_env",
 ]
 
 DEFAULT_PUBLIC_CASE_URL_BASE = "https://www.cleanapp.io/cases"
@@ -490,3 +492,27 @@ def _normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
                 f"CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
             )
     return tuple(dict.fromkeys(values))
+
+
+def matching_from_env(environ: Mapping[str, str] | None = None) -> tuple[float, bool]:
+    """Return ``REOPEN_WINDOW_DAYS`` (in seconds) and ``AUTO_REOPEN`` for the command line.
+
+    ``cleanapp-api reports load`` and ``cases rematch`` match reports as ``POST /reports``
+    does but need no ``JWT_SECRET``; the values are validated as :meth:`Settings.from_env`
+    validates them.
+
+    Raises
+    ------
+    SettingsError
+        When a value is invalid.
+
+    Examples
+    --------
+    >>> matching_from_env({"REOPEN_WINDOW_DAYS": "30", "AUTO_REOPEN": "1"})
+    (2592000.0, True)
+    """
+    env = dict(os.environ if environ is None else environ)
+    for name in REQUIRED_ENV_VARS:
+        env[name] = env.get(name) or "postgresql+psycopg:///placeholder"
+    settings = Settings.from_env(env)
+    return settings.reopen_window_s, settings.auto_reopen

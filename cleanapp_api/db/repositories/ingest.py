@@ -7,7 +7,7 @@ bounding box before the exact geodesic test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,9 @@ from cleanapp_api.domain_errors import Conflict
 __all__ = [
     "StoredReportConflict",
     "case_evidence",
+    "case_records",
     "nearby_case_records",
+    "report_bounds",
     "report_fact_rows",
     "store_report",
 ]
@@ -133,6 +135,22 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
     return list(conn.execute(stmt).mappings())
 
 
+def report_bounds(
+    conn: sa.Connection, seqs: Sequence[int]
+) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` of the stored reports of ``seqs`` (None: none stored)."""
+    r = t.reports
+    row = conn.execute(
+        sa.select(
+            sa.func.min(r.c.longitude), sa.func.min(r.c.latitude),
+            sa.func.max(r.c.longitude), sa.func.max(r.c.latitude),
+        ).where(r.c.seq == sa.any_(sa.bindparam("seqs", [int(s) for s in seqs], ARRAY_BIGINT)))
+    ).one()  # fmt: skip
+    if row[0] is None:
+        return None
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
+
+
 def _expand(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.ColumnElement[Any]:
     return sa.func.ST_Expand(
         geom,
@@ -193,10 +211,7 @@ def nearby_case_records(
     )
     inner = (
         sa.select(
-            r.c.seq.label("report_seq"), c.c.case_id, c.c.title, c.c.status, c.c.classification,
-            c.c.summary, c.c.anchor_lat, c.c.anchor_lng, c.c.cluster_count,
-            c.c.linked_report_count, c.c.updated_at,
-            sa.func.ST_AsBinary(c.c.aggregate_geom).label("area_wkb"), rank.label("rank"),
+            r.c.seq.label("report_seq"), *_case_columns(), rank.label("rank"),
         )
         .select_from(r.join(c, near))
         .where(
@@ -211,9 +226,23 @@ def nearby_case_records(
         .where(inner.c.rank <= limit)
         .order_by(inner.c.report_seq, inner.c.updated_at.desc(), inner.c.case_id)
     )
+    return _records(conn.execute(stmt).mappings())
+
+
+def _case_columns() -> list[sa.ColumnElement[Any]]:
+    c = t.cases
+    return [
+        c.c.case_id, c.c.title, c.c.status, c.c.classification, c.c.summary, c.c.anchor_lat,
+        c.c.anchor_lng, c.c.cluster_count, c.c.linked_report_count, c.c.updated_at,
+        sa.func.ST_AsBinary(c.c.aggregate_geom).label("area_wkb"),
+    ]  # fmt: skip
+
+
+def _records(rows: Iterable[sa.RowMapping]) -> list[dict[str, Any]]:
+    """Return the records with each area decoded once per distinct WKB."""
     areas: dict[bytes, shapely.Geometry] = {}
     records = []
-    for row in conn.execute(stmt).mappings():
+    for row in rows:
         record = dict(row)
         wkb = record.pop("area_wkb")
         if wkb is not None:
@@ -225,6 +254,20 @@ def nearby_case_records(
             record["geometry"] = None
         records.append(record)
     return records
+
+
+def case_records(conn: sa.Connection, case_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Return the records of :func:`nearby_case_records` for cases (no ``report_seq``).
+
+    For a case a batch linked a report to, read again before a later report looks at it.
+    """
+    c = t.cases
+    stmt = (
+        sa.select(*_case_columns())
+        .where(c.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)))
+        .order_by(c.c.case_id)
+    )
+    return _records(conn.execute(stmt).mappings())
 
 
 def case_evidence(
