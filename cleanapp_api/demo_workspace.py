@@ -2,7 +2,8 @@
 
 ``python -m cleanapp_api.demo_workspace`` (the last step of ``make demo``) migrates the
 database, stores a generated city of reports around Zurich (:func:`cleanapp_geo.make_reports`,
-hard mode: planted incidents among background reports) plus the Adliswil school of
+hard mode: planted incidents among background reports; seqs from :data:`CITY_SEQ_BASE`, away
+from the seqs the report pipeline sends to ``POST /reports``) plus the Adliswil school of
 :mod:`cleanapp_api.demo_escalation` with its area and brand contacts, opens a few cases
 from the city's top hypotheses through the service's own routes, and prints the
 workspace URL with a fresh sign-in token (``make serve`` runs the service it points at).
@@ -28,9 +29,20 @@ from cleanapp_api.db import tables as t
 from cleanapp_api.demo_escalation import SCHOOL, seed_school
 from cleanapp_api.settings import Settings
 
-__all__ = ["CITY_CENTRE", "DEMO_USER", "open_demo_cases", "run_demo_workspace", "seed_demo_city"]
+__all__ = [
+    "CITY_CENTRE",
+    "CITY_SEQ_BASE",
+    "DEMO_USER",
+    "open_demo_cases",
+    "run_demo_workspace",
+    "seed_demo_city",
+]
 
 CITY_CENTRE: Final = (47.3769, 8.5417)  # lat, lon: where make_reports puts its city
+# The city's seqs start here (the school's at 990,000,000): reports ingested later through
+# POST /reports carry upstream seqs counted from 1, which would collide with a city counted
+# from 1 (a re-sent seq with another place or time is refused with 409).
+CITY_SEQ_BASE: Final = 980_000_000
 DEMO_USER: Final = "case-manager"
 _DEMO_CASES: Final = 3
 _HALF_DEG: Final = 0.004  # the demo cases' scope: about 900 m by 600 m around the centre
@@ -53,7 +65,7 @@ def seed_demo_city(engine: sa.Engine, *, n_reports: int = 3_000, seed: int = 7) 
     int
         ``n_reports``.
     """
-    reports = cg.make_reports(n_reports, seed=seed, mode="hard")
+    reports = cg.make_reports(n_reports, seed=seed, mode="hard", start_seq=CITY_SEQ_BASE)
     seqs = reports["seq"].to_numpy()
     with engine.connect() as conn:
         stored = conn.execute(
