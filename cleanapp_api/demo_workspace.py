@@ -51,6 +51,10 @@ _HALF_DEG: Final = 0.004  # the demo cases' scope: about 900 m by 600 m around t
 def seed_demo_city(engine: sa.Engine, *, n_reports: int = 3_000, seed: int = 7) -> int:
     """Store the demo city (once) and return how many city reports it has.
 
+    The city's seqs run from :data:`CITY_SEQ_BASE`. A database that an earlier ``make demo``
+    loaded with the same city at seqs from 1 keeps that copy: a second one would double every
+    incident (reset the database to move the city to its own range).
+
     Parameters
     ----------
     engine : sqlalchemy.Engine
@@ -73,11 +77,23 @@ def seed_demo_city(engine: sa.Engine, *, n_reports: int = 3_000, seed: int = 7) 
             .select_from(t.reports)
             .where(t.reports.c.seq.between(int(seqs.min()), int(seqs.max())))
         ).scalar_one()
+        if stored < n_reports and _legacy_city_stored(conn, n_reports, seed):
+            stored = n_reports
     if stored < n_reports:  # loaded once, with the city's latest report about now
         reports["ts"] = reports["ts"] + (_now() - reports["ts"].max())
         cio.write_reports(reports, engine)
     seed_school(engine)
     return n_reports
+
+
+def _legacy_city_stored(conn: sa.Connection, n_reports: int, seed: int) -> bool:
+    """Whether the same city is stored at seqs from 1 (``make demo`` before its own range)."""
+    legacy = cg.make_reports(n_reports, seed=seed, mode="hard")
+    ids = [str(x) for x in legacy["public_id"]]
+    found = conn.execute(
+        sa.select(sa.func.count()).select_from(t.reports).where(t.reports.c.public_id.in_(ids))
+    ).scalar_one()
+    return int(found) == n_reports
 
 
 def _now() -> Any:
