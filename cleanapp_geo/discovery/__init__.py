@@ -19,6 +19,7 @@ module                                         what
                                                :class:`OpenStreetMapProvider`
 :mod:`~cleanapp_geo.discovery.authority`       directory rules,
                                                :class:`AuthorityDirectoryProvider`
+:mod:`~cleanapp_geo.discovery.queries`         stakeholder search queries (pure)
 :mod:`~cleanapp_geo.discovery.runner`          :func:`discover_contacts`
 =============================================  =========================================
 
@@ -82,6 +83,13 @@ from cleanapp_geo.discovery.osm import (
     parse_reverse,
     rank_pois,
 )
+from cleanapp_geo.discovery.queries import (
+    StakeholderQuery,
+    is_incident_descriptor,
+    pending_queries,
+    stakeholder_queries,
+    uses_german,
+)
 from cleanapp_geo.discovery.runner import DiscoveryResult, ProviderReport, discover_contacts
 from cleanapp_geo.discovery.website import (
     CONTACT_PATHS,
@@ -126,6 +134,7 @@ __all__ = [
     "Response",
     "ResponseCache",
     "RobotsDisallowedError",
+    "StakeholderQuery",
     "WebsiteContactProvider",
     "WebsiteCrawler",
     "WebsiteSeed",
@@ -133,6 +142,7 @@ __all__ = [
     "discover_contacts",
     "extract_contacts",
     "host_matches_hint",
+    "is_incident_descriptor",
     "jurisdiction_candidates",
     "jurisdiction_label",
     "load_authority_rules",
@@ -141,8 +151,11 @@ __all__ = [
     "overpass_query",
     "parse_overpass",
     "parse_reverse",
+    "pending_queries",
     "rank_pois",
     "role_hint",
+    "stakeholder_queries",
+    "uses_german",
     "website_seeds",
     "website_targets",
 ]

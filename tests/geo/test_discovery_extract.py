@@ -1,7 +1,9 @@
-"""Contact extraction and directory matching (pure): upstream T7-T14 and properties."""
+"""Contact extraction, directory rules and stakeholder queries (pure): upstream T7-T14,
+T20, T22-T25, and properties."""
 
 from __future__ import annotations
 
+import dataclasses
 import html as html_lib
 import string
 
@@ -10,15 +12,20 @@ from hypothesis import strategies as st
 
 from cleanapp_geo.discovery import (
     AuthorityRule,
+    Location,
+    StakeholderQuery,
     decode_obfuscated_email,
     extract_contacts,
     host_matches_hint,
     jurisdiction_candidates,
     load_authority_rules,
     matching_rules,
+    pending_queries,
     role_hint,
+    stakeholder_queries,
 )
-from cleanapp_geo.targets import is_valid_email
+from cleanapp_geo.routing.profile import HazardProfile
+from cleanapp_geo.targets import EscalationTarget, is_valid_email
 
 T8_ARRAY = (
     "Array(1245995116,1313994099,1014783091,1224001380,1444455779,1362649449,1053258600,"
@@ -219,3 +226,100 @@ def test_obfuscation_round_trips(email: str) -> None:
     # Same-length numbers starting with 10, 11, 12, ... sort lexicographically by position.
     numbers = [str(-(-(i + 10) * 10**6 // 256) * 256 + ord(ch)) for i, ch in enumerate(email)]
     assert decode_obfuscated_email(reversed(numbers)) == email
+
+
+# ------------------------------------------------------------------ T20, T22-T25: queries
+
+
+def _school() -> Location:
+    return Location(primary_name="Schulhaus Kopfholz", city="Adliswil", state="Zürich",
+                    country="Schweiz", country_code="ch")  # fmt: skip
+
+
+def test_t20_queries_prefer_the_location_name() -> None:
+    queries = stakeholder_queries(
+        _school(),
+        HazardProfile(structural=True, severe=True),
+        candidate_names=["Extreme Structural Hazard: Bricks Separating from Primary School Facade"],
+        asset_class="school",
+    )
+    assert queries and queries[0].organization == "Schulhaus Kopfholz"
+    assert queries[0].role_type == "operator"
+    assert queries[0].query == '"Schulhaus Kopfholz" "Adliswil" contact'
+
+
+def test_without_a_place_name_incident_titles_are_not_searched() -> None:
+    hazard = HazardProfile(structural=True, severe=True)
+    title = "Extreme Structural Hazard: Bricks Separating from Primary School Facade"
+    assert stakeholder_queries(Location(city="Adliswil"), hazard, candidate_names=[title]) == []
+    named = stakeholder_queries(Location(city="Adliswil"), hazard,
+                                candidate_names=[title, "Migros Adliswil"])  # fmt: skip
+    assert named[0].organization == "Migros Adliswil"
+
+
+def test_t22_severe_structural_school_hazard() -> None:
+    hazard = HazardProfile(structural=True, severe=True, urgent=True, immediate_danger=True,
+                           sensitive_occupancy=True)  # fmt: skip
+    queries = stakeholder_queries(_school(), hazard, asset_class="school")
+    roles = {q.role_type for q in queries}
+    assert roles >= {"operator", "facility_manager", "building_authority", "fire_authority",
+                     "public_safety", "architect", "contractor", "engineer"}  # fmt: skip
+    text = " ".join(q.query for q in queries)
+    for word in ("bauamt", "feuerpolizei", "polizei", "hausdienst", "architekt",
+                 "bauunternehmung", "ingenieur"):  # fmt: skip
+        assert word in text
+    assert not next(q for q in queries if q.role_type == "architect").require_official
+    assert next(q for q in queries if q.role_type == "building_authority").require_official
+
+
+def test_t23_critical_transit_hazard() -> None:
+    hazard = HazardProfile(structural=True, severe=True, urgent=True, immediate_danger=True,
+                           sensitive_occupancy=True)  # fmt: skip
+    station = Location(primary_name="F Line Station", city="Brooklyn", state="New York",
+                       country_code="us")  # fmt: skip
+    queries = stakeholder_queries(station, hazard, asset_class="transit_station")
+    assert len(queries) >= 5
+    assert [q.role_type for q in queries[:2]] == ["operator", "transit_authority"]
+    assert {q.role_type for q in queries} >= {
+        "transit_authority", "transit_safety", "public_safety", "fire_authority"}  # fmt: skip
+    assert "verkehrsbetriebe" not in " ".join(q.query for q in queries)  # English in the US
+
+
+def test_t24_roadway_hazard() -> None:
+    hazard = HazardProfile(structural=True, severe=True, immediate_danger=True)
+    road = Location(primary_name="Highway 7 Overpass", city="Pomona", state="California",
+                    country_code="us")  # fmt: skip
+    roles = {q.role_type for q in stakeholder_queries(road, hazard, asset_class="roadway")}
+    assert roles >= {"public_works", "traffic_authority", "infrastructure_authority",
+                     "public_safety"}  # fmt: skip
+
+
+def test_t25_pending_queries_skip_satisfied_roles() -> None:
+    targets = [
+        EscalationTarget(role_type="operator", email="ops@example.org"),
+        EscalationTarget(role_type="building_authority", website="https://city.example/"),
+    ]
+    queries = [StakeholderQuery(role, f"q {role}", "", 0.8)
+               for role in ("operator", "building_authority", "public_safety")]  # fmt: skip
+    assert [q.role_type for q in pending_queries(targets, queries)] == ["public_safety"]
+    # A query requiring an official site is still pending until an official target exists.
+    official = [dataclasses.replace(q, require_official=True) for q in queries]
+    assert [q.role_type for q in pending_queries(targets, official)] == [
+        "operator", "building_authority", "public_safety"]  # fmt: skip
+
+
+def test_directory_rules_become_queries_with_their_domains() -> None:
+    rules = matching_rules(
+        load_authority_rules(),
+        defect_class="physical_structural",
+        asset_class="school",
+        jurisdictions=jurisdiction_candidates("ch", "Schweiz", "Zürich", "Adliswil"),
+    )
+    queries = stakeholder_queries(_school(), HazardProfile(structural=True), asset_class="school",
+                                  rules=rules)  # fmt: skip
+    hochbau = next(q for q in queries if q.query == '"Adliswil" hochbau')
+    assert hochbau.role_type == "building_authority" and hochbau.confidence == 0.86
+    assert "*.admin.ch" in hochbau.host_hints and hochbau.require_official
+    # The built-in query with the same role and text comes first and is kept (role|query).
+    assert [q.confidence for q in queries if q.query == '"Adliswil" bauamt'] == [0.84]
+    assert len({q.key for q in queries}) == len(queries)
