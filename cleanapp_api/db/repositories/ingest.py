@@ -206,25 +206,20 @@ def nearby_case_records(
         )
     )
     status_ok = matchable_status(active_statuses, reopenable_statuses, reopen_since)
-    rank = sa.func.row_number().over(
-        partition_by=r.c.seq, order_by=(c.c.updated_at.desc(), c.c.case_id)
+    # One indexed probe of the cases per report (LATERAL), whatever the planner knows of
+    # the batch's reports (a file's reports are not analysed yet when they are matched).
+    near_cases = (
+        sa.select(*_case_columns())
+        .where(near, c.c.merged_into_case_id.is_(None), status_ok)
+        .order_by(c.c.updated_at.desc(), c.c.case_id)
+        .limit(sa.bindparam("case_limit", limit, sa.Integer))
+        .lateral("near_cases")
     )
-    inner = (
-        sa.select(
-            r.c.seq.label("report_seq"), *_case_columns(), rank.label("rank"),
-        )
-        .select_from(r.join(c, near))
-        .where(
-            r.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
-            c.c.merged_into_case_id.is_(None),
-            status_ok,
-        )
-        .subquery()
-    )  # fmt: skip
     stmt = (
-        sa.select(*(col for col in inner.c if col.name != "rank"))
-        .where(inner.c.rank <= limit)
-        .order_by(inner.c.report_seq, inner.c.updated_at.desc(), inner.c.case_id)
+        sa.select(r.c.seq.label("report_seq"), *near_cases.c)
+        .select_from(r.join(near_cases, sa.true()))
+        .where(r.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)))
+        .order_by(r.c.seq, near_cases.c.updated_at.desc(), near_cases.c.case_id)
     )
     return _records(conn.execute(stmt).mappings())
 
