@@ -20,6 +20,7 @@ module                                         what
 :mod:`~cleanapp_geo.discovery.authority`       directory rules,
                                                :class:`AuthorityDirectoryProvider`
 :mod:`~cleanapp_geo.discovery.queries`         stakeholder search queries (pure)
+:mod:`~cleanapp_geo.discovery.request`         :func:`case_discovery_request` (pure)
 :mod:`~cleanapp_geo.discovery.runner`          :func:`discover_contacts`
 =============================================  =========================================
 
@@ -90,6 +91,7 @@ from cleanapp_geo.discovery.queries import (
     stakeholder_queries,
     uses_german,
 )
+from cleanapp_geo.discovery.request import case_discovery_request
 from cleanapp_geo.discovery.runner import DiscoveryResult, ProviderReport, discover_contacts
 from cleanapp_geo.discovery.website import (
     CONTACT_PATHS,
@@ -138,6 +140,7 @@ __all__ = [
     "WebsiteContactProvider",
     "WebsiteCrawler",
     "WebsiteSeed",
+    "case_discovery_request",
     "decode_obfuscated_email",
     "discover_contacts",
     "extract_contacts",

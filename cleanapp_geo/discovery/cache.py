@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +33,8 @@ class ResponseCache(Protocol):
 class MemoryCache:
     """A bounded in-memory cache with a time to live per entry (least recently used out).
 
+    Thread-safe, so one cache can serve the discovery runs of a whole service process.
+
     Parameters
     ----------
     max_entries : int, default 512
@@ -55,27 +58,30 @@ class MemoryCache:
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, Response]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: str) -> Response | None:
         """Return the fresh response stored under ``key``, or ``None``."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        expires_at, response = entry
-        if self._clock() >= expires_at:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return response
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires_at, response = entry
+            if self._clock() >= expires_at:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return response
 
     def put(self, key: str, response: Response, ttl_s: float) -> None:
         """Store ``response`` under ``key`` for ``ttl_s`` seconds."""
         if ttl_s <= 0:
             return
-        self._entries[key] = (self._clock() + ttl_s, response)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = (self._clock() + ttl_s, response)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)

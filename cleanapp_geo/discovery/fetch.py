@@ -242,7 +242,8 @@ HTTPStatusError
         if cached is None or self._clock() >= cached[0]:
             parser = urllib.robotparser.RobotFileParser()
             try:
-                response = self._send_following("GET", origin + "/robots.txt", None, robots=False)
+                # Through the response cache: the next run (another fetcher) reuses it.
+                response = self._request("GET", origin + "/robots.txt", None, robots=False)
                 parser.parse(response.text.splitlines())
             except HTTPStatusError as exc:
                 # RFC 9309: a 4xx robots.txt means no rules; a 5xx means "unreachable".

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from cleanapp_geo.discovery.budget import BudgetExhaustedError
 from cleanapp_geo.discovery.extract import PageContacts, extract_contacts, role_hint
@@ -35,6 +35,7 @@ from cleanapp_geo.targets.target import (
 
 __all__ = [
     "CONTACT_PATHS",
+    "NOT_ORGANISATION_SITES",
     "SEED_CONFIDENCE",
     "CrawlResult",
     "WebsiteContactProvider",
@@ -53,6 +54,11 @@ CONTACT_PATHS: Final = (
 #: Base confidence of a crawl by the source that named the website (upstream's values).
 SEED_CONFIDENCE: Final = {"osm_reverse": 0.80, "osm_poi": 0.76, "osm_admin": 0.74}
 _GENERIC_ROLES: Final = frozenset({"", "contact", "operator"})
+#: Directories, maps and search engines: a target's page there is not its organisation's site.
+NOT_ORGANISATION_SITES: Final = (
+    "openstreetmap.org", "osm.org", "google.com", "goo.gl", "duckduckgo.com", "bing.com",
+    "wikipedia.org", "wikidata.org", "youtube.com", "mapcarta.com", "wikimapia.org",
+)  # fmt: skip
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml", ""})
 
 
@@ -277,12 +283,19 @@ def website_targets(result: CrawlResult) -> list[EscalationTarget]:
     return out
 
 
+def _is_directory(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return any(host == d or host.endswith("." + d) for d in NOT_ORGANISATION_SITES)
+
+
 def website_seeds(targets: Iterable[EscalationTarget]) -> list[WebsiteSeed]:
     """Websites worth crawling among known targets (upstream's "website seeds", §6.3).
 
     A seed is a target's website, contact URL or source URL (or a URL stored in its email
     field); inferred contacts, targets already found on a crawled site (``*_website``
-    sources) and social-network profiles are not seeds. One seed per site; the role
+    sources), social-network profiles and pages of directories, maps and search engines
+    (:data:`NOT_ORGANISATION_SITES`: an OpenStreetMap object is not the place's website)
+    are not seeds. One seed per site; the role
     defaults to ``operator``, the confidence to :data:`SEED_CONFIDENCE` of the source, else
     ``max(confidence or 0.74, 0.72)``.
 
@@ -298,7 +311,7 @@ def website_seeds(targets: Iterable[EscalationTarget]) -> list[WebsiteSeed]:
             continue
         for raw in (t.website, t.contact_url, t.source_url, t.email if "@" not in t.email else ""):
             url = normalize_url(raw)
-            if not url or normalize_social("", "", url)[1]:
+            if not url or normalize_social("", "", url)[1] or _is_directory(url):
                 continue
             site = canonical_url(url).split("/", 1)[0]
             if site in seeds:

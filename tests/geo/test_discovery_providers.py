@@ -356,3 +356,17 @@ def test_the_website_provider_crawls_given_sites_and_finds_forms(web: FixtureWeb
     site = next(t for t in targets if t.channel == "website")
     assert site.contact_url == web.url("shop.test", "/help")
     assert "contact form" in site.evidence_text
+
+
+def test_directory_pages_are_not_crawled_as_websites() -> None:
+    from cleanapp_geo.discovery import website_seeds
+
+    seeds = website_seeds([
+        EscalationTarget(phone="+41 44 710 00 00", target_source="osm_poi",
+                         source_url="https://www.openstreetmap.org/node/11"),
+        EscalationTarget(website="https://www.schule-adliswil.ch", target_source="osm_reverse",
+                         source_url="https://www.openstreetmap.org/way/4242"),
+        EscalationTarget(contact_url="https://www.instagram.com/schule/"),
+    ])  # fmt: skip
+    assert [s.url for s in seeds] == ["https://www.schule-adliswil.ch/"]
+    assert seeds[0].base_confidence == 0.8
