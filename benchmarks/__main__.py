@@ -8,6 +8,7 @@ Examples::
     python -m benchmarks calibrate --out cleanapp_geo/datasets/match_calibration.json
     python -m benchmarks realdata --json benchmarks/results/realdata.json
     python -m benchmarks realdata --model tuned=tuned.json --data benchmarks/data/real311
+    python -m benchmarks discovery --json benchmarks/results/discovery.json
     python -m benchmarks scale --single 1m --sizes 10m,30m --json benchmarks/results/scale.json
     python -m benchmarks ingest --reports 1m --cases 10000 --json benchmarks/results/ingest.json
 """
@@ -180,6 +181,18 @@ def _model_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _discovery(args: argparse.Namespace) -> int:
+    from .discovery import format_table, run_discovery_bench
+
+    document = run_discovery_bench()
+    table = format_table(document)
+    print(table)
+    if args.json:
+        dump(document, Path(args.json))
+        Path(args.json).with_suffix(".md").write_text(table + "\n")
+    return 0
+
+
 def _scale(args: argparse.Namespace) -> int:
     from .scale import format_table, run_scale
     from .suite import parse_size
@@ -248,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     front.add_argument("--data", default=str(Path(__file__).parent / "data" / "real311"))
     front.add_argument("--json")
     front.set_defaults(func=_frontier)
+
+    disc = sub.add_parser(
+        "discovery", help="contact extraction speed and a discovery run under latency"
+    )
+    disc.add_argument("--json", help="write the JSON document here (and a .md table beside it)")
+    disc.set_defaults(func=_discovery)
 
     cost = sub.add_parser(
         "model-cost", help="time DEFAULT_MODEL against the previous one in one process"

@@ -80,6 +80,8 @@ CONTACT_LINK_WORDS: Final = (
     "abuse",
 )
 _MAX_CONTACT_LINKS: Final = 4
+#: Cheap pre-check before parsing a link as a social profile.
+_SOCIAL_HOST_WORDS: Final = ("twitter.", "x.com", "instagram.", "facebook.", "linkedin.", "tiktok.")
 _MAX_LINE_CHARS: Final = 220
 _LINE_TAGS: Final = frozenset({"p", "li", "address", "td", "th", "a", "span", "div"})
 _HEADINGS: Final = frozenset({"h1", "h2", "h3"})
@@ -87,6 +89,7 @@ _VOID: Final = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
      "track", "wbr"}
 )  # fmt: skip
+_DIGIT_RE: Final = re.compile(r"\d")
 _EMAIL_TEXT_RE: Final = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
 _PHONE_TEXT_RE: Final = re.compile(r"\+?[0-9][0-9()\-.\s]{6,}[0-9]")
 _ARRAY_RE: Final = re.compile(r"Array\(\s*([0-9][0-9,\s]*)\)")
@@ -416,7 +419,7 @@ def extract_contacts(html: str, base_url: str, *, link_words: Iterable[str] = ()
             if decoded:
                 add_email(decoded, "obfuscated address")
     for line in collector.lines:
-        if mentions_phone(line):
+        if _DIGIT_RE.search(line) and mentions_phone(line):
             for match in _PHONE_TEXT_RE.finditer(line):
                 add_phone(match.group(0), line)
 
@@ -428,15 +431,24 @@ def extract_contacts(html: str, base_url: str, *, link_words: Iterable[str] = ()
         lowered = href.strip().lower()
         if lowered.startswith(("mailto:", "tel:", "javascript:", "#")):
             continue
+        social = any(host in lowered for host in _SOCIAL_HOST_WORDS)
+        if not social and (
+            len(links) >= _MAX_CONTACT_LINKS
+            or not any(w in f"{unquote(lowered)} {text.casefold()}" for w in words)
+        ):
+            continue  # cheap checks first: most links of a page are neither
         absolute = _absolute(base_url, href)
         if not absolute:
             continue
-        host = urlsplit(absolute).hostname or ""
-        platform, handle = normalize_social("", "", absolute)
-        if handle:
-            socials.setdefault((platform, handle), None)
+        if social:
+            platform, handle = normalize_social("", "", absolute)
+            if handle:
+                socials.setdefault((platform, handle), None)
+                continue
+        if len(links) >= _MAX_CONTACT_LINKS:
             continue
-        if len(links) >= _MAX_CONTACT_LINKS or not _same_site(host, base_host):
+        host = urlsplit(absolute).hostname or ""
+        if not _same_site(host, base_host):
             continue
         haystack = f"{unquote(urlsplit(absolute).path)} {text}".casefold()
         if absolute != page_url and any(w in haystack for w in words):
