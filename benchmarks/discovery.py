@@ -18,7 +18,7 @@ import statistics
 import time
 from typing import Any
 
-from cleanapp_geo.discovery import Budget, extract_contacts
+from cleanapp_geo.discovery import CONTACT_PATHS, Budget, extract_contacts
 
 from .hardware import hardware_block
 
@@ -80,6 +80,9 @@ def run_with_latency(latency_s: float) -> dict[str, Any]:
 
     with fixture_web() as web:
         serve_case(web)
+        for host in {h for h, _ in web.routes}:
+            for path in CONTACT_PATHS:  # the guessed pages are missing, slowly too
+                web.routes.setdefault((host, path), Answer("", 404, "text/plain"))
         for key, route in list(web.routes.items()):
 
             def delayed(seen: Any, route: Any = route) -> Answer:
@@ -89,7 +92,6 @@ def run_with_latency(latency_s: float) -> dict[str, Any]:
                 return answer
 
             web.routes[key] = delayed
-        web.routes.setdefault(("www.adliswil.ch", "/contact"), Answer("", 404, "text/plain"))
         budget = Budget(max_requests=25, max_seconds=5.0)
         started = time.perf_counter()
         result = discover_contacts(
