@@ -94,19 +94,3 @@ class Budget:
         if self.remaining_s() <= 0.0:
             raise BudgetExhaustedError(f"time budget of {self.max_seconds:g} s used up")
         self.requests_used += 1
-
-    def child(self, *, max_requests: int | None = None, max_seconds: float | None = None) -> Budget:
-        """Return a budget that spends no more than this one has left (a provider's share).
-
-        The child counts its own requests; the caller adds them back with :meth:`charge`.
-        """
-        left_s = self.remaining_s()
-        requests = self.requests_left
-        if max_requests is not None:
-            requests = min(max_requests, requests)
-        seconds = left_s if max_seconds is None else min(max_seconds, left_s)
-        return Budget(max_requests=requests, max_seconds=seconds, clock=self.clock)
-
-    def charge(self, requests: int) -> None:
-        """Count requests spent by a child budget."""
-        self.requests_used += requests

@@ -323,3 +323,27 @@ def test_directory_rules_become_queries_with_their_domains() -> None:
     # The built-in query with the same role and text comes first and is kept (role|query).
     assert [q.confidence for q in queries if q.query == '"Adliswil" bauamt'] == [0.84]
     assert len({q.key for q in queries}) == len(queries)
+
+
+def test_the_bundled_rules_equal_the_store_seed() -> None:
+    """The library's dataset and the authority_directory_rules seed of migration 0006."""
+    import importlib.util
+    from pathlib import Path
+
+    import pytest
+
+    path = (Path(__file__).parents[2] / "cleanapp_api" / "db" / "migrations" / "versions"
+            / "0006_contact_routing.py")  # fmt: skip
+    if not path.exists():
+        pytest.skip("migration 0006 (contact routing) is not on this branch")
+    spec = importlib.util.spec_from_file_location("migration_0006", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    seed = {(j, a, d, r): (tuple(t), tuple(dm), p) for j, a, d, r, t, dm, p in module._RULES}
+    bundled = {
+        (r.jurisdiction_key, r.asset_class, r.defect_class, r.role_type): (
+            r.query_templates, r.official_domains, r.priority)
+        for r in load_authority_rules()
+    }  # fmt: skip
+    assert bundled == seed
