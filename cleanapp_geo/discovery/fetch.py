@@ -192,6 +192,10 @@ class Fetcher:
         Where successful responses are kept (default: a fresh :class:`MemoryCache`).
     clock, sleep : callable, optional
         Time source and sleeper of the per-host rate limits.
+    tls : ssl.SSLContext, optional
+        Certificate verification for https (default: the system's trusted roots, host
+        names checked against the URL's host even though the connection goes to the
+        address resolved before).
     """
 
     def __init__(
@@ -202,6 +206,7 @@ class Fetcher:
         cache: ResponseCache | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.settings = settings or FetchSettings()
         self.budget = budget or Budget()
@@ -211,7 +216,7 @@ class Fetcher:
         self._sleep = sleep
         self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
         self._last_request: dict[str, float] = {}
-        self._tls = ssl.create_default_context()
+        self._tls = tls or ssl.create_default_context()
 
     # ------------------------------------------------------------------ public
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -197,3 +202,53 @@ def test_a_refused_connection_is_a_network_error(web: FixtureWeb) -> None:
     with pytest.raises(NetworkError):
         fetcher.get(f"http://down.test:{port}/", robots=False)
     assert fetcher.stats.errors == 1
+
+
+def _https_server(tmp_path: Path, host: str) -> tuple[ThreadingHTTPServer, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={host}",
+         "-addext", f"subjectAltName=DNS:{host}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = b"<html>secure</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, cert
+
+
+def test_https_verifies_the_certificate_of_the_named_host(web: FixtureWeb, tmp_path: Path) -> None:
+    host = "secure.test"
+    server, cert = _https_server(tmp_path, host)
+    try:
+        url = f"https://{host}:{server.server_address[1]}/"
+        trusting = ssl.create_default_context(cafile=str(cert))
+        settings = web.settings(extra_hosts=[host, "other.test"])
+        fetcher = Fetcher(settings, budget=Budget(10, 5.0), tls=trusting)
+        assert fetcher.get(url, robots=False).body == b"<html>secure</html>"
+        # The same server under another name: the certificate does not match it.
+        other = f"https://other.test:{server.server_address[1]}/"
+        with pytest.raises(NetworkError):
+            fetcher.get(other, robots=False)
+        # Not trusted by the system roots: refused.
+        with pytest.raises(NetworkError):
+            Fetcher(settings, budget=Budget(10, 5.0)).get(url, robots=False)
+    finally:
+        server.shutdown()
+        server.server_close()
