@@ -349,6 +349,7 @@ def test_a_reviewer_accepts_and_rejects_match_suggestions(
     )
     expect(page.get_by_role("tooltip", name="103?")).to_be_visible()  # the labels on the map
     heading.scroll_into_view_if_needed()
+    expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")  # faded in
     _shot(page, "suggestions.png")
 
     # --- accept 103 (from the keyboard): linked, counted, on the timeline
