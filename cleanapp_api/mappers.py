@@ -14,6 +14,16 @@ import sqlalchemy as sa
 
 from cleanapp_api.common.timefmt import rfc3339
 from cleanapp_api.matching_schemas import NearbyCase, SuggestionJSON
+from cleanapp_api.routing_schemas import (
+    ContactObservationJSON,
+    EndpointMemoryJSON,
+    ExecutionTaskJSON,
+    NotifyOutcomeJSON,
+    NotifyPlanItemJSON,
+    NotifyPlanJSON,
+    NotifyWaveJSON,
+    RoutingProfileJSON,
+)
 from cleanapp_api.schemas import (
     AuditEvent,
     Case,
@@ -36,11 +46,18 @@ __all__ = [
     "delivery_from_row",
     "json_text",
     "link_from_row",
+    "memory_json",
     "nearby_case_from_row",
+    "observation_json",
+    "outcome_json",
+    "plan_json",
+    "plan_waves",
+    "profile_json",
     "report_case_from_row",
     "signal_from_row",
     "suggestion_from_row",
     "target_from_row",
+    "task_json",
     "timestamp_text",
 ]
 
@@ -301,4 +318,114 @@ def suggestion_from_row(row: Any) -> SuggestionJSON:
         decided_at=rfc3339(row["decided_at"]),
         decided_by_user_id=row["decided_by_user_id"],
         decision_note=row["decision_note"],
+    )
+
+
+# --------------------------------------------------------------------------- contact routing
+
+
+def observation_json(row: Any) -> ContactObservationJSON:
+    """Wire form of a ``case_contact_observations`` row."""
+    values = {k: row[k] for k in ContactObservationJSON.__struct_fields__ if k != "discovered_at"}
+    return ContactObservationJSON(**values, discovered_at=timestamp_text(row["discovered_at"]))
+
+
+def plan_waves(items: list[NotifyPlanItemJSON]) -> list[NotifyWaveJSON]:
+    """Each wave's number, item count and selected count, ascending."""
+    waves = sorted({i.wave_number for i in items})
+    return [
+        NotifyWaveJSON(
+            wave_number=w,
+            item_count=sum(1 for i in items if i.wave_number == w),
+            selected_count=sum(1 for i in items if i.wave_number == w and i.selected),
+        )
+        for w in waves
+    ]
+
+
+def plan_json(row: Any, item_rows: Any) -> NotifyPlanJSON:
+    """Wire form of a ``case_notify_plans`` row and its items."""
+    items = [
+        NotifyPlanItemJSON(
+            **{k: item[k] for k in NotifyPlanItemJSON.__struct_fields__ if k != "created_at"},
+            created_at=timestamp_text(item["created_at"]),
+        )
+        for item in item_rows
+    ]
+    return NotifyPlanJSON(
+        id=row["id"],
+        case_id=row["case_id"],
+        plan_version=row["plan_version"],
+        hazard_mode=row["hazard_mode"],
+        status=row["status"],
+        summary=row["summary"],
+        created_at=timestamp_text(row["created_at"]),
+        updated_at=timestamp_text(row["updated_at"]),
+        waves=plan_waves(items),
+        items=items,
+    )
+
+
+def profile_json(row: Any) -> RoutingProfileJSON:
+    """Wire form of a ``subject_routing_profiles`` row."""
+    context = row["context_json"] or {}
+    return RoutingProfileJSON(
+        **{
+            k: row[k]
+            for k in RoutingProfileJSON.__struct_fields__
+            if k not in ("hazard_mode", "context_json", "refreshed_at")
+        },
+        hazard_mode=str(context.get("hazard_mode", "standard")),
+        context_json=json_text(row["context_json"]),
+        refreshed_at=timestamp_text(row["refreshed_at"]),
+    )
+
+
+def task_json(row: Any) -> ExecutionTaskJSON:
+    """Wire form of a ``notify_execution_tasks`` row."""
+    return ExecutionTaskJSON(
+        id=row["id"],
+        subject_kind=row["subject_kind"],
+        subject_ref=row["subject_ref"],
+        target_id=row["target_id"],
+        endpoint_key=row["endpoint_key"],
+        wave_number=row["wave_number"],
+        role_type=row["role_type"],
+        channel_type=row["channel_type"],
+        execution_mode=row["execution_mode"],
+        task_status=row["task_status"],
+        summary=row["summary"],
+        payload_json=json_text(row["payload_json"]),
+        assigned_user_id=row["assigned_user_id"] or "",
+        due_at=rfc3339(row["due_at"]),
+        completed_at=rfc3339(row["completed_at"]),
+        created_at=timestamp_text(row["created_at"]),
+        updated_at=timestamp_text(row["updated_at"]),
+    )
+
+
+def outcome_json(row: Any) -> NotifyOutcomeJSON:
+    """Wire form of a ``notify_outcomes`` row."""
+    return NotifyOutcomeJSON(
+        id=row["id"],
+        subject_kind=row["subject_kind"],
+        subject_ref=row["subject_ref"],
+        target_id=row["target_id"],
+        endpoint_key=row["endpoint_key"],
+        outcome_type=row["outcome_type"],
+        source_type=row["source_type"],
+        source_ref=row["source_ref"],
+        evidence_json=json_text(row["evidence_json"]),
+        recorded_at=timestamp_text(row["recorded_at"]),
+    )
+
+
+def memory_json(row: Any) -> EndpointMemoryJSON:
+    """Wire form of a ``contact_endpoint_memory`` row."""
+    times = ("last_contacted_at", "cooldown_until", "updated_at")
+    return EndpointMemoryJSON(
+        **{k: row[k] for k in EndpointMemoryJSON.__struct_fields__ if k not in times},
+        last_contacted_at=rfc3339(row["last_contacted_at"]),
+        cooldown_until=rfc3339(row["cooldown_until"]),
+        updated_at=timestamp_text(row["updated_at"]),
     )

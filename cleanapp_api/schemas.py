@@ -19,6 +19,13 @@ from typing import Any
 import msgspec
 
 from cleanapp_api.common.timefmt import rfc3339
+from cleanapp_api.routing_schemas import (
+    ContactObservationJSON,
+    ExecutionTaskJSON,
+    NotifyOutcomeJSON,
+    NotifyPlanJSON,
+    RoutingProfileJSON,
+)
 
 __all__ = [
     "AddReportsRequest",
@@ -486,20 +493,23 @@ class AuditEvent(msgspec.Struct, kw_only=True):
     created_at: str
 
 
-class CaseDetail(msgspec.Struct, kw_only=True):
+class CaseDetail(msgspec.Struct, kw_only=True, omit_defaults=True):
     """``CaseDetail``: the case and everything attached to it.
 
-    ``contact_observations``, ``execution_tasks`` and ``notify_outcomes`` are upstream keys
-    owned by the escalation routes; they are ``[]`` until those exist.
+    Contact routing (``docs/routing.md``): ``contact_observations``, ``execution_tasks`` and
+    ``notify_outcomes`` (``[]`` when empty); ``notify_plan`` and ``routing_profile`` are
+    omitted until the case has been routed.
     """
 
     case: Case
     linked_reports: list[CaseReportLink]
     clusters: list[SavedCluster]
     escalation_targets: list[EscalationTarget]
-    contact_observations: list[Any]
-    execution_tasks: list[Any]
-    notify_outcomes: list[Any]
+    contact_observations: list[ContactObservationJSON]
+    notify_plan: NotifyPlanJSON | None = None
+    routing_profile: RoutingProfileJSON | None = None
+    execution_tasks: list[ExecutionTaskJSON]
+    notify_outcomes: list[NotifyOutcomeJSON]
     escalation_actions: list[EscalationAction]
     email_deliveries: list[EmailDelivery]
     resolution_signals: list[ResolutionSignal]

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import msgspec
 
+from cleanapp_api.routing_schemas import (
+    ContactObservationJSON,
+    ExecutionTaskJSON,
+    NotifyOutcomeJSON,
+    NotifyPlanJSON,
+    RoutingProfileJSON,
+)
 from cleanapp_api.schemas import EmailDelivery, EscalationAction, EscalationTarget
 
 __all__ = [
@@ -74,14 +81,24 @@ class EscalationDraftResponse(msgspec.Struct, kw_only=True):
 
 
 class CaseEscalationsResponse(msgspec.Struct, kw_only=True):
-    """``GET /cases/{id}/escalations`` response (the routing keys of upstream are not implemented).
+    """``GET /cases/{id}/escalations`` response (upstream's keys, in its order).
 
-    ``targets`` are the visible targets (inferred contacts only when nothing better exists);
-    ``actions`` and ``deliveries`` are every stored row, oldest first.
+    ``targets`` are the visible targets (inferred contacts only when nothing better exists)
+    with their routing scores, wave (``notify_tier``) and eligibility; ``observations`` the
+    contact values the routing saw; ``notify_plan`` the active plan (items by wave and rank,
+    ``waves`` new) and ``routing_profile`` the case's profile, both ``null`` until the case is
+    routed; ``execution_tasks`` the tasks for people (pending first) and ``notify_outcomes``
+    what happened (newest first); ``actions`` and ``deliveries`` are every stored row, oldest
+    first.
     """
 
     case_id: str
     targets: list[EscalationTarget]
+    observations: list[ContactObservationJSON]
+    notify_plan: NotifyPlanJSON | None
+    routing_profile: RoutingProfileJSON | None
+    execution_tasks: list[ExecutionTaskJSON]
+    notify_outcomes: list[NotifyOutcomeJSON]
     actions: list[EscalationAction]
     deliveries: list[EmailDelivery]
     linked_count: int

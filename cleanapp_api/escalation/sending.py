@@ -88,6 +88,7 @@ from cleanapp_api.escalation.service import draft_for, load_case, select_targets
 from cleanapp_api.policy import AuthenticatedUser, can_edit_case, effective_actor
 from cleanapp_api.services.memo import build_memo
 from cleanapp_api.services.memo_pdf import memo_pdf
+from cleanapp_api.services.routing import record_delivery_outcomes, sync_case_after
 from cleanapp_api.settings import Settings
 from cleanapp_geo.targets import normalize_cc_emails
 
@@ -172,6 +173,8 @@ def _record_outcome(
     """Write recipients' outcomes, settle actions and the send; return the answer."""
     sends.update_deliveries(conn, send.id, planning.delivery_rows(todo, results))
     deliveries = sends.send_deliveries(conn, send.id)
+    # A delivered recipient is a success of its endpoint, a bounce a bounce (once each).
+    record_delivery_outcomes(conn, send.case_id, deliveries)
     plan: list[dict[str, Any]] = list(send.recipients_json)
     action_ids = [r["action_id"] for r in plan if r.get("action_id") is not None]
     actions = sends.settle_actions(conn, action_ids, deliveries)
@@ -290,6 +293,7 @@ def drive_send(
             event="case_escalation_recorded",
             refused=refused is not None,
         )
+    sync_case_after(engine, send.case_id)
     if refused and status == "failed":
         raise EmailServiceFailed(f"{MSG_SEND_FAILED}: {refused}")
     return SendOutcome(response, status_code=_status_code(status))
@@ -297,6 +301,7 @@ def drive_send(
 
 def _reconcile(engine: sa.Engine, settings: Settings, send_id: int) -> bool:
     """Settle one open send from the email service's ledger; True when it must be driven."""
+    settled = False
     with engine.begin() as conn:
         try:
             send = sends.lock_send(conn, send_id, nowait=True)
@@ -317,7 +322,11 @@ def _reconcile(engine: sa.Engine, settings: Settings, send_id: int) -> bool:
             _record_outcome(
                 conn, send, found, results, error=None, event="case_escalation_reconciled"
             )
-        return len(found) < len(todo)
+            settled = True
+        must_drive = len(found) < len(todo)
+    if settled:
+        sync_case_after(engine, send.case_id)
+    return must_drive
 
 
 def recover_sends(

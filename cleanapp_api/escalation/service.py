@@ -5,18 +5,19 @@ Target selection (fixes upstream, which emailed every target)
 A target is *visible* when it normalises (:func:`cleanapp_geo.targets.normalize_target`),
 is the first stored target of its key, and is not an ``inferred_contact`` shadowed by a
 better target (:func:`cleanapp_geo.targets.visible_targets`). It is *held* when its
-``send_eligibility`` or ``execution_mode`` is ``hold`` or its ``cooldown_until`` is in the
-future. An explicit selection (``target_ids``) must name existing targets of the case (400
-``unknown target ids: ...``) with a valid email (400 ``targets without a valid email
-address: ...``) and, unless ``force``, neither hidden nor held ones (400 ``targets hidden or
-held (pass "force": true to include them): 7 (hidden: ...), 9 (held: ...)``). Without
-``target_ids`` a draft previews the visible, email-capable targets that are not held; a
-send requires ``target_ids``.
+``cooldown_until`` is in the future (contact routing
+writes the endpoint memory's cooldown there: a bounce, a misroute, a recent answer). An
+explicit selection (``target_ids``) must name existing targets of the case (400 ``unknown
+target ids: ...``) with a valid email (400 ``targets without a valid email address: ...``)
+and, unless ``force``, neither hidden nor held ones (400 ``targets hidden or held (pass
+"force": true to include them): 7 (hidden: ...), 9 (held: ...)``). Without ``target_ids`` a
+draft previews the notify plan's selected email recipients (``docs/routing.md``), else the
+visible, email-capable targets that are not held; a send requires ``target_ids``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -55,6 +56,7 @@ __all__ = [
     "hidden_reasons",
     "hold_reason",
     "load_case",
+    "planned_recipients",
     "select_targets",
     "view_escalations",
 ]
@@ -117,16 +119,30 @@ def hidden_reasons(targets: Sequence[EscalationTarget]) -> dict[int, str]:
 
 
 def hold_reason(target: EscalationTarget, now: datetime) -> str | None:
-    """Why a target is held (``send_eligibility hold``, ``cooldown until ...``), or None."""
-    if target.send_eligibility == "hold":
-        return "send_eligibility is hold"
-    if target.execution_mode == "hold":
-        return "execution_mode is hold"
+    """Why a target is held (``in cooldown until ...``), or None.
+
+    The cooldown is the endpoint memory's (a bounce, a misroute, a recent acknowledgement;
+    written onto the target by contact routing) or one a client gave. A routing
+    ``send_eligibility`` (and ``execution_mode``) of ``hold`` for a weak fit is not a hold
+    here: a person who picks the target explicitly is the review it asks for.
+    """
     if target.cooldown_until:
         until = datetime.fromisoformat(target.cooldown_until)
         if until > now:
             return f"in cooldown until {target.cooldown_until}"
     return None
+
+
+def planned_recipients(detail: CaseDetail) -> set[int]:
+    """Return the target ids the case's notify plan selects as email recipients (to, cc)."""
+    plan = detail.notify_plan
+    if plan is None:
+        return set()
+    return {
+        i.target_id
+        for i in plan.items
+        if i.selected and i.recipient_role in ("to", "cc") and i.target_id is not None
+    }
 
 
 def _listed(ids: Sequence[int]) -> str:
@@ -140,6 +156,7 @@ def select_targets(
     force: bool,
     required: bool,
     now: datetime | None = None,
+    preferred: Collection[int] = (),
 ) -> list[EscalationTarget]:
     """Select the email targets of a draft or send (see the module docstring).
 
@@ -155,6 +172,9 @@ def select_targets(
         Whether ``target_ids`` must be given (sends).
     now : datetime, optional
         Reference time for cooldowns (default: now).
+    preferred : collection of int, optional
+        The notify plan's selected email recipients: the default selection when any of
+        them is selectable.
 
     Returns
     -------
@@ -173,11 +193,13 @@ def select_targets(
     if not ids:
         if required:
             raise InvalidRequest(MSG_TARGET_IDS_REQUIRED)
-        return [
+        default = [
             t
             for t in targets
             if t.id not in hidden and normalize_email(t.email) and hold_reason(t, now) is None
         ]
+        planned = [t for t in default if t.id in preferred]
+        return planned or default
     unknown = [i for i in ids if i not in by_id]
     if unknown:
         raise InvalidRequest(f"unknown target ids: {_listed(unknown)}")
@@ -276,8 +298,10 @@ def planning_caps(settings: Settings, request: DraftEscalationRequest) -> None:
     )
 
 
-def view_escalations(engine: sa.Engine, case_id: str) -> CaseEscalationsResponse:
-    """Return the visible targets, every action and delivery, and the linked-report count.
+def view_escalations(
+    engine: sa.Engine, case_id: str, *, refresh_targets: bool = False
+) -> CaseEscalationsResponse:
+    """Return the visible targets and the case's routing, every action and delivery.
 
     Parameters
     ----------
@@ -285,6 +309,8 @@ def view_escalations(engine: sa.Engine, case_id: str) -> CaseEscalationsResponse
         The store.
     case_id : str
         The case.
+    refresh_targets : bool, default False
+        Suggest targets again from the stored sources and re-route first.
 
     Returns
     -------
@@ -295,11 +321,16 @@ def view_escalations(engine: sa.Engine, case_id: str) -> CaseEscalationsResponse
     CaseServiceError
         404 ``case not found``.
     """
-    detail = load_case(engine, case_id)
+    detail = get_case(engine, case_id, refresh_targets=refresh_targets)
     hidden = hidden_reasons(detail.escalation_targets)
     return CaseEscalationsResponse(
         case_id=detail.case.case_id,
         targets=[t for t in detail.escalation_targets if t.id not in hidden],
+        observations=detail.contact_observations,
+        notify_plan=detail.notify_plan,
+        routing_profile=detail.routing_profile,
+        execution_tasks=detail.execution_tasks,
+        notify_outcomes=detail.notify_outcomes,
         actions=detail.escalation_actions,
         deliveries=detail.email_deliveries,
         linked_count=len(detail.linked_reports),
@@ -344,7 +375,11 @@ def draft_escalation(
     detail = load_case(engine, case_id)
     planning_caps(settings, request)
     selected = select_targets(
-        detail.escalation_targets, request.target_ids, force=bool(request.force), required=False
+        detail.escalation_targets,
+        request.target_ids,
+        force=bool(request.force),
+        required=False,
+        preferred=planned_recipients(detail),
     )
     cc = normalize_cc_emails(request.cc_emails, exclude=[t.email for t in selected])
     draft = draft_for(

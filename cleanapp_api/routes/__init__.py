@@ -15,6 +15,7 @@ from cleanapp_api.routes.clusters import ClustersController
 from cleanapp_api.routes.escalations import EscalationsController
 from cleanapp_api.routes.memo import MemoController
 from cleanapp_api.routes.reports import ReportsController
+from cleanapp_api.routes.routing import ExecutionTasksController, ReportContactStrategyController
 from cleanapp_api.routes.suggestions import SuggestionsController
 
 __all__ = ["CONTROLLERS"]
@@ -24,6 +25,8 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     CasesController,
     ReportsController,
     EscalationsController,
+    ExecutionTasksController,
+    ReportContactStrategyController,
     MemoController,
     SuggestionsController,
 ]

@@ -28,7 +28,7 @@ from cleanapp_api.schemas import (
     MergeCasesRequest,
     StatusRequest,
 )
-from cleanapp_api.services import case_list, cases, clusters
+from cleanapp_api.services import case_list, cases, clusters, routing
 
 __all__ = ["CasesController"]
 
@@ -195,9 +195,21 @@ class CasesController(Controller):
         security=BEARER_SECURITY,
         responses=error_responses(404, auth=True),
     )
-    async def detail(self, case_id: FromPath[str], db_engine: DbEngine) -> CaseDetail:
-        """Return a case with its reports, clusters, targets, actions, deliveries and audit."""
-        return await anyio.to_thread.run_sync(partial(cases.get_case, db_engine, case_id))
+    async def detail(
+        self,
+        case_id: FromPath[str],
+        db_engine: DbEngine,
+        refresh_targets: FromQuery[str | None] = None,
+    ) -> CaseDetail:
+        """Return a case with its reports, clusters, targets, routing, actions and audit.
+
+        `refresh_targets=true` suggests targets again from the stored sources (area, brand
+        and inferred contacts) and re-routes the case before answering.
+        """
+        refresh = routing.parse_flag(refresh_targets)
+        return await anyio.to_thread.run_sync(
+            partial(cases.get_case, db_engine, case_id, refresh_targets=refresh)
+        )
 
     @post(
         "/{case_id:str}/reports",

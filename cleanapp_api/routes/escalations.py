@@ -13,7 +13,7 @@ from typing import Annotated
 import anyio.to_thread
 from litestar import Controller, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
 from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
@@ -26,6 +26,7 @@ from cleanapp_api.escalation.schemas import (
     EscalationSendResponse,
     SendEscalationRequest,
 )
+from cleanapp_api.services.routing import parse_flag
 
 __all__ = ["EscalationsController"]
 
@@ -50,16 +51,27 @@ class EscalationsController(Controller):
 
     @get(
         "/",
-        summary="Targets, actions and deliveries",
+        summary="Targets, routing, actions and deliveries",
         guards=_GUARDS,
         security=BEARER_SECURITY,
         responses=error_responses(404, auth=True),
     )
     async def list_escalations(
-        self, case_id: FromPath[str], db_engine: DbEngine
+        self,
+        case_id: FromPath[str],
+        db_engine: DbEngine,
+        refresh_targets: FromQuery[str | None] = None,
     ) -> CaseEscalationsResponse:
-        """Return a case's visible targets, every action and delivery, and its report count."""
-        return await anyio.to_thread.run_sync(partial(service.view_escalations, db_engine, case_id))
+        """Return a case's visible targets, its routing, every action and delivery.
+
+        The routing: `observations`, `notify_plan` (waves of recipients), `routing_profile`,
+        `execution_tasks` and `notify_outcomes`. `refresh_targets=true` suggests targets
+        again from the stored sources and re-routes the case first.
+        """
+        refresh = parse_flag(refresh_targets)
+        return await anyio.to_thread.run_sync(
+            partial(service.view_escalations, db_engine, case_id, refresh_targets=refresh)
+        )
 
     @post(
         "/draft",

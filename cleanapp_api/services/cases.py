@@ -93,6 +93,7 @@ from cleanapp_api.services.clusters import (
     parse_geometry,
     parse_seqs,
 )
+from cleanapp_api.services.routing import refresh_case_targets, sync_case
 from cleanapp_api.services.targets import suggest_targets, target_rows
 from cleanapp_geo.cases import (
     StatusChangeError,
@@ -529,6 +530,7 @@ def create_or_attach(
                 "candidate_cases": [c.to_dict() for c in candidates],
             },
         )
+        sync_case(conn, case_id)
         detail = repo.case_detail(conn, case_id)
     assert detail is not None
     response = CaseUpsertResponse(
@@ -599,6 +601,7 @@ def add_reports(
             user.user_id,
             {"report_seqs": seqs, "link_reason": reason, "confidence": confidence},
         )
+        sync_case(conn, case_id)
         detail = repo.case_detail(conn, case_id)
     assert detail is not None
     return detail
@@ -695,6 +698,9 @@ def merge_cases(
             )
         repo.recompute_aggregates(conn, target)
         repo.insert_audit(conn, target, "case_merged", user.user_id, {"source_case_ids": sources})
+        # The target routes the moved targets; a source's plan and pending tasks are emptied.
+        for case_id in sorted([target, *sources]):
+            sync_case(conn, case_id)
         detail = repo.case_detail(conn, target)
     assert detail is not None
     return detail
@@ -703,8 +709,12 @@ def merge_cases(
 # =========================================================================== reads
 
 
-def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
-    """``GET /cases/{id}``: the case detail (404 ``case not found``); never writes.
+def get_case(engine: sa.Engine, case_id: str, *, refresh_targets: bool = False) -> CaseDetail:
+    """``GET /cases/{id}``: the case detail (404 ``case not found``).
+
+    It writes only when asked (``refresh_targets``: suggest targets again from the stored
+    sources and re-route, :func:`cleanapp_api.services.routing.refresh_case_targets`), or
+    once for a case with targets that was never routed (created before routing existed).
 
     Parameters
     ----------
@@ -712,13 +722,26 @@ def get_case(engine: sa.Engine, case_id: str) -> CaseDetail:
         The store.
     case_id : str
         The case.
+    refresh_targets : bool, default False
+        Refresh and re-route the targets first.
 
     Returns
     -------
     CaseDetail
     """
     case_id = check_case_id(case_id)
-    with engine.connect() as conn:
+    if not refresh_targets:
+        with engine.connect() as conn:
+            detail = repo.case_detail(conn, case_id)
+        if detail is None:
+            raise CaseNotFound()
+        if detail.routing_profile is not None or not detail.escalation_targets:
+            return detail
+    with engine.begin() as conn:
+        if refresh_targets:
+            refresh_case_targets(conn, case_id)
+        else:
+            sync_case(conn, case_id)
         detail = repo.case_detail(conn, case_id)
     if detail is None:
         raise CaseNotFound()

@@ -57,6 +57,7 @@ from cleanapp_api.matching_schemas import (
 )
 from cleanapp_api.policy import AuthenticatedUser, require_service
 from cleanapp_api.services.cases import status_payload
+from cleanapp_api.services.routing import sync_case
 from cleanapp_api.settings import Settings
 from cleanapp_geo.cases import StatusChangeError, check_status_change
 from cleanapp_geo.ingest import (
@@ -304,6 +305,7 @@ def match_reports(
     )
     decided: dict[int, MatchOutcome] = {}
     stale: set[str] = set()  # cases linked to whose aggregates are not recomputed yet
+    attached: set[str] = set()  # cases whose contact routing is synced after the batch
     for i in range(len(matcher)):
         item = matcher.decide(i)
         outcome = _apply(conn, item.report, item.decision)
@@ -311,6 +313,7 @@ def match_reports(
         if outcome.action != "attached" or outcome.case_id is None:
             continue
         case_id = outcome.case_id
+        attached.add(case_id)
         if matcher.needed_later(i, case_id):
             # A later report looks at this case: it sees it as one arriving later would
             # (aggregates recomputed, status, area and anchor as they are now).
@@ -323,6 +326,8 @@ def match_reports(
             matcher.attached(i, case_id)
     for case_id in sorted(stale):  # once per case, after all its links
         repo.recompute_aggregates(conn, case_id)
+    for case_id in sorted(attached):  # the routing reads the recomputed case
+        sync_case(conn, case_id)
     outcomes = []
     for seq in wanted:
         if seq in linked:

@@ -42,6 +42,7 @@ from cleanapp_api.matching_schemas import (
 from cleanapp_api.policy import AuthenticatedUser, require_case_editor
 from cleanapp_api.services.cases import check_case_id, status_payload
 from cleanapp_api.services.cursors import decode_cursor, encode_cursor
+from cleanapp_api.services.routing import sync_case
 from cleanapp_geo.cases import StatusChangeError, check_status_change
 
 __all__ = [
@@ -278,6 +279,7 @@ def _accept(
         overwrite=False,
     )
     repo.recompute_aggregates(conn, case.case_id)
+    sync_case(conn, case.case_id)
     suggestion_repo.supersede_suggestions(
         conn, seq, keep_case_id=case.case_id, user_id=user.user_id,
         note=f"report {seq} was attached to {case.case_id} (suggestion {suggestion.id})",

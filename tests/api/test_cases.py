@@ -27,6 +27,13 @@ from cleanapp_geo.targets import EscalationTarget, normalize_target
 
 pytestmark = pytest.mark.postgis
 
+#: Target fields contact routing computes (cleanapp_geo.routing), whatever a client sent.
+ROUTED_FIELDS = frozenset({
+    "site_match_score", "source_quality_score", "role_fit_score", "channel_quality_score",
+    "outcome_memory_score", "actionability_score", "notify_tier", "send_eligibility",
+    "execution_mode", "reason_selected",
+})  # fmt: skip
+
 CASES = "/api/v3/cases"
 FAR = (47.5, 8.7)  # ~20 km from ZURICH
 
@@ -200,7 +207,11 @@ def test_create_12_8_3(api: TestClient[Any], store: sa.Engine, alice: dict[str, 
     assert case["severity_score"] == 0.9 and case["criticality_score"] == 0.9
     assert case["urgency_score"] == 0.9  # max(max 0.9, avg 0.7 + 0)
     assert case["trend_score"] == pytest.approx(0.2)
-    assert case["confidence_score"] == 0.8 and case["exposure_score"] == 0.6
+    # Derived from the evidence (docs/routing.md), not upstream's constants 0.8 and 0.6:
+    # three reports of unknown reporters (1 - 0.5**3); a localized problem (0.25) at a
+    # school (+0.2), reported three times (+0.04 per report beyond the first).
+    assert case["confidence_score"] == pytest.approx(0.875)
+    assert case["exposure_score"] == pytest.approx(0.53)
     assert case["cluster_count"] == 1
     assert case["created_by_user_id"] == "alice"
     assert case["first_seen_at"] < case["last_seen_at"]
@@ -402,7 +413,10 @@ def test_targets_take_their_derived_fields_from_the_library(
         "site_ops",
     )
     for key, value in library.to_record().items():
-        assert stored[key] == value, key
+        if key not in ROUTED_FIELDS:
+            assert stored[key] == value, key
+    # The routing fields are contact routing's (docs/routing.md), not the defaults.
+    assert stored["actionability_score"] > 0 and stored["notify_tier"] == 1
 
 
 def test_escalation_targets_persist_every_field(
@@ -433,13 +447,15 @@ def test_escalation_targets_persist_every_field(
     # Every field is stored, normalised with the one target scheme (cleanapp_geo.targets).
     (expected,) = target_rows([target, duplicate])
     for key, value in expected.items():
-        if key != "cooldown_until":
+        if key != "cooldown_until" and key not in ROUTED_FIELDS:
             assert stored[key] == value, key
     normalised = {"phone": "+41440000000", "website": "https://school.example/",
                   "social_handle": "school", "organization_key": "zurich school"}  # fmt: skip
     for key, value in target.items():
-        if key not in ("id", "case_id", "cooldown_until"):
+        if key not in ("id", "case_id", "cooldown_until") and key not in ROUTED_FIELDS:
             assert stored[key] == normalised.get(key, value), key
+    # A client's scores, wave and eligibility never feed routing: the library routes anew.
+    assert stored["site_match_score"] != 0.8 and stored["notify_tier"] == 1
     assert json.loads(body["audit_events"][0]["payload_json"])["target_count"] == 1
     bad = dict(target, channel="fax")
     _error(api.post(CASES, json=create_body([1], escalation_targets=[bad]), headers=alice), 400,

@@ -324,9 +324,19 @@ def test_send_one_message_per_recipient_and_persisted_truth(
     assert deliveries["test@example.com"]["delivery_status"] == "invalid_email"
     assert deliveries["test@example.com"]["error_message"] == "invalid recipient email"
     view = api.get(url(case_id), headers=BOB).json()  # any signed-in user may read
-    assert list(view) == ["case_id", "targets", "actions", "deliveries", "linked_count"]
+    assert list(view) == [
+        "case_id", "targets", "observations", "notify_plan", "routing_profile",
+        "execution_tasks", "notify_outcomes", "actions", "deliveries", "linked_count",
+    ]  # fmt: skip
     assert view["actions"] == sent["actions"] and view["deliveries"] == sent["deliveries"]
     assert view["linked_count"] == 1
+    # Each settled delivery is an outcome of its endpoint (docs/routing.md): delivered ones
+    # a success, the invalid address a bounce.
+    outcomes = {o["endpoint_key"]: o for o in view["notify_outcomes"]}
+    assert outcomes["email:schulverwaltung@adliswil.ch"]["outcome_type"] == "sent"
+    assert outcomes["email:mayor@adliswil.ch"]["outcome_type"] == "sent"
+    assert outcomes["email:test@example.com"]["outcome_type"] == "bounced"
+    assert {o["source_type"] for o in outcomes.values()} == {"case_email_delivery"}
     assert {r["status"] for r in rows(clean_db, t.case_escalation_actions, case_id)} == {
         "sent",
         "invalid_email",

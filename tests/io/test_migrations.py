@@ -333,3 +333,24 @@ def test_a_case_has_at_most_one_active_notify_plan(engine: sa.Engine) -> None:
         with pytest.raises(sa.exc.IntegrityError):
             conn.execute(insert, {"c": case_id, "v": 3, "s": "active"})
         tx.rollback()
+
+
+def test_authority_rules_lookup_puts_the_jurisdiction_first(engine: sa.Engine) -> None:
+    from cleanapp_api.db.repositories.routing import authority_rules
+
+    with engine.connect() as conn:
+        rows = authority_rules(
+            conn,
+            defect_class="physical_structural",
+            asset_class="school",
+            jurisdiction_key="country:ch/state:zuerich/city:zuerich",
+        )
+        anywhere = authority_rules(conn, defect_class="physical_structural", asset_class="school")
+    assert [(r["jurisdiction_key"], r["role_type"], r["priority"]) for r in rows] == [
+        ("country:ch", "building_authority", 8),
+        ("country:ch", "facility_manager", 9),
+        ("country:ch", "fire_authority", 14),
+        ("*", "building_authority", 10),
+        ("*", "public_safety", 20),
+    ]
+    assert {r["jurisdiction_key"] for r in anywhere} == {"*"}

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cleanapp_api.db import tables as t
+from cleanapp_api.db.repositories import routing
 from cleanapp_api.mappers import (
     action_from_row,
     audit_from_row,
@@ -17,9 +18,14 @@ from cleanapp_api.mappers import (
     cluster_from_row,
     delivery_from_row,
     link_from_row,
+    observation_json,
+    outcome_json,
+    plan_json,
+    profile_json,
     report_case_from_row,
     signal_from_row,
     target_from_row,
+    task_json,
 )
 from cleanapp_api.schemas import (
     AuditEvent,
@@ -36,6 +42,7 @@ from cleanapp_api.schemas import (
 __all__ = [
     "case_detail",
     "cases_for_report",
+    "routing_fields",
 ]
 
 # =========================================================================== case reads
@@ -130,6 +137,25 @@ def _audit(conn: sa.Connection, case_id: str) -> list[AuditEvent]:
     return [audit_from_row(row) for row in _case_rows(conn, t.case_audit_events, case_id)]
 
 
+def routing_fields(conn: sa.Connection, case_id: str) -> dict[str, Any]:
+    """Return a case's stored contact routing as detail keys (plan, profile may be None)."""
+    plan = routing.active_plan(conn, case_id)
+    profile = routing.profile_row(conn, "case", case_id)
+    return {
+        "contact_observations": [
+            observation_json(row) for row in routing.observation_rows(conn, case_id)
+        ],
+        "notify_plan": (
+            plan_json(plan, routing.plan_items(conn, int(plan["id"]))) if plan is not None else None
+        ),
+        "routing_profile": profile_json(profile) if profile is not None else None,
+        "execution_tasks": [task_json(row) for row in routing.task_rows(conn, "case", case_id)],
+        "notify_outcomes": [
+            outcome_json(row) for row in routing.outcome_rows(conn, "case", case_id)
+        ],
+    }
+
+
 def case_detail(conn: sa.Connection, case_id: str) -> CaseDetail | None:
     """Load a case with everything attached to it (``CaseDetail``), or None.
 
@@ -157,9 +183,7 @@ def case_detail(conn: sa.Connection, case_id: str) -> CaseDetail | None:
         linked_reports=_linked_reports(conn, case_id),
         clusters=_clusters(conn, case_id),
         escalation_targets=_targets(conn, case_id),
-        contact_observations=[],
-        execution_tasks=[],
-        notify_outcomes=[],
+        **routing_fields(conn, case_id),
         escalation_actions=_actions(conn, case_id),
         email_deliveries=_deliveries(conn, case_id),
         resolution_signals=_signals(conn, case_id),
