@@ -13,6 +13,8 @@ be added without touching the existing ones::
     cleanapp-api reports load PATH [--format geojson|csv|parquet] [--skip-invalid]
                                    [--rejects PATH] [--no-match] [--match-batch-size N]
                                    [--database-url URL]
+    cleanapp-api cases rematch [--since TS] [--scope GEOJSON] [--batch-size N]
+                               [--database-url URL]
     cleanapp-api demo-token [--user-id demo-user] [--role admin] [--base-url URL]
     cleanapp-api analyze --input reports.parquet --output hypotheses.parquet
                          [--scheduler ADDRESS]   (on Dask: cleanapp_api.batch)
@@ -136,7 +138,7 @@ class _Progress:
             return
         from tqdm import tqdm
 
-        if phase in ("staging", "matching"):
+        if phase in ("staging", "matching", "rematch"):
             if self.bar is not None and self.bar.desc != phase:
                 self.close()
             if self.bar is None:
@@ -285,6 +287,99 @@ def _register_reports(subparsers: Any) -> None:
     load.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     _add_database_url(load)
     load.set_defaults(handler=_reports_load)
+
+
+# ------------------------------------------------------------------------------- cases
+
+
+def _scope_argument(text: str | None) -> Any:
+    import json
+    from pathlib import Path
+
+    if text is None:
+        return None
+    raw = text.strip()
+    if not raw.startswith("{"):
+        try:
+            raw = Path(raw).read_text()
+        except OSError as exc:
+            raise CliError(f"--scope: cannot read {text}: {exc.strerror}") from exc
+    try:
+        scope = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--scope is not JSON: {exc}") from exc
+    if not isinstance(scope, dict):
+        raise CliError("--scope must be a GeoJSON object (Polygon, MultiPolygon or Feature)")
+    return scope
+
+
+def _since_argument(text: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(
+            f"--since must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z; got {text!r}"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _cases_rematch(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+    from cleanapp_api.domain_errors import InvalidRequest
+    from cleanapp_api.services.rematch import rematch
+
+    options = _match_options(args)
+    scope = _scope_argument(args.scope)
+    since = _since_argument(args.since)
+    engine = db.create_engine(_database_url(args))
+    progress = _Progress(enabled=not args.no_progress)
+    try:
+        summary = rematch(
+            engine, options, since=since, scope=scope, batch_size=args.batch_size,
+            progress=progress,
+        )  # fmt: skip
+    except InvalidRequest as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        progress.close()
+        engine.dispose()
+    state = "resumed an interrupted run" if summary.resumed else "examined"
+    print(
+        f"{state}: {summary.examined} unlinked reports; {summary.attached} attached to cases, "
+        f"{summary.suggested} suggested for cases, {summary.groups} new-case suggestions "
+        f"(run {summary.run_key[:12]})"
+    )
+    return 0
+
+
+def _register_cases(subparsers: Any) -> None:
+    parser = subparsers.add_parser("cases", help="case maintenance")
+    commands = parser.add_subparsers(dest="cases_command", required=True, metavar="COMMAND")
+    rematch = commands.add_parser(
+        "rematch",
+        help="re-examine recent unlinked reports against open cases and each other",
+        description=(
+            "Look again at the visible reports no case took, oldest first: against the open "
+            "cases near them (the decisions of POST /reports; a report attached meanwhile is "
+            "evidence) and against each other (groups of them become new-case suggestions). "
+            "Resumable: an interrupted run with the same --since and --scope continues after "
+            "its last batch; idempotent: nothing is linked or suggested twice."
+        ),
+    )
+    rematch.add_argument("--since", metavar="TS", help="only reports made since (ISO 8601)")
+    rematch.add_argument(
+        "--scope", metavar="GEOJSON", help="only reports inside (a GeoJSON file or literal)"
+    )
+    rematch.add_argument(
+        "--batch-size", type=int, default=200, help="reports per transaction (default 200)"
+    )
+    rematch.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    _add_database_url(rematch)
+    rematch.set_defaults(handler=_cases_rematch)
 
 
 # ------------------------------------------------------------------------------- serve
@@ -439,6 +534,7 @@ def _register_email_service(subparsers: Any) -> None:
 SUBCOMMANDS: dict[str, Registration] = {
     "db": _register_db,
     "reports": _register_reports,
+    "cases": _register_cases,
     "serve": _register_serve,
     "demo": _register_demo,
     "demo-token": _register_demo_token,

@@ -9,6 +9,11 @@ the next (``POST /reports``, ``cleanapp-api reports load``, ``cases rematch``): 
 what was linked and how the case looks now, so the later reports see what they would see
 arriving one after the other.
 
+:func:`unlinked_groups` asks the other question of a re-match: are reports that no case
+took one incident among themselves? It groups them with :func:`cleanapp_geo.analyze`
+(connected components of the model's edges, so one new report can bridge two earlier
+ones that are no edge of each other).
+
 Examples
 --------
 >>> import pandas as pd
@@ -30,12 +35,14 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from cleanapp_geo.analysis import analyze
 from cleanapp_geo.arrays import PairArrays
 from cleanapp_geo.ingest import (
     MAX_SUGGESTIONS,
@@ -50,9 +57,10 @@ from cleanapp_geo.ingest import (
 )
 from cleanapp_geo.matching import REOPEN_WINDOW_S, reference_time
 from cleanapp_geo.model import DEFAULT_MODEL, SimilarityModel
+from cleanapp_geo.reports import reports_from_records
 from cleanapp_geo.similarity import reasons_from_bits, score_pairs
 
-__all__ = ["BatchDecision", "BatchMatcher", "match_batch"]
+__all__ = ["BatchDecision", "BatchMatcher", "ReportGroup", "match_batch", "unlinked_groups"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,3 +302,89 @@ def match_batch(
             matcher.attached(i, item.decision.case_id)
         out.append(item)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReportGroup:
+    """Reports without a case that are one incident (:func:`unlinked_groups`).
+
+    Attributes
+    ----------
+    report_seqs : tuple of int
+        Sorted.
+    confidence : float
+        The hypothesis' confidence.
+    title : str
+        Its title.
+    rationale : tuple of str
+        Why its reports belong together.
+    """
+
+    report_seqs: tuple[int, ...]
+    confidence: float
+    title: str
+    rationale: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """SHA-256 hex of the sorted seqs: one suggestion per group of reports."""
+        text = ",".join(str(s) for s in self.report_seqs)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def unlinked_groups(
+    reports: Sequence[ReportFacts],
+    *,
+    focus: Sequence[int] | None = None,
+    model: SimilarityModel = DEFAULT_MODEL,
+    min_reports: int = 2,
+) -> list[ReportGroup]:
+    """Group reports that no case took into incidents; those holding a ``focus`` report.
+
+    Parameters
+    ----------
+    reports : sequence of ReportFacts
+        The unlinked reports of a neighbourhood (give every report within the model's
+        radius gate of the focus reports: a group is only as complete as its input).
+    focus : sequence of int, optional
+        Keep the groups holding at least one of these seqs (default: all groups).
+    model : SimilarityModel, default DEFAULT_MODEL
+        The grouping model.
+    min_reports : int, default 2
+        Smallest group kept.
+
+    Returns
+    -------
+    list of ReportGroup
+        In :func:`cleanapp_geo.analyze`'s order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> def bin_report(seq, north_m):
+    ...     return ReportFacts(seq=seq, longitude=8.5417, latitude=47.3769 + north_m / 111_195,
+    ...         ts=pd.Timestamp("2026-03-10T08:00:00Z") + pd.Timedelta(hours=seq),
+    ...         severity_level=0.6, title="Overflowing trash bin at the tram stop")
+    >>> [g.report_seqs for g in unlinked_groups([bin_report(1, 0), bin_report(2, 20)])]
+    [(1, 2)]
+    """
+    if len(reports) < min_reports:
+        return []
+    frame = reports_from_records(
+        [
+            {
+                "seq": r.seq, "ts": r.ts, "latitude": r.latitude, "longitude": r.longitude,
+                "severity_level": r.severity_level, "classification": r.classification or None,
+                "brand_display_name": r.brand_display_name, "title": r.title,
+                "summary": r.summary, "description": r.description,
+            }
+            for r in reports
+        ]
+    )  # fmt: skip
+    wanted = None if focus is None else {int(s) for s in focus}
+    groups = []
+    for h in analyze(frame, model=model).iter_hypotheses(min_reports=min_reports):
+        seqs = tuple(sorted(int(s) for s in h.report_seqs))
+        if wanted is None or wanted.intersection(seqs):
+            groups.append(ReportGroup(seqs, float(h.confidence), h.title, tuple(h.rationale)))
+    return groups

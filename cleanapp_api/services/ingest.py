@@ -80,6 +80,7 @@ __all__ = [
     "match_reports",
     "match_stored_reports",
     "parse_ingest",
+    "report_facts",
 ]
 
 SYSTEM_ACTOR: Final = "system:auto-match"
@@ -220,7 +221,8 @@ def parse_ingest(body: IngestReportRequest) -> tuple[dict[str, Any], list[dict[s
 # =========================================================================== matching
 
 
-def _facts(row: Any) -> ReportFacts:
+def report_facts(row: Any) -> ReportFacts:
+    """Return the library's facts of a row of ``report_fact_rows`` (or of its columns)."""
     severity = row.severity_level
     return ReportFacts(
         seq=int(row.seq),
@@ -294,9 +296,9 @@ def match_reports(
     case_ids = sorted({c.case_id for cases in near.values() for c in cases})
     evidence: dict[str, list[ReportFacts]] = {}
     for row in ingest_repo.case_evidence(conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M):
-        evidence.setdefault(row.case_id, []).append(_facts(row))
+        evidence.setdefault(row.case_id, []).append(report_facts(row))
     matcher = BatchMatcher(
-        [_facts(rows[s]) for s in todo],
+        [report_facts(rows[s]) for s in todo],
         [near.get(s, []) for s in todo],
         evidence,
         now=pd.Timestamp(now),
@@ -393,8 +395,10 @@ def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) 
             "match": details,
         },
     )
+    # Every open suggestion of the report is moot now, its own case's too (a re-match
+    # can attach a report that an earlier pass suggested for the same case).
     suggestion_repo.supersede_suggestions(
-        conn, seq, keep_case_id=match.case_id, user_id=SYSTEM_ACTOR,
+        conn, seq, keep_case_id="", user_id=SYSTEM_ACTOR,
         note=f"report {seq} was attached to {match.case_id}",
     )  # fmt: skip
     return MatchOutcome(seq, "attached", match.case_id, reopened=reopened)

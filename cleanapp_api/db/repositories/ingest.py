@@ -22,12 +22,17 @@ from cleanapp_api.domain_errors import Conflict
 
 __all__ = [
     "StoredReportConflict",
+    "box_margin",
     "case_evidence",
     "case_records",
+    "expand_box",
+    "fact_columns",
     "nearby_case_records",
+    "preferred_join",
     "report_bounds",
     "report_fact_rows",
     "store_report",
+    "visible_report",
 ]
 
 _CASE_LIMIT = 50
@@ -105,6 +110,34 @@ def store_report(
     return inserted is not None
 
 
+def visible_report() -> sa.ColumnElement[bool]:
+    """Whether a ``reports`` row may be matched: active, public, no private owner, valid."""
+    r, a = t.reports, t.report_analysis
+    any_analysis = sa.alias(a, "any_analysis")
+    valid = sa.exists().where(any_analysis.c.seq == r.c.seq, any_analysis.c.is_valid)
+    return sa.and_(
+        r.c.status == "active",
+        r.c.visibility == "public",
+        sa.or_(r.c.owner.is_(None), r.c.owner == "", r.c.owner_is_public),
+        valid,
+    )
+
+
+def fact_columns() -> list[sa.ColumnElement[Any]]:
+    """Return the columns of :func:`report_fact_rows` but ``visible``."""
+    r, a = t.reports, t.report_analysis
+    return [
+        r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
+        a.c.brand_display_name, a.c.title, a.c.summary, a.c.description,
+    ]  # fmt: skip
+
+
+def preferred_join() -> sa.FromClause:
+    """Return ``reports`` left-joined to their preferred analysis."""
+    r, a = t.reports, t.report_analysis
+    return r.outerjoin(a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language))
+
+
 def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMapping]:
     """Return reports with their preferred analysis' values and their visibility.
 
@@ -113,14 +146,7 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
     owner, with a valid analysis); the analysis columns are NULL without an analysis.
     """
     r, a = t.reports, t.report_analysis
-    any_analysis = sa.alias(a, "any_analysis")
-    valid = sa.exists().where(any_analysis.c.seq == r.c.seq, any_analysis.c.is_valid)
-    visible = sa.and_(
-        r.c.status == "active",
-        r.c.visibility == "public",
-        sa.or_(r.c.owner.is_(None), r.c.owner == "", r.c.owner_is_public),
-        valid,
-    )
+    visible = visible_report()
     stmt = (
         sa.select(
             r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
@@ -151,7 +177,8 @@ def report_bounds(
     return float(row[0]), float(row[1]), float(row[2]), float(row[3])
 
 
-def _expand(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.ColumnElement[Any]:
+def expand_box(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.ColumnElement[Any]:
+    """Return ``geom``'s box grown by ``margin`` (degrees of longitude, latitude)."""
     return sa.func.ST_Expand(
         geom,
         sa.bindparam("dlon", margin[0], sa.Double),
@@ -159,7 +186,7 @@ def _expand(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.Colu
     )
 
 
-def _margin(conn: sa.Connection, seqs: Sequence[int], radius_m: float) -> tuple[float, float]:
+def box_margin(conn: sa.Connection, seqs: Sequence[int], radius_m: float) -> tuple[float, float]:
     """Degrees that cover ``radius_m`` metres around every report of ``seqs`` (a box test)."""
     r = t.reports
     top = conn.execute(
@@ -193,10 +220,10 @@ def nearby_case_records(
     if not seqs:
         return []
     c, r = t.cases, t.reports
-    margin = _margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m)
     point = sa.func.geography(r.c.geom)
     radius = sa.bindparam("radius_m", radius_m, sa.Double)
-    box = _expand(r.c.geom, margin)
+    box = expand_box(r.c.geom, margin)
     near = sa.or_(
         *(
             sa.and_(
@@ -276,12 +303,12 @@ def case_evidence(
         return []
     cr, r, a = t.case_reports, t.reports, t.report_analysis
     new = sa.alias(r, "new")
-    margin = _margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m)
     close = (
         sa.select(sa.literal(1))
         .where(
             new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
-            new.c.geom.op("&&")(_expand(r.c.geom, margin)),
+            new.c.geom.op("&&")(expand_box(r.c.geom, margin)),
             sa.func.ST_DWithin(
                 sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
                 sa.bindparam("ev_radius", radius_m, sa.Double),
