@@ -8,7 +8,9 @@ Examples::
     python -m benchmarks calibrate --out cleanapp_geo/datasets/match_calibration.json
     python -m benchmarks realdata --json benchmarks/results/realdata.json
     python -m benchmarks realdata --model tuned=tuned.json --data benchmarks/data/real311
+    python -m benchmarks discovery --json benchmarks/results/discovery.json
     python -m benchmarks scale --single 1m --sizes 10m,30m --json benchmarks/results/scale.json
+    python -m benchmarks ingest --reports 1m --cases 10000 --json benchmarks/results/ingest.json
 """
 
 from __future__ import annotations
@@ -179,6 +181,18 @@ def _model_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _discovery(args: argparse.Namespace) -> int:
+    from .discovery import format_table, run_discovery_bench
+
+    document = run_discovery_bench()
+    table = format_table(document)
+    print(table)
+    if args.json:
+        dump(document, Path(args.json))
+        Path(args.json).with_suffix(".md").write_text(table + "\n")
+    return 0
+
+
 def _scale(args: argparse.Namespace) -> int:
     from .scale import format_table, run_scale
     from .suite import parse_size
@@ -198,6 +212,14 @@ def _scale(args: argparse.Namespace) -> int:
         Path(args.json).with_suffix(".md").write_text(table + "\n")
         print(f"\nwrote {args.json} and {Path(args.json).with_suffix('.md')}", file=sys.stderr)
     return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from .ingest import main as run_ingest
+    from .suite import parse_size
+
+    args.reports = parse_size(args.reports)
+    return run_ingest(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     front.add_argument("--data", default=str(Path(__file__).parent / "data" / "real311"))
     front.add_argument("--json")
     front.set_defaults(func=_frontier)
+
+    disc = sub.add_parser(
+        "discovery", help="contact extraction speed and a discovery run under latency"
+    )
+    disc.add_argument("--json", help="write the JSON document here (and a .md table beside it)")
+    disc.set_defaults(func=_discovery)
 
     cost = sub.add_parser(
         "model-cost", help="time DEFAULT_MODEL against the previous one in one process"
@@ -294,6 +322,24 @@ def main(argv: list[str] | None = None) -> int:
     scale.add_argument("--memory-limit", default="6GiB", help="per worker (Dask spills above)")
     scale.add_argument("--json", help="write the JSON document here (and a .md table beside it)")
     scale.set_defaults(func=_scale)
+
+    ingest = sub.add_parser(
+        "ingest", help="POST /reports under open-loop load, file loads, nearby, match quality"
+    )
+    ingest.add_argument("--reports", default="1m", help="reports of the city (default 1m)")
+    ingest.add_argument("--cases", type=int, default=10_000, help="open cases (default 10000)")
+    ingest.add_argument("--rate", type=float, default=200.0, help="offered ingests per second")
+    ingest.add_argument("--seconds", type=float, default=30.0, help="length of the ingest load")
+    ingest.add_argument(
+        "--file-reports", type=int, default=20_000, help="arriving reports loaded as a file"
+    )
+    ingest.add_argument("--nearby-requests", type=int, default=1_000)
+    ingest.add_argument("--workers", type=int, default=2, help="service worker processes")
+    ingest.add_argument("--seed", type=int, default=1)
+    ingest.add_argument("--database-url")
+    ingest.add_argument("--json", help="the JSON document (a .md table beside it)")
+    ingest.add_argument("--keep", action="store_true", help="keep the private schema")
+    ingest.set_defaults(func=_ingest)
 
     args = parser.parse_args(argv)
     from .suite import DBSCAN_EPS_M, DBSCAN_MIN_SAMPLES

@@ -11,7 +11,10 @@ be added without touching the existing ones::
     cleanapp-api serve [--host H] [--port P] [--workers N]
     cleanapp-api escalations recover [--older-than-s S]
     cleanapp-api reports load PATH [--format geojson|csv|parquet] [--skip-invalid]
-                                   [--rejects PATH] [--database-url URL]
+                                   [--rejects PATH] [--no-match] [--match-batch-size N]
+                                   [--database-url URL]
+    cleanapp-api cases rematch [--since TS] [--scope GEOJSON] [--batch-size N]
+                               [--database-url URL]
     cleanapp-api demo-token [--user-id demo-user] [--role admin] [--base-url URL]
     cleanapp-api analyze --input reports.parquet --output hypotheses.parquet
                          [--scheduler ADDRESS]   (on Dask: cleanapp_api.batch)
@@ -135,9 +138,12 @@ class _Progress:
             return
         from tqdm import tqdm
 
-        if phase == "staging":
+        if phase in ("staging", "matching", "rematch"):
+            if self.bar is not None and self.bar.desc != phase:
+                self.close()
             if self.bar is None:
-                self.bar = tqdm(total=total, unit="row", desc="staging", file=sys.stderr)
+                unit = "row" if phase == "staging" else "report"
+                self.bar = tqdm(total=total, unit=unit, desc=phase, file=sys.stderr)
             self.bar.update(done - self.bar.n)
             return
         self.close()
@@ -163,12 +169,28 @@ def _print_rejects(rejects: Any, out: TextIO) -> None:
         )
 
 
+def _match_options(args: argparse.Namespace) -> Any:
+    from cleanapp_api.services.ingest import MatchOptions
+    from cleanapp_api.settings import SettingsError, matching_from_env
+
+    try:
+        window_s, auto_reopen = matching_from_env()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from exc
+    return MatchOptions(reopen_window_s=window_s, auto_reopen=auto_reopen)
+
+
 def _reports_load(args: argparse.Namespace) -> int:
     from cleanapp_api import db
     from cleanapp_api.db.importer import import_report_file
+    from cleanapp_api.services.ingest import MatchSummary, match_stored_reports
 
+    if args.match_batch_size < 1:
+        raise CliError(f"--match-batch-size must be at least 1, got {args.match_batch_size}")
+    options = None if args.no_match else _match_options(args)
     engine = db.create_engine(_database_url(args))
     progress = _Progress(enabled=not args.no_progress)
+    matched = MatchSummary()
     try:
         result = import_report_file(
             engine,
@@ -179,6 +201,11 @@ def _reports_load(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             progress=progress,
         )
+        if result.written and options is not None:
+            matched = match_stored_reports(
+                engine, result.seqs.tolist(), options,
+                batch_size=args.match_batch_size, progress=progress,
+            )  # fmt: skip
     finally:
         progress.close()
         engine.dispose()
@@ -197,6 +224,12 @@ def _reports_load(args: argparse.Namespace) -> int:
         f"{result.inserted_reports} new reports and {result.inserted_analyses} new analyses "
         f"({skipped} reports were already stored)"
     )
+    if options is not None:
+        print(
+            f"matched {matched.examined} reports: {matched.attached} attached to cases"
+            + (f" ({matched.reopened} reopened)" if matched.reopened else "")
+            + f", {matched.suggested} with suggestions"
+        )
     if not result.rejects.empty:
         print(
             f"skipped {len(result.rejects)} invalid rows; rejects written to {result.rejects_path}",
@@ -210,11 +243,15 @@ def _register_reports(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="reports_command", required=True, metavar="COMMAND")
     load = commands.add_parser(
         "load",
-        help="bulk-import a GeoJSON, CSV or GeoParquet file (idempotent on seq)",
+        help="bulk-import a GeoJSON, CSV or GeoParquet file and match it (idempotent on seq)",
         description=(
             "Validate every row and import the reports. By default nothing is written when "
             "any row is invalid; the invalid rows are listed with their row numbers "
-            "(1-based record positions; for CSV, row 1 is the first line after the header)."
+            "(1-based record positions; for CSV, row 1 is the first line after the header). "
+            "The stored reports are then matched to the open cases near them in arrival "
+            "order, with the decisions of POST /reports (attach, suggest, reopen; "
+            "REOPEN_WINDOW_DAYS and AUTO_REOPEN from the environment), one transaction per "
+            "batch; --no-match only stores."
         ),
     )
     load.add_argument("path", help="the file to import")
@@ -236,9 +273,113 @@ def _register_reports(subparsers: Any) -> None:
     load.add_argument(
         "--chunk-size", type=int, default=50_000, help="rows per COPY chunk (default: 50000)"
     )
+    load.add_argument(
+        "--no-match",
+        action="store_true",
+        help="only store: do not match the reports to open cases",
+    )
+    load.add_argument(
+        "--match-batch-size",
+        type=int,
+        default=500,
+        help="reports matched per transaction (default: 500)",
+    )
     load.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     _add_database_url(load)
     load.set_defaults(handler=_reports_load)
+
+
+# ------------------------------------------------------------------------------- cases
+
+
+def _scope_argument(text: str | None) -> Any:
+    import json
+    from pathlib import Path
+
+    if text is None:
+        return None
+    raw = text.strip()
+    if not raw.startswith("{"):
+        try:
+            raw = Path(raw).read_text()
+        except OSError as exc:
+            raise CliError(f"--scope: cannot read {text}: {exc.strerror}") from exc
+    try:
+        scope = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--scope is not JSON: {exc}") from exc
+    if not isinstance(scope, dict):
+        raise CliError("--scope must be a GeoJSON object (Polygon, MultiPolygon or Feature)")
+    return scope
+
+
+def _since_argument(text: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(
+            f"--since must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z; got {text!r}"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _cases_rematch(args: argparse.Namespace) -> int:
+    from cleanapp_api import db
+    from cleanapp_api.domain_errors import InvalidRequest
+    from cleanapp_api.services.rematch import rematch
+
+    options = _match_options(args)
+    scope = _scope_argument(args.scope)
+    since = _since_argument(args.since)
+    engine = db.create_engine(_database_url(args))
+    progress = _Progress(enabled=not args.no_progress)
+    try:
+        summary = rematch(
+            engine, options, since=since, scope=scope, batch_size=args.batch_size,
+            progress=progress,
+        )  # fmt: skip
+    except InvalidRequest as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        progress.close()
+        engine.dispose()
+    state = "resumed an interrupted run" if summary.resumed else "examined"
+    print(
+        f"{state}: {summary.examined} unlinked reports; {summary.attached} attached to cases, "
+        f"{summary.suggested} suggested for cases, {summary.groups} new-case suggestions "
+        f"(run {summary.run_key[:12]})"
+    )
+    return 0
+
+
+def _register_cases(subparsers: Any) -> None:
+    parser = subparsers.add_parser("cases", help="case maintenance")
+    commands = parser.add_subparsers(dest="cases_command", required=True, metavar="COMMAND")
+    rematch = commands.add_parser(
+        "rematch",
+        help="re-examine recent unlinked reports against open cases and each other",
+        description=(
+            "Look again at the visible reports no case took, oldest first: against the open "
+            "cases near them (the decisions of POST /reports; a report attached meanwhile is "
+            "evidence) and against each other (groups of them become new-case suggestions). "
+            "Resumable: an interrupted run with the same --since and --scope continues after "
+            "its last batch; idempotent: nothing is linked or suggested twice."
+        ),
+    )
+    rematch.add_argument("--since", metavar="TS", help="only reports made since (ISO 8601)")
+    rematch.add_argument(
+        "--scope", metavar="GEOJSON", help="only reports inside (a GeoJSON file or literal)"
+    )
+    rematch.add_argument(
+        "--batch-size", type=int, default=200, help="reports per transaction (default 200)"
+    )
+    rematch.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    _add_database_url(rematch)
+    rematch.set_defaults(handler=_cases_rematch)
 
 
 # ------------------------------------------------------------------------------- serve
@@ -393,6 +534,7 @@ def _register_email_service(subparsers: Any) -> None:
 SUBCOMMANDS: dict[str, Registration] = {
     "db": _register_db,
     "reports": _register_reports,
+    "cases": _register_cases,
     "serve": _register_serve,
     "demo": _register_demo,
     "demo-token": _register_demo_token,

@@ -2,7 +2,8 @@
 
 ``python -m cleanapp_api.demo_workspace`` (the last step of ``make demo``) migrates the
 database, stores a generated city of reports around Zurich (:func:`cleanapp_geo.make_reports`,
-hard mode: planted incidents among background reports) plus the Adliswil school of
+hard mode: planted incidents among background reports; seqs from :data:`CITY_SEQ_BASE`, away
+from the seqs the report pipeline sends to ``POST /reports``) plus the Adliswil school of
 :mod:`cleanapp_api.demo_escalation` with its area and brand contacts, opens a few cases
 from the city's top hypotheses through the service's own routes, and prints the
 workspace URL with a fresh sign-in token (``make serve`` runs the service it points at).
@@ -28,9 +29,20 @@ from cleanapp_api.db import tables as t
 from cleanapp_api.demo_escalation import SCHOOL, seed_school
 from cleanapp_api.settings import Settings
 
-__all__ = ["CITY_CENTRE", "DEMO_USER", "open_demo_cases", "run_demo_workspace", "seed_demo_city"]
+__all__ = [
+    "CITY_CENTRE",
+    "CITY_SEQ_BASE",
+    "DEMO_USER",
+    "open_demo_cases",
+    "run_demo_workspace",
+    "seed_demo_city",
+]
 
 CITY_CENTRE: Final = (47.3769, 8.5417)  # lat, lon: where make_reports puts its city
+# The city's seqs start here (the school's at 990,000,000): reports ingested later through
+# POST /reports carry upstream seqs counted from 1, which would collide with a city counted
+# from 1 (a re-sent seq with another place or time is refused with 409).
+CITY_SEQ_BASE: Final = 980_000_000
 DEMO_USER: Final = "case-manager"
 _DEMO_CASES: Final = 3
 _HALF_DEG: Final = 0.004  # the demo cases' scope: about 900 m by 600 m around the centre
@@ -38,6 +50,10 @@ _HALF_DEG: Final = 0.004  # the demo cases' scope: about 900 m by 600 m around t
 
 def seed_demo_city(engine: sa.Engine, *, n_reports: int = 3_000, seed: int = 7) -> int:
     """Store the demo city (once) and return how many city reports it has.
+
+    The city's seqs run from :data:`CITY_SEQ_BASE`. A database that an earlier ``make demo``
+    loaded with the same city at seqs from 1 keeps that copy: a second one would double every
+    incident (reset the database to move the city to its own range).
 
     Parameters
     ----------
@@ -53,7 +69,7 @@ def seed_demo_city(engine: sa.Engine, *, n_reports: int = 3_000, seed: int = 7) 
     int
         ``n_reports``.
     """
-    reports = cg.make_reports(n_reports, seed=seed, mode="hard")
+    reports = cg.make_reports(n_reports, seed=seed, mode="hard", start_seq=CITY_SEQ_BASE)
     seqs = reports["seq"].to_numpy()
     with engine.connect() as conn:
         stored = conn.execute(
@@ -61,11 +77,23 @@ def seed_demo_city(engine: sa.Engine, *, n_reports: int = 3_000, seed: int = 7) 
             .select_from(t.reports)
             .where(t.reports.c.seq.between(int(seqs.min()), int(seqs.max())))
         ).scalar_one()
+        if stored < n_reports and _legacy_city_stored(conn, n_reports, seed):
+            stored = n_reports
     if stored < n_reports:  # loaded once, with the city's latest report about now
         reports["ts"] = reports["ts"] + (_now() - reports["ts"].max())
         cio.write_reports(reports, engine)
     seed_school(engine)
     return n_reports
+
+
+def _legacy_city_stored(conn: sa.Connection, n_reports: int, seed: int) -> bool:
+    """Whether the same city is stored at seqs from 1 (``make demo`` before its own range)."""
+    legacy = cg.make_reports(n_reports, seed=seed, mode="hard")
+    ids = [str(x) for x in legacy["public_id"]]
+    found = conn.execute(
+        sa.select(sa.func.count()).select_from(t.reports).where(t.reports.c.public_id.in_(ids))
+    ).scalar_one()
+    return int(found) == n_reports
 
 
 def _now() -> Any:

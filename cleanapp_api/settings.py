@@ -36,6 +36,14 @@ reconciler, 10) and ``ESCALATION_RECOVERY_GRACE_S`` (age of an unsettled send be
 reconciler takes it, 5). ``DATABASE_STATEMENT_TIMEOUT_S`` (5) bounds every statement and lock
 wait, ``DATABASE_POOL_TIMEOUT_S`` (5) the wait for a pooled connection.
 
+Contact discovery (``docs/routing.md``) reads ``DISCOVERY_ENABLED`` (``1``/``true``: refreshing
+a case's targets asks OpenStreetMap and official websites; off by default, so nothing leaves
+the machine unless asked), ``NOMINATIM_URL`` (``https://nominatim.openstreetmap.org``),
+``OVERPASS_URL`` (``https://overpass-api.de/api/interpreter``), ``DISCOVERY_BUDGET_S``
+(wall-clock budget of one refresh, 5), ``DISCOVERY_MAX_REQUESTS`` (25) and
+``DISCOVERY_USER_AGENT`` (sent with every request; Nominatim's usage policy wants one that
+identifies the deployment).
+
 Automatic matching of ingested reports reads ``REOPEN_WINDOW_DAYS`` (a resolved or closed
 case updated within this many days is matched for recurrence: a resolution signal and a
 reopen suggestion, 90) and ``AUTO_REOPEN`` (``1``/``true``: such a case in the ``auto`` band
@@ -49,6 +57,7 @@ The email executor (a separate process) reads its own variables:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -71,6 +80,7 @@ __all__ = [
     "REQUIRED_ENV_VARS",
     "Settings",
     "SettingsError",
+    "matching_from_env",
 ]
 
 DEFAULT_PUBLIC_CASE_URL_BASE = "https://www.cleanapp.io/cases"
@@ -78,6 +88,9 @@ DEFAULT_PUBLIC_REPORT_URL_BASE = "https://www.cleanapp.io/reports"
 """Upstream's hard-coded permalink base, without the trailing slash."""
 
 DEFAULT_REQUEST_BODY_LIMIT_BYTES = 2 * 1024 * 1024
+DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org"
+DEFAULT_OVERPASS_URL = "https://overpass-api.de/api/interpreter"
+DEFAULT_DISCOVERY_USER_AGENT = "CleanApp-Case-Discovery/1.0 (+https://cleanapp.io)"
 
 REQUIRED_ENV_VARS = ("DATABASE_URL", "JWT_SECRET")
 ENV_VARS = (
@@ -106,6 +119,12 @@ ENV_VARS = (
     "ESCALATION_RECOVERY_GRACE_S",
     "DATABASE_STATEMENT_TIMEOUT_S",
     "DATABASE_POOL_TIMEOUT_S",
+    "DISCOVERY_ENABLED",
+    "NOMINATIM_URL",
+    "OVERPASS_URL",
+    "DISCOVERY_BUDGET_S",
+    "DISCOVERY_MAX_REQUESTS",
+    "DISCOVERY_USER_AGENT",
 )
 
 AuthTokenStore = Literal["db", "off"]
@@ -168,6 +187,16 @@ class Settings:
         Statement and lock timeout of every database call (503 beyond).
     database_pool_timeout_s : float, default 5
         Longest wait for a pooled connection (503 beyond).
+    discovery_enabled : bool, default False
+        Whether refreshing targets runs network contact discovery.
+    nominatim_url, overpass_url : str
+        Base URL of Nominatim and the Overpass interpreter URL.
+    discovery_budget_s : float, default 5
+        Wall-clock budget of one discovery run (the refresh never waits longer).
+    discovery_max_requests : int, default 25
+        Requests one discovery run may send.
+    discovery_user_agent : str
+        User-Agent of discovery requests.
 
     Raises
     ------
@@ -218,6 +247,12 @@ class Settings:
     escalation_recovery_grace_s: float = 5.0
     database_statement_timeout_s: float = 5.0
     database_pool_timeout_s: float = 5.0
+    discovery_enabled: bool = False
+    nominatim_url: str = DEFAULT_NOMINATIM_URL
+    overpass_url: str = DEFAULT_OVERPASS_URL
+    discovery_budget_s: float = 5.0
+    discovery_max_requests: int = 25
+    discovery_user_agent: str = DEFAULT_DISCOVERY_USER_AGENT
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -291,6 +326,7 @@ class Settings:
             ("ESCALATION_RECOVERY_GRACE_S", self.escalation_recovery_grace_s),
             ("DATABASE_STATEMENT_TIMEOUT_S", self.database_statement_timeout_s),
             ("DATABASE_POOL_TIMEOUT_S", self.database_pool_timeout_s),
+            ("DISCOVERY_BUDGET_S", self.discovery_budget_s),
         ):
             if not positive_number(value):
                 problems.append(f"{name} must be a positive number, got {value!r}")
@@ -306,6 +342,7 @@ class Settings:
             ("ESCALATION_CASE_SENDS_PER_H", self.escalation_case_sends_per_h),
             ("ESCALATION_MAX_TARGETS", self.escalation_max_targets),
             ("ESCALATION_MAX_CC", self.escalation_max_cc),
+            ("DISCOVERY_MAX_REQUESTS", self.discovery_max_requests),
         ):
             if isinstance(count, bool) or not (isinstance(count, int) and count >= 1):
                 problems.append(f"{name} must be an integer >= 1, got {count!r}")
@@ -319,6 +356,14 @@ class Settings:
                     "WORKSPACE_TILE_URL must be an XYZ template with {z}, {x} and {y}, "
                     f"got {self.workspace_tile_url!r}"
                 )
+        for name, attribute in (("NOMINATIM_URL", "nominatim_url"),
+                                ("OVERPASS_URL", "overpass_url")):  # fmt: skip
+            try:
+                set_(self, attribute, http_url(name, getattr(self, attribute)))
+            except ValueError as exc:
+                problems.append(str(exc))
+        if not self.discovery_user_agent.strip():
+            problems.append("DISCOVERY_USER_AGENT must not be empty")
         if problems:
             raise SettingsError(problems)
 
@@ -366,6 +411,14 @@ class Settings:
             kwargs["workspace_tile_url"] = tiles
         if (attribution := get("WORKSPACE_TILE_ATTRIBUTION")) is not None:
             kwargs["workspace_tile_attribution"] = attribution
+        if (nominatim := get("NOMINATIM_URL")) is not None:
+            kwargs["nominatim_url"] = nominatim
+        if (overpass := get("OVERPASS_URL")) is not None:
+            kwargs["overpass_url"] = overpass
+        if (agent := get("DISCOVERY_USER_AGENT")) is not None:
+            kwargs["discovery_user_agent"] = agent
+        if get("DISCOVERY_ENABLED") is not None:
+            kwargs["discovery_enabled"] = env.flag("DISCOVERY_ENABLED")
         if env.flag("ESCALATION_SEND_ANY_USER"):
             kwargs["escalation_send_any_user"] = True
         if (origins := get("CORS_ORIGINS")) is not None:
@@ -394,6 +447,8 @@ class Settings:
                  "a positive number"),
                 ("DATABASE_POOL_TIMEOUT_S", "database_pool_timeout_s", float,
                  "a positive number"),
+                ("DISCOVERY_BUDGET_S", "discovery_budget_s", float, "a positive number"),
+                ("DISCOVERY_MAX_REQUESTS", "discovery_max_requests", int, "an integer >= 1"),
             )
         )  # fmt: skip
         if get("AUTO_REOPEN") is not None:
@@ -464,6 +519,12 @@ class Settings:
             f"escalation_recovery_grace_s={self.escalation_recovery_grace_s!r}",
             f"database_statement_timeout_s={self.database_statement_timeout_s!r}",
             f"database_pool_timeout_s={self.database_pool_timeout_s!r}",
+            f"discovery_enabled={self.discovery_enabled!r}",
+            f"nominatim_url={self.nominatim_url!r}",
+            f"overpass_url={self.overpass_url!r}",
+            f"discovery_budget_s={self.discovery_budget_s!r}",
+            f"discovery_max_requests={self.discovery_max_requests!r}",
+            f"discovery_user_agent={self.discovery_user_agent!r}",
         ]
         return f"Settings({', '.join(parts)})"
 
@@ -490,3 +551,27 @@ def _normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
                 f"CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
             )
     return tuple(dict.fromkeys(values))
+
+
+def matching_from_env(environ: Mapping[str, str] | None = None) -> tuple[float, bool]:
+    """Return ``REOPEN_WINDOW_DAYS`` (in seconds) and ``AUTO_REOPEN`` for the command line.
+
+    ``cleanapp-api reports load`` and ``cases rematch`` match reports as ``POST /reports``
+    does but need no ``JWT_SECRET``; the values are validated as :meth:`Settings.from_env`
+    validates them.
+
+    Raises
+    ------
+    SettingsError
+        When a value is invalid.
+
+    Examples
+    --------
+    >>> matching_from_env({"REOPEN_WINDOW_DAYS": "30", "AUTO_REOPEN": "1"})
+    (2592000.0, True)
+    """
+    env = dict(os.environ if environ is None else environ)
+    for name in REQUIRED_ENV_VARS:
+        env[name] = env.get(name) or "postgresql+psycopg:///placeholder"
+    settings = Settings.from_env(env)
+    return settings.reopen_window_s, settings.auto_reopen

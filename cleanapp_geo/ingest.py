@@ -111,7 +111,9 @@ __all__ = [
     "ReportFacts",
     "ReportMatch",
     "decide_ingest",
+    "eligible_cases",
     "match_report",
+    "ranked_matches",
 ]
 
 IngestAction = Literal["attach", "suggest", "none"]
@@ -474,14 +476,40 @@ def match_report(
         For a bad window or a naive ``now``.
     """
     reference = reference_time(now, reopen_window_s)
+    eligible = eligible_cases(cases, reference, reopen_window_s)
+    if not eligible:
+        return []
+    return ranked_matches(report, eligible, *_evidence_scores(report, eligible, evidence, model))
+
+
+def eligible_cases(
+    cases: Sequence[CaseFacts], reference: pd.Timestamp, reopen_window_s: float
+) -> list[CaseFacts]:
+    """Return the cases whose status (and, for reopenable ones, age) lets them be matched.
+
+    The first step of :func:`match_report` (``reference`` from
+    :func:`cleanapp_geo.matching.reference_time`).
+    """
     if not cases:
         return []
     status = np.array([c.status for c in cases], dtype=object)
     age_s = np.array([(reference - c.updated_at).total_seconds() for c in cases], dtype=float)
     keep = np.flatnonzero(eligible_statuses(status, age_s, reopen_window_s))
-    eligible = [cases[int(k)] for k in keep]
-    if not eligible:
-        return []
+    return [cases[int(k)] for k in keep]
+
+
+def ranked_matches(
+    report: ReportFacts,
+    eligible: Sequence[CaseFacts],
+    evidence_score: np.ndarray,
+    evidence_seq: Sequence[int | None],
+    evidence_reasons: Sequence[Sequence[str]],
+) -> list[ReportMatch]:
+    """Band the case score and the evidence of every eligible case; rank them.
+
+    The last step of :func:`match_report`, given each case's best evidence (score, report
+    and reasons; 0, None and none when it has none).
+    """
     cluster = ClusterFacts.from_points(
         [report.seq], [report.longitude], [report.latitude], [report.display_title]
     )
@@ -496,20 +524,16 @@ def match_report(
         texts=[f"{c.title} {c.summary}" for c in eligible],
         cluster_counts=[c.cluster_count for c in eligible],
     )  # fmt: skip
-    evidence_score, evidence_seq, evidence_reasons = _evidence_scores(
-        report, eligible, evidence, model
-    )
     case_cal, pair_cal = case_calibration(), pair_calibration()
     case_score = np.round(scores.score, 12)
     case_p = case_cal.probability(case_score)
-    pair_p = pair_cal.probability(evidence_score)
-    pair_p = np.where(evidence_score > 0, pair_p, 0.0)
+    case_bands = case_cal.bands(case_score)
+    pair_p = np.where(evidence_score > 0, pair_cal.probability(evidence_score), 0.0)
+    pair_bands = np.where(evidence_score > 0, pair_cal.bands(evidence_score), "new")
     out = []
     for k, case in enumerate(eligible):
-        case_band = case_cal.band(float(case_score[k]))
-        evidence_band: MatchBand = (
-            pair_cal.band(float(evidence_score[k])) if evidence_score[k] > 0 else "new"
-        )
+        case_band: MatchBand = case_bands[k]
+        evidence_band: MatchBand = pair_bands[k]
         band = max(case_band, evidence_band, key=_BAND_RANK.__getitem__)
         reasons = list(scores.reasons(k))
         if evidence_seq[k] is not None:

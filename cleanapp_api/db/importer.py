@@ -8,6 +8,8 @@ Reading and row validation live in :mod:`cleanapp_geo.io.files`, writing in
    valid rows and put the invalid ones in a rejects file (CSV: ``row``, ``reason``, then
    the record's original fields);
 3. write in one transaction, idempotent on ``seq`` (re-importing a file adds nothing).
+   The stored reports' seqs come back in arrival order, for ``reports load`` to match
+   them (:func:`cleanapp_api.services.ingest.match_stored_reports`).
    Rows whose report clashes with a stored one (same ``seq`` with another ``public_id``,
    timestamp or location; a ``public_id`` of another ``seq``) count as invalid rows too.
 """
@@ -33,7 +35,7 @@ from cleanapp_geo.io.files import (
     read_report_file,
 )
 from cleanapp_geo.io.write import insert_reports
-from cleanapp_geo.schema import SEQ
+from cleanapp_geo.schema import SEQ, TS
 
 __all__ = ["ImportResult", "default_rejects_path", "import_report_file"]
 
@@ -61,6 +63,10 @@ class ImportResult:
         New rows stored (0 when re-importing a file).
     rejects_path : pathlib.Path or None
         Where the rejects were written, if anywhere.
+    seqs : numpy.ndarray
+        The file's reports that are stored now (written or stored before), in arrival
+        order (``ts``, then ``seq``): what ``reports load`` matches next. Empty when
+        nothing was written.
     """
 
     path: Path
@@ -71,6 +77,7 @@ class ImportResult:
     inserted_reports: int
     inserted_analyses: int
     rejects_path: Path | None
+    seqs: np.ndarray
 
 
 def default_rejects_path(path: str | Path) -> Path:
@@ -205,6 +212,8 @@ def import_report_file(
         target = default_rejects_path(source)
     if target is not None:
         rejects.to_csv(target, index=False)
+    stored = checked.reports if written else checked.reports.iloc[:0]
+    order = np.lexsort((stored[SEQ].to_numpy(), stored[TS].to_numpy()))
     return ImportResult(
         path=source,
         n_rows=checked.n_rows,
@@ -214,4 +223,5 @@ def import_report_file(
         inserted_reports=inserted_reports,
         inserted_analyses=inserted_analyses,
         rejects_path=target,
+        seqs=stored[SEQ].to_numpy(dtype=np.int64)[order],
     )

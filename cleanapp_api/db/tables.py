@@ -30,6 +30,10 @@ the metadata so the two cannot drift apart (adding a column: ``docs/architecture
   items, routing profiles, endpoint memory, execution tasks, outcomes, a solo report's
   targets and the authority directory rules, in :mod:`cleanapp_api.db.routing_tables`
   (re-exported here).
+* New (migration 0007, re-matching): ``report_group_suggestions`` -- unlinked reports that
+  ``cleanapp-api cases rematch`` found to be one incident with no case yet (one new report
+  can bridge two earlier ones): a new-case suggestion, once per group of reports (a larger
+  group supersedes the open suggestions of its subsets).
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ __all__ = [
     "opted_out_emails",
     "report_analysis",
     "report_escalation_targets",
+    "report_group_suggestions",
     "reports",
     "saved_clusters",
     "subject_routing_profiles",
@@ -617,4 +622,25 @@ case_rematch_runs = sa.Table(
     created_at_column(),
     updated_at_column(),
     sa.CheckConstraint("run_key ~ '^[0-9a-f]{64}$'", name="run_key_sha256_hex"),
+)
+
+report_group_suggestions = sa.Table(
+    "report_group_suggestions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("group_key", sa.String(64), nullable=False),
+    sa.Column("report_seqs", ARRAY(sa.BigInteger), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),
+    sa.Column("confidence", sa.Double, nullable=False, server_default="0"),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("group_json", JSONB, nullable=True),
+    sa.Column("run_key", sa.String(64), nullable=True),
+    created_at_column(),
+    updated_at_column(),
+    sa.UniqueConstraint("group_key"),
+    sa.CheckConstraint(check_in("status", SUGGESTION_STATUSES), name="status"),
+    unit_interval("confidence"),
+    sa.CheckConstraint("cardinality(report_seqs) >= 2", name="two_reports_or_more"),
+    sa.Index("ix_report_group_suggestions_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_report_group_suggestions_report_seqs", "report_seqs", postgresql_using="gin"),
 )

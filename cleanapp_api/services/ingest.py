@@ -3,8 +3,9 @@
 :func:`ingest_report` stores one report (service tokens only) and matches it in the same
 transaction; :func:`match_reports` matches stored reports in batches (``reports load``,
 ``cases rematch``). Both leave the decisions to the library
-(:func:`cleanapp_geo.ingest.match_report`, :func:`cleanapp_geo.ingest.decide_ingest`) and
-only load, store and answer.
+(:class:`cleanapp_geo.ingest_batch.BatchMatcher`: :func:`~cleanapp_geo.ingest.match_report`
+and :func:`~cleanapp_geo.ingest.decide_ingest` for each report in turn, vectorised) and
+only load, store and answer; a report and a file of reports take the same path.
 
 One transaction per report (per batch for loads)
 ------------------------------------------------
@@ -20,7 +21,8 @@ One transaction per report (per batch for loads)
    model's radius gate are loaded, and the library decides:
 
    * **attach** -- the case row is locked, the report linked (``link_reason`` ``auto_match``,
-     ``confidence`` = the match probability), the aggregates recomputed, the audit event
+     ``confidence`` = the match probability), the aggregates recomputed (before a later
+     report of the batch looks at the case, else once per case at the end), the audit event
      ``reports_added`` written with actor ``system:auto-match`` and the match in its
      payload; other open suggestions of the report are superseded. With ``AUTO_REOPEN`` a
      resolved or closed case in the ``auto`` band is reopened first (``status_changed``,
@@ -35,7 +37,7 @@ One transaction per report (per batch for loads)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -63,9 +65,8 @@ from cleanapp_geo.ingest import (
     IngestDecision,
     ReportFacts,
     ReportMatch,
-    decide_ingest,
-    match_report,
 )
+from cleanapp_geo.ingest_batch import BatchMatcher
 from cleanapp_geo.matching import ACTIVE_STATUSES, MATCH_RADIUS_M, REOPENABLE_STATUSES
 from cleanapp_geo.model import DEFAULT_MODEL
 
@@ -74,9 +75,12 @@ __all__ = [
     "SYSTEM_ACTOR",
     "MatchOptions",
     "MatchOutcome",
+    "MatchSummary",
     "ingest_report",
     "match_reports",
+    "match_stored_reports",
     "parse_ingest",
+    "report_facts",
 ]
 
 SYSTEM_ACTOR: Final = "system:auto-match"
@@ -217,7 +221,8 @@ def parse_ingest(body: IngestReportRequest) -> tuple[dict[str, Any], list[dict[s
 # =========================================================================== matching
 
 
-def _facts(row: Any) -> ReportFacts:
+def report_facts(row: Any) -> ReportFacts:
+    """Return the library's facts of a row of ``report_fact_rows`` (or of its columns)."""
     severity = row.severity_level
     return ReportFacts(
         seq=int(row.seq),
@@ -291,28 +296,46 @@ def match_reports(
     case_ids = sorted({c.case_id for cases in near.values() for c in cases})
     evidence: dict[str, list[ReportFacts]] = {}
     for row in ingest_repo.case_evidence(conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M):
-        evidence.setdefault(row.case_id, []).append(_facts(row))
+        evidence.setdefault(row.case_id, []).append(report_facts(row))
+    matcher = BatchMatcher(
+        [report_facts(rows[s]) for s in todo],
+        [near.get(s, []) for s in todo],
+        evidence,
+        now=pd.Timestamp(now),
+        reopen_window_s=options.reopen_window_s,
+        auto_reopen=options.auto_reopen,
+    )
+    decided: dict[int, MatchOutcome] = {}
+    stale: set[str] = set()  # cases linked to whose aggregates are not recomputed yet
+    attached: set[str] = set()  # cases whose contact routing is synced after the batch
+    for i in range(len(matcher)):
+        item = matcher.decide(i)
+        outcome = _apply(conn, item.report, item.decision)
+        decided[item.report.seq] = outcome
+        if outcome.action != "attached" or outcome.case_id is None:
+            continue
+        case_id = outcome.case_id
+        attached.add(case_id)
+        if matcher.needed_later(i, case_id):
+            # A later report looks at this case: it sees it as one arriving later would
+            # (aggregates recomputed, status, area and anchor as they are now).
+            repo.recompute_aggregates(conn, case_id)
+            stale.discard(case_id)
+            fresh = ingest_repo.case_records(conn, [case_id])
+            matcher.attached(i, case_id, CaseFacts.from_record(fresh[0]) if fresh else None)
+        else:
+            stale.add(case_id)
+            matcher.attached(i, case_id)
+    for case_id in sorted(stale):  # once per case, after all its links
+        repo.recompute_aggregates(conn, case_id)
+    for case_id in sorted(attached):  # the routing reads the recomputed case
+        sync_case(conn, case_id)
     outcomes = []
     for seq in wanted:
         if seq in linked:
             outcomes.append(MatchOutcome(seq, "attached", linked[seq]))
-            continue
-        if seq not in rows or not rows[seq].visible:
-            outcomes.append(MatchOutcome(seq, "none"))
-            continue
-        report = _facts(rows[seq])
-        matches = match_report(
-            report,
-            near.get(seq, []),
-            evidence,
-            now=pd.Timestamp(now),
-            reopen_window_s=options.reopen_window_s,
-        )
-        decision = decide_ingest(matches, auto_reopen=options.auto_reopen)
-        outcome = _apply(conn, report, decision)
-        if outcome.action == "attached" and outcome.case_id is not None:
-            evidence.setdefault(outcome.case_id, []).append(report)
-        outcomes.append(outcome)
+        else:
+            outcomes.append(decided.get(seq, MatchOutcome(seq, "none")))
     return outcomes
 
 
@@ -360,8 +383,6 @@ def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) 
     repo.link_reports(
         conn, match.case_id, [seq], reason=AUTO_LINK_REASON, confidence=confidence, overwrite=False
     )
-    repo.recompute_aggregates(conn, match.case_id)
-    sync_case(conn, match.case_id)
     repo.insert_audit(
         conn,
         match.case_id,
@@ -374,8 +395,10 @@ def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) 
             "match": details,
         },
     )
+    # Every open suggestion of the report is moot now, its own case's too (a re-match
+    # can attach a report that an earlier pass suggested for the same case).
     suggestion_repo.supersede_suggestions(
-        conn, seq, keep_case_id=match.case_id, user_id=SYSTEM_ACTOR,
+        conn, seq, keep_case_id="", user_id=SYSTEM_ACTOR,
         note=f"report {seq} was attached to {match.case_id}",
     )  # fmt: skip
     return MatchOutcome(seq, "attached", match.case_id, reopened=reopened)
@@ -417,6 +440,104 @@ def _suggest(conn: sa.Connection, seq: int, match: ReportMatch) -> int:
             {**details, "suggestion_id": suggestion_id},
         )
     return 1
+
+
+# =========================================================================== batches
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSummary:
+    """What :func:`match_stored_reports` did: reports looked at and their outcomes."""
+
+    examined: int = 0
+    attached: int = 0
+    suggested: int = 0
+    reopened: int = 0
+
+    def __add__(self, other: MatchSummary) -> MatchSummary:
+        return MatchSummary(
+            self.examined + other.examined,
+            self.attached + other.attached,
+            self.suggested + other.suggested,
+            self.reopened + other.reopened,
+        )
+
+    @classmethod
+    def of(cls, outcomes: Sequence[MatchOutcome], *, already: int = 0) -> MatchSummary:
+        """Count outcomes; ``already`` linked reports are not counted as attached now."""
+        return cls(
+            examined=len(outcomes),
+            attached=sum(o.action == "attached" for o in outcomes) - already,
+            suggested=sum(o.action == "suggested" for o in outcomes),
+            reopened=sum(o.reopened for o in outcomes),
+        )
+
+
+def match_batch_in_transaction(
+    engine: sa.Engine, seqs: Sequence[int], options: MatchOptions
+) -> MatchSummary:
+    """Lock the batch's neighbourhood and match its stored reports in one transaction.
+
+    The reports' bounds are read first (one statement; a report's place never changes),
+    then :func:`cleanapp_api.db.repositories.lock_scope` takes the locks that
+    ``POST /reports`` takes for each of them, and :func:`match_reports` decides and
+    stores. Reports linked before are counted as examined, not attached.
+    """
+    wanted = [int(s) for s in seqs]
+    if not wanted:
+        return MatchSummary()
+    with engine.begin() as conn:
+        bounds = ingest_repo.report_bounds(conn, wanted)
+        repo.lock_scope(conn, seqs=wanted, bounds=bounds)
+        already = len(_linked_cases(conn, wanted))
+        outcomes = match_reports(conn, wanted, options)
+    return MatchSummary.of(outcomes, already=already)
+
+
+def match_stored_reports(
+    engine: sa.Engine,
+    seqs: Sequence[int],
+    options: MatchOptions,
+    *,
+    batch_size: int = 500,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> MatchSummary:
+    """Match stored reports in batches, one transaction each (``reports load``).
+
+    The same decisions as ``POST /reports`` for each report, in the order of ``seqs``
+    (give them in arrival order: a report attached earlier is evidence for the later
+    ones). Idempotent: a linked report is not matched again and a suggestion is made once,
+    so matching a file twice links nothing twice.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store.
+    seqs : sequence of int
+        Stored reports, in arrival order.
+    options : MatchOptions
+        Reopen window, auto-reopen, reference time.
+    batch_size : int, default 500
+        Reports per transaction (each holds one advisory lock per report).
+    progress : callable, optional
+        Called as ``progress("matching", done, total)`` after every batch.
+
+    Returns
+    -------
+    MatchSummary
+    """
+    if batch_size < 1:
+        raise InvalidRequest(f"batch_size must be at least 1, got {batch_size}")
+    wanted = list(dict.fromkeys(int(s) for s in seqs))
+    total = MatchSummary()
+    if progress is not None:
+        progress("matching", 0, len(wanted))
+    for start in range(0, len(wanted), batch_size):
+        batch = wanted[start : start + batch_size]
+        total = total + match_batch_in_transaction(engine, batch, options)
+        if progress is not None:
+            progress("matching", start + len(batch), len(wanted))
+    return total
 
 
 # =========================================================================== the route

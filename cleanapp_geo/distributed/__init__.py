@@ -20,6 +20,7 @@ whole scope as every partition's halo.
 
 from __future__ import annotations
 
+from cleanapp_geo.distributed import sizes as _sizes  # noqa: F401  (registers sizeof)
 from cleanapp_geo.distributed.engine import UnboundedModelError, analyze, read_source
 from cleanapp_geo.distributed.result import DistributedResult
 

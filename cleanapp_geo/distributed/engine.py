@@ -205,17 +205,21 @@ def analyze(
         clock = _lap(timings, "partitions", clock)
         border = plan.border(cell_futures, show)
         clock = _lap(timings, "border", clock)
-        tables = dask_client.map(_attribute, cell_futures, attr="hypotheses") + border
-        parts, counts = plan.order(tables, max(1, len(cell_futures)), show)
+        ranges = max(1, len(cell_futures))
         edges = dask_client.map(_attribute, cell_futures, attr="edges")
         stats = merge_stats(
             dask_client.gather(dask_client.map(_attribute, cell_futures, attr="stats")),
             scope_classification,
         )
+        tables = dask_client.map(_attribute, cell_futures, attr="hypotheses") + border
+        # From here on each partition's result is held only through its tables, edges and
+        # border pieces, and the tables only until their ranges are cut (order consumes
+        # the list): a worker never holds a range, its pieces and the whole result at once.
+        del cell_futures, border
+        parts, counts = plan.order(tables, ranges, show)
         from distributed import wait
 
         wait([*parts, *edges])  # type: ignore[no-untyped-call]
-        del cell_futures, tables, border
         _lap(timings, "order", clock)
         result = DistributedResult(
             parts=parts,
@@ -485,16 +489,19 @@ class _Plan:
     def order(
         self, tables: list[Any], ranges: int, show: Callable[..., None]
     ) -> tuple[list[Any], list[int]]:
+        """Sample-sort the hypothesis tables into ranges; empties ``tables`` (consumed)."""
         client = self.client
         if not tables:
             return [], []
         samples = client.gather(client.map(sample_keys, tables, count=_SAMPLES))
         cuts = splitters(samples, ranges)
         splits = client.map(split_by, tables, cuts=cuts)
+        tables.clear()  # consumed: a table is released once it is split
         parts = [
             client.submit(_merge, *[client.submit(getitem, split, r) for split in splits])
             for r in range(len(cuts) + 1)
         ]
+        del splits
         show("order", parts)
         counts = client.gather(client.map(_rows, parts))
         return parts, counts

@@ -92,6 +92,32 @@ class OrderedTable:
         """Key an ordered table of hypotheses."""
         return cls(table, order_keys(table))
 
+    def __reduce__(self) -> tuple[object, tuple[bytes, np.ndarray]]:
+        # Pickle writes a sliced table's whole buffers (every range of a split would carry
+        # its partition's entire table to the merging worker); the IPC stream writes only
+        # the rows of the slice.
+        return _from_ipc, (_to_ipc(self.table), np.ascontiguousarray(self.keys))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the rows it holds (its slice of a table, not the whole buffers)."""
+        return int(self.table.nbytes) + int(self.keys.nbytes)
+
+
+def _to_ipc(table: pa.Table) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def _from_ipc(data: bytes, keys: np.ndarray) -> OrderedTable:
+    import pyarrow as pa
+
+    return OrderedTable(pa.ipc.open_stream(data).read_all(), keys)
+
 
 def sample_keys(ordered: OrderedTable, count: int) -> np.ndarray:
     """Up to ``count`` keys spread evenly over the table (for :func:`splitters`)."""

@@ -31,6 +31,7 @@ __all__ = [
     "is_placeholder_email",
     "is_published_phone",
     "is_valid_email",
+    "mentions_phone",
     "normalize_cc_emails",
     "normalize_email",
     "normalize_phone",
@@ -268,6 +269,17 @@ def normalize_phone(raw: str | None) -> str:
     if value.startswith("0") or any(ch in _PHONE_SEPARATORS for ch in value):
         return digits
     return ""
+
+
+def mentions_phone(text: str) -> bool:
+    """Whether a text names a phone as a whole word (``Telefon``, ``tel``, ``phone``, ...).
+
+    Examples
+    --------
+    >>> mentions_phone("Telefon 044 711 77 77"), mentions_phone("Telefonie-Anbieter")
+    (True, False)
+    """
+    return bool({w.casefold() for w in _WORD_RE.findall(text)} & _PHONE_KEYWORDS)
 
 
 def is_published_phone(raw: str | None, context: str = "") -> bool:

@@ -442,6 +442,13 @@ class DiscoveryRequest:
         Maximum number of targets wanted.
     budget_s : float, default 4.0
         Wall-clock budget; a provider returns what it has when it runs out.
+    defect_class, asset_class : str
+        The hazard profile's classes (``physical_structural``, ``school``, ...); empty:
+        unknown (authority rules then fall back to ``general_defect``/``general_site``).
+    country_code, state, city : str
+        The jurisdiction when already known (else a provider may reverse-geocode).
+    websites : tuple of str
+        Organisation websites to crawl (besides those of ``existing``).
     """
 
     longitude: float | None = None
@@ -451,18 +458,24 @@ class DiscoveryRequest:
     classification: str = "physical"
     limit: int = DEFAULT_SUGGESTION_LIMIT
     budget_s: float = 4.0
+    defect_class: str = ""
+    asset_class: str = ""
+    country_code: str = ""
+    state: str = ""
+    city: str = ""
+    websites: tuple[str, ...] = ()
 
 
 @runtime_checkable
 class ContactDiscoveryProvider(Protocol):
     """A pluggable source of contacts found outside the store (interface only).
 
-    Implementations (OpenStreetMap, a places directory, a website crawler) live outside
-    this library, run off the request path (a job queue), respect ``budget_s`` and the
-    sources' terms of use, and return targets with ``target_source``, ``source_url``,
-    ``evidence_text`` and ``confidence_score`` set. Feed their results to
-    :func:`suggest_targets` through ``existing``; nothing in :mod:`cleanapp_geo` calls a
-    provider or the network.
+    Implementations live in :mod:`cleanapp_geo.discovery` (an authority directory,
+    OpenStreetMap, a website crawler); they respect their budget and the sources' terms of
+    use, and return targets with ``target_source``, ``source_url``, ``evidence_text``,
+    ``verification_level`` and ``confidence_score`` set.
+    :func:`cleanapp_geo.discovery.discover_contacts` runs them; feed the result to
+    :func:`suggest_targets` through ``existing``. This module never touches the network.
     """
 
     @property

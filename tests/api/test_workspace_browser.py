@@ -6,6 +6,8 @@ loopback ports, PostGIS (a private migrated schema holding the demo city), an SM
 prints, draws a polygon around the Adliswil school, analyses it, reads a hypothesis and
 an explained pair, creates a case, opens it, changes its status, previews and sends the
 escalation e-mail, sees the deliveries, downloads the memo and finds the case in the list.
+Reports that the report pipeline sends through ``POST /reports`` become match suggestions,
+which a reviewer finds in the queue and accepts or rejects on the case page.
 Each step asserts what the page shows. Screenshots of the main pages are saved
 (``browser_support.screenshot_dir``); the memo's first page is rendered with ``pdftoppm``.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 from api_support import JWT_SECRET
 from browser_support import VIEWPORT, chromium, screenshot_dir
+from case_support import create_body
 from escalation_support import INTERNAL_TOKEN, smtp_sink
 from support import UvicornThread
 
@@ -30,7 +34,7 @@ from cleanapp_api.app import create_app
 from cleanapp_api.auth import issue_access_token
 from cleanapp_api.db import tables
 from cleanapp_api.demo_escalation import SCHOOL
-from cleanapp_api.demo_workspace import open_demo_cases, seed_demo_city
+from cleanapp_api.demo_workspace import CITY_SEQ_BASE, open_demo_cases, seed_demo_city
 from cleanapp_api.email_service.app import create_email_app
 from cleanapp_api.email_service.settings import EmailSettings
 from cleanapp_api.settings import Settings
@@ -85,6 +89,11 @@ def stack(db_url: str, db_engine: sa.Engine) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def page(stack: dict[str, Any]) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
+    # The assertions wait as long as the actions: on a loaded 2-core machine the default
+    # 5 s of `expect` ran out while the page was still drawing.
+    expect.set_options(timeout=TIMEOUT_MS)
     with chromium() as browser:
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
         context.set_default_timeout(TIMEOUT_MS)
@@ -229,6 +238,150 @@ def test_a_case_manager_works_a_case_in_the_browser(
     items = page.locator("#case-list .case-item")
     expect(items).to_have_count(1)
     expect(items.first).to_contain_text(title)
+
+
+# A tram stop in Winterthur, far from the demo city, its cases and the school.
+TRAM_STOP = (47.4996, 8.7241)
+BIN = "Overflowing trash bin at the tram station"
+GLASS = "Broken glass on the sidewalk"
+
+
+def _ingest_body(seq: int, *, north_m: float, title: str, summary: str, hours_ago: float) -> Any:
+    """A report as the report pipeline sends it to ``POST /reports``."""
+    lat = TRAM_STOP[0] + north_m / 111_195.0
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "report": {
+            "seq": seq,
+            "timestamp": (now - timedelta(hours=hours_ago)).isoformat().replace("+00:00", "Z"),
+            "latitude": lat,
+            "longitude": TRAM_STOP[1],
+            "id": "reporter-7",
+        },
+        "analysis": [
+            {"language": "en", "title": title, "summary": summary, "severity_level": 0.6,
+             "classification": "physical"},
+        ],
+    }  # fmt: skip
+
+
+def test_a_reviewer_accepts_and_rejects_match_suggestions(
+    page: Any, stack: dict[str, Any], db_engine: sa.Engine
+) -> None:
+    from playwright.sync_api import expect
+
+    base = stack["url"]
+    pipeline = {
+        "Authorization": "Bearer "
+        + issue_access_token(JWT_SECRET, "report-pipeline", roles=("service",), engine=db_engine)
+    }
+    manager = {"Authorization": f"Bearer {stack['token']}"}
+    # --- the pipeline's reports carry seqs from 1: the demo city's own range leaves them free
+    with db_engine.connect() as conn:
+        lowest = conn.execute(sa.select(sa.func.min(tables.reports.c.seq))).scalar_one()
+    assert lowest == CITY_SEQ_BASE
+    with httpx.Client(base_url=base, timeout=60) as api:
+        for seq, north, hours in ((101, 0.0, 5.0), (102, 5.0, 4.0)):
+            sent = api.post(
+                "/api/v4/reports",
+                json=_ingest_body(seq, north_m=north, title=BIN, hours_ago=hours,
+                                  summary="Bin overflowing, litter everywhere"),
+                headers=pipeline,
+            )  # fmt: skip
+            assert sent.status_code == 201, sent.text
+            assert sent.json()["case"]["action"] == "none"
+        created = api.post(
+            "/api/v4/cases",
+            json=create_body([101, 102], geometry=None, title="Overflowing bin at the tram stop",
+                             summary=BIN, cluster_stats=None, cluster_analysis=None,
+                             cluster_summary=""),
+            headers=manager,
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        case_id = created.json()["case"]["case_id"]
+        # --- same place, another problem: the review band, suggested rather than linked
+        for seq, north in ((103, 40.0), (104, -40.0)):
+            sent = api.post(
+                "/api/v4/reports",
+                json=_ingest_body(seq, north_m=north, title=GLASS, hours_ago=1.0,
+                                  summary="Shards near the kerb"),
+                headers=pipeline,
+            )  # fmt: skip
+            assert sent.status_code == 201, sent.text
+            assert (sent.json()["case"]["action"], sent.json()["case"]["case_id"]) == (
+                "suggested", case_id)  # fmt: skip
+
+    # --- the reviewer queue in the case list names both, with their case
+    page.goto(f"{base}/app/#signin={stack['token']}")
+    expect(page).to_have_url(re.compile(r"/app/#/analyse$"))  # signed in, the link consumed
+    page.goto(f"{base}/app/#/cases")
+    page.reload()  # a fresh page: no filters or messages left from the other tests
+    page.locator("body[data-ready=true]").wait_for()
+    expect(page.locator("#queue-summary")).to_have_text("Suggestions to review (2)")
+    queued = page.locator("#queue .suggestion")
+    expect(queued).to_have_count(2)
+    expect(queued.first).to_contain_text("Overflowing bin at the tram stop")
+    expect(queued.first).to_contain_text(f"Report 103: {GLASS}")
+    _shot(page, "review-queue.png")
+    queued.first.get_by_role("link", name="Overflowing bin at the tram stop").click()
+
+    # --- the case page: two open suggestions, with band, score, reasons and map links
+    expect(page.locator("#case-title")).to_have_text("Overflowing bin at the tram stop")
+    cards = page.locator("#metrics .card")
+    expect(cards.nth(1)).to_contain_text("2")
+    heading = page.locator("#suggestions-heading")
+    expect(heading).to_have_text("Match suggestions (2)")
+    items = page.locator("#suggestions .suggestion")
+    expect(items).to_have_count(2)
+    first = items.first
+    expect(first).to_contain_text(f"Report 103: {GLASS}")
+    expect(first.locator(".band")).to_have_text("review")
+    expect(first).to_contain_text("same location")
+    expect(first).to_contain_text("score 0.")
+    link = first.get_by_role("link", name="Analyse around report 103")
+    assert re.search(
+        r"#/analyse\?at=47\.49[0-9]+,8\.72[0-9]+,18&seq=103$", str(link.get_attribute("href"))
+    )
+    expect(page.locator("path.leaflet-interactive[stroke-dasharray]")).to_have_count(2)
+    page.get_by_role("button", name="Show report 104 on the map").click()
+    expect(page.locator(".leaflet-popup-content")).to_have_text(
+        re.compile(rf"^Suggested: 104: {GLASS} \(review, score 0\.\d\d\)$")
+    )
+    expect(page.get_by_role("tooltip", name="103?")).to_be_visible()  # the labels on the map
+    heading.scroll_into_view_if_needed()
+    expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")  # faded in
+    _shot(page, "suggestions.png")
+
+    # --- accept 103 (from the keyboard): linked, counted, on the timeline
+    page.get_by_role("button", name="Accept report 103").focus()
+    page.keyboard.press("Enter")
+    expect(cards.nth(1)).to_contain_text("3")
+    expect(heading).to_have_text("Match suggestions (1)")
+    expect(heading).to_be_focused()
+    expect(page.locator("#linked-reports tbody tr")).to_have_count(3)
+    expect(page.locator("#linked-reports tbody tr").last).to_contain_text("suggestion accepted")
+    timeline = page.locator("#timeline li")
+    expect(timeline.first).to_contain_text("suggestion accepted")
+    expect(timeline.first).to_contain_text("by case-manager")
+    expect(timeline.first).to_contain_text("report 103")
+
+    # --- reject 104: gone from the list, not linked, on the timeline
+    page.get_by_role("button", name="Reject report 104").click()
+    expect(heading).to_have_text("Match suggestions (0)")
+    expect(page.locator("#suggestions")).to_contain_text("No open suggestions")
+    expect(timeline.first).to_contain_text("suggestion rejected")
+    expect(timeline.first).to_contain_text("report 104")
+    expect(cards.nth(1)).to_contain_text("3")
+    seqs = page.locator("#linked-reports tbody tr td:first-child")
+    assert seqs.all_inner_texts() == ["101", "102", "103"]
+    with httpx.Client(base_url=base, timeout=60) as api:
+        decided = api.get(f"/api/v4/cases/{case_id}/suggestions", headers=manager).json()
+    assert [(s["seq"], s["status"], s["decided_by_user_id"]) for s in decided["suggestions"]] == [
+        (103, "accepted", "case-manager"), (104, "rejected", "case-manager")]  # fmt: skip
+
+    # --- nothing left in the queue
+    page.get_by_role("link", name="Cases", exact=True).click()
+    expect(page.locator("#queue-empty")).to_have_text("No match suggestions to review.")
 
 
 _UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]

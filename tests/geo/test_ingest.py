@@ -2,7 +2,7 @@
 
 The lean path (plain values, no frames) is checked against the library's frame functions
 (match_cases, prepare_reports + score_pairs) on random inputs; the decision rules one by
-one; the quality floors on synthetic streams.
+one; a batch against one report after the other; the quality floors on synthetic streams.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from cleanapp_geo.ingest import (
     decide_ingest,
     match_report,
 )
+from cleanapp_geo.ingest_batch import match_batch
 from cleanapp_geo.matching import cases_frame, match_cases
 from cleanapp_geo.similarity import score_pairs
 from cleanapp_geo.streams import run_stream, stream_quality, synthetic_stream
@@ -244,6 +245,71 @@ def test_bad_facts_are_refused() -> None:
         ).display_title
         == ""
     )
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def _one_after_the_other(
+    reports: list[ReportFacts],
+    near: list[list[CaseFacts]],
+    evidence: dict[str, list[ReportFacts]],
+    **options: object,
+) -> list[tuple[tuple[ReportMatch, ...], object]]:
+    """The reference: match_report + decide_ingest per report, attached reports as evidence."""
+    evidence = {k: list(v) for k, v in evidence.items()}
+    out = []
+    for report, cases in zip(reports, near, strict=True):
+        matches = match_report(report, cases, evidence, now=NOW)
+        decision = decide_ingest(matches, **options)  # type: ignore[arg-type]
+        if decision.action == "attach" and decision.case_id is not None:
+            evidence.setdefault(decision.case_id, []).append(report)
+        out.append((tuple(matches), decision))
+    return out
+
+
+@pytest.mark.parametrize(("seed", "auto_reopen"), [(3, False), (4, True)])
+def test_a_batch_decides_as_one_report_after_the_other(seed: int, auto_reopen: bool) -> None:
+    """A stream's reports against every case with an evidence report within 250 m."""
+    stream = synthetic_stream(4_000, seed=seed)
+    rng = random.Random(seed)
+    cases = [  # some resolved ones too, for recurrences
+        dataclasses.replace(c, status=rng.choice(["open", "open", "in_progress", "resolved"]),
+                            updated_at=NOW - pd.Timedelta(days=rng.choice([1, 10, 200])))
+        for c in stream.cases
+    ]  # fmt: skip
+    by_seq = {f.seq: f for f in stream.facts}
+    evidence = {c.case_id: [by_seq[s] for s in c.report_seqs] for c in cases}
+    reports = [stream.facts[p] for p in stream.stream[:600]]
+    near = []
+    for report in reports:
+        lon, lat = report.longitude, report.latitude
+        near.append(
+            [
+                c
+                for c in cases
+                if any(
+                    abs(e.latitude - lat) < 0.0025 and abs(e.longitude - lon) < 0.0035
+                    for e in evidence[c.case_id]
+                )
+            ]
+        )
+    batch = match_batch(reports, near, evidence, now=NOW, auto_reopen=auto_reopen)
+    reference = _one_after_the_other(reports, near, evidence, auto_reopen=auto_reopen)
+    assert [(b.matches, b.decision) for b in batch] == reference
+    assert [b.report for b in batch] == reports
+    actions = {b.decision.action for b in batch}
+    assert actions == {"attach", "suggest", "none"}  # every path was taken
+    # Later reports saw earlier ones of the batch as evidence.
+    attached = {b.report.seq for b in batch if b.decision.action == "attach"}
+    assert any(m.evidence_seq in attached for b in batch for m in b.matches if m.evidence_seq)
+
+
+def test_a_batch_needs_one_case_list_per_report() -> None:
+    report = ReportFacts(seq=1, longitude=8.5, latitude=47.3, ts=NOW)
+    with pytest.raises(InvalidIngestError, match="one sequence per report"):
+        match_batch([report], [], {})
+    assert match_batch([], [], {}) == []
 
 
 # --------------------------------------------------------------------------- quality

@@ -39,6 +39,7 @@ EXPECTED_TABLES = {
     "email_messages",
     "case_suggestions",
     "case_rematch_runs",
+    "report_group_suggestions",
     "email_send_requests",
     "case_contact_observations",
     "case_notify_plans",

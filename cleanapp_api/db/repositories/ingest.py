@@ -7,7 +7,7 @@ bounding box before the exact geodesic test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +22,17 @@ from cleanapp_api.domain_errors import Conflict
 
 __all__ = [
     "StoredReportConflict",
+    "box_margin",
     "case_evidence",
+    "case_records",
+    "expand_box",
+    "fact_columns",
     "nearby_case_records",
+    "preferred_join",
+    "report_bounds",
     "report_fact_rows",
     "store_report",
+    "visible_report",
 ]
 
 _CASE_LIMIT = 50
@@ -103,6 +110,34 @@ def store_report(
     return inserted is not None
 
 
+def visible_report() -> sa.ColumnElement[bool]:
+    """Whether a ``reports`` row may be matched: active, public, no private owner, valid."""
+    r, a = t.reports, t.report_analysis
+    any_analysis = sa.alias(a, "any_analysis")
+    valid = sa.exists().where(any_analysis.c.seq == r.c.seq, any_analysis.c.is_valid)
+    return sa.and_(
+        r.c.status == "active",
+        r.c.visibility == "public",
+        sa.or_(r.c.owner.is_(None), r.c.owner == "", r.c.owner_is_public),
+        valid,
+    )
+
+
+def fact_columns() -> list[sa.ColumnElement[Any]]:
+    """Return the columns of :func:`report_fact_rows` but ``visible``."""
+    r, a = t.reports, t.report_analysis
+    return [
+        r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
+        a.c.brand_display_name, a.c.title, a.c.summary, a.c.description,
+    ]  # fmt: skip
+
+
+def preferred_join() -> sa.FromClause:
+    """Return ``reports`` left-joined to their preferred analysis."""
+    r, a = t.reports, t.report_analysis
+    return r.outerjoin(a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language))
+
+
 def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMapping]:
     """Return reports with their preferred analysis' values and their visibility.
 
@@ -111,14 +146,7 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
     owner, with a valid analysis); the analysis columns are NULL without an analysis.
     """
     r, a = t.reports, t.report_analysis
-    any_analysis = sa.alias(a, "any_analysis")
-    valid = sa.exists().where(any_analysis.c.seq == r.c.seq, any_analysis.c.is_valid)
-    visible = sa.and_(
-        r.c.status == "active",
-        r.c.visibility == "public",
-        sa.or_(r.c.owner.is_(None), r.c.owner == "", r.c.owner_is_public),
-        valid,
-    )
+    visible = visible_report()
     stmt = (
         sa.select(
             r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
@@ -133,7 +161,24 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
     return list(conn.execute(stmt).mappings())
 
 
-def _expand(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.ColumnElement[Any]:
+def report_bounds(
+    conn: sa.Connection, seqs: Sequence[int]
+) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` of the stored reports of ``seqs`` (None: none stored)."""
+    r = t.reports
+    row = conn.execute(
+        sa.select(
+            sa.func.min(r.c.longitude), sa.func.min(r.c.latitude),
+            sa.func.max(r.c.longitude), sa.func.max(r.c.latitude),
+        ).where(r.c.seq == sa.any_(sa.bindparam("seqs", [int(s) for s in seqs], ARRAY_BIGINT)))
+    ).one()  # fmt: skip
+    if row[0] is None:
+        return None
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
+
+
+def expand_box(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.ColumnElement[Any]:
+    """Return ``geom``'s box grown by ``margin`` (degrees of longitude, latitude)."""
     return sa.func.ST_Expand(
         geom,
         sa.bindparam("dlon", margin[0], sa.Double),
@@ -141,7 +186,7 @@ def _expand(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.Colu
     )
 
 
-def _margin(conn: sa.Connection, seqs: Sequence[int], radius_m: float) -> tuple[float, float]:
+def box_margin(conn: sa.Connection, seqs: Sequence[int], radius_m: float) -> tuple[float, float]:
     """Degrees that cover ``radius_m`` metres around every report of ``seqs`` (a box test)."""
     r = t.reports
     top = conn.execute(
@@ -175,10 +220,10 @@ def nearby_case_records(
     if not seqs:
         return []
     c, r = t.cases, t.reports
-    margin = _margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m)
     point = sa.func.geography(r.c.geom)
     radius = sa.bindparam("radius_m", radius_m, sa.Double)
-    box = _expand(r.c.geom, margin)
+    box = expand_box(r.c.geom, margin)
     near = sa.or_(
         *(
             sa.and_(
@@ -188,32 +233,38 @@ def nearby_case_records(
         )
     )
     status_ok = matchable_status(active_statuses, reopenable_statuses, reopen_since)
-    rank = sa.func.row_number().over(
-        partition_by=r.c.seq, order_by=(c.c.updated_at.desc(), c.c.case_id)
+    # One indexed probe of the cases per report (LATERAL), whatever the planner knows of
+    # the batch's reports (a file's reports are not analysed yet when they are matched).
+    near_cases = (
+        sa.select(*_case_columns())
+        .where(near, c.c.merged_into_case_id.is_(None), status_ok)
+        .order_by(c.c.updated_at.desc(), c.c.case_id)
+        .limit(sa.bindparam("case_limit", limit, sa.Integer))
+        .lateral("near_cases")
     )
-    inner = (
-        sa.select(
-            r.c.seq.label("report_seq"), c.c.case_id, c.c.title, c.c.status, c.c.classification,
-            c.c.summary, c.c.anchor_lat, c.c.anchor_lng, c.c.cluster_count,
-            c.c.linked_report_count, c.c.updated_at,
-            sa.func.ST_AsBinary(c.c.aggregate_geom).label("area_wkb"), rank.label("rank"),
-        )
-        .select_from(r.join(c, near))
-        .where(
-            r.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
-            c.c.merged_into_case_id.is_(None),
-            status_ok,
-        )
-        .subquery()
-    )  # fmt: skip
     stmt = (
-        sa.select(*(col for col in inner.c if col.name != "rank"))
-        .where(inner.c.rank <= limit)
-        .order_by(inner.c.report_seq, inner.c.updated_at.desc(), inner.c.case_id)
+        sa.select(r.c.seq.label("report_seq"), *near_cases.c)
+        .select_from(r.join(near_cases, sa.true()))
+        .where(r.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)))
+        .order_by(r.c.seq, near_cases.c.updated_at.desc(), near_cases.c.case_id)
     )
+    return _records(conn.execute(stmt).mappings())
+
+
+def _case_columns() -> list[sa.ColumnElement[Any]]:
+    c = t.cases
+    return [
+        c.c.case_id, c.c.title, c.c.status, c.c.classification, c.c.summary, c.c.anchor_lat,
+        c.c.anchor_lng, c.c.cluster_count, c.c.linked_report_count, c.c.updated_at,
+        sa.func.ST_AsBinary(c.c.aggregate_geom).label("area_wkb"),
+    ]  # fmt: skip
+
+
+def _records(rows: Iterable[sa.RowMapping]) -> list[dict[str, Any]]:
+    """Return the records with each area decoded once per distinct WKB."""
     areas: dict[bytes, shapely.Geometry] = {}
     records = []
-    for row in conn.execute(stmt).mappings():
+    for row in rows:
         record = dict(row)
         wkb = record.pop("area_wkb")
         if wkb is not None:
@@ -227,6 +278,20 @@ def nearby_case_records(
     return records
 
 
+def case_records(conn: sa.Connection, case_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Return the records of :func:`nearby_case_records` for cases (no ``report_seq``).
+
+    For a case a batch linked a report to, read again before a later report looks at it.
+    """
+    c = t.cases
+    stmt = (
+        sa.select(*_case_columns())
+        .where(c.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)))
+        .order_by(c.c.case_id)
+    )
+    return _records(conn.execute(stmt).mappings())
+
+
 def case_evidence(
     conn: sa.Connection, case_ids: Sequence[str], seqs: Sequence[int], *, radius_m: float
 ) -> list[sa.RowMapping]:
@@ -238,12 +303,12 @@ def case_evidence(
         return []
     cr, r, a = t.case_reports, t.reports, t.report_analysis
     new = sa.alias(r, "new")
-    margin = _margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m)
     close = (
         sa.select(sa.literal(1))
         .where(
             new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
-            new.c.geom.op("&&")(_expand(r.c.geom, margin)),
+            new.c.geom.op("&&")(expand_box(r.c.geom, margin)),
             sa.func.ST_DWithin(
                 sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
                 sa.bindparam("ev_radius", radius_m, sa.Double),

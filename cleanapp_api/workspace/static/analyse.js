@@ -10,7 +10,8 @@ const state = { scope: null, result: null, selected: -1, pair: [], markers: new 
 export function renderAnalyse(main) {
   state.layer = resetMap();
   state.markers = new Map();
-  // #/analyse?at=lat,lon,zoom opens the map there (a link to a place)
+  // #/analyse?at=lat,lon,zoom opens the map there (a link to a place); ...&seq=N fills in
+  // the report to analyse around (a suggested report's link)
   const at = new URLSearchParams(location.hash.split("?")[1] || "").get("at");
   if (at) {
     const [lat, lon, zoom] = at.split(",").map(Number);
@@ -20,7 +21,9 @@ export function renderAnalyse(main) {
       getMap().setView([lat, lon], Number.isFinite(zoom) ? zoom : 16);
     }
   }
-  const seqInput = h("input", { type: "number", min: "1", id: "seed-seq", placeholder: "e.g. 101" });
+  const seqParam = Number(new URLSearchParams(location.hash.split("?")[1] || "").get("seq"));
+  const seqInput = h("input", { type: "number", min: "1", id: "seed-seq", placeholder: "e.g. 101",
+    value: Number.isInteger(seqParam) && seqParam > 0 ? String(seqParam) : undefined });
   const radiusInput = h("input", { type: "number", min: "1", max: "50000", id: "seed-radius", value: "250" });
   const classification = h("select", { id: "classification" },
     h("option", { value: "physical" }, "Physical"), h("option", { value: "digital" }, "Digital"));

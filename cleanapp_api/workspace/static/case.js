@@ -1,28 +1,31 @@
-// A case: metric cards, linked reports on the map with their link reasons, snapshots, the
-// activity timeline, status changes along the lifecycle, add reports, merge, escalation
+// A case: metric cards, linked reports on the map with their link reasons, the open match
+// suggestions to accept or reject, snapshots, the activity timeline, status changes along the lifecycle, add reports, merge, escalation
 // targets by role, the draft composer with its preview, send, deliveries and the memo.
 import { api, config } from "./api.js";
-import { COLOURS, fitTo, outline, reportMarker, resetMap } from "./map.js";
+import { COLOURS, fitTo, getMap, outline, reportMarker, resetMap } from "./map.js";
+import { openSuggestions, suggestionItem } from "./suggestions.js";
 import { busy, field, fmt, h, statusBadge, toast } from "./ui.js";
 
+const SUGGESTED = "#E69F00"; // the outline of suggested reports on the map
 const LOCALES = [["", "Automatic (from the reports)"], ["en", "English"], ["de", "Deutsch"], ["fr", "Français"],
   ["it", "Italiano"], ["es", "Español"], ["pt", "Português"]];
 
 export async function renderCase(main, caseId) {
   const layer = resetMap();
   main.replaceChildren(h("p", { class: "muted" }, "Loading the case…"));
-  const [detail, escalations] = await Promise.all([
+  const [detail, escalations, suggestions] = await Promise.all([
     api.get(`/cases/${encodeURIComponent(caseId)}`),
     api.get(`/cases/${encodeURIComponent(caseId)}/escalations`),
+    openSuggestions(caseId),
   ]);
-  draw(main, layer, detail, escalations);
+  draw(main, layer, detail, escalations, suggestions);
 }
 
 function reload(main, caseId) { return renderCase(main, caseId); }
 
 function parseJSON(text) { try { return text ? JSON.parse(text) : null; } catch { return null; } }
 
-function draw(main, layer, d, esc) {
+function draw(main, layer, d, esc, suggested) {
   const c = d.case;
   const caseId = c.case_id;
   // map: outline, linked reports coloured by link reason
@@ -34,7 +37,27 @@ function draw(main, layer, d, esc) {
       title: `${r.seq}: ${r.title} (${fmt.words(r.link_reason)})` }).addTo(layer)
       .bindTooltip(String(r.seq), { permanent: true, direction: "right", className: "report-label" });
   }
+  // suggested reports: hollow, dashed, labelled "seq?" (not part of the case yet)
+  const suggestedMarkers = new Map();
+  for (const s of suggested) {
+    const marker = L.circleMarker([s.latitude, s.longitude], { radius: 8, color: SUGGESTED, weight: 2.5,
+      dashArray: "3 3", fillColor: "#ffffff", fillOpacity: 0.9 })
+      .bindTooltip(`${s.seq}?`, { permanent: true, direction: "right", className: "report-label" })
+      .bindPopup(h("span", {}, `Suggested: ${s.seq}: ${s.report_title} (${s.band}, score ${fmt.n2(s.probability)})`))
+      .addTo(layer);
+    suggestedMarkers.set(s.id, marker);
+  }
   fitTo(layer, 18);
+  const showSuggested = (s) => {
+    getMap().setView([s.latitude, s.longitude], Math.max(getMap().getZoom(), 17), { animate: false });
+    suggestedMarkers.get(s.id)?.openPopup();
+  };
+  const suggestionsHeading = h("h2", { id: "suggestions-heading", tabindex: "-1" },
+    `Match suggestions (${suggested.length})`);
+  const afterDecision = async () => {
+    await reload(main, caseId);
+    document.getElementById("suggestions-heading")?.focus();
+  };
 
   const allowed = config.status_transitions[c.status] || [];
   const statusSelect = h("select", { id: "new-status" }, allowed.map((s) => h("option", { value: s }, fmt.words(s))));
@@ -154,6 +177,11 @@ function draw(main, layer, d, esc) {
           marginRight: "4px", background: COLOURS[reasons.indexOf(r.link_reason) % COLOURS.length] } }),
         `${fmt.words(r.link_reason)} (${fmt.n2(r.confidence)})`))))),
     h("div", { class: "row" }, field("Add reports (seqs)", addSeqs), field("Link reason", addReason), addButton),
+    suggestionsHeading,
+    suggested.length
+      ? h("ul", { class: "list suggestions", id: "suggestions", "aria-labelledby": "suggestions-heading" },
+        suggested.map((s) => suggestionItem(s, { onShow: showSuggested, onDecided: afterDecision })))
+      : h("p", { class: "muted", id: "suggestions" }, "No open suggestions: automatic matching has nothing to ask."),
     h("h2", {}, "Escalation"),
     targets.length ? h("div", { id: "targets" }, targets) : h("p", { class: "muted" }, "No escalation targets."),
     h("fieldset", { id: "composer" }, h("legend", {}, "Draft"),
@@ -191,6 +219,10 @@ function detailOf(event) {
   if (from && to) parts.push(`${from} → ${to}`);
   else if (to) parts.push(to);
   if (Array.isArray(p.report_seqs) && p.report_seqs.length) parts.push(`reports ${p.report_seqs.join(", ")}`);
+  else if (Number.isInteger(p.seq)) parts.push(`report ${p.seq}`); // suggestions, recurrences
+  if (p.match?.band) parts.push(`${p.match.band} band`);
   if (p.summary) parts.push(`“${p.summary}”`);
+  if (p.reason) parts.push(p.reason);
+  if (p.note) parts.push(`note: “${p.note}”`);
   return parts.length ? h("div", { class: "muted" }, parts.join(" · ")) : null;
 }

@@ -1,6 +1,8 @@
-// Cases: the list with filters (status, near a point, mine, updated since) and their anchors on the map.
+// Cases: the reviewer queue (every case's open match suggestions), the list with filters
+// (status, near a point, mine, updated since) and the cases' anchors on the map.
 import { api, config, query } from "./api.js";
 import { COLOURS, fitTo, getMap, reportMarker, resetMap } from "./map.js";
+import { openSuggestions, suggestionItem } from "./suggestions.js";
 import { busy, field, fmt, h, statusBadge } from "./ui.js";
 
 const filters = { status: [], near: "", radius_m: "1000", mine: false, updated_since: "" };
@@ -34,8 +36,36 @@ export function renderCases(main) {
   h("div", { class: "row" }, field("Updated since", since),
     h("label", { class: "inline", for: "mine" }, mine, "Only cases I created")),
   h("div", { class: "row" }, apply));
-  main.replaceChildren(h("h1", {}, "Cases"), form, list);
+  const queue = h("section", { id: "review-queue", "aria-label": "Suggestions to review" });
+  main.replaceChildren(h("h1", {}, "Cases"), queue, form, list);
   load(list, layer);
+  loadQueue(queue, () => load(list, layer));
+}
+
+/** The reviewer queue: open suggestions across cases, oldest first, decided in place. */
+async function loadQueue(queue, reloadList) {
+  let open;
+  try {
+    open = await openSuggestions();
+  } catch (error) {
+    queue.replaceChildren(h("p", { class: "error" }, `Suggestions to review: ${error.message}`));
+    return;
+  }
+  const onDecided = async () => {
+    await Promise.all([loadQueue(queue, reloadList), reloadList()]);
+    (queue.querySelector("summary") || queue.querySelector("#queue-empty"))?.focus();
+  };
+  if (!open.length) {
+    queue.replaceChildren(h("p", { class: "muted", id: "queue-empty", tabindex: "-1" }, "No match suggestions to review."));
+    return;
+  }
+  const previous = queue.querySelector("details");
+  queue.replaceChildren(h("details", { open: previous ? previous.open : true },
+    h("summary", { id: "queue-summary" }, `Suggestions to review (${open.length}${open.length >= 100 ? "+" : ""})`),
+    h("p", { class: "muted" }, "Reports that automatic matching found close to a case but not sure enough to link. "
+      + "Accept links the report; reject leaves it alone."),
+    h("ul", { class: "list suggestions", id: "queue" },
+      open.map((s) => suggestionItem(s, { showCase: true, onDecided })))));
 }
 
 async function load(list, layer) {

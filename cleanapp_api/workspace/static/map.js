@@ -45,7 +45,7 @@ export function fitTo(group, maxZoom = 17) {
 export function reportMarker(report, { colour = GREY, radius = 6, title = "" } = {}) {
   return L.circleMarker([report.latitude, report.longitude], {
     radius, color: "#ffffff", weight: 1.5, fillColor: colour, fillOpacity: 0.95,
-  }).bindTooltip(title || `Report ${report.seq}`);
+  }).bindTooltip(h("span", {}, title || `Report ${report.seq}`)); // text, never HTML: titles are reporters' words
 }
 
 export function outline(geojson, { colour = "#3a6ea5", dashed = true, fill = 0.06 } = {}) {
