@@ -54,7 +54,6 @@ from cleanapp_api.escalation.sending import recover_sends
 from cleanapp_api.middleware import compression_config, install_edge_middleware
 from cleanapp_api.routes import CONTROLLERS
 from cleanapp_api.routes.workspace import workspace_routes
-from cleanapp_api.services.discovery import CaseDiscovery
 from cleanapp_api.settings import Settings
 
 __all__ = [
@@ -139,8 +138,6 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     store = DbTokenStore(engine) if settings.auth_token_store == "db" else None
     app.state.engine = engine
     app.state.authenticator = Authenticator(settings.jwt_secret, store)
-    # Contact discovery (off unless DISCOVERY_ENABLED): one per process, its cache shared.
-    app.state.discovery = getattr(app.state, "discovery", None) or CaseDiscovery(settings)
     try:
         async with anyio.create_task_group() as tasks:
             if settings.email_service_url:
@@ -150,7 +147,6 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             finally:
                 tasks.cancel_scope.cancel()
     finally:
-        app.state.discovery.close()
         engine.dispose()
 
 

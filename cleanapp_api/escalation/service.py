@@ -33,7 +33,6 @@ from cleanapp_api.escalation.schemas import (
 from cleanapp_api.policy import AuthenticatedUser
 from cleanapp_api.schemas import CaseDetail, EscalationTarget
 from cleanapp_api.services.cases import get_case
-from cleanapp_api.services.discovery import CaseDiscovery
 from cleanapp_api.settings import Settings
 from cleanapp_geo.drafts import (
     DraftCase,
@@ -300,11 +299,7 @@ def planning_caps(settings: Settings, request: DraftEscalationRequest) -> None:
 
 
 def view_escalations(
-    engine: sa.Engine,
-    case_id: str,
-    *,
-    refresh_targets: bool = False,
-    discovery: CaseDiscovery | None = None,
+    engine: sa.Engine, case_id: str, *, refresh_targets: bool = False
 ) -> CaseEscalationsResponse:
     """Return the visible targets and the case's routing, every action and delivery.
 
@@ -316,8 +311,6 @@ def view_escalations(
         The case.
     refresh_targets : bool, default False
         Suggest targets again from the stored sources and re-route first.
-    discovery : CaseDiscovery, optional
-        With ``refresh_targets``: contact discovery within its budget.
 
     Returns
     -------
@@ -328,7 +321,7 @@ def view_escalations(
     CaseServiceError
         404 ``case not found``.
     """
-    detail = get_case(engine, case_id, refresh_targets=refresh_targets, discovery=discovery)
+    detail = get_case(engine, case_id, refresh_targets=refresh_targets)
     hidden = hidden_reasons(detail.escalation_targets)
     return CaseEscalationsResponse(
         case_id=detail.case.case_id,

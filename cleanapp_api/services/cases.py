@@ -93,8 +93,7 @@ from cleanapp_api.services.clusters import (
     parse_geometry,
     parse_seqs,
 )
-from cleanapp_api.services.discovery import CaseDiscovery
-from cleanapp_api.services.routing import discover_case_targets, refresh_case_targets, sync_case
+from cleanapp_api.services.routing import refresh_case_targets, sync_case
 from cleanapp_api.services.targets import suggest_targets, target_rows
 from cleanapp_geo.cases import (
     StatusChangeError,
@@ -710,13 +709,7 @@ def merge_cases(
 # =========================================================================== reads
 
 
-def get_case(
-    engine: sa.Engine,
-    case_id: str,
-    *,
-    refresh_targets: bool = False,
-    discovery: CaseDiscovery | None = None,
-) -> CaseDetail:
+def get_case(engine: sa.Engine, case_id: str, *, refresh_targets: bool = False) -> CaseDetail:
     """``GET /cases/{id}``: the case detail (404 ``case not found``).
 
     It writes only when asked (``refresh_targets``: suggest targets again from the stored
@@ -731,9 +724,6 @@ def get_case(
         The case.
     refresh_targets : bool, default False
         Refresh and re-route the targets first.
-    discovery : CaseDiscovery, optional
-        With ``refresh_targets``: contact discovery, run before the write transaction and
-        within its budget (``DISCOVERY_ENABLED``).
 
     Returns
     -------
@@ -747,10 +737,9 @@ def get_case(
             raise CaseNotFound()
         if detail.routing_profile is not None or not detail.escalation_targets:
             return detail
-    discovered = discover_case_targets(engine, case_id, discovery) if refresh_targets else []
     with engine.begin() as conn:
         if refresh_targets:
-            refresh_case_targets(conn, case_id, discovered)
+            refresh_case_targets(conn, case_id)
         else:
             sync_case(conn, case_id)
         detail = repo.case_detail(conn, case_id)

@@ -36,10 +36,8 @@ from cleanapp_api.domain_errors import CaseNotFound, InvalidRequest, NotFound
 from cleanapp_api.mappers import memory_json, outcome_json, task_json
 from cleanapp_api.policy import AuthenticatedUser, effective_actor
 from cleanapp_api.routing_schemas import ExecutionOutcomeRequest, ExecutionOutcomeResponse
-from cleanapp_api.services.discovery import CaseDiscovery
 from cleanapp_api.services.targets import suggest_targets, target_rows
 from cleanapp_geo.cases import case_confidence, case_exposure
-from cleanapp_geo.discovery import case_discovery_request
 from cleanapp_geo.routing import (
     RoutedTarget,
     RoutingProfile,
@@ -62,7 +60,6 @@ __all__ = [
     "MSG_TASK_NOT_FOUND",
     "MSG_TASK_TARGET_NOT_FOUND",
     "TargetIndex",
-    "discover_case_targets",
     "parse_flag",
     "parse_task_id",
     "record_case_outcome",
@@ -263,49 +260,12 @@ def sync_case_after(engine: sa.Engine, case_id: str) -> None:
         logger.exception("contact routing sync of %s failed", case_id)
 
 
-def discover_case_targets(
-    engine: sa.Engine, case_id: str, discovery: CaseDiscovery | None
-) -> list[dict[str, Any]]:
-    """Run contact discovery for a case, outside any transaction; return target rows.
-
-    The request is the case's visible reports and current targets
-    (:func:`cleanapp_geo.discovery.case_discovery_request`), the rules are the
-    ``authority_directory_rules`` rows for its defect and asset class. Discovery waits at
-    most its budget (:class:`cleanapp_api.services.discovery.CaseDiscovery`): ``[]`` when it
-    is off or did not finish in time, so a refresh never waits longer.
-    """
-    if discovery is None or not discovery.enabled:
-        return []
-    cr, et = t.case_reports, t.case_escalation_targets
-    with engine.connect() as conn:
-        seqs = list(conn.execute(sa.select(cr.c.seq).where(cr.c.case_id == case_id)).scalars())
-        if not seqs:
-            return []
-        frame = cio.read_reports(conn, seqs=seqs, visible_only=True)
-        if not len(frame):
-            return []
-        rows = conn.execute(sa.select(et).where(et.c.case_id == case_id)).mappings().all()
-        request = case_discovery_request(
-            frame, existing=[EscalationTarget.from_record(dict(r)) for r in rows], limit=16
-        )
-        rules = store.authority_rules(
-            conn, defect_class=request.defect_class, asset_class=request.asset_class
-        )
-    result = discovery.run(request, [dict(r) for r in rules])
-    if result is None:
-        return []
-    return target_rows(t.to_record() for t in result.discovered)
-
-
-def refresh_case_targets(
-    conn: sa.Connection, case_id: str, discovered: Sequence[Mapping[str, Any]] = ()
-) -> int:
+def refresh_case_targets(conn: sa.Connection, case_id: str) -> int:
     """Suggest targets again from the stored sources for the case's visible reports; sync.
 
     Area contacts around the reports, brand contacts and inferred contacts
-    (:func:`cleanapp_api.services.targets.suggest_targets`), and ``discovered`` (rows of
-    :func:`discover_case_targets`, found before the transaction); new endpoints are added,
-    known ones kept.
+    (:func:`cleanapp_api.services.targets.suggest_targets`); new endpoints are added, known
+    ones kept. Contact discovery plugs in here later.
 
     Returns
     -------
@@ -322,8 +282,6 @@ def refresh_case_targets(
         if len(frame):
             suggested = target_rows(suggest_targets(conn, reports=frame, area=None, limit=16))
             added = repo.insert_targets(conn, case_id, suggested)
-    if discovered:
-        added += repo.insert_targets(conn, case_id, discovered)
     sync_case(conn, case_id)
     return added
 
