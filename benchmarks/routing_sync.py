@@ -49,10 +49,10 @@ DEFAULT_URL = "postgresql+psycopg://cleanapp:cleanapp@127.0.0.1:5432/cleanapp_te
 _ROLES = ("facility_manager", "building_authority", "contractor", "contact", "operator")
 
 
-def _targets(n: int) -> list[dict[str, Any]]:
+def _targets(n: int, tag: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
-        org = f"org{i // 4}"
+        org = f"org{i // 4}-{tag}"
         target: dict[str, Any] = {
             "role_type": _ROLES[i % len(_ROLES)],
             "organization": f"Organisation {org}",
@@ -61,7 +61,7 @@ def _targets(n: int) -> list[dict[str, Any]]:
             "verification_level": "official_page" if i % 2 == 0 else "",
         }
         if i % 4 == 3:
-            target["phone"] = f"+41 44 {100 + i:03d} 00 00"
+            target["phone"] = f"+41 {tag % 100:02d} {100 + i:03d} 00 00"
             target["display_name"] = f"Office {i}"
         else:
             target["email"] = f"desk{i}@{org}.example"
@@ -102,7 +102,7 @@ def _case(engine: sa.Engine, n: int, seq0: int) -> str:
         )
         repo.link_reports(conn, case_id, seqs, reason="manual", confidence=1.0, overwrite=True)
         repo.recompute_aggregates(conn, case_id)
-        rows = target_rows(_targets(n))
+        rows = target_rows(_targets(n, seq0))
         repo.insert_targets(conn, case_id, rows)
         memory = [
             {"endpoint_key": r["endpoint_key"], "last_result": "sent", "success_count": 2}
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             first = time.perf_counter() - clock
             steady = _median_s(sync, args.repeats)
             detail = _median_s(read, args.repeats)
-            key = target_rows(_targets(n))[0]["endpoint_key"]
+            key = target_rows(_targets(n, 1000 * (k + 1)))[0]["endpoint_key"]
 
             def change(case_id: str = case_id, key: str = key) -> None:
                 with engine.begin() as conn:

@@ -172,7 +172,7 @@ def route_stored_targets(
         if stored is not None and (cooldown is None or stored > cooldown):
             cooldown = stored
         updates.append((index.ids[key], {**r.target.to_record(), "cooldown_until": cooldown}))
-    store.update_target_routing(conn, table, updates)
+    store.update_target_routing(conn, table, updates, {int(row["id"]): row for row in rows})
     return index, routed
 
 

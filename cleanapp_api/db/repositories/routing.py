@@ -136,8 +136,11 @@ def update_case_scores(
 
 
 def update_target_routing(
-    conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Sequence[int], Mapping[str, Any]]]
-) -> None:
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[tuple[Sequence[int], Mapping[str, Any]]],
+    stored: Mapping[int, Mapping[Any, Any]] | None = None,
+) -> int:
     """Write the routing columns onto stored target rows (every row of one endpoint alike).
 
     Parameters
@@ -148,10 +151,36 @@ def update_target_routing(
         ``case_escalation_targets`` or ``report_escalation_targets``.
     rows : sequence of (ids, values)
         The stored ids of one endpoint and its routed column values.
+    stored : mapping of int to row, optional
+        The stored rows by id: a row whose routing columns already hold the values is not
+        written (a sync that changes nothing writes nothing).
+
+    Returns
+    -------
+    int
+        Number of rows written.
     """
+    changed: list[dict[str, Any]] = []
     for ids, values in rows:
         update = {name: values[name] for name in _ROUTING_COLUMNS if name in values}
-        conn.execute(sa.update(table).where(table.c.id.in_(list(ids))).values(**update))
+        for row_id in ids:
+            old = (stored or {}).get(row_id)
+            if old is None or any(old[k] != v for k, v in update.items()):
+                changed.append({"_id": row_id, **update})
+    if not changed:
+        return 0
+    # One executemany per set of columns (every routed row has all of them: one statement).
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in changed:
+        groups.setdefault(tuple(sorted(row)), []).append({f"v{k}": v for k, v in row.items()})
+    for names, group in groups.items():
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("v_id"))
+            .values({k: sa.bindparam(f"v{k}") for k in names if k != "_id"}),
+            group,
+        )
+    return len(changed)
 
 
 # --------------------------------------------------------------------------- profiles
@@ -252,36 +281,43 @@ def upsert_observations(
 ) -> dict[str, int]:
     """Make the case's observations these (upsert by channel and value; others deleted).
 
+    An observation whose stored row already holds its values is not written; a value seen
+    again keeps its first discovery time.
+
     Returns
     -------
     dict of str to int
         Observation key (``<channel>:<value>``, lower case) → id.
     """
     o = t.case_contact_observations
-    keep: list[int] = []
+    existing = {
+        (row["channel_type"], row["channel_value"]): row
+        for row in conn.execute(sa.select(o).where(o.c.case_id == case_id)).mappings()
+    }
     ids: dict[str, int] = {}
+    writes: list[dict[str, Any]] = []
     for obs in observations:
-        record = obs.to_record()
-        values = {
-            **record,
-            "case_id": case_id,
-            "target_id": target_ids.get(obs.endpoint_key),
-            "discovered_at": now,
-        }
-        stmt = pg_insert(o).values(**values)
+        record = {**obs.to_record(), "target_id": target_ids.get(obs.endpoint_key)}
+        old = existing.get((obs.channel_type, obs.channel_value))
+        if old is not None and all(old[k] == v for k, v in record.items()):
+            ids[obs.key] = int(old["id"])
+            continue
+        writes.append({**record, "case_id": case_id, "discovered_at": now})
+    if writes:
+        stmt = pg_insert(o).values(writes)
         stmt = stmt.on_conflict_do_update(
             index_elements=[o.c.case_id, o.c.channel_type, o.c.channel_value],
-            # A value seen again keeps its first discovery time.
-            set_={k: stmt.excluded[k] for k in record if k not in ("channel_type", "channel_value")}
-            | {"target_id": stmt.excluded.target_id},
+            set_={
+                k: stmt.excluded[k]
+                for k in writes[0]
+                if k not in ("case_id", "channel_type", "channel_value", "discovered_at")
+            },
         )
-        row_id = int(conn.execute(stmt.returning(o.c.id)).scalar_one())
-        keep.append(row_id)
-        ids[obs.key] = row_id
-    delete = sa.delete(o).where(o.c.case_id == case_id)
-    if keep:
-        delete = delete.where(o.c.id.not_in(keep))
-    conn.execute(delete)
+        for row in conn.execute(stmt.returning(o.c.id, o.c.channel_type, o.c.channel_value)):
+            ids[f"{row.channel_type}:{row.channel_value}".lower()] = int(row.id)
+    stale = [int(r["id"]) for r in existing.values() if int(r["id"]) not in set(ids.values())]
+    if stale:
+        conn.execute(sa.delete(o).where(o.c.id.in_(stale)))
     return ids
 
 
@@ -423,11 +459,9 @@ def sync_tasks(
     """
     x = t.notify_execution_tasks
     existing = conn.execute(
-        sa.select(x.c.id, x.c.endpoint_key, x.c.task_status).where(
-            x.c.subject_kind == kind, x.c.subject_ref == ref
-        )
+        sa.select(x).where(x.c.subject_kind == kind, x.c.subject_ref == ref)
     ).all()
-    open_ids = {row.endpoint_key: row.id for row in existing if row.task_status != "completed"}
+    open_rows = {row.endpoint_key: row for row in existing if row.task_status != "completed"}
     done = {row.endpoint_key for row in existing if row.task_status == "completed"}
     wanted = {spec.endpoint_key for spec in specs}
     stale = [
@@ -447,12 +481,14 @@ def sync_tasks(
             "summary": spec.summary,
             "payload_json": {"target_id": target_ids.get(spec.endpoint_key), **spec.payload},
         }
-        if spec.endpoint_key in open_ids:
-            conn.execute(
-                sa.update(x)
-                .where(x.c.id == open_ids[spec.endpoint_key])
-                .values(**values, updated_at=sa.func.now())
-            )
+        current = open_rows.get(spec.endpoint_key)
+        if current is not None:
+            if any(getattr(current, k) != v for k, v in values.items()):
+                conn.execute(
+                    sa.update(x)
+                    .where(x.c.id == current.id)
+                    .values(**values, updated_at=sa.func.now())
+                )
         elif spec.endpoint_key not in done:
             conn.execute(
                 sa.insert(x).values(
