@@ -8,6 +8,7 @@ bounding box before the exact geodesic test.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,17 +22,22 @@ from cleanapp_api.db.repositories.locks import grown_bounds
 from cleanapp_api.domain_errors import Conflict
 
 __all__ = [
+    "AggregateInputs",
     "StoredReportConflict",
+    "aggregate_inputs",
     "box_margin",
     "case_evidence",
     "case_records",
     "expand_box",
     "fact_columns",
+    "insert_audits",
+    "link_many",
     "nearby_case_records",
     "preferred_join",
     "report_bounds",
     "report_fact_rows",
     "store_report",
+    "supersede_many",
     "visible_report",
 ]
 
@@ -331,3 +337,119 @@ def case_evidence(
         .order_by(cr.c.case_id, r.c.seq)
     )  # fmt: skip
     return list(conn.execute(stmt).mappings())
+
+
+@dataclass
+class AggregateInputs:
+    """What a case's anchor and area are computed from (see ``recompute_aggregates``).
+
+    Attributes
+    ----------
+    geometries : list
+        The ``geometry_json`` of its snapshots (in link order), else its own, else none.
+    seqs, latitudes, longitudes, timestamps, severities : list
+        Its linked reports (severity: the preferred analysis', else 0).
+    """
+
+    geometries: list[Any] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    latitudes: list[float] = field(default_factory=list)
+    longitudes: list[float] = field(default_factory=list)
+    timestamps: list[Any] = field(default_factory=list)
+    severities: list[float] = field(default_factory=list)
+
+
+def aggregate_inputs(conn: sa.Connection, case_ids: Sequence[str]) -> dict[str, AggregateInputs]:
+    """Load :class:`AggregateInputs` of many cases in three statements.
+
+    The same reads as :func:`cleanapp_api.db.repositories.recompute_aggregates` makes for
+    one case, so a batch that links reports can know a case's new anchor and area without
+    recomputing it in the store after every link.
+    """
+    out = {case_id: AggregateInputs() for case_id in case_ids}
+    if not out:
+        return out
+    c, cc, sc, cr, r, a = (
+        t.cases, t.case_clusters, t.saved_clusters, t.case_reports, t.reports, t.report_analysis,
+    )  # fmt: skip
+    ids = sa.bindparam("agg_ids", list(out), ARRAY_TEXT)
+    snapshots = conn.execute(
+        sa.select(cc.c.case_id, sc.c.geometry_json)
+        .select_from(cc.join(sc, sc.c.cluster_id == cc.c.cluster_id))
+        .where(cc.c.case_id == sa.any_(ids))
+        .order_by(cc.c.case_id, cc.c.linked_at, cc.c.cluster_id)
+    )
+    for case_id, geometry in snapshots:
+        if geometry:
+            out[case_id].geometries.append(geometry)
+    own = conn.execute(sa.select(c.c.case_id, c.c.geometry_json).where(c.c.case_id == sa.any_(ids)))
+    for case_id, geometry in own:
+        if geometry and not out[case_id].geometries:
+            out[case_id].geometries.append(geometry)
+    preferred = (
+        sa.select(a.c.severity_level)
+        .where(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
+        .scalar_subquery()
+    )
+    linked = conn.execute(
+        sa.select(cr.c.case_id, cr.c.seq, r.c.latitude, r.c.longitude, r.c.ts,
+                  sa.func.coalesce(preferred, 0.0))
+        .select_from(cr.join(r, r.c.seq == cr.c.seq))
+        .where(cr.c.case_id == sa.any_(ids))
+    )  # fmt: skip
+    for case_id, seq, lat, lon, ts, severity in linked:
+        inputs = out[case_id]
+        inputs.seqs.append(int(seq))
+        inputs.latitudes.append(lat)
+        inputs.longitudes.append(lon)
+        inputs.timestamps.append(ts)
+        inputs.severities.append(float(severity))
+    return out
+
+
+def link_many(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, reason: str) -> None:
+    """Link reports to cases in one statement (``case_id``, ``seq``, ``confidence`` each).
+
+    As :func:`cleanapp_api.db.repositories.link_reports` with ``overwrite=False``: an
+    existing link keeps its reason and the higher confidence.
+    """
+    if not rows:
+        return
+    cr = t.case_reports
+    stmt = pg.insert(cr).values(
+        [{"case_id": r["case_id"], "seq": int(r["seq"]), "link_reason": reason,
+          "confidence": r["confidence"]} for r in rows]
+    )  # fmt: skip
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[cr.c.case_id, cr.c.seq],
+            set_={"confidence": sa.func.greatest(cr.c.confidence, stmt.excluded.confidence)},
+        )
+    )
+
+
+def insert_audits(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write audit events in one statement, in order.
+
+    Each row: ``case_id``, ``event_type``, ``actor_user_id``, ``payload_json``.
+    """
+    if rows:
+        conn.execute(sa.insert(t.case_audit_events).values([dict(r) for r in rows]))
+
+
+def supersede_many(conn: sa.Connection, notes: Mapping[int, str], *, user_id: str) -> None:
+    """Close every open suggestion of the reports of ``notes`` (seq → decision note)."""
+    if not notes:
+        return
+    s = t.case_suggestions
+    seqs = sa.func.unnest(sa.bindparam("sup_seqs", [int(k) for k in notes], ARRAY_BIGINT))
+    texts = sa.func.unnest(sa.bindparam("sup_notes", list(notes.values()), ARRAY_TEXT))
+    given = sa.select(seqs.label("seq"), texts.label("note")).subquery("given")
+    conn.execute(
+        sa.update(s)
+        .where(s.c.seq == given.c.seq, s.c.status == "open")
+        .values(
+            status="superseded", decided_at=sa.func.now(), decided_by_user_id=user_id,
+            decision_note=given.c.note, updated_at=sa.func.now(),
+        )
+    )  # fmt: skip
