@@ -281,9 +281,10 @@ def match_reports(
     if not wanted:
         return []
     now = options.now or datetime.now(UTC)
-    linked = _linked_cases(conn, wanted)
     rows = {int(r.seq): r for r in ingest_repo.report_fact_rows(conn, wanted)}
+    linked = {s: row.linked_case_id for s, row in rows.items() if row.linked_case_id is not None}
     todo = [s for s in wanted if s in rows and s not in linked and rows[s].visible]
+    top = max((abs(float(rows[s].latitude)) for s in todo), default=0.0)
     records = ingest_repo.nearby_case_records(
         conn,
         todo,
@@ -291,13 +292,16 @@ def match_reports(
         active_statuses=ACTIVE_STATUSES,
         reopenable_statuses=REOPENABLE_STATUSES,
         reopen_since=now - timedelta(seconds=options.reopen_window_s),
+        max_abs_lat=top,
     )
     near: dict[int, list[CaseFacts]] = {}
     for record in records:
         near.setdefault(int(record["report_seq"]), []).append(CaseFacts.from_record(record))
     case_ids = sorted({c.case_id for cases in near.values() for c in cases})
     evidence: dict[str, list[ReportFacts]] = {}
-    for row in ingest_repo.case_evidence(conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M):
+    for row in ingest_repo.case_evidence(
+        conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M, max_abs_lat=top
+    ):
         evidence.setdefault(row.case_id, []).append(report_facts(row))
     matcher = BatchMatcher(
         [report_facts(rows[s]) for s in todo],

@@ -149,15 +149,23 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
 
     Columns: ``seq, longitude, latitude, ts, severity_level, classification,
     brand_display_name, title, summary, description, visible`` (active, public, no private
-    owner, with a valid analysis); the analysis columns are NULL without an analysis.
+    owner, with a valid analysis) and ``linked_case_id`` (the case it was linked to last,
+    NULL when none); the analysis columns are NULL without an analysis.
     """
-    r, a = t.reports, t.report_analysis
+    r, a, cr = t.reports, t.report_analysis, t.case_reports
     visible = visible_report()
+    linked = (
+        sa.select(cr.c.case_id)
+        .where(cr.c.seq == r.c.seq)
+        .order_by(cr.c.attached_at.desc(), cr.c.case_id)
+        .limit(1)
+        .scalar_subquery()
+    )
     stmt = (
         sa.select(
             r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
             a.c.brand_display_name, a.c.title, a.c.summary, a.c.description,
-            visible.label("visible"),
+            visible.label("visible"), linked.label("linked_case_id"),
         )
         .select_from(r.outerjoin(a, sa.and_(a.c.seq == r.c.seq,
                                             a.c.language == r.c.preferred_language)))
@@ -192,14 +200,27 @@ def expand_box(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.C
     )
 
 
-def box_margin(conn: sa.Connection, seqs: Sequence[int], radius_m: float) -> tuple[float, float]:
-    """Degrees that cover ``radius_m`` metres around every report of ``seqs`` (a box test)."""
+def box_margin(
+    conn: sa.Connection,
+    seqs: Sequence[int],
+    radius_m: float,
+    *,
+    max_abs_lat: float | None = None,
+) -> tuple[float, float]:
+    """Degrees that cover ``radius_m`` metres around every report of ``seqs`` (a box test).
+
+    ``max_abs_lat``: the largest absolute latitude of the reports when the caller knows it
+    (no statement then).
+    """
     r = t.reports
-    top = conn.execute(
-        sa.select(sa.func.max(sa.func.abs(r.c.latitude))).where(
-            r.c.seq == sa.any_(sa.bindparam("seqs", list(seqs), ARRAY_BIGINT))
-        )
-    ).scalar()
+    if max_abs_lat is None:
+        top = conn.execute(
+            sa.select(sa.func.max(sa.func.abs(r.c.latitude))).where(
+                r.c.seq == sa.any_(sa.bindparam("seqs", list(seqs), ARRAY_BIGINT))
+            )
+        ).scalar()
+    else:
+        top = max_abs_lat
     lat = float(top or 0.0)
     _, _, east, north = grown_bounds((0.0, lat, 0.0, lat), radius_m)
     return east, north - lat  # half-widths of the box, in degrees
@@ -214,6 +235,7 @@ def nearby_case_records(
     reopenable_statuses: Sequence[str],
     reopen_since: datetime,
     limit: int = _CASE_LIMIT,
+    max_abs_lat: float | None = None,
 ) -> list[dict[str, Any]]:
     """Cases each report of ``seqs`` may match: anchor or area within ``radius_m`` of it.
 
@@ -226,7 +248,7 @@ def nearby_case_records(
     if not seqs:
         return []
     c, r = t.cases, t.reports
-    margin = box_margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
     point = sa.func.geography(r.c.geom)
     radius = sa.bindparam("radius_m", radius_m, sa.Double)
     box = expand_box(r.c.geom, margin)
@@ -299,7 +321,12 @@ def case_records(conn: sa.Connection, case_ids: Sequence[str]) -> list[dict[str,
 
 
 def case_evidence(
-    conn: sa.Connection, case_ids: Sequence[str], seqs: Sequence[int], *, radius_m: float
+    conn: sa.Connection,
+    case_ids: Sequence[str],
+    seqs: Sequence[int],
+    *,
+    radius_m: float,
+    max_abs_lat: float | None = None,
 ) -> list[sa.RowMapping]:
     """Linked reports of ``case_ids`` within ``radius_m`` of a report of ``seqs``.
 
@@ -309,7 +336,7 @@ def case_evidence(
         return []
     cr, r, a = t.case_reports, t.reports, t.report_analysis
     new = sa.alias(r, "new")
-    margin = box_margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
     close = (
         sa.select(sa.literal(1))
         .where(
