@@ -37,6 +37,7 @@ One transaction per report (per batch for loads)
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -361,11 +362,12 @@ class _Refresh:
             self._now = self._conn.execute(sa.select(sa.func.now())).scalar_one()
         inputs = self._inputs[case.case_id]
         severity = report.severity_level
-        inputs.seqs.append(report.seq)
-        inputs.latitudes.append(report.latitude)
-        inputs.longitudes.append(report.longitude)
-        inputs.timestamps.append(report.ts.to_pydatetime())
-        inputs.severities.append(0.0 if math.isnan(severity) else severity)
+        at = bisect.bisect(inputs.seqs, report.seq)  # by seq, as the recompute reads them
+        inputs.seqs.insert(at, report.seq)
+        inputs.latitudes.insert(at, report.latitude)
+        inputs.longitudes.insert(at, report.longitude)
+        inputs.timestamps.insert(at, report.ts.to_pydatetime())
+        inputs.severities.insert(at, 0.0 if math.isnan(severity) else severity)
         best = anchor_index(inputs.severities, inputs.timestamps, inputs.seqs)
         footprint = case_footprint(inputs.geometries, inputs.longitudes, inputs.latitudes)
         area = footprint.area

@@ -335,19 +335,27 @@ def case_evidence(
     if not case_ids or not seqs:
         return []
     cr, r, a = t.case_reports, t.reports, t.report_analysis
-    new = sa.alias(r, "new")
+    new, other = sa.alias(r, "new"), sa.alias(r, "other")
     margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
-    close = (
-        sa.select(sa.literal(1))
-        .where(
-            new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
-            new.c.geom.op("&&")(expand_box(r.c.geom, margin)),
-            sa.func.ST_DWithin(
-                sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
-                sa.bindparam("ev_radius", radius_m, sa.Double),
+    # The reports near the batch first (a GiST probe per batch report), then which of them
+    # the cases link: never a scan of all reports, whatever the planner knows of the batch.
+    near = (
+        sa.select(other.c.seq)
+        .select_from(new)
+        .join(
+            other,
+            sa.and_(
+                other.c.geom.op("&&")(expand_box(new.c.geom, margin)),
+                sa.func.ST_DWithin(
+                    sa.func.geography(new.c.geom), sa.func.geography(other.c.geom),
+                    sa.bindparam("ev_radius", radius_m, sa.Double),
+                ),
             ),
         )
-        .exists()
+        .where(new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)))
+        .distinct()
+        .cte("near_reports")
+        .prefix_with("MATERIALIZED")
     )  # fmt: skip
     stmt = (
         sa.select(
@@ -356,11 +364,11 @@ def case_evidence(
             a.c.description,
         )
         .select_from(
-            cr.join(r, r.c.seq == cr.c.seq).outerjoin(
-                a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
-            )
+            near.join(cr, cr.c.seq == near.c.seq)
+            .join(r, r.c.seq == cr.c.seq)
+            .outerjoin(a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language))
         )
-        .where(cr.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)), close)
+        .where(cr.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)))
         .order_by(cr.c.case_id, r.c.seq)
     )  # fmt: skip
     return list(conn.execute(stmt).mappings())
@@ -375,7 +383,7 @@ class AggregateInputs:
     geometries : list
         The ``geometry_json`` of its snapshots (in link order), else its own, else none.
     seqs, latitudes, longitudes, timestamps, severities : list
-        Its linked reports (severity: the preferred analysis', else 0).
+        Its linked reports, by ``seq`` (severity: the preferred analysis', else 0).
     """
 
     geometries: list[Any] = field(default_factory=list)
@@ -423,6 +431,7 @@ def aggregate_inputs(conn: sa.Connection, case_ids: Sequence[str]) -> dict[str, 
                   sa.func.coalesce(preferred, 0.0))
         .select_from(cr.join(r, r.c.seq == cr.c.seq))
         .where(cr.c.case_id == sa.any_(ids))
+        .order_by(cr.c.case_id, cr.c.seq)
     )  # fmt: skip
     for case_id, seq, lat, lon, ts, severity in linked:
         inputs = out[case_id]
