@@ -335,42 +335,46 @@ def case_evidence(
     if not case_ids or not seqs:
         return []
     cr, r, a = t.case_reports, t.reports, t.report_analysis
-    new, other = sa.alias(r, "new"), sa.alias(r, "other")
+    new = sa.alias(r, "new")
     margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
-    # The reports near the batch first (a GiST probe per batch report), then which of them
-    # the cases link: never a scan of all reports, whatever the planner knows of the batch.
-    near = (
-        sa.select(other.c.seq)
-        .select_from(new)
-        .join(
-            other,
-            sa.and_(
-                other.c.geom.op("&&")(expand_box(new.c.geom, margin)),
-                sa.func.ST_DWithin(
-                    sa.func.geography(new.c.geom), sa.func.geography(other.c.geom),
-                    sa.bindparam("ev_radius", radius_m, sa.Double),
-                ),
+    # Driven by the cases (their links through the primary keys), never by a scan of all
+    # reports, whatever the planner knows of the batch's freshly stored reports.
+    ids = (
+        sa.func.unnest(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT))
+        .table_valued("case_id")
+        .render_derived(name="ids")
+    )
+    close = (
+        sa.select(sa.literal(1))
+        .where(
+            new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
+            new.c.geom.op("&&")(expand_box(r.c.geom, margin)),
+            sa.func.ST_DWithin(
+                sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
+                sa.bindparam("ev_radius", radius_m, sa.Double),
             ),
         )
-        .where(new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)))
-        .distinct()
-        .cte("near_reports")
-        .prefix_with("MATERIALIZED")
+        .exists()
     )  # fmt: skip
-    stmt = (
+    links = (
         sa.select(
             cr.c.case_id, r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level,
             a.c.classification, a.c.brand_display_name, a.c.title, a.c.summary,
             a.c.description,
         )
         .select_from(
-            near.join(cr, cr.c.seq == near.c.seq)
-            .join(r, r.c.seq == cr.c.seq)
-            .outerjoin(a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language))
+            cr.join(r, r.c.seq == cr.c.seq).outerjoin(
+                a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
+            )
         )
-        .where(cr.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)))
-        .order_by(cr.c.case_id, r.c.seq)
+        .where(cr.c.case_id == ids.c.case_id, close)
+        .lateral("links")
     )  # fmt: skip
+    stmt = (
+        sa.select(*links.c)
+        .select_from(ids.join(links, sa.true()))
+        .order_by(links.c.case_id, links.c.seq)
+    )
     return list(conn.execute(stmt).mappings())
 
 
