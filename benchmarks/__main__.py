@@ -334,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         "--file-reports", type=int, default=20_000, help="arriving reports loaded as a file"
     )
     ingest.add_argument("--nearby-requests", type=int, default=1_000)
+    ingest.add_argument(
+        "--sequential-requests", type=int, default=300, help="ingests one at a time first"
+    )
     ingest.add_argument("--workers", type=int, default=2, help="service worker processes")
     ingest.add_argument("--seed", type=int, default=1)
     ingest.add_argument("--database-url")

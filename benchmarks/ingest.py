@@ -22,6 +22,8 @@ Measured, in one run:
   request ``k`` is sent at ``t0 + k / rate`` whether or not the earlier ones have
   answered, and its latency counts from that scheduled time (queueing included). The
   first second is warm-up. Floor: p99 <= 25 ms at 200 reports/s.
+* **ingest, one at a time**: ``--sequential-requests`` more reports posted one after the
+  other (closed loop) before the load: the service time without queueing, beside it.
 * **nearby**: ``GET /api/v4/cases/nearby`` (radius 500 m) at random report points, one
   after the other; ``GET /healthz`` beside it is the same-run baseline (HTTP plus a
   ``SELECT 1``). Floor: p99 <= 20 ms.
@@ -258,6 +260,30 @@ def open_loop(
     }
 
 
+def sequential(base_url: str, token: str, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same requests one after the other (closed loop): the service time, no queueing."""
+    before = _load()
+    times: list[float] = []
+    with httpx.Client(
+        base_url=base_url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        for body in bodies:
+            start = time.perf_counter()
+            response = http.post("/api/v4/reports", json=body)
+            times.append(time.perf_counter() - start)
+            if response.status_code not in (200, 201):
+                raise RuntimeError(
+                    f"POST /reports -> {response.status_code}: {response.text[:200]}"
+                )
+    wall_s = sum(times)
+    return {
+        **_percentiles(times),
+        "throughput_per_s": len(times) / wall_s if wall_s else 0.0,
+        "load_average_before": before,
+        "load_average_after": _load(),
+    }
+
+
 def nearby(base_url: str, points: np.ndarray, requests: int) -> dict[str, Any]:
     """``GET /cases/nearby`` at ``points`` one after the other, and ``/healthz`` beside."""
     before = _load()
@@ -373,6 +399,7 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
             "reports": args.reports, "cases": args.cases, "rate_per_s": args.rate,
             "seconds": args.seconds, "file_reports": args.file_reports,
             "nearby_requests": args.nearby_requests, "workers": args.workers, "seed": args.seed,
+            "sequential_requests": args.sequential_requests,
             "client": "open-loop asyncio httpx in the benchmark process (same 2 cores)",
             "load_average_start": _load(),
         },
@@ -385,8 +412,9 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
                         "arriving_reports": len(prepared.arriving)}  # fmt: skip
         log(f"set-up: {json.dumps(doc['setup'])}")
         n_ingest = min(len(prepared.arriving), int(args.rate * args.seconds))
-        by_route = prepared.arriving.iloc[:n_ingest]
-        by_file = prepared.arriving.iloc[n_ingest : n_ingest + args.file_reports]
+        n_seq = args.sequential_requests
+        by_route = prepared.arriving.iloc[: n_ingest + n_seq]
+        by_file = prepared.arriving.iloc[n_ingest + n_seq : n_ingest + n_seq + args.file_reports]
         token = issue_access_token(JWT_SECRET, "bench-pipeline", roles=("service",))
         rng = np.random.default_rng(args.seed)
         points = np.column_stack(
@@ -395,7 +423,9 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
         with server(url, args.workers) as service_url:
             log(f"ingest: {n_ingest} reports at {args.rate:g}/s (open loop)")
             bodies = [ingest_body(row) for row in by_route.itertuples(index=False)]
-            doc["ingest"] = open_loop(service_url, token, bodies, args.rate)
+            log(f"ingest: {n_seq} reports one after the other")
+            doc["ingest_sequential"] = sequential(service_url, token, bodies[:n_seq])
+            doc["ingest"] = open_loop(service_url, token, bodies[n_seq:], args.rate)
             log(f"nearby: {args.nearby_requests} requests")
             doc["nearby"] = nearby(service_url, points, args.nearby_requests)
         log(f"file load: {len(by_file)} reports")
@@ -434,6 +464,7 @@ def format_table(doc: dict[str, Any]) -> str:
     """A readable table of the result document."""
     c, s = doc["config"], doc["setup"]
     i, n, f = doc["ingest"], doc["nearby"], doc["file_load"]
+    q = doc["ingest_sequential"]
     lines = [
         f"ingest benchmark, {doc['date_utc']}: {s['stored_reports']:,} stored reports, "
         f"{s['open_cases']:,} open cases, {s['arriving_reports']:,} arriving "
@@ -446,6 +477,9 @@ def format_table(doc: dict[str, Any]) -> str:
         f"{'POST /reports, open loop':<34}{i['n']:>7}{i['p50_ms']:>9.1f}{i['p90_ms']:>9.1f}"
         f"{i['p99_ms']:>9.1f}{i['max_ms']:>9.1f}  {i['load_average_before']} -> "
         f"{i['load_average_after']}",
+        f"{'POST /reports, one at a time':<34}{q['n']:>7}{q['p50_ms']:>9.1f}{q['p90_ms']:>9.1f}"
+        f"{q['p99_ms']:>9.1f}{q['max_ms']:>9.1f}  {q['load_average_before']} -> "
+        f"{q['load_average_after']}",
         f"{'GET /cases/nearby (500 m)':<34}{n['nearby']['n']:>7}{n['nearby']['p50_ms']:>9.1f}"
         f"{n['nearby']['p90_ms']:>9.1f}{n['nearby']['p99_ms']:>9.1f}{n['nearby']['max_ms']:>9.1f}"
         f"  {n['load_average_before']} -> {n['load_average_after']}",

@@ -54,6 +54,7 @@ from cleanapp_api.escalation.sending import recover_sends
 from cleanapp_api.middleware import compression_config, install_edge_middleware
 from cleanapp_api.routes import CONTROLLERS
 from cleanapp_api.routes.workspace import workspace_routes
+from cleanapp_api.services.discovery import CaseDiscovery
 from cleanapp_api.settings import Settings
 
 __all__ = [
@@ -148,6 +149,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
                 tasks.cancel_scope.cancel()
     finally:
         engine.dispose()
+        app.state.discovery.close()
 
 
 def _ping(engine: Engine) -> None:
@@ -180,6 +182,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     extra_controllers: Sequence[ControllerRouterHandler] = (),
+    discovery: CaseDiscovery | None = None,
 ) -> Litestar:
     """Build the Litestar application.
 
@@ -190,6 +193,9 @@ def create_app(
     extra_controllers : sequence, optional
         Controllers mounted under both API prefixes in addition to
         :data:`cleanapp_api.routes.CONTROLLERS` (tests use this for probe routes).
+    discovery : CaseDiscovery, optional
+        The contact discovery of ``refresh_targets`` (default: one built from ``settings``;
+        tests pass one pointed at local fixture servers).
 
     Returns
     -------
@@ -232,7 +238,7 @@ def create_app(
         request_max_body_size=settings.request_body_limit_bytes,
         request_class=CheckedJsonRequest,
         lifespan=[_lifespan],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "discovery": discovery or CaseDiscovery(settings)}),
         logging_config=None,
         debug=False,
     )

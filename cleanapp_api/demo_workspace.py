@@ -5,7 +5,9 @@ database, stores a generated city of reports around Zurich (:func:`cleanapp_geo.
 hard mode: planted incidents among background reports; seqs from :data:`CITY_SEQ_BASE`, away
 from the seqs the report pipeline sends to ``POST /reports``) plus the Adliswil school of
 :mod:`cleanapp_api.demo_escalation` with its area and brand contacts, opens a few cases
-from the city's top hypotheses through the service's own routes, and prints the
+from the city's top hypotheses through the service's own routes, sends one more report by
+the school through ``POST /reports`` (another problem at the same place: a match suggestion
+to accept or reject on the school's case), and prints the
 workspace URL with a fresh sign-in token (``make serve`` runs the service it points at).
 Re-running is safe: reports are keyed by ``seq`` and the demo cases are opened once.
 """
@@ -36,6 +38,7 @@ __all__ = [
     "open_demo_cases",
     "run_demo_workspace",
     "seed_demo_city",
+    "send_demo_report",
 ]
 
 CITY_CENTRE: Final = (47.3769, 8.5417)  # lat, lon: where make_reports puts its city
@@ -44,6 +47,10 @@ CITY_CENTRE: Final = (47.3769, 8.5417)  # lat, lon: where make_reports puts its 
 # from 1 (a re-sent seq with another place or time is refused with 409).
 CITY_SEQ_BASE: Final = 980_000_000
 DEMO_USER: Final = "case-manager"
+PIPELINE_USER: Final = "report-pipeline"
+# The report by the school that automatic matching suggests for the school's case (in the
+# school's seq range, as the demo's other reports, not the pipeline's).
+_SUGGESTED_SEQ: Final = 990_000_100
 _DEMO_CASES: Final = 3
 _HALF_DEG: Final = 0.004  # the demo cases' scope: about 900 m by 600 m around the centre
 
@@ -168,6 +175,47 @@ def open_demo_cases(api: Any, headers: dict[str, str], *, school: bool = True) -
     return opened
 
 
+def send_demo_report(api: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """Send the school's extra report through ``POST /reports`` as the report pipeline does.
+
+    Broken glass on the pavement 40 m from the school's entrance, the afternoon of the facade
+    reports: the same place, another problem, so matching suggests it to the school's case
+    (the ``review`` band) instead of linking it. Sending it again changes nothing.
+
+    Parameters
+    ----------
+    api : litestar.testing.TestClient or httpx.Client
+        A client of the case service.
+    headers : dict
+        A ``service`` token's bearer header.
+
+    Returns
+    -------
+    dict
+        The route's answer (``case.action`` is ``suggested`` when the school's case exists).
+    """
+    lat, lon = SCHOOL
+    body = {
+        "report": {
+            "seq": _SUGGESTED_SEQ,
+            "timestamp": "2026-03-10T14:00:00Z",
+            "latitude": lat + 40 / 111_195.0,
+            "longitude": lon,
+            "id": "demo-reporter",
+        },
+        "analysis": [
+            {
+                "language": "en",
+                "title": "Broken glass on the pavement",
+                "summary": "Shards of a bottle near the kerb.",
+                "severity_level": 0.6,
+                "classification": "physical",
+            }
+        ],
+    }
+    return _check(api.post("/api/v4/reports", json=body, headers=headers), "report ingest")
+
+
 def run_demo_workspace(
     settings: Settings, *, base_url: str, n_reports: int = 3_000, out: Any = None
 ) -> str:
@@ -196,8 +244,12 @@ def run_demo_workspace(
         seed_demo_city(engine, n_reports=n_reports)
         store = engine if settings.auth_token_store == "db" else None
         token = issue_access_token(settings.jwt_secret, DEMO_USER, engine=store)
+        pipeline = issue_access_token(
+            settings.jwt_secret, PIPELINE_USER, roles=("service",), engine=store
+        )
         with TestClient(create_app(settings)) as api:
             opened = open_demo_cases(api, {"Authorization": f"Bearer {token}"})
+            sent = send_demo_report(api, {"Authorization": f"Bearer {pipeline}"})
         with engine.connect() as conn:
             n_cases = conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
     finally:
@@ -205,8 +257,8 @@ def run_demo_workspace(
     url = f"{base_url.rstrip('/')}/app/#signin={token}"
     print(
         f"Workspace demo: {n_reports:,} reports around Zurich and a school in Adliswil; "
-        f"{n_cases} cases ({len(opened)} opened now). Start the service with `make serve`, "
-        "then open:",
+        f"{n_cases} cases ({len(opened)} opened now); report {sent['seq']} by the school: "
+        f"{sent['case']['action']}. Start the service with `make serve`, then open:",
         file=out,
     )
     print(url, file=out)

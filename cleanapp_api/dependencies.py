@@ -19,13 +19,16 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.engine import Engine
 
 from cleanapp_api.auth import AuthenticatedUser, provide_current_user
+from cleanapp_api.services.discovery import CaseDiscovery
 from cleanapp_api.settings import Settings
 
 __all__ = [
     "AppSettings",
     "CurrentUser",
     "DbEngine",
+    "Discovery",
     "app_dependencies",
+    "provide_discovery",
     "provide_engine",
     "provide_settings",
 ]
@@ -38,6 +41,9 @@ DbEngine: TypeAlias = NamedDependency[Engine]
 
 AppSettings: TypeAlias = NamedDependency[Settings]
 """``settings: AppSettings`` — the service configuration."""
+
+Discovery: TypeAlias = NamedDependency[CaseDiscovery]
+"""``discovery: Discovery`` — the process's contact discovery (off unless enabled)."""
 
 
 def provide_engine(state: State) -> Engine:
@@ -52,10 +58,17 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
+def provide_discovery(state: State) -> CaseDiscovery:
+    """Return ``app.state.discovery``."""
+    discovery: CaseDiscovery = state.discovery
+    return discovery
+
+
 def app_dependencies() -> dict[str, Provide]:
-    """Return the app-wide dependency map: ``current_user``, ``db_engine``, ``settings``."""
+    """Return the app-wide dependencies (current_user, db_engine, settings, discovery)."""
     return {
         "current_user": Provide(provide_current_user),
         "db_engine": Provide(provide_engine, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
+        "discovery": Provide(provide_discovery, sync_to_thread=False),
     }

@@ -33,6 +33,7 @@ from cleanapp_api.escalation.schemas import (
 from cleanapp_api.policy import AuthenticatedUser
 from cleanapp_api.schemas import CaseDetail, EscalationTarget
 from cleanapp_api.services.cases import get_case
+from cleanapp_api.services.discovery import CaseDiscovery
 from cleanapp_api.settings import Settings
 from cleanapp_geo.drafts import (
     DraftCase,
@@ -299,7 +300,11 @@ def planning_caps(settings: Settings, request: DraftEscalationRequest) -> None:
 
 
 def view_escalations(
-    engine: sa.Engine, case_id: str, *, refresh_targets: bool = False
+    engine: sa.Engine,
+    case_id: str,
+    *,
+    refresh_targets: bool = False,
+    discovery: CaseDiscovery | None = None,
 ) -> CaseEscalationsResponse:
     """Return the visible targets and the case's routing, every action and delivery.
 
@@ -311,6 +316,8 @@ def view_escalations(
         The case.
     refresh_targets : bool, default False
         Suggest targets again from the stored sources and re-route first.
+    discovery : CaseDiscovery, optional
+        With ``refresh_targets``, also discover contacts within its budget.
 
     Returns
     -------
@@ -321,7 +328,7 @@ def view_escalations(
     CaseServiceError
         404 ``case not found``.
     """
-    detail = get_case(engine, case_id, refresh_targets=refresh_targets)
+    detail = get_case(engine, case_id, refresh_targets=refresh_targets, discovery=discovery)
     hidden = hidden_reasons(detail.escalation_targets)
     return CaseEscalationsResponse(
         case_id=detail.case.case_id,

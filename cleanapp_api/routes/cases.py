@@ -14,7 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
-from cleanapp_api.dependencies import CurrentUser, DbEngine
+from cleanapp_api.dependencies import CurrentUser, DbEngine, Discovery
 from cleanapp_api.errors import error_responses
 from cleanapp_api.matching_schemas import NearbyCasesResponse
 from cleanapp_api.schemas import (
@@ -199,16 +199,20 @@ class CasesController(Controller):
         self,
         case_id: FromPath[str],
         db_engine: DbEngine,
+        discovery: Discovery,
         refresh_targets: FromQuery[str | None] = None,
     ) -> CaseDetail:
         """Return a case with its reports, clusters, targets, routing, actions and audit.
 
         `refresh_targets=true` suggests targets again from the stored sources (area, brand
-        and inferred contacts) and re-routes the case before answering.
+        and inferred contacts) and, when contact discovery is enabled, from OpenStreetMap and
+        official websites within its time budget, then re-routes the case before answering.
         """
         refresh = routing.parse_flag(refresh_targets)
         return await anyio.to_thread.run_sync(
-            partial(cases.get_case, db_engine, case_id, refresh_targets=refresh)
+            partial(
+                cases.get_case, db_engine, case_id, refresh_targets=refresh, discovery=discovery
+            )
         )
 
     @post(

@@ -16,7 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from cleanapp_api.auth import BEARER_SECURITY, requires_auth
-from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine
+from cleanapp_api.dependencies import AppSettings, CurrentUser, DbEngine, Discovery
 from cleanapp_api.errors import error_responses
 from cleanapp_api.escalation import sending, service
 from cleanapp_api.escalation.schemas import (
@@ -60,17 +60,26 @@ class EscalationsController(Controller):
         self,
         case_id: FromPath[str],
         db_engine: DbEngine,
+        discovery: Discovery,
         refresh_targets: FromQuery[str | None] = None,
     ) -> CaseEscalationsResponse:
         """Return a case's visible targets, its routing, every action and delivery.
 
         The routing: `observations`, `notify_plan` (waves of recipients), `routing_profile`,
         `execution_tasks` and `notify_outcomes`. `refresh_targets=true` suggests targets
-        again from the stored sources and re-routes the case first.
+        again from the stored sources (and, when contact discovery is enabled, from
+        OpenStreetMap and official websites within its time budget) and re-routes the case
+        first.
         """
         refresh = parse_flag(refresh_targets)
         return await anyio.to_thread.run_sync(
-            partial(service.view_escalations, db_engine, case_id, refresh_targets=refresh)
+            partial(
+                service.view_escalations,
+                db_engine,
+                case_id,
+                refresh_targets=refresh,
+                discovery=discovery,
+            )
         )
 
     @post(

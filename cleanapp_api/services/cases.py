@@ -93,6 +93,7 @@ from cleanapp_api.services.clusters import (
     parse_geometry,
     parse_seqs,
 )
+from cleanapp_api.services.discovery import CaseDiscovery, discover_case_targets
 from cleanapp_api.services.routing import refresh_case_targets, sync_case
 from cleanapp_api.services.targets import suggest_targets, target_rows
 from cleanapp_geo.cases import (
@@ -709,7 +710,13 @@ def merge_cases(
 # =========================================================================== reads
 
 
-def get_case(engine: sa.Engine, case_id: str, *, refresh_targets: bool = False) -> CaseDetail:
+def get_case(
+    engine: sa.Engine,
+    case_id: str,
+    *,
+    refresh_targets: bool = False,
+    discovery: CaseDiscovery | None = None,
+) -> CaseDetail:
     """``GET /cases/{id}``: the case detail (404 ``case not found``).
 
     It writes only when asked (``refresh_targets``: suggest targets again from the stored
@@ -724,6 +731,9 @@ def get_case(engine: sa.Engine, case_id: str, *, refresh_targets: bool = False) 
         The case.
     refresh_targets : bool, default False
         Refresh and re-route the targets first.
+    discovery : CaseDiscovery, optional
+        With ``refresh_targets``, also discover contacts (within its budget, before the
+        write transaction).
 
     Returns
     -------
@@ -737,9 +747,10 @@ def get_case(engine: sa.Engine, case_id: str, *, refresh_targets: bool = False) 
             raise CaseNotFound()
         if detail.routing_profile is not None or not detail.escalation_targets:
             return detail
+    discovered = discover_case_targets(engine, case_id, discovery) if refresh_targets else ()
     with engine.begin() as conn:
         if refresh_targets:
-            refresh_case_targets(conn, case_id)
+            refresh_case_targets(conn, case_id, discovered=discovered)
         else:
             sync_case(conn, case_id)
         detail = repo.case_detail(conn, case_id)

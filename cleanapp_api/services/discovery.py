@@ -10,6 +10,12 @@ thread, and waits for it at most the budget plus :data:`GRACE_S`: a request that
 targets is never held longer, whatever the network does (a DNS lookup the socket timeouts
 cannot bound, a saturated pool). It returns ``None`` when discovery is disabled
 (``DISCOVERY_ENABLED``, off by default) or did not finish in time, and never raises.
+
+:func:`discover_case_targets` is the refresh of a stored case (``refresh_targets``, upstream
+§6.4): it reads the case's visible reports, its targets and the authority directory in one
+short read, then discovers *outside* any transaction (no lock is held while the network
+answers), and returns the visible discovered targets for
+:func:`cleanapp_api.services.routing.refresh_case_targets` to add and route.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Any, Final
 
+import sqlalchemy as sa
+
+import cleanapp_geo.io as cio
+from cleanapp_api.db import tables as t
+from cleanapp_api.db.repositories import routing as store
 from cleanapp_api.settings import Settings
 from cleanapp_geo.discovery import (
     AuthorityDirectoryProvider,
@@ -33,17 +44,21 @@ from cleanapp_geo.discovery import (
     OpenStreetMapProvider,
     ResponseCache,
     WebsiteContactProvider,
+    case_discovery_request,
     discover_contacts,
     load_authority_rules,
     osm_fetch_settings,
 )
+from cleanapp_geo.targets import EscalationTarget, visible_targets
 
-__all__ = ["GRACE_S", "CaseDiscovery"]
+__all__ = ["GRACE_S", "REFRESH_LIMIT", "CaseDiscovery", "discover_case_targets"]
 
 log = logging.getLogger(__name__)
 
 #: Seconds a caller waits beyond the budget before giving up on a run.
 GRACE_S: Final = 0.5
+#: Targets a refresh asks discovery for (upstream's refresh limit).
+REFRESH_LIMIT: Final = 16
 
 
 class CaseDiscovery:
@@ -74,7 +89,8 @@ class CaseDiscovery:
         self.settings = settings
         self.cache: ResponseCache = cache if cache is not None else MemoryCache()
         self._overrides = dict(fetch_overrides or {})
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="discovery")
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None  # made on the first run
 
     @property
     def enabled(self) -> bool:
@@ -82,8 +98,10 @@ class CaseDiscovery:
         return self.settings.discovery_enabled
 
     def close(self) -> None:
-        """Stop the worker pool (runs in flight end at their own deadline)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker pool (runs in flight end at their deadline; a later run makes one)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _providers(
         self, fetcher: Fetcher, rules: Iterable[AuthorityRule | Mapping[str, Any]]
@@ -134,6 +152,8 @@ class CaseDiscovery:
         )
         directory = tuple(rules) if rules is not None else load_authority_rules()
         asked = replace(request, budget_s=budget_s)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="discovery")
         future = self._pool.submit(
             discover_contacts, asked, self._providers(fetcher, directory), budget=budget
         )
@@ -145,3 +165,45 @@ class CaseDiscovery:
         except Exception:  # a bug in discovery must not fail the request that refreshes
             log.exception("contact discovery failed")
         return None
+
+
+def discover_case_targets(
+    engine: sa.Engine, case_id: str, discovery: CaseDiscovery | None
+) -> tuple[EscalationTarget, ...]:
+    """Discover contacts for a stored case; ``()`` when disabled, without reports or in vain.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The store (one short read; no transaction is open while discovery runs).
+    case_id : str
+        The case (an unknown case has no reports: nothing is discovered).
+    discovery : CaseDiscovery or None
+        The process's discovery (``None``: none).
+
+    Returns
+    -------
+    tuple of EscalationTarget
+        The discovered targets that pass the visibility filter (§6.5), merged by endpoint.
+    """
+    if discovery is None or not discovery.enabled:
+        return ()
+    cr = t.case_reports
+    with engine.connect() as conn:
+        seqs = list(conn.execute(sa.select(cr.c.seq).where(cr.c.case_id == case_id)).scalars())
+        if not seqs:
+            return ()
+        frame = cio.read_reports(conn, seqs=seqs, visible_only=True)
+        existing = [
+            EscalationTarget.from_record(dict(row)) for row in store.case_target_rows(conn, case_id)
+        ]
+        rules = [dict(row) for row in store.all_authority_rules(conn)]
+    if not len(frame):
+        return ()
+    request = case_discovery_request(frame, existing=existing, limit=REFRESH_LIMIT)
+    result = discovery.run(request, rules)
+    if result is None:
+        return ()
+    for report in result.reports:
+        log.info("discovery for %s: %s", case_id, report)
+    return visible_targets(result.discovered)

@@ -21,8 +21,9 @@ One transaction per report (per batch for loads)
    model's radius gate are loaded, and the library decides:
 
    * **attach** -- the case row is locked, the report linked (``link_reason`` ``auto_match``,
-     ``confidence`` = the match probability), the aggregates recomputed (before a later
-     report of the batch looks at the case, else once per case at the end), the audit event
+     ``confidence`` = the match probability), the aggregates recomputed (once per case at
+     the end of the batch; a later report of the batch that looks at the case sees its
+     anchor and area as they are after the link), the audit event
      ``reports_added`` written with actor ``system:auto-match`` and the match in its
      payload; other open suggestions of the report are superseded. With ``AUTO_REOPEN`` a
      resolved or closed case in the ``auto`` band is reopened first (``status_changed``,
@@ -36,13 +37,15 @@ One transaction per report (per batch for loads)
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 
 from cleanapp_api.db import repositories as repo
@@ -59,7 +62,8 @@ from cleanapp_api.policy import AuthenticatedUser, require_service
 from cleanapp_api.services.cases import status_payload
 from cleanapp_api.services.routing import sync_case
 from cleanapp_api.settings import Settings
-from cleanapp_geo.cases import StatusChangeError, check_status_change
+from cleanapp_geo.cases import StatusChangeError, anchor_index, check_status_change
+from cleanapp_geo.footprint import case_footprint
 from cleanapp_geo.ingest import (
     CaseFacts,
     IngestDecision,
@@ -279,9 +283,10 @@ def match_reports(
     if not wanted:
         return []
     now = options.now or datetime.now(UTC)
-    linked = _linked_cases(conn, wanted)
     rows = {int(r.seq): r for r in ingest_repo.report_fact_rows(conn, wanted)}
+    linked = {s: row.linked_case_id for s, row in rows.items() if row.linked_case_id is not None}
     todo = [s for s in wanted if s in rows and s not in linked and rows[s].visible]
+    top = max((abs(float(rows[s].latitude)) for s in todo), default=0.0)
     records = ingest_repo.nearby_case_records(
         conn,
         todo,
@@ -289,13 +294,16 @@ def match_reports(
         active_statuses=ACTIVE_STATUSES,
         reopenable_statuses=REOPENABLE_STATUSES,
         reopen_since=now - timedelta(seconds=options.reopen_window_s),
+        max_abs_lat=top,
     )
     near: dict[int, list[CaseFacts]] = {}
     for record in records:
         near.setdefault(int(record["report_seq"]), []).append(CaseFacts.from_record(record))
     case_ids = sorted({c.case_id for cases in near.values() for c in cases})
     evidence: dict[str, list[ReportFacts]] = {}
-    for row in ingest_repo.case_evidence(conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M):
+    for row in ingest_repo.case_evidence(
+        conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M, max_abs_lat=top
+    ):
         evidence.setdefault(row.case_id, []).append(report_facts(row))
     matcher = BatchMatcher(
         [report_facts(rows[s]) for s in todo],
@@ -306,29 +314,29 @@ def match_reports(
         auto_reopen=options.auto_reopen,
     )
     decided: dict[int, MatchOutcome] = {}
-    stale: set[str] = set()  # cases linked to whose aggregates are not recomputed yet
-    attached: set[str] = set()  # cases whose contact routing is synced after the batch
+    stale: set[str] = set()  # cases linked to: their aggregates are recomputed at the end
+    latest = {c.case_id: c for cases in near.values() for c in cases}
+    refresh = _Refresh(conn, case_ids)
+    writes = _Writes(conn, case_ids)
     for i in range(len(matcher)):
         item = matcher.decide(i)
-        outcome = _apply(conn, item.report, item.decision)
+        outcome = _apply(writes, item.report, item.decision)
         decided[item.report.seq] = outcome
         if outcome.action != "attached" or outcome.case_id is None:
             continue
         case_id = outcome.case_id
-        attached.add(case_id)
+        stale.add(case_id)
+        fresh = None
         if matcher.needed_later(i, case_id):
             # A later report looks at this case: it sees it as one arriving later would
-            # (aggregates recomputed, status, area and anchor as they are now).
-            repo.recompute_aggregates(conn, case_id)
-            stale.discard(case_id)
-            fresh = ingest_repo.case_records(conn, [case_id])
-            matcher.attached(i, case_id, CaseFacts.from_record(fresh[0]) if fresh else None)
-        else:
-            stale.add(case_id)
-            matcher.attached(i, case_id)
-    for case_id in sorted(stale):  # once per case, after all its links
-        repo.recompute_aggregates(conn, case_id)
-    for case_id in sorted(attached):  # the routing reads the recomputed case
+            # (status, area and anchor after this link; the store's recompute at the end
+            # computes the same from the same rows).
+            fresh = refresh.after_link(latest[case_id], item.report, reopened=outcome.reopened)
+            latest[case_id] = fresh
+        matcher.attached(i, case_id, fresh)
+    writes.flush()
+    repo.recompute_many(conn, sorted(stale))  # once per case, after all its links
+    for case_id in sorted(stale):  # the routing reads the recomputed case
         sync_case(conn, case_id)
     outcomes = []
     for seq in wanted:
@@ -339,23 +347,112 @@ def match_reports(
     return outcomes
 
 
-def _apply(conn: sa.Connection, report: ReportFacts, decision: IngestDecision) -> MatchOutcome:
+class _Refresh:
+    """A case's facts after links made in this batch, computed as the recompute does."""
+
+    def __init__(self, conn: sa.Connection, case_ids: Sequence[str]) -> None:
+        self._conn = conn
+        self._case_ids = list(case_ids)
+        self._inputs: dict[str, ingest_repo.AggregateInputs] | None = None
+        self._now: datetime | None = None
+
+    def after_link(self, case: CaseFacts, report: ReportFacts, *, reopened: bool) -> CaseFacts:
+        # Read once, the first time the batch needs it. Links still waiting in _Writes do
+        # not matter: a case refreshed now was refreshed at each of its earlier links of
+        # the batch too (a later report looked at it), so its inputs hold them already.
+        if self._inputs is None:
+            self._inputs = ingest_repo.aggregate_inputs(self._conn, self._case_ids)
+            self._now = self._conn.execute(sa.select(sa.func.now())).scalar_one()
+        inputs = self._inputs[case.case_id]
+        severity = report.severity_level
+        at = bisect.bisect(inputs.seqs, report.seq)  # by seq, as the recompute reads them
+        inputs.seqs.insert(at, report.seq)
+        inputs.latitudes.insert(at, report.latitude)
+        inputs.longitudes.insert(at, report.longitude)
+        inputs.timestamps.insert(at, report.ts.to_pydatetime())
+        inputs.severities.insert(at, 0.0 if math.isnan(severity) else severity)
+        best = anchor_index(inputs.severities, inputs.timestamps, inputs.seqs)
+        footprint = case_footprint(inputs.geometries, inputs.longitudes, inputs.latitudes)
+        area = footprint.area
+        if area is not None:  # as the store gives it back
+            area = shapely.from_wkb(shapely.to_wkb(area, output_dimension=2))
+        return replace(
+            case,
+            status="open" if reopened else case.status,
+            updated_at=case.updated_at if self._now is None else pd.Timestamp(self._now),
+            anchor_longitude=None if best is None else inputs.longitudes[best],
+            anchor_latitude=None if best is None else inputs.latitudes[best],
+            area=area,
+        )
+
+
+class _Writes:
+    """The writes of a batch's decisions, sent a few statements per batch.
+
+    The candidate cases are locked once (``FOR UPDATE``, in ``case_id`` order) when the
+    first report attaches; links, audit events (in decision order) and superseded
+    suggestions wait for :meth:`flush`, which runs before the aggregates are recomputed.
+    Suggestions are written at once (their ids go into the audit payloads).
+    """
+
+    def __init__(self, conn: sa.Connection, case_ids: Sequence[str]) -> None:
+        self.conn = conn
+        self._case_ids = list(case_ids)
+        self._status: dict[str, str] | None = None
+        self._links: list[dict[str, Any]] = []
+        self._audits: list[dict[str, Any]] = []
+        self._superseded: dict[int, str] = {}
+
+    def status(self, case_id: str) -> str | None:
+        """Return the case's status under its row lock (None: it is gone)."""
+        if self._status is None:
+            rows = repo.lock_case_rows(self.conn, self._case_ids)
+            self._status = {
+                k: row.status for k, row in rows.items() if row.merged_into_case_id is None
+            }
+        return self._status.get(case_id)
+
+    def reopen(self, case_id: str) -> None:
+        repo.update_status(self.conn, case_id, "open", None)
+        if self._status is not None:
+            self._status[case_id] = "open"
+
+    def audit(self, case_id: str, event_type: str, payload: Any) -> None:
+        self._audits.append(
+            {"case_id": case_id, "event_type": event_type, "actor_user_id": SYSTEM_ACTOR,
+             "payload_json": payload}
+        )  # fmt: skip
+
+    def link(self, case_id: str, seq: int, confidence: float) -> None:
+        self._links.append({"case_id": case_id, "seq": seq, "confidence": confidence})
+
+    def supersede(self, seq: int, note: str) -> None:
+        self._superseded[seq] = note
+
+    def flush(self) -> None:
+        ingest_repo.link_many(self.conn, self._links, reason=AUTO_LINK_REASON)
+        ingest_repo.insert_audits(self.conn, self._audits)
+        ingest_repo.supersede_many(self.conn, self._superseded, user_id=SYSTEM_ACTOR)
+        self._links, self._audits, self._superseded = [], [], {}
+
+
+def _apply(writes: _Writes, report: ReportFacts, decision: IngestDecision) -> MatchOutcome:
     seq = report.seq
     if decision.action == "attach" and decision.match is not None:
-        return _attach(conn, seq, decision.match, reopen=decision.reopen)
+        return _attach(writes, seq, decision.match, reopen=decision.reopen)
     if decision.action == "suggest":
         count = 0
         for match in decision.suggestions:
-            count += _suggest(conn, seq, match)
-        total, first = suggestion_repo.open_suggestion_count(conn, seq)
+            count += _suggest(writes, seq, match)
+        total, first = suggestion_repo.open_suggestion_count(writes.conn, seq)
         if total:
             return MatchOutcome(seq, "suggested", first, suggestion_count=total)
     return MatchOutcome(seq, "none")
 
 
-def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) -> MatchOutcome:
-    row = repo.lock_case_rows(conn, [match.case_id]).get(match.case_id)
-    if row is None or row.status != match.status:
+def _attach(writes: _Writes, seq: int, match: ReportMatch, *, reopen: bool) -> MatchOutcome:
+    status = writes.status(match.case_id)
+    if status is None or status != match.status:
         # The case changed since the lookup (merged, closed, deleted): leave the report
         # unlinked; ``cases rematch`` looks at it again.
         return MatchOutcome(seq, "none")
@@ -363,31 +460,25 @@ def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) 
     reopened = False
     if reopen:
         try:
-            check_status_change(row.status, "open")
+            check_status_change(status, "open")
         except StatusChangeError:
             return MatchOutcome(seq, "none")
-        repo.update_status(conn, match.case_id, "open", None)
-        reason = f"report {seq} matched this {row.status} case: the incident is back"
-        repo.insert_audit(
-            conn,
+        writes.reopen(match.case_id)
+        reason = f"report {seq} matched this {status} case: the incident is back"
+        writes.audit(
             match.case_id,
             "status_changed",
-            SYSTEM_ACTOR,
-            status_payload(
-                row.status, "open", "", {"reason": reason, "seq": seq, "match": details}
-            ),
+            status_payload(status, "open", "", {"reason": reason, "seq": seq, "match": details}),
         )
-        suggestion_repo.insert_signal(conn, match.case_id, seq, f"Recurrence: {reason}", details)
+        suggestion_repo.insert_signal(
+            writes.conn, match.case_id, seq, f"Recurrence: {reason}", details
+        )
         reopened = True
     confidence = min(1.0, max(match.probability, 1e-6))
-    repo.link_reports(
-        conn, match.case_id, [seq], reason=AUTO_LINK_REASON, confidence=confidence, overwrite=False
-    )
-    repo.insert_audit(
-        conn,
+    writes.link(match.case_id, seq, confidence)
+    writes.audit(
         match.case_id,
         "reports_added",
-        SYSTEM_ACTOR,
         {
             "report_seqs": [seq],
             "link_reason": AUTO_LINK_REASON,
@@ -397,18 +488,15 @@ def _attach(conn: sa.Connection, seq: int, match: ReportMatch, *, reopen: bool) 
     )
     # Every open suggestion of the report is moot now, its own case's too (a re-match
     # can attach a report that an earlier pass suggested for the same case).
-    suggestion_repo.supersede_suggestions(
-        conn, seq, keep_case_id="", user_id=SYSTEM_ACTOR,
-        note=f"report {seq} was attached to {match.case_id}",
-    )  # fmt: skip
+    writes.supersede(seq, f"report {seq} was attached to {match.case_id}")
     return MatchOutcome(seq, "attached", match.case_id, reopened=reopened)
 
 
-def _suggest(conn: sa.Connection, seq: int, match: ReportMatch) -> int:
+def _suggest(writes: _Writes, seq: int, match: ReportMatch) -> int:
     kind = "reopen" if match.suggested_action == "reopen" else "attach"
     details = match.to_dict()
     suggestion_id = suggestion_repo.insert_suggestion(
-        conn,
+        writes.conn,
         {
             "case_id": match.case_id,
             "seq": seq,
@@ -423,16 +511,14 @@ def _suggest(conn: sa.Connection, seq: int, match: ReportMatch) -> int:
     )
     if suggestion_id is None:
         return 0  # suggested before (re-ingest): nothing new
-    repo.insert_audit(
-        conn,
+    writes.audit(
         match.case_id,
         "suggestion_created",
-        SYSTEM_ACTOR,
         {"suggestion_id": suggestion_id, "seq": seq, "kind": kind, "match": details},
     )
     if kind == "reopen":
         suggestion_repo.insert_signal(
-            conn,
+            writes.conn,
             match.case_id,
             seq,
             f"Recurrence: report {seq} may show this {match.status} incident again "

@@ -260,12 +260,16 @@ def sync_case_after(engine: sa.Engine, case_id: str) -> None:
         logger.exception("contact routing sync of %s failed", case_id)
 
 
-def refresh_case_targets(conn: sa.Connection, case_id: str) -> int:
+def refresh_case_targets(
+    conn: sa.Connection, case_id: str, *, discovered: Sequence[EscalationTarget] = ()
+) -> int:
     """Suggest targets again from the stored sources for the case's visible reports; sync.
 
     Area contacts around the reports, brand contacts and inferred contacts
-    (:func:`cleanapp_api.services.targets.suggest_targets`); new endpoints are added, known
-    ones kept. Contact discovery plugs in here later.
+    (:func:`cleanapp_api.services.targets.suggest_targets`), and the targets contact
+    discovery found (``discovered``, from
+    :func:`cleanapp_api.services.discovery.discover_case_targets`, run before this
+    transaction); new endpoints are added, known ones kept.
 
     Returns
     -------
@@ -280,8 +284,9 @@ def refresh_case_targets(conn: sa.Connection, case_id: str) -> int:
     if seqs:
         frame = cio.read_reports(conn, seqs=seqs, visible_only=True)
         if len(frame):
-            suggested = target_rows(suggest_targets(conn, reports=frame, area=None, limit=16))
-            added = repo.insert_targets(conn, case_id, suggested)
+            suggested = suggest_targets(conn, reports=frame, area=None, limit=16)
+            rows = target_rows([*suggested, *(d.to_record() for d in discovered)])
+            added = repo.insert_targets(conn, case_id, rows)
     sync_case(conn, case_id)
     return added
 

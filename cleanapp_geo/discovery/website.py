@@ -92,7 +92,11 @@ class WebsiteSeed:
 
 @dataclass(frozen=True, slots=True)
 class CrawlResult:
-    """The pages read on one site, the first contact page, and why the crawl stopped."""
+    """The pages read on one site, the first contact page, and why the crawl stopped.
+
+    ``contact_url`` is the first page after the home page that was read and publishes a
+    contact (``""`` when none did); links that were not read never become contact pages.
+    """
 
     seed: WebsiteSeed
     pages: tuple[PageContacts, ...] = ()
@@ -158,10 +162,9 @@ class WebsiteCrawler:
             if url != base and not contact_url and page.has_contacts:
                 contact_url = response.url
             for link in page.contact_links:
-                if not contact_url:
-                    contact_url = link
                 if (canonical_url(link) or link) not in tried:
                     linked.append(link)
+        # Only a page that was read (robots.txt allowed it, it answered) is a contact page.
         return CrawlResult(seed, tuple(pages), contact_url, stopped)
 
 

@@ -338,10 +338,8 @@ def test_a_reviewer_accepts_and_rejects_match_suggestions(
     expect(first.locator(".band")).to_have_text("review")
     expect(first).to_contain_text("same location")
     expect(first).to_contain_text("score 0.")
-    link = first.get_by_role("link", name="Analyse around report 103")
-    assert re.search(
-        r"#/analyse\?at=47\.49[0-9]+,8\.72[0-9]+,18&seq=103$", str(link.get_attribute("href"))
-    )
+    link = str(first.get_by_role("link", name="Analyse around report 103").get_attribute("href"))
+    assert re.search(r"^#/analyse\?at=47\.49[0-9]+,8\.72[0-9]+,18&seq=103$", link)
     expect(page.locator("path.leaflet-interactive[stroke-dasharray]")).to_have_count(2)
     page.get_by_role("button", name="Show report 104 on the map").click()
     expect(page.locator(".leaflet-popup-content")).to_have_text(
@@ -382,6 +380,12 @@ def test_a_reviewer_accepts_and_rejects_match_suggestions(
     # --- nothing left in the queue
     page.get_by_role("link", name="Cases", exact=True).click()
     expect(page.locator("#queue-empty")).to_have_text("No match suggestions to review.")
+
+    # --- the suggestion's map link: the Analyse page at the report, its seq ready
+    page.goto(f"{base}/app/{link}")
+    expect(page.get_by_label("Report number (seq)")).to_have_value("103")
+    page.get_by_role("button", name="Analyse around report").click()
+    expect(page.locator("#stats")).to_contain_text("4reports")  # the tram stop's four
 
 
 _UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]

@@ -7,7 +7,7 @@ import dataclasses
 import html as html_lib
 import string
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cleanapp_geo.discovery import (
@@ -201,8 +201,7 @@ def test_any_email_in_a_mailto_link_is_found(
     body = "".join(f"<{t}>{x}</{t}>" for t, x in before)
     body += f'<a href="mailto:{email.upper() if upper else email}?subject=Hi">write</a>'
     body += "".join(f"<{t}>{x}" for t, x in after)  # unclosed tags too
-    if email.rsplit("@", 1)[1] in ("example.com", "test.com"):
-        return
+    assume(is_valid_email(email))  # placeholders (test@..., demo@...) are never contacts
     assert email in extract_contacts(body, "https://site.ch/").emails
 
 
@@ -223,6 +222,7 @@ def test_no_non_email_is_returned_as_email(text: str) -> None:
 @given(email=emails)
 def test_obfuscation_round_trips(email: str) -> None:
     # Encode as upstream's sites do: position-prefixed numbers whose value mod 256 is the char.
+    assume(is_valid_email(email))
     # Same-length numbers starting with 10, 11, 12, ... sort lexicographically by position.
     numbers = [str(-(-(i + 10) * 10**6 // 256) * 256 + ord(ch)) for i, ch in enumerate(email)]
     assert decode_obfuscated_email(reversed(numbers)) == email

@@ -37,6 +37,7 @@ from cleanapp_api.db.repositories.writes import (
     link_reports,
     merge_case_into,
     recompute_aggregates,
+    recompute_many,
     target_key,
     update_status,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "lock_scope",
     "merge_case_into",
     "recompute_aggregates",
+    "recompute_many",
     "report_details",
     "report_states",
     "target_key",

@@ -8,6 +8,7 @@ bounding box before the exact geodesic test.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,17 +22,22 @@ from cleanapp_api.db.repositories.locks import grown_bounds
 from cleanapp_api.domain_errors import Conflict
 
 __all__ = [
+    "AggregateInputs",
     "StoredReportConflict",
+    "aggregate_inputs",
     "box_margin",
     "case_evidence",
     "case_records",
     "expand_box",
     "fact_columns",
+    "insert_audits",
+    "link_many",
     "nearby_case_records",
     "preferred_join",
     "report_bounds",
     "report_fact_rows",
     "store_report",
+    "supersede_many",
     "visible_report",
 ]
 
@@ -143,15 +149,23 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
 
     Columns: ``seq, longitude, latitude, ts, severity_level, classification,
     brand_display_name, title, summary, description, visible`` (active, public, no private
-    owner, with a valid analysis); the analysis columns are NULL without an analysis.
+    owner, with a valid analysis) and ``linked_case_id`` (the case it was linked to last,
+    NULL when none); the analysis columns are NULL without an analysis.
     """
-    r, a = t.reports, t.report_analysis
+    r, a, cr = t.reports, t.report_analysis, t.case_reports
     visible = visible_report()
+    linked = (
+        sa.select(cr.c.case_id)
+        .where(cr.c.seq == r.c.seq)
+        .order_by(cr.c.attached_at.desc(), cr.c.case_id)
+        .limit(1)
+        .scalar_subquery()
+    )
     stmt = (
         sa.select(
             r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
             a.c.brand_display_name, a.c.title, a.c.summary, a.c.description,
-            visible.label("visible"),
+            visible.label("visible"), linked.label("linked_case_id"),
         )
         .select_from(r.outerjoin(a, sa.and_(a.c.seq == r.c.seq,
                                             a.c.language == r.c.preferred_language)))
@@ -186,14 +200,27 @@ def expand_box(geom: sa.ColumnElement[Any], margin: tuple[float, float]) -> sa.C
     )
 
 
-def box_margin(conn: sa.Connection, seqs: Sequence[int], radius_m: float) -> tuple[float, float]:
-    """Degrees that cover ``radius_m`` metres around every report of ``seqs`` (a box test)."""
+def box_margin(
+    conn: sa.Connection,
+    seqs: Sequence[int],
+    radius_m: float,
+    *,
+    max_abs_lat: float | None = None,
+) -> tuple[float, float]:
+    """Degrees that cover ``radius_m`` metres around every report of ``seqs`` (a box test).
+
+    ``max_abs_lat``: the largest absolute latitude of the reports when the caller knows it
+    (no statement then).
+    """
     r = t.reports
-    top = conn.execute(
-        sa.select(sa.func.max(sa.func.abs(r.c.latitude))).where(
-            r.c.seq == sa.any_(sa.bindparam("seqs", list(seqs), ARRAY_BIGINT))
-        )
-    ).scalar()
+    if max_abs_lat is None:
+        top = conn.execute(
+            sa.select(sa.func.max(sa.func.abs(r.c.latitude))).where(
+                r.c.seq == sa.any_(sa.bindparam("seqs", list(seqs), ARRAY_BIGINT))
+            )
+        ).scalar()
+    else:
+        top = max_abs_lat
     lat = float(top or 0.0)
     _, _, east, north = grown_bounds((0.0, lat, 0.0, lat), radius_m)
     return east, north - lat  # half-widths of the box, in degrees
@@ -208,6 +235,7 @@ def nearby_case_records(
     reopenable_statuses: Sequence[str],
     reopen_since: datetime,
     limit: int = _CASE_LIMIT,
+    max_abs_lat: float | None = None,
 ) -> list[dict[str, Any]]:
     """Cases each report of ``seqs`` may match: anchor or area within ``radius_m`` of it.
 
@@ -220,7 +248,7 @@ def nearby_case_records(
     if not seqs:
         return []
     c, r = t.cases, t.reports
-    margin = box_margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
     point = sa.func.geography(r.c.geom)
     radius = sa.bindparam("radius_m", radius_m, sa.Double)
     box = expand_box(r.c.geom, margin)
@@ -293,7 +321,12 @@ def case_records(conn: sa.Connection, case_ids: Sequence[str]) -> list[dict[str,
 
 
 def case_evidence(
-    conn: sa.Connection, case_ids: Sequence[str], seqs: Sequence[int], *, radius_m: float
+    conn: sa.Connection,
+    case_ids: Sequence[str],
+    seqs: Sequence[int],
+    *,
+    radius_m: float,
+    max_abs_lat: float | None = None,
 ) -> list[sa.RowMapping]:
     """Linked reports of ``case_ids`` within ``radius_m`` of a report of ``seqs``.
 
@@ -303,7 +336,14 @@ def case_evidence(
         return []
     cr, r, a = t.case_reports, t.reports, t.report_analysis
     new = sa.alias(r, "new")
-    margin = box_margin(conn, seqs, radius_m)
+    margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
+    # Driven by the cases (their links through the primary keys), never by a scan of all
+    # reports, whatever the planner knows of the batch's freshly stored reports.
+    ids = (
+        sa.func.unnest(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT))
+        .table_valued("case_id")
+        .render_derived(name="ids")
+    )
     close = (
         sa.select(sa.literal(1))
         .where(
@@ -316,7 +356,7 @@ def case_evidence(
         )
         .exists()
     )  # fmt: skip
-    stmt = (
+    links = (
         sa.select(
             cr.c.case_id, r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level,
             a.c.classification, a.c.brand_display_name, a.c.title, a.c.summary,
@@ -327,7 +367,129 @@ def case_evidence(
                 a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
             )
         )
-        .where(cr.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)), close)
-        .order_by(cr.c.case_id, r.c.seq)
+        .where(cr.c.case_id == ids.c.case_id, close)
+        .lateral("links")
     )  # fmt: skip
+    stmt = (
+        sa.select(*links.c)
+        .select_from(ids.join(links, sa.true()))
+        .order_by(links.c.case_id, links.c.seq)
+    )
     return list(conn.execute(stmt).mappings())
+
+
+@dataclass
+class AggregateInputs:
+    """What a case's anchor and area are computed from (see ``recompute_aggregates``).
+
+    Attributes
+    ----------
+    geometries : list
+        The ``geometry_json`` of its snapshots (in link order), else its own, else none.
+    seqs, latitudes, longitudes, timestamps, severities : list
+        Its linked reports, by ``seq`` (severity: the preferred analysis', else 0).
+    """
+
+    geometries: list[Any] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    latitudes: list[float] = field(default_factory=list)
+    longitudes: list[float] = field(default_factory=list)
+    timestamps: list[Any] = field(default_factory=list)
+    severities: list[float] = field(default_factory=list)
+
+
+def aggregate_inputs(conn: sa.Connection, case_ids: Sequence[str]) -> dict[str, AggregateInputs]:
+    """Load :class:`AggregateInputs` of many cases in three statements.
+
+    The same reads as :func:`cleanapp_api.db.repositories.recompute_aggregates` makes for
+    one case, so a batch that links reports can know a case's new anchor and area without
+    recomputing it in the store after every link.
+    """
+    out = {case_id: AggregateInputs() for case_id in case_ids}
+    if not out:
+        return out
+    c, cc, sc, cr, r, a = (
+        t.cases, t.case_clusters, t.saved_clusters, t.case_reports, t.reports, t.report_analysis,
+    )  # fmt: skip
+    ids = sa.bindparam("agg_ids", list(out), ARRAY_TEXT)
+    snapshots = conn.execute(
+        sa.select(cc.c.case_id, sc.c.geometry_json)
+        .select_from(cc.join(sc, sc.c.cluster_id == cc.c.cluster_id))
+        .where(cc.c.case_id == sa.any_(ids))
+        .order_by(cc.c.case_id, cc.c.linked_at, cc.c.cluster_id)
+    )
+    for case_id, geometry in snapshots:
+        if geometry:
+            out[case_id].geometries.append(geometry)
+    own = conn.execute(sa.select(c.c.case_id, c.c.geometry_json).where(c.c.case_id == sa.any_(ids)))
+    for case_id, geometry in own:
+        if geometry and not out[case_id].geometries:
+            out[case_id].geometries.append(geometry)
+    preferred = (
+        sa.select(a.c.severity_level)
+        .where(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
+        .scalar_subquery()
+    )
+    linked = conn.execute(
+        sa.select(cr.c.case_id, cr.c.seq, r.c.latitude, r.c.longitude, r.c.ts,
+                  sa.func.coalesce(preferred, 0.0))
+        .select_from(cr.join(r, r.c.seq == cr.c.seq))
+        .where(cr.c.case_id == sa.any_(ids))
+        .order_by(cr.c.case_id, cr.c.seq)
+    )  # fmt: skip
+    for case_id, seq, lat, lon, ts, severity in linked:
+        inputs = out[case_id]
+        inputs.seqs.append(int(seq))
+        inputs.latitudes.append(lat)
+        inputs.longitudes.append(lon)
+        inputs.timestamps.append(ts)
+        inputs.severities.append(float(severity))
+    return out
+
+
+def link_many(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, reason: str) -> None:
+    """Link reports to cases in one statement (``case_id``, ``seq``, ``confidence`` each).
+
+    As :func:`cleanapp_api.db.repositories.link_reports` with ``overwrite=False``: an
+    existing link keeps its reason and the higher confidence.
+    """
+    if not rows:
+        return
+    cr = t.case_reports
+    stmt = pg.insert(cr).values(
+        [{"case_id": r["case_id"], "seq": int(r["seq"]), "link_reason": reason,
+          "confidence": r["confidence"]} for r in rows]
+    )  # fmt: skip
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[cr.c.case_id, cr.c.seq],
+            set_={"confidence": sa.func.greatest(cr.c.confidence, stmt.excluded.confidence)},
+        )
+    )
+
+
+def insert_audits(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write audit events in one statement, in order.
+
+    Each row: ``case_id``, ``event_type``, ``actor_user_id``, ``payload_json``.
+    """
+    if rows:
+        conn.execute(sa.insert(t.case_audit_events).values([dict(r) for r in rows]))
+
+
+def supersede_many(conn: sa.Connection, notes: Mapping[int, str], *, user_id: str) -> None:
+    """Close every open suggestion of the reports of ``notes`` (seq → decision note)."""
+    if not notes:
+        return
+    s = t.case_suggestions
+    seqs = sa.func.unnest(sa.bindparam("sup_seqs", [int(k) for k in notes], ARRAY_BIGINT))
+    texts = sa.func.unnest(sa.bindparam("sup_notes", list(notes.values()), ARRAY_TEXT))
+    given = sa.select(seqs.label("seq"), texts.label("note")).subquery("given")
+    conn.execute(
+        sa.update(s)
+        .where(s.c.seq == given.c.seq, s.c.status == "open")
+        .values(
+            status="superseded", decided_at=sa.func.now(), decided_by_user_id=user_id,
+            decision_note=given.c.note, updated_at=sa.func.now(),
+        )
+    )  # fmt: skip

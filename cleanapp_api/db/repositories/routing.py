@@ -32,8 +32,10 @@ from cleanapp_geo.routing import (
 
 __all__ = [
     "active_plan",
+    "all_authority_rules",
     "authority_rules",
     "case_routing_inputs",
+    "case_target_rows",
     "complete_task",
     "insert_outcome",
     "insert_signal",
@@ -654,4 +656,20 @@ def authority_rules(
         )
         .order_by((r.c.jurisdiction_key == "*").asc(), r.c.priority, r.c.id)
     )
+    return list(conn.execute(stmt).mappings().all())
+
+
+def all_authority_rules(conn: sa.Connection) -> list[sa.RowMapping]:
+    """Return every authority directory rule, oldest first.
+
+    Contact discovery matches the jurisdiction itself: it learns it from the case's location.
+    """
+    r = t.authority_directory_rules
+    return list(conn.execute(sa.select(r).order_by(r.c.id)).mappings().all())
+
+
+def case_target_rows(conn: sa.Connection, case_id: str) -> list[sa.RowMapping]:
+    """Return a case's stored targets (any order)."""
+    et = t.case_escalation_targets
+    stmt = sa.select(et).where(et.c.case_id == case_id).order_by(et.c.id)
     return list(conn.execute(stmt).mappings().all())

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import (
+    ARRAY_TEXT,
     jsonb,
 )
 from cleanapp_api.db.repositories.suggestions import move_suggestions
@@ -29,6 +30,7 @@ __all__ = [
     "link_reports",
     "merge_case_into",
     "recompute_aggregates",
+    "recompute_many",
     "target_key",
     "update_status",
 ]
@@ -312,22 +314,47 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     case_id : str
         The case.
     """
+    recompute_many(conn, [case_id])
+
+
+def _bind_type(column: sa.Column[Any]) -> Any:
+    """Return the column's type; JSONB binds None as SQL NULL (not JSON ``null``)."""
+    if isinstance(column.type, pg.JSONB):
+        return pg.JSONB(none_as_null=True)
+    return column.type
+
+
+def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
+    """:func:`recompute_aggregates` of many cases in five statements (a batch's links).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside the write transaction.
+    case_ids : sequence of str
+        The cases.
+    """
+    ids_list = sorted(set(case_ids))
+    if not ids_list:
+        return
     c, cc, sc, cr, r, a = (
         t.cases, t.case_clusters, t.saved_clusters, t.case_reports, t.reports, t.report_analysis,
     )  # fmt: skip
-    snapshots = conn.execute(
-        sa.select(sc.c.geometry_json, cc.c.linked_at)
+    ids = sa.bindparam("recompute_ids", ids_list, ARRAY_TEXT)
+    snapshots: dict[str, list[Any]] = {k: [] for k in ids_list}
+    for case_id, geometry_json, linked_at in conn.execute(
+        sa.select(cc.c.case_id, sc.c.geometry_json, cc.c.linked_at)
         .select_from(cc.join(sc, sc.c.cluster_id == cc.c.cluster_id))
-        .where(cc.c.case_id == case_id)
-        .order_by(cc.c.linked_at, cc.c.cluster_id)
-    ).all()
-    cluster_count = len(snapshots)
-    last_cluster_at = max((row.linked_at for row in snapshots), default=None)
-    geometries = [row.geometry_json for row in snapshots if row.geometry_json]
-    if not geometries:
-        own = conn.execute(sa.select(c.c.geometry_json).where(c.c.case_id == case_id)).scalar()
-        geometries = [own] if own else []
-
+        .where(cc.c.case_id == sa.any_(ids))
+        .order_by(cc.c.case_id, cc.c.linked_at, cc.c.cluster_id)
+    ):
+        snapshots[case_id].append((geometry_json, linked_at))
+    own: dict[str, Any] = {
+        case_id: geometry
+        for case_id, geometry in conn.execute(
+            sa.select(c.c.case_id, c.c.geometry_json).where(c.c.case_id == sa.any_(ids))
+        )
+    }
     preferred = (
         sa.select(a.c.severity_level)
         .where(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
@@ -335,61 +362,90 @@ def recompute_aggregates(conn: sa.Connection, case_id: str) -> None:
     )
     severity = sa.func.coalesce(preferred, 0.0)
     linked = (
-        sa.select(cr.c.seq, r.c.latitude, r.c.longitude, r.c.ts, severity.label("severity"))
+        sa.select(cr.c.case_id, cr.c.seq, r.c.latitude, r.c.longitude, r.c.ts,
+                  severity.label("severity"))
         .select_from(cr.join(r, r.c.seq == cr.c.seq))
-        .where(cr.c.case_id == case_id)
+        .where(cr.c.case_id == sa.any_(ids))
         .subquery()
-    )
-    stats = conn.execute(
-        sa.select(
-            sa.func.count().label("n"),
-            sa.func.min(linked.c.ts).label("first"),
-            sa.func.max(linked.c.ts).label("last"),
-            sa.func.max(linked.c.severity).label("max"),
-            sa.func.avg(linked.c.severity).label("avg"),
+    )  # fmt: skip
+    stats = {
+        row.case_id: row
+        for row in conn.execute(
+            sa.select(
+                linked.c.case_id,
+                sa.func.count().label("n"),
+                sa.func.min(linked.c.ts).label("first"),
+                sa.func.max(linked.c.ts).label("last"),
+                sa.func.max(linked.c.severity).label("max"),
+                sa.func.avg(linked.c.severity).label("avg"),
+            ).group_by(linked.c.case_id)
         )
-    ).one()
-    rows = conn.execute(
-        sa.select(
-            linked.c.seq, linked.c.latitude, linked.c.longitude, linked.c.ts, linked.c.severity
+    }
+    rows: dict[str, list[Any]] = {k: [] for k in ids_list}
+    for row in conn.execute(
+        sa.select(linked.c.case_id, linked.c.seq, linked.c.latitude, linked.c.longitude,
+                  linked.c.ts, linked.c.severity).order_by(linked.c.case_id, linked.c.seq)
+    ):  # fmt: skip
+        rows[row.case_id].append(row)
+    updates = []
+    for case_id in ids_list:
+        if case_id not in own:
+            continue
+        cluster_count = len(snapshots[case_id])
+        last_cluster_at = max((at for _, at in snapshots[case_id]), default=None)
+        geometries = [g for g, _ in snapshots[case_id] if g]
+        if not geometries:
+            geometries = [own[case_id]] if own[case_id] else []
+        linked_rows = rows[case_id]
+        best = anchor_index(
+            [x.severity for x in linked_rows], [x.ts for x in linked_rows],
+            [x.seq for x in linked_rows],
+        )  # fmt: skip
+        anchor = None if best is None else linked_rows[best]
+        footprint = case_footprint(
+            geometries, [x.longitude for x in linked_rows], [x.latitude for x in linked_rows]
         )
-    ).all()
-    best = anchor_index([r.severity for r in rows], [r.ts for r in rows], [r.seq for r in rows])
-    anchor = None if best is None else rows[best]
-    footprint = case_footprint(geometries, [r.longitude for r in rows], [r.latitude for r in rows])
-    n = int(stats.n)
-    max_severity = float(stats.max or 0.0)
-    avg_severity = float(stats.avg or 0.0)
-    area_value: Any = sa.null()
-    if footprint.area is not None:
-        area_value = sa.func.ST_GeomFromWKB(
-            sa.bindparam(
-                "area_wkb", shapely.to_wkb(footprint.area, output_dimension=2), sa.LargeBinary
-            ),
-            4326,
+        stat = stats.get(case_id)
+        n = 0 if stat is None else int(stat.n)
+        max_severity = 0.0 if stat is None else float(stat.max or 0.0)
+        avg_severity = 0.0 if stat is None else float(stat.avg or 0.0)
+        updates.append(
+            {
+                "b_case_id": case_id,
+                "cluster_count": cluster_count,
+                "last_cluster_at": last_cluster_at,
+                "aggregate_geometry_json": footprint.feature_collection(),
+                "aggregate_bbox_json": None if footprint.bbox is None else list(footprint.bbox),
+                "area_wkb": None
+                if footprint.area is None
+                else shapely.to_wkb(footprint.area, output_dimension=2),
+                "linked_report_count": n,
+                "anchor_report_seq": None if anchor is None else anchor.seq,
+                "anchor_lat": None if anchor is None else anchor.latitude,
+                "anchor_lng": None if anchor is None else anchor.longitude,
+                "first_seen_at": None if stat is None else stat.first,
+                "last_seen_at": None if stat is None else stat.last,
+                "severity_score": max_severity,
+                "criticality_score": max_severity,
+                "urgency_score": case_urgency(max_severity, avg_severity, cluster_count, n),
+                "trend_score": case_trend(cluster_count),
+            }
         )
-    conn.execute(
+    if not updates:
+        return
+    plain = [name for name in updates[0] if name not in ("b_case_id", "area_wkb")]
+    stmt = (
         sa.update(c)
-        .where(c.c.case_id == case_id)
+        .where(c.c.case_id == sa.bindparam("b_case_id"))
         .values(
-            cluster_count=cluster_count,
-            last_cluster_at=last_cluster_at,
-            aggregate_geometry_json=jsonb(footprint.feature_collection()),
-            aggregate_bbox_json=jsonb(None if footprint.bbox is None else list(footprint.bbox)),
-            aggregate_geom=area_value,
-            linked_report_count=n,
-            anchor_report_seq=None if anchor is None else anchor.seq,
-            anchor_lat=None if anchor is None else anchor.latitude,
-            anchor_lng=None if anchor is None else anchor.longitude,
-            first_seen_at=stats.first,
-            last_seen_at=stats.last,
-            severity_score=max_severity,
-            criticality_score=max_severity,
-            urgency_score=case_urgency(max_severity, avg_severity, cluster_count, n),
-            trend_score=case_trend(cluster_count),
+            **{name: sa.bindparam(name, type_=_bind_type(c.c[name])) for name in plain},
+            aggregate_geom=sa.func.ST_GeomFromWKB(
+                sa.bindparam("area_wkb", type_=sa.LargeBinary), 4326
+            ),
             updated_at=sa.func.now(),
         )
     )
+    conn.execute(stmt, updates)
 
 
 def merge_case_into(conn: sa.Connection, source_id: str, target_id: str) -> None:
