@@ -218,10 +218,10 @@ def open_loop(
 ) -> dict[str, Any]:
     """Send ``bodies`` at ``rate`` per second whatever the answers; time from the schedule."""
 
-    async def run() -> tuple[list[float], list[float], dict[int, int], float]:
+    async def run() -> tuple[list[float], list[float], dict[int | str, int], float]:
         latencies: list[float] = []
         warm: list[float] = []
-        statuses: dict[int, int] = {}
+        statuses: dict[int | str, int] = {}
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits,
@@ -232,7 +232,14 @@ def open_loop(
 
             async def send(k: int, body: dict[str, Any]) -> None:
                 scheduled = t0 + k / rate
-                response = await http.post("/api/v4/reports", json=body)
+                try:
+                    response = await http.post("/api/v4/reports", json=body)
+                except httpx.TransportError as exc:
+                    # A connection the server closed while idle (keep-alive timeout) or
+                    # reset: counted, not fatal, so one lost connection does not end the run.
+                    name = type(exc).__name__
+                    statuses[name] = statuses.get(name, 0) + 1
+                    return
                 elapsed = loop.time() - scheduled
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 (warm if k / rate < _WARMUP_S else latencies).append(elapsed)
@@ -254,7 +261,7 @@ def open_loop(
         "sent": len(bodies),
         "warmup_requests": len(warm),
         "achieved_rate_per_s": len(bodies) / wall_s,
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
         "load_average_before": before,
         "load_average_after": _load(),
     }

@@ -8,8 +8,6 @@ Hausdienst, the town's building and fire authorities and routes them.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +20,7 @@ from litestar.testing import TestClient
 
 from cleanapp_api.app import create_app
 from cleanapp_api.services.discovery import GRACE_S, CaseDiscovery
-from tests.geo.discovery_support import Answer, FixtureWeb, fixture_web
+from tests.geo.discovery_support import Answer, FixtureWeb, fixture_web, forbid_name_lookups
 from tests.geo.test_discovery_providers import LAT, LON, NOMINATIM, OVERPASS, TOWN, serve_case
 
 pytestmark = pytest.mark.postgis
@@ -32,16 +30,7 @@ ALICE = bearer(mint_token("alice"))
 
 @pytest.fixture(autouse=True)
 def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = socket.getaddrinfo
-
-    def numeric_only(host: object, *args: object, **kwargs: object) -> object:
-        try:
-            ipaddress.ip_address(str(host))
-        except ValueError:
-            raise OSError(f"tests never resolve names ({host})") from None
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    forbid_name_lookups(monkeypatch)
 
 
 @pytest.fixture

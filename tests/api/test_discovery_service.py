@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from collections.abc import Iterator
 
@@ -15,22 +13,13 @@ from shapely.geometry import Point
 from cleanapp_api.services.discovery import GRACE_S, CaseDiscovery
 from cleanapp_api.settings import Settings, SettingsError
 from cleanapp_geo.discovery import case_discovery_request
-from tests.geo.discovery_support import Answer, FixtureWeb, fixture_web
+from tests.geo.discovery_support import Answer, FixtureWeb, fixture_web, forbid_name_lookups
 from tests.geo.test_discovery_providers import LAT, LON, NOMINATIM, OVERPASS, TOWN, serve_case
 
 
 @pytest.fixture(autouse=True)
 def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = socket.getaddrinfo
-
-    def numeric_only(host: object, *args: object, **kwargs: object) -> object:
-        try:
-            ipaddress.ip_address(str(host))
-        except ValueError:
-            raise OSError(f"tests never resolve names ({host})") from None
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    forbid_name_lookups(monkeypatch)
 
 
 @pytest.fixture

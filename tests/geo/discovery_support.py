@@ -9,7 +9,9 @@ is recorded (method, host, path, query, body, headers).
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 from cleanapp_geo.discovery import Budget, Fetcher, FetchSettings, MemoryCache
 
@@ -147,3 +151,17 @@ def fixture_web() -> Iterator[FixtureWeb]:
     finally:
         web.server.shutdown()
         web.server.server_close()
+
+
+def forbid_name_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any name lookup: every host must come from the fixture's resolve map."""
+    real = socket.getaddrinfo
+
+    def numeric_only(host: object, *args: object, **kwargs: object) -> object:
+        try:
+            ipaddress.ip_address(str(host))
+        except ValueError:
+            raise OSError(f"tests never resolve names ({host})") from None
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)

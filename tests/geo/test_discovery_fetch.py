@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 import subprocess
@@ -25,25 +24,14 @@ from cleanapp_geo.discovery import (
     NetworkError,
     RobotsDisallowedError,
 )
-from tests.geo.discovery_support import Answer, FixtureWeb, fixture_web, html
+from tests.geo.discovery_support import Answer, FixtureWeb, fixture_web, forbid_name_lookups, html
 
 SITE = "www.schule.test"
 
 
 @pytest.fixture(autouse=True)
 def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any name lookup: every host must come from the fixture's resolve map."""
-
-    real = socket.getaddrinfo
-
-    def numeric_only(host: object, *args: object, **kwargs: object) -> object:
-        try:
-            ipaddress.ip_address(str(host))
-        except ValueError:
-            raise OSError(f"tests never resolve names ({host})") from None
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    forbid_name_lookups(monkeypatch)
 
 
 @pytest.fixture

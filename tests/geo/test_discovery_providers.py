@@ -10,9 +10,7 @@ fetcher's ``resolve`` map and any other lookup fails.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs
@@ -31,7 +29,15 @@ from cleanapp_geo.discovery import (
     osm_fetch_settings,
 )
 from cleanapp_geo.targets import EscalationTarget
-from tests.geo.discovery_support import Answer, FixtureWeb, Seen, as_json, fixture_web, html
+from tests.geo.discovery_support import (
+    Answer,
+    FixtureWeb,
+    Seen,
+    as_json,
+    fixture_web,
+    forbid_name_lookups,
+    html,
+)
 
 LAT, LON = 47.3105, 8.5245
 SCHOOL = "www.schule-adliswil.ch"
@@ -42,16 +48,7 @@ OVERPASS = "overpass.test"
 
 @pytest.fixture(autouse=True)
 def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = socket.getaddrinfo
-
-    def numeric_only(host: object, *args: object, **kwargs: object) -> object:
-        try:
-            ipaddress.ip_address(str(host))
-        except ValueError:
-            raise OSError(f"tests never resolve names ({host})") from None
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    forbid_name_lookups(monkeypatch)
 
 
 def reverse_answer(web: FixtureWeb) -> dict[str, object]:
