@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+import pandas as pd
 import sqlalchemy as sa
 
 import cleanapp_geo.io as cio
@@ -37,6 +38,7 @@ from cleanapp_api.schemas import CaseDetail, CreateCaseRequest
 from cleanapp_api.services.cases import create_or_attach
 from cleanapp_api.services.cursors import decode_cursor, encode_cursor
 from cleanapp_api.services.suggestions import parse_statuses, read_limit
+from cleanapp_geo.schema import CLASSIFICATION, SEQ
 
 __all__ = ["decide_group_suggestion", "group_suggestion_queue"]
 
@@ -126,6 +128,7 @@ def decide_group_suggestion(
         seqs = group_repo.peek_group_seqs(conn, group_id)
         if seqs is None:
             raise NotFound(f"group suggestion {group_id} not found")
+        frame = None
         if accept:
             # The locks of a case write over these reports first (the order of POST /cases),
             # then the suggestion row.
@@ -139,8 +142,8 @@ def decide_group_suggestion(
             case = f" (case {decided})" if decided else ""
             raise Conflict(f"group suggestion {group_id} is already {group.status}{case}")
         decision: dict[str, Any] = {"user_id": user.user_id, "note": note}
-        if accept:
-            detail = _accept(conn, engine, group, user, note, decision)
+        if frame is not None:
+            detail = _accept(conn, engine, group, frame, user, note, decision)
             status = "accepted"
         else:
             status = "rejected"
@@ -153,6 +156,7 @@ def _accept(
     conn: sa.Connection,
     engine: sa.Engine,
     group: Any,
+    frame: pd.DataFrame,
     user: AuthenticatedUser,
     note: str,
     decision: dict[str, Any],
@@ -176,7 +180,7 @@ def _accept(
         engine,
         CreateCaseRequest(
             title=title or f"New case from {len(usable)} reports",
-            classification=_classification(conn, usable),
+            classification=_classification(frame, usable),
             report_seqs=usable,
             force_new_case=True,
         ),
@@ -211,11 +215,9 @@ def _accept(
     return detail
 
 
-def _classification(conn: sa.Connection, seqs: list[int]) -> str:
-    """Return the classification most of the reports have (ties: physical)."""
-    frame = cio.read_reports(conn, seqs=seqs, visible_only=False)
-    if "classification" not in frame.columns or frame.empty:
-        return "physical"
-    counts = frame["classification"].astype(str).str.lower().value_counts()
+def _classification(frame: pd.DataFrame, seqs: list[int]) -> str:
+    """Return the classification most of the reports of ``seqs`` have (ties: physical)."""
+    chosen = frame[frame[SEQ].isin(seqs)]
+    counts = chosen[CLASSIFICATION].astype(str).str.lower().value_counts()
     physical, digital = int(counts.get("physical", 0)), int(counts.get("digital", 0))
     return "digital" if digital > physical else "physical"

@@ -7,6 +7,7 @@ both an overflowing bin and broken glass bridges a bin report and a glass report
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -237,3 +238,43 @@ def test_bad_requests_are_refused(
     long_note = api.post(f"{URL}/{group_id}/reject", json={"note": "x" * 2_001}, headers=alice)
     assert long_note.status_code == 400
     assert "note must be at most 2000 characters" in long_note.json()["error"]
+
+
+def test_accepting_supersedes_the_other_open_suggestions_sharing_a_report(
+    api: TestClient[Any], clean_db: sa.Engine, alice: dict[str, str]
+) -> None:
+    group_id = _group(clean_db)
+    g = t.report_group_suggestions
+    with clean_db.begin() as conn:
+        other = conn.execute(
+            sa.insert(g).values(group_key="other", report_seqs=[3, 200], title="glass again")
+            .returning(g.c.id)
+        ).scalar_one()  # fmt: skip
+        apart = conn.execute(
+            sa.insert(g).values(group_key="apart", report_seqs=[300, 301], title="elsewhere")
+            .returning(g.c.id)
+        ).scalar_one()  # fmt: skip
+    accepted = api.post(f"{URL}/{group_id}/accept", headers=alice).json()
+    case_id = accepted["detail"]["case"]["case_id"]
+    listed = api.get(URL, params={"status": "all"}, headers=alice).json()["group_suggestions"]
+    by_id = {x["id"]: x for x in listed}
+    assert by_id[other]["status"] == "superseded" and by_id[other]["case_id"] == case_id
+    assert by_id[apart]["status"] == "open"
+    [event] = [e for e in accepted["detail"]["audit_events"]
+               if e["event_type"] == "group_suggestion_accepted"]  # fmt: skip
+    assert msgspec.json.decode(event["payload_json"])["superseded_group_suggestion_ids"] == [other]
+    assert api.post(f"{URL}/{other}/accept", headers=alice).status_code == 409
+
+
+def test_two_reviewers_accepting_at_once_make_one_case(
+    api: TestClient[Any], clean_db: sa.Engine, token_rows: Callable[..., None]
+) -> None:
+    group_id = _group(clean_db)
+    heads = [user_headers(token_rows, "alice"), user_headers(token_rows, "bob")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda h: api.post(f"{URL}/{group_id}/accept", headers=h), heads))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one() == 1
+        links = conn.execute(sa.select(sa.func.count()).select_from(t.case_reports))
+        assert links.scalar_one() == 3
