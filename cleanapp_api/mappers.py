@@ -13,7 +13,7 @@ import msgspec
 import sqlalchemy as sa
 
 from cleanapp_api.common.timefmt import rfc3339
-from cleanapp_api.matching_schemas import NearbyCase, SuggestionJSON
+from cleanapp_api.matching_schemas import GroupSuggestionJSON, NearbyCase, SuggestionJSON
 from cleanapp_api.routing_schemas import (
     ContactObservationJSON,
     EndpointMemoryJSON,
@@ -44,6 +44,7 @@ __all__ = [
     "case_list_item_from_row",
     "cluster_from_row",
     "delivery_from_row",
+    "group_suggestion_from_row",
     "json_text",
     "link_from_row",
     "memory_json",
@@ -318,6 +319,28 @@ def suggestion_from_row(row: Any) -> SuggestionJSON:
         decided_at=rfc3339(row["decided_at"]),
         decided_by_user_id=row["decided_by_user_id"],
         decision_note=row["decision_note"],
+    )
+
+
+def group_suggestion_from_row(row: Any) -> GroupSuggestionJSON:
+    """Wire form of a ``report_group_suggestions`` row (its decision from ``group_json``)."""
+    extra = row["group_json"] or {}
+    decision = extra.get("decision") or {}
+    left_out = decision.get("left_out_seqs")
+    decided_at = decision.get("decided_at")
+    return GroupSuggestionJSON(
+        id=row["id"],
+        report_seqs=[int(s) for s in row["report_seqs"]],
+        title=row["title"],
+        status=row["status"],
+        confidence=row["confidence"],
+        rationale=[str(r) for r in extra.get("rationale", [])],
+        created_at=timestamp_text(row["created_at"]),
+        decided_at=None if decided_at is None else rfc3339(datetime.fromisoformat(decided_at)),
+        decided_by_user_id=decision.get("user_id"),
+        decision_note=decision.get("note"),
+        case_id=decision.get("case_id"),
+        left_out_seqs=None if left_out is None else [int(s) for s in left_out],
     )
 
 

@@ -17,6 +17,9 @@ from cleanapp_api.schemas import CaseDetail
 
 __all__ = [
     "ByGeometryRequest",
+    "GroupSuggestionDecisionResponse",
+    "GroupSuggestionJSON",
+    "GroupSuggestionsResponse",
     "IngestAnalysisJSON",
     "IngestCaseJSON",
     "IngestReportJSON",
@@ -155,6 +158,43 @@ class SuggestionDecisionResponse(msgspec.Struct, kw_only=True):
 
     suggestion: SuggestionJSON
     detail: CaseDetail
+
+
+class GroupSuggestionJSON(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A new-case suggestion: reports without a case that re-matching found to be one incident.
+
+    ``title`` is the group's (its most severe report's); ``confidence`` and ``rationale``
+    the grouping's. ``status``: ``open``, ``accepted`` (``case_id`` the case created;
+    ``left_out_seqs`` reports that had joined a case meanwhile), ``rejected`` or
+    ``superseded`` (a case took some of its reports).
+    """
+
+    id: int
+    report_seqs: list[int]
+    title: str
+    status: str
+    confidence: float
+    rationale: list[str]
+    created_at: str
+    decided_at: str | None = None
+    decided_by_user_id: str | None = None
+    decision_note: str | None = None
+    case_id: str | None = None
+    left_out_seqs: list[int] | None = None
+
+
+class GroupSuggestionsResponse(msgspec.Struct, kw_only=True):
+    """A page of new-case suggestions; ``next_cursor`` is null on the last page."""
+
+    group_suggestions: list[GroupSuggestionJSON]
+    next_cursor: str | None
+
+
+class GroupSuggestionDecisionResponse(msgspec.Struct, kw_only=True):
+    """The decided new-case suggestion and, when accepted, the created case's detail."""
+
+    suggestion: GroupSuggestionJSON
+    detail: CaseDetail | None
 
 
 # =========================================================================== phones

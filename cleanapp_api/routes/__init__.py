@@ -13,6 +13,7 @@ from litestar.types import ControllerRouterHandler
 from cleanapp_api.routes.cases import CasesController
 from cleanapp_api.routes.clusters import ClustersController
 from cleanapp_api.routes.escalations import EscalationsController
+from cleanapp_api.routes.group_suggestions import GroupSuggestionsController
 from cleanapp_api.routes.memo import MemoController
 from cleanapp_api.routes.reports import ReportsController
 from cleanapp_api.routes.routing import ExecutionTasksController, ReportContactStrategyController
@@ -29,4 +30,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     ReportContactStrategyController,
     MemoController,
     SuggestionsController,
+    GroupSuggestionsController,
 ]

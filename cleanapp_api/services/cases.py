@@ -56,6 +56,7 @@ import re
 import secrets
 import time
 import unicodedata
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -430,7 +431,11 @@ def _choose(
 
 
 def create_or_attach(
-    engine: sa.Engine, request: CreateCaseRequest, user: AuthenticatedUser
+    engine: sa.Engine,
+    request: CreateCaseRequest,
+    user: AuthenticatedUser,
+    *,
+    conn: sa.Connection | None = None,
 ) -> tuple[CaseUpsertResponse, bool]:
     """Create a case from a cluster, or attach the cluster to an existing case.
 
@@ -442,6 +447,9 @@ def create_or_attach(
         The parsed body.
     user : AuthenticatedUser
         The caller (creator / actor).
+    conn : sqlalchemy.Connection, optional
+        Write inside this transaction (the caller's, which commits or rolls back the case
+        with its own writes, e.g. accepting a new-case suggestion) instead of a new one.
 
     Returns
     -------
@@ -450,7 +458,7 @@ def create_or_attach(
     """
     plan = _create_plan(request)
     actor = user.user_id
-    with engine.begin() as conn:
+    with nullcontext(conn) if conn is not None else engine.begin() as conn:
         _check_reports(conn, plan)
         linked = plan.linked
         frame = cio.read_reports(conn, seqs=linked, visible_only=False)

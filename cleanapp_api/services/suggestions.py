@@ -51,6 +51,7 @@ __all__ = [
     "case_suggestions",
     "decide_suggestion",
     "parse_statuses",
+    "read_limit",
     "suggestion_queue",
 ]
 
@@ -84,7 +85,8 @@ def parse_statuses(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]
     return wanted
 
 
-def _limit(raw: str | None) -> int:
+def read_limit(raw: str | None) -> int:
+    """Read ``limit``: empty → 100; 400 unless an integer in [1, 500]."""
     text = (raw or "").strip()
     if not text:
         return _DEFAULT_PAGE
@@ -150,7 +152,7 @@ def suggestion_queue(
     SuggestionsResponse
     """
     statuses = parse_statuses(status, ("open",))
-    size = _limit(limit)
+    size = read_limit(limit)
     after_values = decode_cursor(_CURSOR, cursor)
     after = None
     if after_values is not None:
