@@ -17,7 +17,6 @@ Both take an optional ``note``; a decided suggestion cannot be decided again (40
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Final
 
 import pandas as pd
@@ -36,7 +35,7 @@ from cleanapp_api.matching_schemas import (
 from cleanapp_api.policy import AuthenticatedUser
 from cleanapp_api.schemas import CaseDetail, CreateCaseRequest
 from cleanapp_api.services.cases import create_or_attach
-from cleanapp_api.services.cursors import decode_cursor, encode_cursor
+from cleanapp_api.services.cursors import created_page, decode_created_cursor
 from cleanapp_api.services.suggestions import parse_statuses, read_limit
 from cleanapp_geo.schema import CLASSIFICATION, SEQ
 
@@ -73,20 +72,10 @@ def group_suggestion_queue(
     """
     statuses = parse_statuses(status, ("open",))
     size = read_limit(limit)
-    after_values = decode_cursor(_CURSOR, cursor)
-    after = None
-    if after_values is not None:
-        try:
-            after = (datetime.fromisoformat(str(after_values[0])), int(after_values[1]))
-        except (IndexError, TypeError, ValueError):
-            raise InvalidRequest("cursor is invalid; use next_cursor as given") from None
+    after = decode_created_cursor(_CURSOR, cursor)
     with engine.connect() as conn:
         rows = group_repo.group_rows(conn, statuses=statuses, after=after, limit=size + 1)
-    page, more = rows[:size], len(rows) > size
-    next_cursor = None
-    if more:
-        last = page[-1]
-        next_cursor = encode_cursor(_CURSOR, [last["created_at"].isoformat(), int(last["id"])])
+    page, next_cursor = created_page(_CURSOR, rows, size)
     return GroupSuggestionsResponse(
         group_suggestions=[group_suggestion_from_row(r) for r in page], next_cursor=next_cursor
     )

@@ -17,7 +17,6 @@ write (:func:`cleanapp_api.db.repositories.lock_scope`, then the case row).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -41,7 +40,7 @@ from cleanapp_api.matching_schemas import (
 )
 from cleanapp_api.policy import AuthenticatedUser, require_case_editor
 from cleanapp_api.services.cases import check_case_id, status_payload
-from cleanapp_api.services.cursors import decode_cursor, encode_cursor
+from cleanapp_api.services.cursors import created_page, decode_created_cursor
 from cleanapp_api.services.routing import sync_case
 from cleanapp_geo.cases import StatusChangeError, check_status_change
 
@@ -153,20 +152,10 @@ def suggestion_queue(
     """
     statuses = parse_statuses(status, ("open",))
     size = read_limit(limit)
-    after_values = decode_cursor(_CURSOR, cursor)
-    after = None
-    if after_values is not None:
-        try:
-            after = (datetime.fromisoformat(str(after_values[0])), int(after_values[1]))
-        except (IndexError, TypeError, ValueError):
-            raise InvalidRequest("cursor is invalid; use next_cursor as given") from None
+    after = decode_created_cursor(_CURSOR, cursor)
     with engine.connect() as conn:
         rows = suggestion_repo.suggestion_rows(conn, statuses=statuses, after=after, limit=size + 1)
-    page, more = rows[:size], len(rows) > size
-    next_cursor = None
-    if more:
-        last = page[-1]
-        next_cursor = encode_cursor(_CURSOR, [last["created_at"].isoformat(), int(last["id"])])
+    page, next_cursor = created_page(_CURSOR, rows, size)
     return SuggestionsResponse(
         suggestions=[suggestion_from_row(r) for r in page], next_cursor=next_cursor
     )
