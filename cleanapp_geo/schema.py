@@ -114,6 +114,9 @@ REPORT_COLUMNS: Final = (
 )
 
 _MAX_LISTED = 5
+#: The normalised dtypes of ``ts`` and of the text columns (what validation converts to).
+_TS_DTYPE: Final = pd.DatetimeTZDtype("ns", "UTC")
+_TEXT_DTYPE: Final = pd.Series([""]).astype(str).dtype
 
 
 def _listed(values: object) -> str:
@@ -180,22 +183,26 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
     out = reports.copy(deep=False)  # copy-on-write: new columns never touch the input
     n = len(out)
-
+    # A column already in its normalised form (as read_reports returns them) is checked but
+    # not re-assigned: each pandas assignment costs tens of microseconds, which dominates
+    # the validation of a small frame.
     seq = out[SEQ]
-    if seq.isna().any():
+    if seq.dtype != np.int64:
+        if seq.isna().any():
+            raise InvalidReportsError(
+                f"column 'seq' has missing values at {_bad_seqs(out, seq.isna().to_numpy())}"
+            )
+        if not pd.api.types.is_integer_dtype(seq.dtype):
+            numeric = pd.to_numeric(seq, errors="coerce")
+            if numeric.isna().any() or not np.all(np.equal(np.mod(numeric.to_numpy(float), 1), 0)):
+                raise InvalidReportsError(f"column 'seq' must hold integers, got dtype {seq.dtype}")
+            seq = numeric
+        out[SEQ] = seq.to_numpy(dtype=np.int64)
+    seq_values = out[SEQ].to_numpy()
+    if not pd.Index(seq_values).is_unique:
+        dup = pd.Index(seq_values).duplicated(keep=False)
         raise InvalidReportsError(
-            f"column 'seq' has missing values at {_bad_seqs(out, seq.isna().to_numpy())}"
-        )
-    if not pd.api.types.is_integer_dtype(seq.dtype):
-        numeric = pd.to_numeric(seq, errors="coerce")
-        if numeric.isna().any() or not np.all(np.equal(np.mod(numeric.to_numpy(float), 1), 0)):
-            raise InvalidReportsError(f"column 'seq' must hold integers, got dtype {seq.dtype}")
-        seq = numeric
-    out[SEQ] = seq.to_numpy(dtype=np.int64)
-    dup = out[SEQ].duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InvalidReportsError(
-            f"column 'seq' must be unique; repeated {_listed(np.unique(out[SEQ].to_numpy()[dup]))}"
+            f"column 'seq' must be unique; repeated {_listed(np.unique(seq_values[dup]))}"
             " (several analyses per report? reduce them with select_preferred_analysis)"
         )
 
@@ -223,10 +230,16 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if bad_lat.any():
         raise InvalidReportsError(f"latitude must lie in [-90, 90] for {_bad_seqs(out, bad_lat)}")
 
-    out[SEVERITY_LEVEL] = _validated_severity(out)
-    out[TS] = _validated_ts(out)
+    severity = _validated_severity(out)
+    if out[SEVERITY_LEVEL].dtype != np.float64:
+        out[SEVERITY_LEVEL] = severity
+    ts = out[TS]
+    if ts.dtype != _TS_DTYPE or ts.isna().any():
+        out[TS] = _validated_ts(out)
     for column in TEXT_COLUMNS:
-        out[column] = out[column].fillna("").astype(str)
+        text = out[column]
+        if text.dtype != _TEXT_DTYPE or text.hasnans:
+            out[column] = text.fillna("").astype(str)
     if CATEGORY in out.columns:
         out[CATEGORY] = out[CATEGORY].fillna("").astype(str).str.strip()
     assert len(out) == n
@@ -235,12 +248,15 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _validated_severity(frame: pd.DataFrame) -> np.ndarray:
     raw = frame[SEVERITY_LEVEL]
-    severity = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    not_numeric = np.isnan(severity) & raw.notna().to_numpy()
-    if not_numeric.any():
-        raise InvalidReportsError(
-            f"column 'severity_level' must be numeric; not for {_bad_seqs(frame, not_numeric)}"
-        )
+    if raw.dtype == np.float64:  # NaN is a missing (unknown) severity, kept
+        severity: np.ndarray = raw.to_numpy()
+    else:
+        severity = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        not_numeric = np.isnan(severity) & raw.notna().to_numpy()
+        if not_numeric.any():
+            raise InvalidReportsError(
+                f"column 'severity_level' must be numeric; not for {_bad_seqs(frame, not_numeric)}"
+            )
     out_of_range = (severity < 0.0) | (severity > 1.0)
     if out_of_range.any():
         raise InvalidReportsError(

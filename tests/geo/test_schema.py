@@ -142,3 +142,18 @@ def test_unknown_severity_is_kept_as_nan():
     severity = cg.validate_reports(frame)["severity_level"].to_numpy()
     assert np.isnan(severity[:2]).all()
     assert severity[2] == 0.5
+
+
+def test_missing_values_in_normalised_columns_are_still_caught():
+    """A frame already in the normalised dtypes is checked, not trusted (the fast path)."""
+    reports = frame({"title": "kept"}, {"title": "gone"})
+    reports["title"] = pd.Series(["kept", None], dtype=str)  # the "str" dtype, with a NaN
+    assert cg.validate_reports(reports)["title"].tolist() == ["kept", ""]
+    with_nat = frame({}, {})
+    with_nat["ts"] = pd.Series([pd.Timestamp("2026-03-10T10:00:00Z"), pd.NaT]).astype(
+        "datetime64[ns, UTC]"
+    )
+    with pytest.raises(cg.InvalidReportsError, match=r"'ts' has missing values at seq \[2\]"):
+        cg.validate_reports(with_nat)
+    with pytest.raises(cg.InvalidReportsError, match=r"unique; repeated \[4\]"):
+        cg.validate_reports(frame({}, {}, {}).assign(seq=np.array([4, 5, 4], dtype=np.int64)))
