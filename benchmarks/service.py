@@ -46,7 +46,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,8 @@ import sqlalchemy as sa
 
 import cleanapp_geo as cg
 import cleanapp_geo.io as cio
+from benchmarks.cpu_accounting import CpuSample, cpu_per_request_ms, with_application_name
+from benchmarks.cpu_accounting import sample as cpu_sample
 from cleanapp_api import db
 from cleanapp_geo.synthetic import make_reports
 
@@ -90,9 +94,24 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A service started by :func:`service_process`: its base URL and supervisor pid."""
+
+    base_url: str
+    pid: int
+
+
 @contextmanager
 def server(database_url: str, workers: int = 1) -> Iterator[str]:
     """Run the service in a subprocess (uvicorn via ``serve``); yield its base URL."""
+    with service_process(database_url, workers) as service:
+        yield service.base_url
+
+
+@contextmanager
+def service_process(database_url: str, workers: int = 1) -> Iterator[Service]:
+    """Run the service in a subprocess (uvicorn via ``serve``); yield its URL and pid."""
     port = _free_port()
     env = {
         **os.environ,
@@ -127,7 +146,7 @@ def server(database_url: str, workers: int = 1) -> Iterator[str]:
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.2)
-            yield base
+            yield Service(base, proc.pid)
         finally:
             proc.terminate()
             try:
@@ -178,13 +197,22 @@ def measure(
 
 
 def concurrent_load(
-    base_url: str, path: str, body: dict[str, Any], *, clients: int, requests: int
+    base_url: str,
+    path: str,
+    body: dict[str, Any],
+    *,
+    clients: int,
+    requests: int,
+    probe: Callable[[], CpuSample] | None = None,
 ) -> dict[str, Any]:
     """``clients`` concurrent keep-alive clients post ``body`` until ``requests`` are answered.
 
     Returns the throughput (answers per second of wall time), the latency percentiles, and
-    the load average while it ran. Every answer must be 200. Bounded by ``requests``.
+    the load average while it ran. Every answer must be 200. Bounded by ``requests``. With
+    ``probe`` (see :mod:`benchmarks.cpu_accounting`), also the CPU milliseconds per
+    request of the service, this client and PostgreSQL (``cpu_ms_per_request``).
     """
+    samples: list[CpuSample] = []
     import asyncio
 
     async def run() -> tuple[list[float], float]:
@@ -204,13 +232,18 @@ def concurrent_load(
                     if response.status_code != 200:
                         raise RuntimeError(f"{path} -> {response.status_code}")
 
+            if probe is not None:
+                samples.append(probe())
             start = time.perf_counter()
             await asyncio.gather(*(client() for _ in range(clients)))
-            return times, time.perf_counter() - start
+            wall_s = time.perf_counter() - start
+            if probe is not None:
+                samples.append(probe())
+            return times, wall_s
 
     load_before = os.getloadavg()[0]
     times, wall_s = asyncio.run(run())
-    return {
+    result = {
         **_percentiles(times),
         "clients": clients,
         "wall_s": wall_s,
@@ -218,6 +251,9 @@ def concurrent_load(
         "load_average_1min_before": round(load_before, 2),
         "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
+    if samples:
+        result["cpu_ms_per_request"] = cpu_per_request_ms(samples[0], samples[1], len(times))
+    return result
 
 
 def _count_reports(content: bytes) -> int:
@@ -300,12 +336,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         identity = {"Accept-Encoding": "identity"}
         tiny = {"geometry": _geojson(tiny_scope), "classification": "physical", "n": 250}
         throughput: dict[str, Any] = {}
+        probe_engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         for workers in sorted({1, args.workers}):
-            with server(url, workers) as base:
+            with service_process(with_application_name(url), workers) as service:
                 throughput[f"workers_{workers}"] = concurrent_load(
-                    base, "/api/v3/clusters/analyze", tiny,
+                    service.base_url, "/api/v3/clusters/analyze", tiny,
                     clients=args.clients, requests=args.concurrent_requests,
+                    probe=partial(cpu_sample, service.pid, probe_engine),
                 )  # fmt: skip
+        probe_engine.dispose()
         with server(url) as base, httpx.Client(base_url=base, timeout=120) as http:
             path = "/api/v3/clusters/analyze"
             results["healthz"] = measure(
@@ -416,6 +455,15 @@ def print_table(doc: dict[str, Any]) -> None:
             f"p99 {t['p99_ms']:.1f} ms (load average {t['load_average_1min_before']} -> "
             f"{t['load_average_1min_after']})"
         )
+        if "cpu_ms_per_request" in t:
+            cpu = t["cpu_ms_per_request"]
+            print(
+                f"  CPU per request: service {cpu['service_ms']:.1f} ms, client "
+                f"{cpu['client_ms']:.1f} ms, PostgreSQL {cpu['postgres_ms']:.1f} ms, total "
+                f"{cpu['total_ms']:.1f} ms (budget at {THROUGHPUT_FLOOR_RPS:g} req/s on "
+                f"{os.cpu_count()} cores: {(os.cpu_count() or 1) / THROUGHPUT_FLOOR_RPS * 1e3:.1f}"
+                " ms)"
+            )
     config = doc["config"]
     print(
         f"load average before {config['load_average_1_5_15_before']}, "
