@@ -35,7 +35,7 @@ import sqlalchemy as sa
 import cleanapp_geo as cg
 from cleanapp_api.schemas import ReportWithAnalysis
 from cleanapp_geo.io.contacts import read_brand_contacts, suggest_stored_targets
-from cleanapp_geo.io.read import read_areas
+from cleanapp_geo.io.read import read_area_contacts
 from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target, report_brands
 
 __all__ = [
@@ -131,7 +131,7 @@ def suggest_targets_for_details(
     brands.discard("")
     targets = cg.suggest_targets(
         report_brands(analyses),
-        areas=read_areas(conn, area),
+        areas=read_area_contacts(conn, area),
         brand_contacts=read_brand_contacts(conn, brands),
         analyses=analyses,
         limit=limit,

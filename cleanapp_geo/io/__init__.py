@@ -6,7 +6,8 @@ pyarrow) and a database migrated with ``cleanapp-api db upgrade``.
 
 * :mod:`cleanapp_geo.io.tables` -- the SQLAlchemy Core tables (one ``metadata``).
 * :mod:`cleanapp_geo.io.connect` -- what ``con`` may be; connections and write transactions.
-* :mod:`cleanapp_geo.io.read` -- :func:`read_reports`, :func:`read_analyses`, :func:`read_areas`.
+* :mod:`cleanapp_geo.io.read` -- :func:`read_reports`, :func:`read_analyses`, :func:`read_areas`,
+  :func:`read_area_contacts`.
 * :mod:`cleanapp_geo.io.write` -- :func:`write_reports` / :func:`insert_reports` (bulk
   ``COPY`` of rows encoded by :mod:`cleanapp_geo.io.encode`).
 * :mod:`cleanapp_geo.io.contacts` -- escalation-target sources (areas, brands, analyses).
@@ -24,7 +25,13 @@ from cleanapp_geo.io.contacts import (
 from cleanapp_geo.io.errors import InvalidQueryError, ReportConflictError, StoreError
 from cleanapp_geo.io.files import ReportFile, check_report_rows, read_report_file
 from cleanapp_geo.io.partitions import read_reports_dask, tile_grid
-from cleanapp_geo.io.read import read_analyses, read_areas, read_reports, select_reports
+from cleanapp_geo.io.read import (
+    read_analyses,
+    read_area_contacts,
+    read_areas,
+    read_reports,
+    select_reports,
+)
 from cleanapp_geo.io.tables import metadata
 from cleanapp_geo.io.write import WriteResult, insert_reports, write_reports
 from cleanapp_geo.scope import radius_bounding_boxes
@@ -40,6 +47,7 @@ __all__ = [
     "metadata",
     "radius_bounding_boxes",
     "read_analyses",
+    "read_area_contacts",
     "read_areas",
     "read_brand_contacts",
     "read_report_file",

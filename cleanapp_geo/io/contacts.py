@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -84,14 +85,8 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
     keys = sorted({k for k in map(brand_key, set(brands)) if k})  # names repeat
     rows: Sequence[Any] = []
     if keys:
-        bc = t.brand_contacts
-        stmt = (
-            sa.select(*(bc.c[name] for name in BRAND_CONTACT_COLUMNS))
-            .where(bc.c.brand_key == sa.any_(sa.bindparam("keys", keys, pg.ARRAY(sa.String))))
-            .order_by(bc.c.brand_key, bc.c.role, bc.c.organization, bc.c.id)
-        )
         with connection(con) as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(_brand_contacts_statement(), {"keys": keys}).all()
     values = list(zip(*rows, strict=True)) if rows else [()] * len(BRAND_CONTACT_COLUMNS)
     return pd.DataFrame(
         {
@@ -102,6 +97,17 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
             )
             for name, column in zip(BRAND_CONTACT_COLUMNS, values, strict=True)
         }
+    )
+
+
+@functools.cache
+def _brand_contacts_statement() -> sa.Select[Any]:
+    """Build the brand contacts query once (building it cost about as much as running it)."""
+    bc = t.brand_contacts
+    return (
+        sa.select(*(bc.c[name] for name in BRAND_CONTACT_COLUMNS))
+        .where(bc.c.brand_key == sa.any_(sa.bindparam("keys", type_=pg.ARRAY(sa.String))))
+        .order_by(bc.c.brand_key, bc.c.role, bc.c.organization, bc.c.id)
     )
 
 

@@ -83,6 +83,7 @@ from cleanapp_geo.scope import RadiusScope, Scope, as_scope, radius_bounding_box
 __all__ = [
     "ANALYSIS_COLUMNS",
     "read_analyses",
+    "read_area_contacts",
     "read_areas",
     "read_reports",
     "select_reports",
@@ -641,32 +642,94 @@ def read_areas(
     InvalidScopeError
         When ``geometry`` is GeoJSON or a value that is not a valid scope.
     """
-    ar = t.areas
-    ac = t.area_contacts
+    rows = _area_rows(con, geometry, with_geometry=True)
+    geoms = shapely.from_wkb(np.asarray([bytes(row[4]) for row in rows], dtype=object))
+    return gpd.GeoDataFrame(
+        _area_frame(rows), geometry=gpd.array.from_shapely(geoms, crs=_crs()), crs=_crs()
+    )
+
+
+def read_area_contacts(
+    con: Connectable, geometry: shapely.Geometry | RadiusScope | dict[str, Any] | str
+) -> pd.DataFrame:
+    """Load the mapped areas that intersect a geometry with their contacts, without shapes.
+
+    The same rows as :func:`read_areas` without the ``geometry`` column: what target
+    suggestion (:func:`cleanapp_geo.targets.area_contact_targets`) reads, at a fraction of
+    the cost (no polygon is sent, parsed or wrapped in a GeoDataFrame).
+
+    Parameters
+    ----------
+    con : sqlalchemy.Engine or sqlalchemy.Connection
+        The store.
+    geometry : shapely geometry, RadiusScope, GeoJSON mapping or str
+        As for :func:`read_areas`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``area_id`` (int64), ``name``, ``description`` and ``emails`` (the consented
+        contact emails, sorted), ordered by ``name`` then ``area_id``.
+
+    Raises
+    ------
+    InvalidScopeError
+        When ``geometry`` is GeoJSON or a value that is not a valid scope.
+    """
+    return _area_frame(_area_rows(con, geometry, with_geometry=False))
+
+
+def _area_rows(
+    con: Connectable,
+    geometry: shapely.Geometry | RadiusScope | dict[str, Any] | str,
+    *,
+    with_geometry: bool,
+) -> Sequence[Sequence[Any]]:
+    """Rows ``(id, name, description, emails[, wkb])`` of the areas intersecting a geometry."""
     if isinstance(geometry, shapely.Geometry):
-        wkb = shapely.to_wkb(geometry, output_dimension=2)
-        other = sa.func.ST_GeomFromWKB(sa.bindparam("area_wkb", wkb, sa.LargeBinary), 4326)
-        condition = sa.func.ST_Intersects(ar.c.geom, other)
+        scope: shapely.Geometry | RadiusScope = geometry
     else:
         scope = as_scope(geometry)
-        if isinstance(scope, RadiusScope):
-            centre = sa.func.ST_SetSRID(
-                sa.func.ST_MakePoint(
-                    sa.bindparam("centre_lon", scope.longitude, sa.Double),
-                    sa.bindparam("centre_lat", scope.latitude, sa.Double),
-                ),
-                4326,
-            )
-            condition = sa.func.ST_DWithin(
-                sa.func.geography(ar.c.geom),
-                sa.func.geography(centre),
-                sa.bindparam("radius_m", scope.radius_m, sa.Double),
-                sa.true(),
-            )
-        else:
-            wkb = shapely.to_wkb(scope, output_dimension=2)
-            other = sa.func.ST_GeomFromWKB(sa.bindparam("area_wkb", wkb, sa.LargeBinary), 4326)
-            condition = sa.func.ST_Intersects(ar.c.geom, other)
+    if isinstance(scope, RadiusScope):
+        params: dict[str, Any] = {
+            "centre_lon": scope.longitude,
+            "centre_lat": scope.latitude,
+            "radius_m": scope.radius_m,
+        }
+    else:
+        params = {"area_wkb": shapely.to_wkb(scope, output_dimension=2)}
+    compiled = _areas_statement(isinstance(scope, RadiusScope), with_geometry)
+    with connection(con) as conn:
+        raw = conn.connection.driver_connection
+        if raw is None:  # pragma: no cover - a live connection always has one
+            raise RuntimeError("the SQLAlchemy connection has no DBAPI connection")
+        with raw.cursor(binary=True) as cursor:
+            cursor.execute(str(compiled), compiled.construct_params(params))
+            return cursor.fetchall()
+
+
+@functools.cache
+def _areas_statement(radius: bool, with_geometry: bool) -> sa.engine.Compiled:
+    """Compile the areas query of a radius or a geometry once (values are bound per call)."""
+    ar = t.areas
+    ac = t.area_contacts
+    if radius:
+        centre = sa.func.ST_SetSRID(
+            sa.func.ST_MakePoint(
+                sa.bindparam("centre_lon", type_=sa.Double),
+                sa.bindparam("centre_lat", type_=sa.Double),
+            ),
+            4326,
+        )
+        condition = sa.func.ST_DWithin(
+            sa.func.geography(ar.c.geom),
+            sa.func.geography(centre),
+            sa.bindparam("radius_m", type_=sa.Double),
+            sa.true(),
+        )
+    else:
+        other = sa.func.ST_GeomFromWKB(sa.bindparam("area_wkb", type_=sa.LargeBinary), 4326)
+        condition = sa.func.ST_Intersects(ar.c.geom, other)
     emails = (
         sa.select(
             sa.func.coalesce(
@@ -677,26 +740,19 @@ def read_areas(
         .where(ac.c.area_id == ar.c.id, ac.c.consent_report)
         .scalar_subquery()
     )
-    stmt = (
-        sa.select(
-            ar.c.id,
-            ar.c.name,
-            ar.c.description,
-            emails.label("emails"),
-            sa.func.ST_AsBinary(ar.c.geom).label("wkb"),
-        )
-        .where(condition)
-        .order_by(ar.c.name, ar.c.id)
-    )
-    with connection(con) as conn:
-        rows = conn.execute(stmt).all()
-    geoms = shapely.from_wkb(np.asarray([bytes(row.wkb) for row in rows], dtype=object))
-    frame = pd.DataFrame(
+    columns = [ar.c.id, ar.c.name, ar.c.description, emails.label("emails")]
+    if with_geometry:
+        columns.append(sa.func.ST_AsBinary(ar.c.geom).label("wkb"))
+    stmt = sa.select(*columns).where(condition).order_by(ar.c.name, ar.c.id)
+    return stmt.compile(dialect=_PSYCOPG_DIALECT)
+
+
+def _area_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "area_id": np.asarray([row.id for row in rows], dtype=np.int64),
-            "name": pd.array([row.name for row in rows], dtype=str),
-            "description": pd.array([row.description for row in rows], dtype=str),
-            "emails": pd.Series([list(row.emails) for row in rows], dtype=object),
+            "area_id": np.asarray([row[0] for row in rows], dtype=np.int64),
+            "name": pd.array([row[1] for row in rows], dtype=str),
+            "description": pd.array([row[2] for row in rows], dtype=str),
+            "emails": pd.Series([list(row[3]) for row in rows], dtype=object),
         }
     )
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=CRS).array, crs=CRS)

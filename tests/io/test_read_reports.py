@@ -304,6 +304,15 @@ def test_read_areas_with_consented_contacts(store: sa.Engine) -> None:
     ]
     assert cio.read_areas(store, RadiusScope(8.2, 47.05, 1_000)).empty
     assert cio.read_areas(store, shapely.box(8.95, 46.9, 9.05, 47.0))["name"].tolist() == ["Far"]
+    # The contacts-only read (what target suggestion uses) is read_areas without shapes.
+    for scope in (
+        shapely.Point(8.05, 47.05),
+        RadiusScope(8.2, 47.05, 20_000),
+        RadiusScope(8.2, 47.05, 1_000),
+        {"type": "Polygon", "coordinates": [[[8.9, 46.9], [9.2, 46.9], [9.2, 47.2], [8.9, 46.9]]]},
+    ):
+        expected = pd.DataFrame(cio.read_areas(store, scope).drop(columns="geometry"))
+        pd.testing.assert_frame_equal(cio.read_area_contacts(store, scope), expected)
 
 
 def test_reads_leave_the_garbage_collector_as_they_found_it(store: sa.Engine) -> None:
