@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -70,30 +71,67 @@ def candidate_case_records(
         One record per case: the case columns, ``report_seqs`` (list of int) and
         ``geometry`` (the aggregate geometry as shapely, or None).
     """
+    wanted = sorted({int(s) for s in seqs})
+    with_area = area is not None and not shapely.is_empty(area)
+    if not wanted and not with_area:
+        return []
+    params: dict[str, Any] = {
+        "classification": classification,
+        "active": list(active_statuses),
+        "reopenable": list(reopenable_statuses),
+        "since": reopen_since,
+        "limit": limit,
+    }
+    if wanted:
+        params["seqs"] = wanted
+    if with_area:
+        assert area is not None
+        west, south, east, north = grown_bounds(geometry_bounds(area), MATCH_RADIUS_M)
+        params |= {
+            "west": west,
+            "south": south,
+            "east": east,
+            "north": north,
+            "area_wkb": shapely.to_wkb(area, output_dimension=2),
+            "radius_m": MATCH_RADIUS_M,
+        }
+    stmt = _candidates_statement(bool(wanted), with_area)
+    records = []
+    for row in conn.execute(stmt, params).mappings():
+        record = dict(row)
+        wkb = record.pop("area_wkb")
+        record["geometry"] = None if wkb is None else shapely.from_wkb(bytes(wkb))
+        record["report_seqs"] = list(record["report_seqs"] or [])
+        records.append(record)
+    return records
+
+
+@functools.cache
+def _candidates_statement(by_seqs: bool, by_area: bool) -> sa.Select[Any]:
+    """Build the candidate query once per shape (values are bound per call).
+
+    Building the select with its subqueries cost about as much as running it for a small
+    cluster.
+    """
     c, cr = t.cases, t.case_reports
     near: list[sa.ColumnElement[bool]] = []
-    wanted = sorted({int(s) for s in seqs})
-    if wanted:
+    if by_seqs:
         shares = sa.select(cr.c.case_id).where(
-            cr.c.seq == sa.any_(sa.bindparam("seqs", wanted, ARRAY_BIGINT))
+            cr.c.seq == sa.any_(sa.bindparam("seqs", type_=ARRAY_BIGINT))
         )
         near.append(c.c.case_id.in_(shares))
-    if area is not None and not shapely.is_empty(area):
-        west, south, east, north = grown_bounds(geometry_bounds(area), MATCH_RADIUS_M)
+    if by_area:
         box = sa.func.ST_MakeEnvelope(
-            sa.bindparam("west", west, sa.Double),
-            sa.bindparam("south", south, sa.Double),
-            sa.bindparam("east", east, sa.Double),
-            sa.bindparam("north", north, sa.Double),
+            sa.bindparam("west", type_=sa.Double),
+            sa.bindparam("south", type_=sa.Double),
+            sa.bindparam("east", type_=sa.Double),
+            sa.bindparam("north", type_=sa.Double),
             4326,
         )
         cluster = sa.func.geography(
-            sa.func.ST_GeomFromWKB(
-                sa.bindparam("area_wkb", shapely.to_wkb(area, output_dimension=2), sa.LargeBinary),
-                4326,
-            )
+            sa.func.ST_GeomFromWKB(sa.bindparam("area_wkb", type_=sa.LargeBinary), 4326)
         )
-        radius = sa.bindparam("radius_m", MATCH_RADIUS_M, sa.Double)
+        radius = sa.bindparam("radius_m", type_=sa.Double)
         for column in (c.c.anchor_geom, c.c.aggregate_geom):
             near.append(
                 sa.and_(
@@ -101,9 +139,7 @@ def candidate_case_records(
                     sa.func.ST_DWithin(sa.func.geography(column), cluster, radius),
                 )
             )
-    if not near:
-        return []
-    status_ok = matchable_status(active_statuses, reopenable_statuses, reopen_since)
+    status_ok = matchable_status((), (), datetime.min)  # values bound per call
     linked = (
         sa.select(
             sa.func.coalesce(sa.func.array_agg(cr.c.seq), sa.cast(sa.text("'{}'"), ARRAY_BIGINT))
@@ -111,7 +147,7 @@ def candidate_case_records(
         .where(cr.c.case_id == c.c.case_id)
         .scalar_subquery()
     )
-    stmt = (
+    return (
         sa.select(
             c.c.case_id,
             c.c.slug,
@@ -132,19 +168,11 @@ def candidate_case_records(
             sa.func.ST_AsBinary(c.c.aggregate_geom).label("area_wkb"),
         )
         .where(
-            c.c.classification == sa.bindparam("classification", classification, sa.String),
+            c.c.classification == sa.bindparam("classification", type_=sa.String),
             c.c.merged_into_case_id.is_(None),
             status_ok,
             sa.or_(*near),
         )
         .order_by(c.c.updated_at.desc(), c.c.case_id)
-        .limit(sa.bindparam("limit", limit, sa.Integer))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
     )
-    records = []
-    for row in conn.execute(stmt).mappings():
-        record = dict(row)
-        wkb = record.pop("area_wkb")
-        record["geometry"] = None if wkb is None else shapely.from_wkb(bytes(wkb))
-        record["report_seqs"] = list(record["report_seqs"] or [])
-        records.append(record)
-    return records
