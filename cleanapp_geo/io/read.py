@@ -474,6 +474,15 @@ def read_reports(
             return _report_frame(cursor.fetchall())
 
 
+#: The pandas dtype of text columns ("str", Arrow-backed).
+_TEXT_DTYPE: Final = pd.StringDtype("pyarrow", na_value=np.nan)
+#: Statement of :func:`_tune_read`, built once.
+_TUNE_STATEMENT: Final = sa.select(
+    sa.func.set_config("jit", "off", sa.true()),
+    sa.func.set_config("work_mem", _READ_WORK_MEM, sa.true()),
+)
+
+
 def _tune_read(conn: sa.Connection) -> None:
     """Tune the planner for this transaction: no JIT, room to sort in memory.
 
@@ -482,12 +491,7 @@ def _tune_read(conn: sa.Connection) -> None:
     rows also sort faster in memory. ``set_config(..., true)`` lasts until the end of the
     current transaction (the caller's, when ``con`` is a connection in a transaction).
     """
-    conn.execute(
-        sa.select(
-            sa.func.set_config("jit", "off", sa.true()),
-            sa.func.set_config("work_mem", _READ_WORK_MEM, sa.true()),
-        )
-    )
+    conn.execute(_TUNE_STATEMENT)
 
 
 @functools.lru_cache(maxsize=256)
@@ -552,10 +556,12 @@ def _report_frame(rows: Sequence[Sequence[Any]]) -> gpd.GeoDataFrame:
     def values(name: str) -> np.ndarray:
         return np.array(columns[name].to_numpy())
 
-    text = pa.table({name: columns[name] for name in TEXT_COLUMNS})
-    data: dict[str, Any] = dict(text.to_pandas().items())  # pandas "str" columns
+    # pandas "str" columns straight from the Arrow arrays (a third of Table.to_pandas's cost).
+    data: dict[str, Any] = {
+        name: pd.array(columns[name], dtype=_TEXT_DTYPE) for name in TEXT_COLUMNS
+    }
     data[SEQ] = values(SEQ)
-    data[TS] = pd.to_datetime(values("ts_us"), unit="us", utc=True).astype("datetime64[ns, UTC]")
+    data[TS] = pd.array((values("ts_us") * 1_000).view("datetime64[ns]")).tz_localize("UTC")
     data[SEVERITY_LEVEL] = values(SEVERITY_LEVEL)
     points = shapely.points(values("longitude"), values("latitude"))
     # The database guarantees the contract (unique seq, coordinate and severity ranges,
