@@ -93,7 +93,7 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
             name: (
                 pd.Series([list(v or ()) for v in column], dtype=object)
                 if name == "emails"
-                else pd.Series([str(v) for v in column], dtype=str)
+                else pd.array([str(v) for v in column], dtype=str)
             )
             for name, column in zip(BRAND_CONTACT_COLUMNS, values, strict=True)
         }
