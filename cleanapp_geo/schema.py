@@ -116,7 +116,7 @@ REPORT_COLUMNS: Final = (
 _MAX_LISTED = 5
 #: The normalised dtypes of ``ts`` and of the text columns (what validation converts to).
 _TS_DTYPE: Final = pd.DatetimeTZDtype("ns", "UTC")
-_TEXT_DTYPE: Final = pd.Series([""]).astype(str).dtype
+_TEXT_DTYPE: Final = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def _listed(values: object) -> str:
@@ -238,12 +238,18 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         out[TS] = _validated_ts(out)
     for column in TEXT_COLUMNS:
         text = out[column]
-        if text.dtype != _TEXT_DTYPE or text.hasnans:
+        if text.dtype != _TEXT_DTYPE or _arrow_null_count(text) > 0:
             out[column] = text.fillna("").astype(str)
     if CATEGORY in out.columns:
         out[CATEGORY] = out[CATEGORY].fillna("").astype(str).str.strip()
     assert len(out) == n
     return out
+
+
+def _arrow_null_count(text: pd.Series) -> int:
+    """Missing values of an Arrow-backed "str" column, as Arrow counts them (no mask built)."""
+    count: int = text.array.__arrow_array__().null_count
+    return count
 
 
 def _validated_severity(frame: pd.DataFrame) -> np.ndarray:
