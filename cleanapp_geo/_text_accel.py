@@ -65,6 +65,19 @@ class Vocabulary:
         start = int(self.arena_start[code])
         return bytes(self.arena[start : start + int(self.arena_length[code])]).decode("utf-8")
 
+    def tokens(self, first: int, stop: int) -> list[str]:
+        """Return the texts of tokens ``first`` to ``stop - 1`` (one copy of the arena)."""
+        if stop <= first:
+            return []
+        starts = self.arena_start[first:stop]
+        ends = starts + self.arena_length[first:stop]
+        low = int(starts.min())
+        arena = self.arena[low : int(ends.max())].tobytes()
+        return [
+            arena[start:end].decode("utf-8")
+            for start, end in zip((starts - low).tolist(), (ends - low).tolist(), strict=True)
+        ]
+
     def grow(self) -> None:
         """Double the table (re-placing every token) and the arena."""
         capacity = 2 * len(self.slots)

@@ -209,7 +209,8 @@ class TextFeatures:
             sizes[first:stop_doc] = np.bincount(docs - first, minlength=stop_doc - first)
             parts.append(codes)
         n_tokens = vocabulary.n_codes - n_stop
-        tokens = np.array([vocabulary.token(c + n_stop) for c in range(n_tokens)], dtype=object)
+        tokens = np.empty(n_tokens, dtype=object)
+        tokens[:] = vocabulary.tokens(n_stop, n_stop + n_tokens)
         frequency = np.zeros(vocabulary.n_codes, dtype=np.int64)
         for codes in parts:
             frequency += np.bincount(codes, minlength=vocabulary.n_codes)
