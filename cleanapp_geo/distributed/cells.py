@@ -257,18 +257,23 @@ def duplicate_seqs(buckets: Sequence[np.ndarray]) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PreparedPartition:
-    """A partition's reports in scope, validated, with their cell keys.
+    """A partition's reports in scope, validated, on a grid of cells.
 
     Attributes
     ----------
     frame : pandas.DataFrame
         A coordinate frame (:func:`~cleanapp_geo.distributed.points.with_coordinates`).
-    keys : numpy.ndarray
-        The cell key of each row.
+    side_m : float
+        Cell side of the grid (:func:`~cleanapp_geo.distributed.halo.cell_side_m`).
     """
 
     frame: pd.DataFrame
-    keys: np.ndarray
+    side_m: float
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The cell key of each row (computed on each read: only halos need them)."""
+        return cell_keys(*coordinates(self.frame), self.side_m)
 
 
 def prepare_partition(
@@ -336,7 +341,7 @@ def _prepared(
     classification: str | None,
     side_m: float,
 ) -> PreparedPartition:
-    """Keep the validated reports in scope, as a coordinate frame with cell keys."""
+    """Keep the validated reports in scope, as a coordinate frame."""
     keep = np.ones(len(frame), dtype=bool)
     if scope is not None and len(frame):
         keep &= scope_mask_xy(lon, lat, scope)
@@ -345,16 +350,15 @@ def _prepared(
         keep &= (values == classification.lower()).to_numpy(dtype=bool)
     if not keep.all():
         frame, lon, lat = frame[keep], lon[keep], lat[keep]
-    return PreparedPartition(with_coordinates(frame, lon, lat), cell_keys(lon, lat, side_m))
+    return PreparedPartition(with_coordinates(frame, lon, lat), side_m)
 
 
 def halo_pieces(
     prepared: PreparedPartition, footprints: Sequence[Footprint]
 ) -> tuple[pd.DataFrame, ...]:
     """Return the reports of ``prepared`` in the halo of each partition of ``footprints``."""
-    return tuple(
-        prepared.frame[halo_mask(prepared.keys, of)].reset_index(drop=True) for of in footprints
-    )
+    keys = prepared.keys
+    return tuple(prepared.frame[halo_mask(keys, of)].reset_index(drop=True) for of in footprints)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
