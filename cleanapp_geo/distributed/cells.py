@@ -205,17 +205,25 @@ def halo_file(
     classification: str | None,
     side_m: float,
 ) -> tuple[pd.DataFrame, ...]:
-    """:func:`halo_pieces` of a GeoParquet file: only the rows near a neighbour are decoded."""
+    """:func:`halo_pieces` of a GeoParquet file: only the rows near a neighbour are decoded.
+
+    The points are read first; of the other columns only the row groups that hold a
+    report of the halo (all of them for a file of one row group).
+    """
     from cleanapp_geo.distributed.files import lon_lat
     from cleanapp_geo.schema import GEOMETRY
 
-    table = part.analysed_table()
+    several = len(part.row_groups()) > 2
+    table = part.table([GEOMETRY]) if several else part.analysed_table()
     lon, lat = lon_lat(table.column(GEOMETRY))
     keys = cell_keys(lon, lat, side_m)
     near = [halo_mask(keys, of) for of in footprints]
     rows = np.flatnonzero(np.logical_or.reduce([*near, np.zeros(len(keys), dtype=bool)]))
     del lon, lat, keys
-    frame, lon, lat, crs = part.reports(rows, table)
+    if several:
+        frame, lon, lat, crs = part.reports(table=part.analysed_rows(rows))
+    else:
+        frame, lon, lat, crs = part.reports(rows, table)
     del table
     prepared = prepare_coordinates(
         frame, lon, lat, crs=crs, scope=scope, classification=classification, side_m=side_m

@@ -168,6 +168,41 @@ class ParquetPart:
         present = set(self.columns())
         return self.table([c for c in ANALYSED_COLUMNS if c in present])
 
+    def row_groups(self) -> np.ndarray:
+        """Return the first row of each row group, then the number of rows (int64)."""
+        import pyarrow.parquet as pq
+
+        metadata = pq.read_metadata(self.path)
+        sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+        return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+    def analysed_rows(self, rows: np.ndarray) -> pa.Table:
+        """Read the analysed columns of the rows at positions ``rows``, in that order.
+
+        Only the row groups that hold one of them are read: a file written in several row
+        groups in some spatial order gives its halo without decoding the text of the rest.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self.row_groups()
+        group = np.searchsorted(starts, rows, side="right") - 1
+        wanted = np.unique(group) if len(rows) else np.zeros(1, dtype=np.int64)
+        present = set(self.columns())
+        columns: list[str] = [c for c in ANALYSED_COLUMNS if c in present]
+        if len(wanted) == len(starts) - 1:
+            table = self.table(columns)
+            local = rows
+        else:
+            table = pq.ParquetFile(self.path).read_row_groups(
+                wanted.tolist(), columns=columns, use_threads=False
+            )
+            sizes = np.diff(starts)[wanted]
+            first = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            local = rows - starts[group] + first[np.searchsorted(wanted, group)]
+        return table.take(pa.array(local))
+
     def reports(
         self, rows: np.ndarray | None = None, table: pa.Table | None = None
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, Any]:

@@ -29,7 +29,7 @@ import cleanapp_geo as cg
 from cleanapp_geo.arrays import prepare_reports
 from cleanapp_geo.distributed import cells
 from cleanapp_geo.distributed.files import ParquetPart
-from cleanapp_geo.distributed.halo import cell_side_m
+from cleanapp_geo.distributed.halo import cell_keys, cell_side_m, footprint
 from cleanapp_geo.distributed.points import LAT, LON, coordinates, with_coordinates
 from cleanapp_geo.schema import GEOMETRY, validate_reports, validate_reports_xy
 
@@ -188,3 +188,28 @@ def test_a_partition_with_a_bad_row_is_refused_with_the_library_error():
                 scope_classification="physical",
                 now=NOW,
             )
+
+
+def test_halos_of_a_file_in_row_groups_equal_those_of_one_row_group(tmp_path):
+    city = cg.make_reports(4_000, seed=7, mode="hard", center=(7.0, 46.0))
+    sorted_city = city.iloc[np.argsort(city.geometry.y.to_numpy(), kind="stable")]
+    west = sorted_city.iloc[: len(city) // 2]
+    one, groups = tmp_path / "one.parquet", tmp_path / "groups.parquet"
+    west.to_parquet(one)
+    west.to_parquet(groups, row_group_size=250)
+    assert len(ParquetPart(str(groups)).row_groups()) - 1 == len(west) // 250
+    side_m = cell_side_m(150.0)
+    east = sorted_city.iloc[len(city) // 2 :]
+    lon, lat = _xy(east)
+    neighbour = footprint(cell_keys(lon, lat, side_m))
+    far = footprint(cell_keys(lon + 1.0, lat, side_m))
+    options = {"scope": None, "classification": None, "side_m": side_m}
+    expected = cells.halo_file(ParquetPart(str(one)), [neighbour, far], **options)
+    actual = cells.halo_file(ParquetPart(str(groups)), [neighbour, far], **options)
+    assert 0 < len(expected[0]) < len(west) // 4 and len(expected[1]) == 0
+    for want, got in zip(expected, actual, strict=True):
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    rows = np.array([999, 0, 250, 251, 1_500])
+    part = ParquetPart(str(groups))
+    assert part.analysed_rows(rows).equals(part.analysed_table().take(rows))
+    assert part.analysed_rows(np.empty(0, np.int64)).num_rows == 0
