@@ -213,7 +213,7 @@ def halo_file(
     from cleanapp_geo.distributed.files import lon_lat
     from cleanapp_geo.schema import GEOMETRY
 
-    several = len(part.row_groups()) > 2
+    several = len(part.row_groups()) > 2  # first rows of two groups or more, then the end
     table = part.table([GEOMETRY]) if several else part.analysed_table()
     lon, lat = lon_lat(table.column(GEOMETRY))
     keys = cell_keys(lon, lat, side_m)
