@@ -325,19 +325,20 @@ def resolved_classification(reports: pd.DataFrame, classification: str | None) -
 
 
 def prepare_reports(
-    reports: gpd.GeoDataFrame,
+    reports: gpd.GeoDataFrame | pd.DataFrame,
     model: SimilarityModel,
     *,
     classification: str | None = None,
     spatial_order: bool = False,
     tokenize: bool = False,
+    lon_lat: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ReportArrays:
     """Compute the per-report arrays used by scoring (text is tokenized lazily).
 
     Parameters
     ----------
-    reports : geopandas.GeoDataFrame
-        A validated report frame.
+    reports : geopandas.GeoDataFrame or pandas.DataFrame
+        A validated report frame (a plain frame when ``lon_lat`` is given).
     model : SimilarityModel
         Gives the tokenizer settings.
     classification : str, optional
@@ -351,14 +352,22 @@ def prepare_reports(
         Start tokenizing the texts right away, on a background thread for large frames,
         so the tokens are ready by when :attr:`ReportArrays.text` is first read (see
         :meth:`ReportArrays.start_text`). Otherwise they are tokenized on first use.
+    lon_lat : tuple of numpy.ndarray, optional
+        The reports' coordinates (degrees, one per row), used instead of the geometry
+        column: for callers that keep locations as coordinates and never build shapely
+        points (see :func:`cleanapp_geo.schema.validate_reports_xy`).
 
     Returns
     -------
     ReportArrays
     """
-    geoms = reports.geometry.array
-    lon = np.asarray(shapely.get_x(geoms), dtype=np.float64)
-    lat = np.asarray(shapely.get_y(geoms), dtype=np.float64)
+    if lon_lat is None:
+        geoms = reports.geometry.array
+        lon = np.asarray(shapely.get_x(geoms), dtype=np.float64)
+        lat = np.asarray(shapely.get_y(geoms), dtype=np.float64)
+    else:
+        lon = np.asarray(lon_lat[0], dtype=np.float64)
+        lat = np.asarray(lon_lat[1], dtype=np.float64)
     order = _morton_order(lon, lat) if spatial_order else np.arange(len(reports))
     # Column by column: selecting a list of columns of a GeoDataFrame costs about 1 ms.
     titles = pd.DataFrame({name: reports[name].array for name in (TITLE, SUMMARY, DESCRIPTION)})

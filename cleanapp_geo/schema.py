@@ -63,6 +63,7 @@ __all__ = [
     "TITLE",
     "TS",
     "validate_reports",
+    "validate_reports_xy",
 ]
 
 SEQ: Final = "seq"
@@ -182,10 +183,97 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         raise InvalidReportsError(f"reports must have CRS {CRS}, got {reports.crs}")
 
     out = reports.copy(deep=False)  # copy-on-write: new columns never touch the input
-    n = len(out)
+    _validate_seq(out)
+    geoms = out.geometry.array
+    missing_geom = np.asarray(shapely.is_missing(geoms))
+    if missing_geom.any():
+        raise InvalidReportsError(f"geometry is missing for {_bad_seqs(out, missing_geom)}")
+    type_ids = np.asarray(shapely.get_type_id(geoms))
+    not_point = type_ids != shapely.GeometryType.POINT
+    if not_point.any():
+        raise InvalidReportsError(
+            f"geometry must be a Point, got other types for {_bad_seqs(out, not_point)}"
+        )
+    empty = np.asarray(shapely.is_empty(geoms))
+    if empty.any():
+        raise InvalidReportsError(f"geometry is an empty Point for {_bad_seqs(out, empty)}")
+    lon = np.asarray(shapely.get_x(geoms), dtype=float)
+    lat = np.asarray(shapely.get_y(geoms), dtype=float)
+    _validate_values(out, lon, lat)
+    return out
+
+
+def validate_reports_xy(
+    reports: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, *, crs: object
+) -> pd.DataFrame:
+    """:func:`validate_reports` of reports whose points are given as coordinates.
+
+    For readers that decode point locations straight from storage (e.g. the WKB of a
+    GeoParquet file) and never build shapely points: the same checks and the same
+    normalised copy, with the locations kept apart.
+
+    Parameters
+    ----------
+    reports : pandas.DataFrame
+        The report columns except ``geometry`` (a ``geometry`` column, if any, is not read).
+    lon, lat : numpy.ndarray
+        Each report's point, degrees; NaN where the row has no point (a missing, empty or
+        other geometry).
+    crs : object
+        The coordinates' CRS, anything :class:`pyproj.CRS` accepts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy normalised as :func:`validate_reports` normalises its frame.
+
+    Raises
+    ------
+    InvalidReportsError
+        As :func:`validate_reports`; a row without finite coordinates is reported as a
+        missing geometry.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> frame = pd.DataFrame({c: [""] for c in REPORT_COLUMNS if c != GEOMETRY})
+    >>> frame[SEQ], frame[TS], frame[SEVERITY_LEVEL] = [7], ["2026-03-10T10:00:00Z"], [0.5]
+    >>> out = validate_reports_xy(frame, np.array([8.54]), np.array([47.37]), crs="EPSG:4326")
+    >>> out[[SEQ, SEVERITY_LEVEL]].to_dict("records")
+    [{'seq': 7, 'severity_level': 0.5}]
+    """
+    import pyproj
+
+    if not isinstance(reports, pd.DataFrame):
+        raise InvalidReportsError(
+            f"reports must be a pandas.DataFrame, got {type(reports).__name__}"
+        )
+    missing = [c for c in REPORT_COLUMNS if c not in reports.columns and c != GEOMETRY]
+    if missing:
+        raise InvalidReportsError(f"reports frame is missing required columns {missing}")
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if len(lon) != len(reports) or len(lat) != len(reports):
+        raise InvalidReportsError(
+            f"lon and lat must have one value per report ({len(reports)}), "
+            f"got {len(lon)} and {len(lat)}"
+        )
+    if crs is None or not pyproj.CRS.from_user_input(crs).equals(CRS):
+        raise InvalidReportsError(f"reports must have CRS {CRS}, got {crs}")
+    out = reports.copy(deep=False)
+    _validate_seq(out)
+    no_point = ~(np.isfinite(lon) & np.isfinite(lat))
+    if no_point.any():
+        raise InvalidReportsError(f"geometry is missing for {_bad_seqs(out, no_point)}")
+    _validate_values(out, lon, lat)
+    return out
+
+
+def _validate_seq(out: pd.DataFrame) -> None:
+    """Check ``seq`` (present, integral, unique) and store it as int64 in ``out``."""
     # A column already in its normalised form (as read_reports returns them) is checked but
     # not re-assigned: each pandas assignment costs tens of microseconds, which dominates
-    # the validation of a small frame.
+    # the validation of a small frame (here and in _validate_values).
     seq = out[SEQ]
     if seq.dtype != np.int64:
         if seq.isna().any():
@@ -206,21 +294,10 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             " (several analyses per report? reduce them with select_preferred_analysis)"
         )
 
-    geoms = out.geometry.array
-    missing_geom = np.asarray(shapely.is_missing(geoms))
-    if missing_geom.any():
-        raise InvalidReportsError(f"geometry is missing for {_bad_seqs(out, missing_geom)}")
-    type_ids = np.asarray(shapely.get_type_id(geoms))
-    not_point = type_ids != shapely.GeometryType.POINT
-    if not_point.any():
-        raise InvalidReportsError(
-            f"geometry must be a Point, got other types for {_bad_seqs(out, not_point)}"
-        )
-    empty = np.asarray(shapely.is_empty(geoms))
-    if empty.any():
-        raise InvalidReportsError(f"geometry is an empty Point for {_bad_seqs(out, empty)}")
-    lon = np.asarray(shapely.get_x(geoms), dtype=float)
-    lat = np.asarray(shapely.get_y(geoms), dtype=float)
+
+def _validate_values(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> None:
+    """Check the coordinate ranges, severity and ts; normalise them and the text in ``out``."""
+    n = len(out)
     bad_lon = ~(np.isfinite(lon) & (lon >= -180.0) & (lon <= 180.0))
     if bad_lon.any():
         raise InvalidReportsError(
@@ -243,7 +320,6 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if CATEGORY in out.columns:
         out[CATEGORY] = out[CATEGORY].fillna("").astype(str).str.strip()
     assert len(out) == n
-    return out
 
 
 def _arrow_null_count(text: pd.Series) -> int:

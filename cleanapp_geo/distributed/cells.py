@@ -14,6 +14,10 @@ among them, so:
 * a component that reaches into the halo is a *border* component: its reports, edges and
   labels go to a border task once a global union-find has joined it with the components
   of the other partitions it touches (:func:`border_hypotheses`).
+
+Once validated, a partition's reports are kept as a coordinate frame (the point of each
+report as two float columns, :mod:`~cleanapp_geo.distributed.points`): its halo pieces,
+its border pieces and the kernels' inputs are all built from it without a shapely object.
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from cleanapp_geo.blocking import candidate_graph
 from cleanapp_geo.distributed.files import ParquetPart
 from cleanapp_geo.distributed.halo import Footprint, cell_keys, footprint, halo_mask
 from cleanapp_geo.distributed.ordering import OrderedTable
+from cleanapp_geo.distributed.points import coordinates, with_coordinates
 from cleanapp_geo.distributed.stats import StatsPartial, stats_partial
 from cleanapp_geo.export import hypotheses_arrow
 from cleanapp_geo.grouping import group_labels
 from cleanapp_geo.hypotheses import group_hypotheses
 from cleanapp_geo.model import SimilarityModel
-from cleanapp_geo.schema import CLASSIFICATION, SEQ, validate_reports
+from cleanapp_geo.schema import CLASSIFICATION, SEQ, validate_reports, validate_reports_xy
 from cleanapp_geo.scope import Scope, scope_mask, scope_mask_xy
 from cleanapp_geo.similarity import EDGE_COLUMNS, scored_edges
 
@@ -56,6 +61,7 @@ __all__ = [
     "duplicate_seqs",
     "halo_file",
     "halo_pieces",
+    "prepare_coordinates",
     "prepare_partition",
     "survey_file",
     "survey_partition",
@@ -198,26 +204,36 @@ def halo_file(
     scope: Scope | None,
     classification: str | None,
     side_m: float,
-) -> tuple[gpd.GeoDataFrame, ...]:
-    """:func:`halo_pieces` of a GeoParquet file: only the rows near a neighbour are decoded."""
+) -> tuple[pd.DataFrame, ...]:
+    """:func:`halo_pieces` of a GeoParquet file: only the rows near a neighbour are decoded.
+
+    The points are read first; of the other columns only the row groups that hold a
+    report of the halo (all of them for a file of one row group).
+    """
     from cleanapp_geo.distributed.files import lon_lat
     from cleanapp_geo.schema import GEOMETRY
 
-    table = part.analysed_table()
+    several = len(part.row_groups()) > 2  # first rows of two groups or more, then the end
+    table = part.table([GEOMETRY]) if several else part.analysed_table()
     lon, lat = lon_lat(table.column(GEOMETRY))
     keys = cell_keys(lon, lat, side_m)
     near = [halo_mask(keys, of) for of in footprints]
     rows = np.flatnonzero(np.logical_or.reduce([*near, np.zeros(len(keys), dtype=bool)]))
     del lon, lat, keys
-    prepared = prepare_partition(
-        part.frame(rows, table), scope=scope, classification=classification, side_m=side_m
+    if several:
+        frame, lon, lat, crs = part.reports(table=part.analysed_rows(rows))
+    else:
+        frame, lon, lat, crs = part.reports(rows, table)
+    del table
+    prepared = prepare_coordinates(
+        frame, lon, lat, crs=crs, scope=scope, classification=classification, side_m=side_m
     )
     return halo_pieces(prepared, footprints)
 
 
 def cell_file(
     part: ParquetPart,
-    halos: Sequence[gpd.GeoDataFrame],
+    halos: Sequence[pd.DataFrame],
     *,
     scope: Scope | None,
     classification: str | None,
@@ -231,9 +247,11 @@ def cell_file(
 
     ``classification`` filters the reports; ``scope_classification`` is the analysis's.
     """
-    frame = part.frame(table=part.analysed_table())
-    prepared = prepare_partition(frame, scope=scope, classification=classification, side_m=side_m)
-    del frame
+    frame, lon, lat, crs = part.reports(table=part.analysed_table())
+    prepared = prepare_coordinates(
+        frame, lon, lat, crs=crs, scope=scope, classification=classification, side_m=side_m
+    )
+    del frame, lon, lat
     return analyze_cell(
         prepared, halos, index=index, model=model, classification=scope_classification, now=now
     )
@@ -247,10 +265,23 @@ def duplicate_seqs(buckets: Sequence[np.ndarray]) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PreparedPartition:
-    """A partition's reports in scope, validated, with their cell keys."""
+    """A partition's reports in scope, validated, on a grid of cells.
 
-    frame: gpd.GeoDataFrame
-    keys: np.ndarray
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        A coordinate frame (:func:`~cleanapp_geo.distributed.points.with_coordinates`).
+    side_m : float
+        Cell side of the grid (:func:`~cleanapp_geo.distributed.halo.cell_side_m`).
+    """
+
+    frame: pd.DataFrame
+    side_m: float
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The cell key of each row (computed on each read: only halos need them)."""
+        return cell_keys(*coordinates(self.frame), self.side_m)
 
 
 def prepare_partition(
@@ -268,18 +299,74 @@ def prepare_partition(
         When the partition breaks the report-frame contract.
     """
     frame = validate_reports(part)
-    frame = frame[_in_scope(frame, scope, classification)]
     lon, lat = _lon_lat(frame)
-    return PreparedPartition(frame, cell_keys(lon, lat, side_m))
+    return _prepared(frame, lon, lat, scope=scope, classification=classification, side_m=side_m)
+
+
+def prepare_coordinates(
+    frame: pd.DataFrame,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    crs: object,
+    scope: Scope | None,
+    classification: str | None,
+    side_m: float,
+) -> PreparedPartition:
+    """:func:`prepare_partition` of reports read as coordinates (no shapely points).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The report columns except ``geometry``.
+    lon, lat : numpy.ndarray
+        Each row's point (degrees; NaN where a row has none, which validation reports).
+    crs : object
+        The coordinates' CRS.
+    scope, classification, side_m
+        As in :func:`prepare_partition`.
+
+    Returns
+    -------
+    PreparedPartition
+
+    Raises
+    ------
+    InvalidReportsError
+        When the partition breaks the report-frame contract
+        (:func:`~cleanapp_geo.schema.validate_reports_xy`).
+    """
+    valid = validate_reports_xy(frame, lon, lat, crs=crs)
+    return _prepared(valid, lon, lat, scope=scope, classification=classification, side_m=side_m)
+
+
+def _prepared(
+    frame: pd.DataFrame,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    scope: Scope | None,
+    classification: str | None,
+    side_m: float,
+) -> PreparedPartition:
+    """Keep the validated reports in scope, as a coordinate frame."""
+    keep = np.ones(len(frame), dtype=bool)
+    if scope is not None and len(frame):
+        keep &= scope_mask_xy(lon, lat, scope)
+    if classification:
+        values = frame[CLASSIFICATION].fillna("").astype(str).str.lower()
+        keep &= (values == classification.lower()).to_numpy(dtype=bool)
+    if not keep.all():
+        frame, lon, lat = frame[keep], lon[keep], lat[keep]
+    return PreparedPartition(with_coordinates(frame, lon, lat), side_m)
 
 
 def halo_pieces(
     prepared: PreparedPartition, footprints: Sequence[Footprint]
-) -> tuple[gpd.GeoDataFrame, ...]:
+) -> tuple[pd.DataFrame, ...]:
     """Return the reports of ``prepared`` in the halo of each partition of ``footprints``."""
-    return tuple(
-        prepared.frame[halo_mask(prepared.keys, of)].reset_index(drop=True) for of in footprints
-    )
+    keys = prepared.keys
+    return tuple(prepared.frame[halo_mask(keys, of)].reset_index(drop=True) for of in footprints)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -288,15 +375,15 @@ class BorderPiece:
 
     Attributes
     ----------
-    reports : geopandas.GeoDataFrame
-        The partition's own reports in those groups.
+    reports : pandas.DataFrame
+        The partition's own reports in those groups (a coordinate frame).
     edge_seqs : numpy.ndarray
         (m, 2) int64 seqs of the edges the partition keeps inside them.
     edge_score, edge_reasons : numpy.ndarray
         Their scores and reason bit masks.
     """
 
-    reports: gpd.GeoDataFrame
+    reports: pd.DataFrame
     edge_seqs: np.ndarray
     edge_score: np.ndarray
     edge_reasons: np.ndarray
@@ -398,7 +485,7 @@ def _hypotheses(
 
 def analyze_cell(
     prepared: PreparedPartition,
-    halos: Sequence[gpd.GeoDataFrame],
+    halos: Sequence[pd.DataFrame],
     *,
     index: int,
     model: SimilarityModel,
@@ -411,8 +498,8 @@ def analyze_cell(
     ----------
     prepared : PreparedPartition
         The partition's reports in scope.
-    halos : sequence of geopandas.GeoDataFrame
-        Its halo, from the other partitions (:func:`halo_pieces`).
+    halos : sequence of pandas.DataFrame
+        Its halo, from the other partitions (:func:`halo_pieces`): coordinate frames.
     index : int
         The partition's number (makes its component labels unique).
     model : SimilarityModel
@@ -437,6 +524,7 @@ def analyze_cell(
         classification=classification,
         spatial_order=True,
         tokenize=model.weight_text > 0,
+        lon_lat=coordinates(frame),
     )
     is_own = arrays.frame_position < len(own)
     clock = _lap(timings, "prepare", clock)
@@ -570,14 +658,13 @@ def border_hypotheses(
     OrderedTable
         The groups' hypotheses, in output order.
     """
-    frames = [p.reports for p in pieces if len(p.reports)]
-    if frames:
-        frame = pd.concat(frames, ignore_index=True)
-    else:
-        frame = pieces[0].reports.iloc[:0] if pieces else None
-    if frame is None:
+    if not pieces:
         raise ValueError("border_hypotheses needs at least one piece")
-    arrays = prepare_reports(frame, model, classification=classification)
+    frames = [p.reports for p in pieces if len(p.reports)]
+    frame = pd.concat(frames, ignore_index=True) if frames else pieces[0].reports.iloc[:0]
+    arrays = prepare_reports(
+        frame, model, classification=classification, lon_lat=coordinates(frame)
+    )
     seqs = np.concatenate([p.edge_seqs.reshape(-1, 2) for p in pieces])
     score = np.concatenate([p.edge_score for p in pieces])
     reasons = np.concatenate([p.edge_reasons for p in pieces])

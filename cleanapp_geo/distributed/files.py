@@ -5,8 +5,9 @@ themselves: the survey only its ``seq``, ``classification`` and point coordinate
 task the rows next to its neighbours, the partition's own task all of it. So no frame is
 kept alive between tasks (a Dask collection's partition would be, for every task that
 depends on it), and a worker holds one partition at a time. Point coordinates are read
-straight from the WKB bytes (21 bytes per 2-D point), without building shapely objects
-for rows that are not needed.
+straight from the WKB bytes (21 bytes per 2-D point): no shapely object is built (see
+:mod:`~cleanapp_geo.distributed.points`). A file is read on the task's own thread (a
+worker runs one task per core; Arrow's thread pool would only compete with the others).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class ParquetPart:
         """Read the file as an Arrow table (only ``columns`` when given)."""
         import pyarrow.parquet as pq
 
-        return pq.read_table(self.path, columns=columns)
+        return pq.read_table(self.path, columns=columns, use_threads=False)
 
     def columns(self) -> list[str]:
         """Return the file's column names (from its footer)."""
@@ -167,13 +168,57 @@ class ParquetPart:
         present = set(self.columns())
         return self.table([c for c in ANALYSED_COLUMNS if c in present])
 
-    def frame(
-        self, rows: np.ndarray | None = None, table: pa.Table | None = None
-    ) -> gpd.GeoDataFrame:
-        """Read the reports as a GeoDataFrame (only the row positions ``rows`` when set).
+    def row_groups(self) -> np.ndarray:
+        """Return the first row of each row group, then the number of rows (int64)."""
+        import pyarrow.parquet as pq
 
-        With ``table`` (e.g. :meth:`analysed_table`), the frame is built from it; report
-        columns the table lacks are filled with "" (an analysis never reads them).
+        metadata = pq.read_metadata(self.path)
+        sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+        return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+
+    def analysed_rows(self, rows: np.ndarray) -> pa.Table:
+        """Read the analysed columns of the rows at positions ``rows``, in that order.
+
+        Only the row groups that hold one of them are read: a file written in several row
+        groups in some spatial order gives its halo without decoding the text of the rest.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self.row_groups()
+        group = np.searchsorted(starts, rows, side="right") - 1
+        wanted = np.unique(group) if len(rows) else np.zeros(1, dtype=np.int64)
+        present = set(self.columns())
+        columns: list[str] = [c for c in ANALYSED_COLUMNS if c in present]
+        if len(wanted) == len(starts) - 1:
+            table = self.table(columns)
+            local = rows
+        else:
+            table = pq.ParquetFile(self.path).read_row_groups(
+                wanted.tolist(), columns=columns, use_threads=False
+            )
+            sizes = np.diff(starts)[wanted]
+            first = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            local = rows - starts[group] + first[np.searchsorted(wanted, group)]
+        return table.take(pa.array(local))
+
+    def reports(
+        self, rows: np.ndarray | None = None, table: pa.Table | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, Any]:
+        """Read the reports without building points (only the row positions ``rows``).
+
+        With ``table`` (e.g. :meth:`analysed_table`), the reports are taken from it;
+        report columns the table lacks are filled with "" (an analysis never reads them).
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            The columns except ``geometry``.
+        lon, lat : numpy.ndarray
+            Each row's point (degrees); NaN where a row holds no point.
+        crs : object
+            The CRS of the geometry column.
         """
         import pyarrow as pa
 
@@ -182,13 +227,29 @@ class ParquetPart:
             table = table.take(pa.array(np.asarray(rows, dtype=np.int64)))
         encoding, crs = _geometry_crs(table)
         if encoding.upper() != "WKB":
+            from cleanapp_geo.distributed.points import point_coordinates
+
             frame = gpd.read_parquet(self.path)
-            return frame if rows is None else frame.iloc[np.asarray(rows, dtype=np.int64)]
+            if rows is not None:
+                frame = frame.iloc[np.asarray(rows, dtype=np.int64)]
+            lon, lat = point_coordinates(frame)
+            return pd.DataFrame(frame.drop(columns=GEOMETRY)), lon, lat, frame.crs
         lon, lat = lon_lat(table.column(GEOMETRY))
-        frame = table.drop_columns([GEOMETRY]).to_pandas()
+        plain = table.drop_columns([GEOMETRY]).to_pandas()
         for name in REPORT_COLUMNS:  # carried-along columns that were not read
-            if name not in frame.columns and name != GEOMETRY:
-                frame[name] = ""
+            if name not in plain.columns and name != GEOMETRY:
+                plain[name] = ""
+        return plain, lon, lat, crs
+
+    def frame(
+        self, rows: np.ndarray | None = None, table: pa.Table | None = None
+    ) -> gpd.GeoDataFrame:
+        """Read the reports as a GeoDataFrame (only the row positions ``rows`` when set).
+
+        With ``table``, the frame is built from it (see :meth:`reports`, which reads the
+        same without building a shapely point per row).
+        """
+        frame, lon, lat, crs = self.reports(rows, table)
         points = np.asarray(shapely.points(lon, lat), dtype=object)
         points[~(np.isfinite(lon) & np.isfinite(lat))] = None  # validation names these rows
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, index=frame.index, crs=crs))

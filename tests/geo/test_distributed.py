@@ -166,6 +166,21 @@ def test_geoparquet_in_and_out(client, tmp_path):
         cgd.analyze(str(tmp_path / "missing-*.parquet"), client=client)
 
 
+def test_geoparquet_in_spatially_sorted_row_groups(client, tmp_path):
+    city = cg.make_reports(2_000, seed=10, mode="hard")
+    source = tmp_path / "reports"
+    source.mkdir()
+    strips = city.iloc[np.argsort(city.geometry.x.to_numpy())]
+    for k, rows in enumerate(np.array_split(np.arange(len(strips)), 3)):
+        part = strips.iloc[rows]
+        part.iloc[np.argsort(part.geometry.y.to_numpy())].to_parquet(
+            source / f"part.{k}.parquet", row_group_size=100
+        )
+    expected = single(city, cg.DEFAULT_MODEL)
+    actual = cgd.analyze(str(source), model=cg.DEFAULT_MODEL, now=NOW, client=client)
+    assert_same(expected, actual)
+
+
 def test_streaming_and_filters_match_the_single_machine_result(client):
     city = cg.make_reports(2_000, seed=9, mode="hard")
     expected = single(city, cg.DEFAULT_MODEL)
