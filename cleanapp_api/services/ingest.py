@@ -60,7 +60,7 @@ from cleanapp_api.matching_schemas import (
 )
 from cleanapp_api.policy import AuthenticatedUser, require_service
 from cleanapp_api.services.cases import status_payload
-from cleanapp_api.services.routing import sync_case
+from cleanapp_api.services.routing import sync_cases
 from cleanapp_api.settings import Settings
 from cleanapp_geo.cases import StatusChangeError, anchor_index, check_status_change
 from cleanapp_geo.footprint import case_footprint
@@ -336,8 +336,7 @@ def match_reports(
         matcher.attached(i, case_id, fresh)
     writes.flush()
     repo.recompute_many(conn, sorted(stale))  # once per case, after all its links
-    for case_id in sorted(stale):  # the routing reads the recomputed case
-        sync_case(conn, case_id)
+    sync_cases(conn, sorted(stale))  # the routing reads the recomputed cases
     outcomes = []
     for seq in wanted:
         if seq in linked:
