@@ -448,33 +448,47 @@ def aggregate_inputs(conn: sa.Connection, case_ids: Sequence[str]) -> dict[str, 
 
 
 def link_many(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, reason: str) -> None:
-    """Link reports to cases in one statement (``case_id``, ``seq``, ``confidence`` each).
+    """Link reports to cases in one executemany (``case_id``, ``seq``, ``confidence`` each).
 
     As :func:`cleanapp_api.db.repositories.link_reports` with ``overwrite=False``: an
     existing link keeps its reason and the higher confidence.
     """
     if not rows:
         return
+    conn.execute(
+        _LINK_STMT,
+        [
+            {"l_case_id": r["case_id"], "l_seq": int(r["seq"]), "l_reason": reason,
+             "l_confidence": r["confidence"]}
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def _link_stmt() -> Any:
     cr = t.case_reports
     stmt = pg.insert(cr).values(
-        [{"case_id": r["case_id"], "seq": int(r["seq"]), "link_reason": reason,
-          "confidence": r["confidence"]} for r in rows]
+        case_id=sa.bindparam("l_case_id"), seq=sa.bindparam("l_seq"),
+        link_reason=sa.bindparam("l_reason"), confidence=sa.bindparam("l_confidence"),
     )  # fmt: skip
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[cr.c.case_id, cr.c.seq],
-            set_={"confidence": sa.func.greatest(cr.c.confidence, stmt.excluded.confidence)},
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[cr.c.case_id, cr.c.seq],
+        set_={"confidence": sa.func.greatest(cr.c.confidence, stmt.excluded.confidence)},
     )
 
 
+# Built once, run as an executemany: a statement with one VALUES row per link would be
+# compiled anew for every batch size.
+_LINK_STMT = _link_stmt()
+
+
 def insert_audits(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write audit events in one statement, in order.
+    """Write audit events in one executemany, in order.
 
     Each row: ``case_id``, ``event_type``, ``actor_user_id``, ``payload_json``.
     """
     if rows:
-        conn.execute(sa.insert(t.case_audit_events).values([dict(r) for r in rows]))
+        conn.execute(sa.insert(t.case_audit_events), [dict(r) for r in rows])
 
 
 def supersede_many(conn: sa.Connection, notes: Mapping[int, str], *, user_id: str) -> None:

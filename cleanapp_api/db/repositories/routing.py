@@ -279,10 +279,9 @@ def upsert_profile(
 def upsert_profiles(
     conn: sa.Connection, kind: str, profiles: Mapping[str, RoutingProfile], now: datetime
 ) -> None:
-    """Insert or replace the routing profiles of many subjects of one kind in one statement."""
+    """Insert or replace the routing profiles of many subjects of one kind (one executemany)."""
     if not profiles:
         return
-    p = t.subject_routing_profiles
     rows = []
     for ref, profile in sorted(profiles.items()):
         record = profile.to_record()
@@ -295,13 +294,20 @@ def upsert_profiles(
                 "refreshed_at": now,
             }
         )
-    stmt = pg_insert(p).values(rows)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[p.c.subject_kind, p.c.subject_ref],
-            set_={k: stmt.excluded[k] for k in rows[0] if k not in ("subject_kind", "subject_ref")},
-        )
+    conn.execute(_PROFILE_STMT, rows)
+
+
+def _profile_stmt() -> Any:
+    p = t.subject_routing_profiles
+    names = ("subject_kind", "subject_ref", *_PROFILE_COLUMNS, "context_json", "refreshed_at")
+    stmt = pg_insert(p).values({name: sa.bindparam(name, type_=p.c[name].type) for name in names})
+    return stmt.on_conflict_do_update(
+        index_elements=[p.c.subject_kind, p.c.subject_ref],
+        set_={k: stmt.excluded[k] for k in names if k not in ("subject_kind", "subject_ref")},
     )
+
+
+_PROFILE_STMT: Final = _profile_stmt()
 
 
 def profile_row(conn: sa.Connection, kind: str, ref: str) -> sa.RowMapping | None:
