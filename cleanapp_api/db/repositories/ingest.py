@@ -7,9 +7,10 @@ bounding box before the exact geodesic test.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import shapely
@@ -152,6 +153,13 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
     owner, with a valid analysis) and ``linked_case_id`` (the case it was linked to last,
     NULL when none); the analysis columns are NULL without an analysis.
     """
+    return list(conn.execute(_fact_rows_stmt(), {"seqs": [int(s) for s in seqs]}).mappings())
+
+
+@functools.cache
+def _fact_rows_stmt() -> sa.Select[Any]:
+    # Built once (as the other lookups of a match): building a select with its subqueries
+    # costs about as much as running it for one report.
     r, a, cr = t.reports, t.report_analysis, t.case_reports
     visible = visible_report()
     linked = (
@@ -161,7 +169,7 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
         .limit(1)
         .scalar_subquery()
     )
-    stmt = (
+    return (
         sa.select(
             r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level, a.c.classification,
             a.c.brand_display_name, a.c.title, a.c.summary, a.c.description,
@@ -169,10 +177,9 @@ def report_fact_rows(conn: sa.Connection, seqs: Sequence[int]) -> list[sa.RowMap
         )
         .select_from(r.outerjoin(a, sa.and_(a.c.seq == r.c.seq,
                                             a.c.language == r.c.preferred_language)))
-        .where(r.c.seq == sa.any_(sa.bindparam("seqs", [int(s) for s in seqs], ARRAY_BIGINT)))
+        .where(r.c.seq == sa.any_(sa.bindparam("seqs", type_=ARRAY_BIGINT)))
         .order_by(r.c.seq)
     )  # fmt: skip
-    return list(conn.execute(stmt).mappings())
 
 
 def report_bounds(
@@ -247,11 +254,21 @@ def nearby_case_records(
     """
     if not seqs:
         return []
-    c, r = t.cases, t.reports
     margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
+    params = {
+        "dlon": margin[0], "dlat": margin[1], "radius_m": radius_m,
+        "active": list(active_statuses), "reopenable": list(reopenable_statuses),
+        "since": reopen_since, "case_limit": limit, "batch": [int(s) for s in seqs],
+    }  # fmt: skip
+    return _records(conn.execute(_nearby_stmt(), params).mappings())
+
+
+@functools.cache
+def _nearby_stmt() -> sa.Select[Any]:
+    c, r = t.cases, t.reports
     point = sa.func.geography(r.c.geom)
-    radius = sa.bindparam("radius_m", radius_m, sa.Double)
-    box = expand_box(r.c.geom, margin)
+    radius = sa.bindparam("radius_m", type_=sa.Double)
+    box = expand_box(r.c.geom, (0.0, 0.0))
     near = sa.or_(
         *(
             sa.and_(
@@ -260,23 +277,22 @@ def nearby_case_records(
             for column in (c.c.anchor_geom, c.c.aggregate_geom)
         )
     )
-    status_ok = matchable_status(active_statuses, reopenable_statuses, reopen_since)
+    status_ok = matchable_status((), (), datetime(1970, 1, 1, tzinfo=UTC))  # bound per call
     # One indexed probe of the cases per report (LATERAL), whatever the planner knows of
     # the batch's reports (a file's reports are not analysed yet when they are matched).
     near_cases = (
         sa.select(*_case_columns())
         .where(near, c.c.merged_into_case_id.is_(None), status_ok)
         .order_by(c.c.updated_at.desc(), c.c.case_id)
-        .limit(sa.bindparam("case_limit", limit, sa.Integer))
+        .limit(sa.bindparam("case_limit", type_=sa.Integer))
         .lateral("near_cases")
     )
-    stmt = (
+    return (
         sa.select(r.c.seq.label("report_seq"), *near_cases.c)
         .select_from(r.join(near_cases, sa.true()))
-        .where(r.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)))
+        .where(r.c.seq == sa.any_(sa.bindparam("batch", type_=ARRAY_BIGINT)))
         .order_by(r.c.seq, near_cases.c.updated_at.desc(), near_cases.c.case_id)
     )
-    return _records(conn.execute(stmt).mappings())
 
 
 def _case_columns() -> list[sa.ColumnElement[Any]]:
@@ -334,24 +350,33 @@ def case_evidence(
     """
     if not case_ids or not seqs:
         return []
+    margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
+    params = {
+        "dlon": margin[0], "dlat": margin[1], "ev_radius": radius_m,
+        "case_ids": list(case_ids), "batch": [int(s) for s in seqs],
+    }  # fmt: skip
+    return list(conn.execute(_evidence_stmt(), params).mappings())
+
+
+@functools.cache
+def _evidence_stmt() -> sa.Select[Any]:
     cr, r, a = t.case_reports, t.reports, t.report_analysis
     new = sa.alias(r, "new")
-    margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
     # Driven by the cases (their links through the primary keys), never by a scan of all
     # reports, whatever the planner knows of the batch's freshly stored reports.
     ids = (
-        sa.func.unnest(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT))
+        sa.func.unnest(sa.bindparam("case_ids", type_=ARRAY_TEXT))
         .table_valued("case_id")
         .render_derived(name="ids")
     )
     close = (
         sa.select(sa.literal(1))
         .where(
-            new.c.seq == sa.any_(sa.bindparam("batch", [int(s) for s in seqs], ARRAY_BIGINT)),
-            new.c.geom.op("&&")(expand_box(r.c.geom, margin)),
+            new.c.seq == sa.any_(sa.bindparam("batch", type_=ARRAY_BIGINT)),
+            new.c.geom.op("&&")(expand_box(r.c.geom, (0.0, 0.0))),
             sa.func.ST_DWithin(
                 sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
-                sa.bindparam("ev_radius", radius_m, sa.Double),
+                sa.bindparam("ev_radius", type_=sa.Double),
             ),
         )
         .exists()
@@ -370,12 +395,11 @@ def case_evidence(
         .where(cr.c.case_id == ids.c.case_id, close)
         .lateral("links")
     )  # fmt: skip
-    stmt = (
+    return (
         sa.select(*links.c)
         .select_from(ids.join(links, sa.true()))
         .order_by(links.c.case_id, links.c.seq)
     )
-    return list(conn.execute(stmt).mappings())
 
 
 @dataclass
