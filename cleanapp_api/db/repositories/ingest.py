@@ -77,19 +77,14 @@ def store_report(
     StoredReportConflict
         409 naming what differs.
     """
-    r, a = t.reports, t.report_analysis
+    r = t.reports
     seq = int(report["seq"])
     public_id = report.get("public_id")
     if public_id:
         owner = conn.execute(sa.select(r.c.seq).where(r.c.public_id == public_id)).scalar()
         if owner is not None and owner != seq:
             raise StoredReportConflict(f"public_id {public_id} belongs to report {owner}")
-    inserted = conn.execute(
-        pg.insert(r)
-        .values(**report)
-        .on_conflict_do_nothing(index_elements=[r.c.seq])
-        .returning(r.c.seq)
-    ).scalar()
+    inserted = conn.execute(_report_insert(tuple(sorted(report))), dict(report)).scalar()
     if inserted is None:
         stored = conn.execute(
             sa.select(r.c.public_id, r.c.ts, r.c.latitude, r.c.longitude).where(r.c.seq == seq)
@@ -108,13 +103,39 @@ def store_report(
             raise StoredReportConflict(
                 f"report {seq} is already stored with another {', '.join(differs)}"
             )
-    if analyses:
-        conn.execute(
-            pg.insert(a)
-            .values([{**row, "seq": seq} for row in analyses])
-            .on_conflict_do_nothing(index_elements=[a.c.seq, a.c.language])
-        )
+    for names, rows in _by_columns([{**row, "seq": seq} for row in analyses]).items():
+        conn.execute(_analysis_insert(names), rows)
     return inserted is not None
+
+
+def _by_columns(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(dict(row))
+    return groups
+
+
+# The inserts of an ingest, built once per set of columns (an ingest runs many times a
+# second, and building an insert costs more than running it).
+@functools.lru_cache(maxsize=64)
+def _report_insert(names: tuple[str, ...]) -> Any:
+    r = t.reports
+    return (
+        pg.insert(r)
+        .values({name: sa.bindparam(name, type_=r.c[name].type) for name in names})
+        .on_conflict_do_nothing(index_elements=[r.c.seq])
+        .returning(r.c.seq)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _analysis_insert(names: tuple[str, ...]) -> Any:
+    a = t.report_analysis
+    return (
+        pg.insert(a)
+        .values({name: sa.bindparam(name, type_=a.c[name].type) for name in names})
+        .on_conflict_do_nothing(index_elements=[a.c.seq, a.c.language])
+    )
 
 
 def visible_report() -> sa.ColumnElement[bool]:
