@@ -25,7 +25,9 @@ One transaction per report (per batch for loads)
      the end of the batch; a later report of the batch that looks at the case sees its
      anchor and area as they are after the link), the audit event
      ``reports_added`` written with actor ``system:auto-match`` and the match in its
-     payload; other open suggestions of the report are superseded. With ``AUTO_REOPEN`` a
+     payload; other open suggestions of the report are superseded; the contact routing
+     of every case linked to is synced once, after the recompute
+     (:func:`cleanapp_api.services.routing.sync_cases`). With ``AUTO_REOPEN`` a
      resolved or closed case in the ``auto`` band is reopened first (``status_changed``,
      ``from_status``/``to_status`` and the reason in the payload) and gets a recurrence
      signal;

@@ -2,7 +2,8 @@
 
 :func:`sync_case` (reference §7.1) runs inside the transaction of every case write that
 changes who to notify -- create, attach, add reports, merge, a refresh of the targets -- and
-after a send settles. It reads the case as a routing profile, routes the visible targets
+after a send settles; :func:`sync_cases` is the same for the many cases of a batch of
+ingests. It reads the case as a routing profile, routes the visible targets
 with the endpoints' memory, writes the routing columns onto the target rows, the contact
 observations, the notify plan (a changed plan supersedes the active one and takes the next
 version), the routing profile and the execution tasks, and derives the case's confidence
