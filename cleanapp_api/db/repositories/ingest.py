@@ -540,15 +540,25 @@ def supersede_many(conn: sa.Connection, notes: Mapping[int, str], *, user_id: st
     """Close every open suggestion of the reports of ``notes`` (seq → decision note)."""
     if not notes:
         return
-    s = t.case_suggestions
-    seqs = sa.func.unnest(sa.bindparam("sup_seqs", [int(k) for k in notes], ARRAY_BIGINT))
-    texts = sa.func.unnest(sa.bindparam("sup_notes", list(notes.values()), ARRAY_TEXT))
-    given = sa.select(seqs.label("seq"), texts.label("note")).subquery("given")
     conn.execute(
+        _supersede_stmt(),
+        {"sup_seqs": [int(k) for k in notes], "sup_notes": list(notes.values()),
+         "sup_user": user_id},
+    )  # fmt: skip
+
+
+@functools.cache
+def _supersede_stmt() -> sa.Update:
+    s = t.case_suggestions
+    seqs = sa.func.unnest(sa.bindparam("sup_seqs", type_=ARRAY_BIGINT))
+    texts = sa.func.unnest(sa.bindparam("sup_notes", type_=ARRAY_TEXT))
+    given = sa.select(seqs.label("seq"), texts.label("note")).subquery("given")
+    return (
         sa.update(s)
         .where(s.c.seq == given.c.seq, s.c.status == "open")
         .values(
-            status="superseded", decided_at=sa.func.now(), decided_by_user_id=user_id,
+            status="superseded", decided_at=sa.func.now(),
+            decided_by_user_id=sa.bindparam("sup_user", type_=s.c.decided_by_user_id.type),
             decision_note=given.c.note, updated_at=sa.func.now(),
         )
     )  # fmt: skip
