@@ -302,10 +302,9 @@ def match_reports(
     for record in records:
         near.setdefault(int(record["report_seq"]), []).append(CaseFacts.from_record(record))
     case_ids = sorted({c.case_id for cases in near.values() for c in cases})
+    pairs = sorted({(seq, c.case_id) for seq, cases in near.items() for c in cases})
     evidence: dict[str, list[ReportFacts]] = {}
-    for row in ingest_repo.case_evidence(
-        conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M, max_abs_lat=top
-    ):
+    for row in ingest_repo.pair_evidence(conn, pairs, radius_m=_EVIDENCE_RADIUS_M, max_abs_lat=top):
         evidence.setdefault(row.case_id, []).append(report_facts(row))
     matcher = BatchMatcher(
         [report_facts(rows[s]) for s in todo],

@@ -34,6 +34,7 @@ __all__ = [
     "insert_audits",
     "link_many",
     "nearby_case_records",
+    "pair_evidence",
     "preferred_join",
     "report_bounds",
     "report_fact_rows",
@@ -419,6 +420,82 @@ def _evidence_stmt() -> sa.Select[Any]:
     return (
         sa.select(*links.c)
         .select_from(ids.join(links, sa.true()))
+        .order_by(links.c.case_id, links.c.seq)
+    )
+
+
+def pair_evidence(
+    conn: sa.Connection,
+    pairs: Sequence[tuple[int, str]],
+    *,
+    radius_m: float,
+    max_abs_lat: float | None = None,
+) -> list[sa.RowMapping]:
+    """Linked reports of each pair's case within ``radius_m`` of the pair's report.
+
+    ``pairs``: ``(seq, case_id)``, a new report and a case near it. The rows of
+    :func:`case_evidence` that matching can use: a case's linked report counts as evidence
+    for a new report only within the radius of that report (farther, its pair score is 0),
+    and only for the cases near that report, so a batch gets what each of its reports would
+    get alone. Each ``(case_id, seq)`` once, by ``case_id`` then ``seq``.
+
+    Columns: ``case_id`` and those of :func:`report_fact_rows` (without ``visible``).
+    """
+    if not pairs:
+        return []
+    seqs = sorted({int(seq) for seq, _ in pairs})
+    margin = box_margin(conn, seqs, radius_m, max_abs_lat=max_abs_lat)
+    params = {
+        "dlon": margin[0], "dlat": margin[1], "ev_radius": radius_m,
+        "pair_seqs": [int(seq) for seq, _ in pairs], "pair_cases": [c for _, c in pairs],
+    }  # fmt: skip
+    out: list[sa.RowMapping] = []
+    for row in conn.execute(_pair_evidence_stmt(), params).mappings():
+        # A link near two reports of the batch comes twice, one after the other.
+        if not out or (out[-1]["case_id"], out[-1]["seq"]) != (row["case_id"], row["seq"]):
+            out.append(row)
+    return out
+
+
+@functools.cache
+def _pair_evidence_stmt() -> sa.Select[Any]:
+    cr, r, a = t.case_reports, t.reports, t.report_analysis
+    new = sa.alias(r, "new")
+    # One probe per pair through primary keys (the new report, the case's links, their
+    # reports and analyses), then the distance test: never a scan of all reports, and no
+    # test of a link against every report of the batch.
+    given = (
+        sa.func.unnest(
+            sa.bindparam("pair_seqs", type_=ARRAY_BIGINT),
+            sa.bindparam("pair_cases", type_=ARRAY_TEXT),
+        )
+        .table_valued("seq", "case_id")
+        .render_derived(name="pairs")
+    )
+    links = (
+        sa.select(
+            cr.c.case_id, r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level,
+            a.c.classification, a.c.brand_display_name, a.c.title, a.c.summary,
+            a.c.description,
+        )
+        .select_from(
+            new.join(cr, cr.c.case_id == given.c.case_id)
+            .join(r, r.c.seq == cr.c.seq)
+            .outerjoin(a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language))
+        )
+        .where(
+            new.c.seq == given.c.seq,
+            new.c.geom.op("&&")(expand_box(r.c.geom, (0.0, 0.0))),
+            sa.func.ST_DWithin(
+                sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
+                sa.bindparam("ev_radius", type_=sa.Double),
+            ),
+        )
+        .lateral("links")
+    )  # fmt: skip
+    return (
+        sa.select(*links.c)
+        .select_from(given.join(links, sa.true()))
         .order_by(links.c.case_id, links.c.seq)
     )
 
