@@ -25,7 +25,9 @@ One transaction per report (per batch for loads)
      the end of the batch; a later report of the batch that looks at the case sees its
      anchor and area as they are after the link), the audit event
      ``reports_added`` written with actor ``system:auto-match`` and the match in its
-     payload; other open suggestions of the report are superseded. With ``AUTO_REOPEN`` a
+     payload; other open suggestions of the report are superseded; the contact routing
+     of every case linked to is synced once, after the recompute
+     (:func:`cleanapp_api.services.routing.sync_cases`). With ``AUTO_REOPEN`` a
      resolved or closed case in the ``auto`` band is reopened first (``status_changed``,
      ``from_status``/``to_status`` and the reason in the payload) and gets a recurrence
      signal;
@@ -60,7 +62,7 @@ from cleanapp_api.matching_schemas import (
 )
 from cleanapp_api.policy import AuthenticatedUser, require_service
 from cleanapp_api.services.cases import status_payload
-from cleanapp_api.services.routing import sync_case
+from cleanapp_api.services.routing import sync_cases
 from cleanapp_api.settings import Settings
 from cleanapp_geo.cases import StatusChangeError, anchor_index, check_status_change
 from cleanapp_geo.footprint import case_footprint
@@ -300,10 +302,9 @@ def match_reports(
     for record in records:
         near.setdefault(int(record["report_seq"]), []).append(CaseFacts.from_record(record))
     case_ids = sorted({c.case_id for cases in near.values() for c in cases})
+    pairs = sorted({(seq, c.case_id) for seq, cases in near.items() for c in cases})
     evidence: dict[str, list[ReportFacts]] = {}
-    for row in ingest_repo.case_evidence(
-        conn, case_ids, todo, radius_m=_EVIDENCE_RADIUS_M, max_abs_lat=top
-    ):
+    for row in ingest_repo.pair_evidence(conn, pairs, radius_m=_EVIDENCE_RADIUS_M, max_abs_lat=top):
         evidence.setdefault(row.case_id, []).append(report_facts(row))
     matcher = BatchMatcher(
         [report_facts(rows[s]) for s in todo],
@@ -336,8 +337,7 @@ def match_reports(
         matcher.attached(i, case_id, fresh)
     writes.flush()
     repo.recompute_many(conn, sorted(stale))  # once per case, after all its links
-    for case_id in sorted(stale):  # the routing reads the recomputed case
-        sync_case(conn, case_id)
+    sync_cases(conn, sorted(stale))  # the routing reads the recomputed cases
     outcomes = []
     for seq in wanted:
         if seq in linked:

@@ -2,7 +2,8 @@
 
 :func:`sync_case` (reference §7.1) runs inside the transaction of every case write that
 changes who to notify -- create, attach, add reports, merge, a refresh of the targets -- and
-after a send settles. It reads the case as a routing profile, routes the visible targets
+after a send settles; :func:`sync_cases` is the same for the many cases of a batch of
+ingests. It reads the case as a routing profile, routes the visible targets
 with the endpoints' memory, writes the routing columns onto the target rows, the contact
 observations, the notify plan (a changed plan supersedes the active one and takes the next
 version), the routing profile and the execution tasks, and derives the case's confidence
@@ -68,6 +69,7 @@ __all__ = [
     "route_stored_targets",
     "sync_case",
     "sync_case_after",
+    "sync_cases",
 ]
 
 logger = logging.getLogger(__name__)
@@ -216,15 +218,60 @@ def sync_case(conn: sa.Connection, case_id: str, *, now: datetime | None = None)
         An existing case.
     now : datetime, optional
         Reference time for cooldowns (default: now).
+
+    Raises
+    ------
+    CaseNotFound
+        When the case does not exist.
     """
+    sync_cases(conn, [case_id], now=now)
+
+
+def sync_cases(
+    conn: sa.Connection, case_ids: Sequence[str], *, now: datetime | None = None
+) -> None:
+    """:func:`sync_case` of many cases (a batch's links), their shared reads done once.
+
+    The case rows are locked and read with their reports in two statements, the scores
+    and profiles of all of them written in two more. Only a case that has something to
+    route or keep -- a target, an observation, an active plan or a task -- is routed on,
+    one after the other in ``case_id`` order; for any other case that part of a sync
+    reads nothing and writes nothing (no targets: no routing columns, no observations, no
+    plan, no tasks), so it is not run.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside the caller's write transaction.
+    case_ids : sequence of str
+        Existing cases.
+    now : datetime, optional
+        Reference time for cooldowns (default: now).
+
+    Raises
+    ------
+    CaseNotFound
+        When one of the cases does not exist.
+    """
+    ids = sorted(set(case_ids))
+    if not ids:
+        return
     now = now or datetime.now(UTC)
-    if case_id not in repo.lock_case_rows(conn, [case_id]):
+    inputs = store.cases_routing_inputs(conn, ids, lock=True)
+    if len(inputs) != len(ids):
         raise CaseNotFound()
-    inputs = store.case_routing_inputs(conn, case_id)
-    profile = _case_profile(inputs)
-    confidence, exposure = _case_scores(inputs, profile)
-    store.update_case_scores(conn, case_id, confidence=confidence, exposure=exposure)
-    store.upsert_profile(conn, "case", case_id, profile, now)
+    profiles = {case_id: _case_profile(inputs[case_id]) for case_id in ids}
+    store.update_cases_scores(
+        conn, {case_id: _case_scores(inputs[case_id], profiles[case_id]) for case_id in ids}
+    )
+    store.upsert_profiles(conn, "case", profiles, now)
+    for case_id in ids:
+        if inputs[case_id]["routed"]:
+            _route_case(conn, case_id, profiles[case_id], now)
+
+
+def _route_case(conn: sa.Connection, case_id: str, profile: RoutingProfile, now: datetime) -> None:
+    """Route a case's stored targets; store observations, the plan and the tasks."""
     et = t.case_escalation_targets
     rows = conn.execute(sa.select(et).where(et.c.case_id == case_id)).mappings().all()
     index, routed = route_stored_targets(conn, et, rows, profile, now)

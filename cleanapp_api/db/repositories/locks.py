@@ -137,14 +137,18 @@ def lock_case_rows(conn: sa.Connection, case_ids: Iterable[str]) -> dict[str, An
         ``case_id`` → row with ``case_id, status, merged_into_case_id,
         created_by_user_id``.
     """
-    c = t.cases
     ids = sorted(set(case_ids))
     if not ids:
         return {}
-    stmt = (
-        sa.select(c.c.case_id, c.c.status, c.c.merged_into_case_id, c.c.created_by_user_id)
-        .where(c.c.case_id == sa.any_(sa.bindparam("ids", ids, ARRAY_TEXT)))
-        .order_by(c.c.case_id)
-        .with_for_update()
+    return {row.case_id: row for row in conn.execute(_LOCK_CASES, {"ids": ids})}
+
+
+_LOCK_CASES: Final = (  # built once: every case write runs it
+    sa.select(
+        t.cases.c.case_id, t.cases.c.status, t.cases.c.merged_into_case_id,
+        t.cases.c.created_by_user_id,
     )
-    return {row.case_id: row for row in conn.execute(stmt)}
+    .where(t.cases.c.case_id == sa.any_(sa.bindparam("ids", type_=ARRAY_TEXT)))
+    .order_by(t.cases.c.case_id)
+    .with_for_update()
+)  # fmt: skip

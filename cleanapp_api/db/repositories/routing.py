@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cleanapp_api.db import tables as t
+from cleanapp_api.db.repositories._shared import ARRAY_TEXT
 from cleanapp_geo.routing import (
     ContactObservation,
     EndpointMemory,
@@ -36,6 +37,7 @@ __all__ = [
     "authority_rules",
     "case_routing_inputs",
     "case_target_rows",
+    "cases_routing_inputs",
     "complete_task",
     "insert_outcome",
     "insert_signal",
@@ -54,9 +56,11 @@ __all__ = [
     "task_row",
     "task_rows",
     "update_case_scores",
+    "update_cases_scores",
     "update_target_routing",
     "upsert_observations",
     "upsert_profile",
+    "upsert_profiles",
 ]
 
 _MEMORY_FIELDS: Final = tuple(EndpointMemory.__dataclass_fields__)
@@ -86,53 +90,126 @@ def case_routing_inputs(conn: sa.Connection, case_id: str) -> dict[str, Any]:
         ``case`` (row mapping) and ``reports`` (rows with ``title``, ``summary``,
         ``severity_level``, ``confidence`` (the link's) and ``reporter_id``).
     """
-    c, cr, r, a = t.cases, t.case_reports, t.reports, t.report_analysis
-    case = (
-        conn.execute(
-            sa.select(
-                c.c.case_id, c.c.title, c.c.summary, c.c.uncertainty_notes, c.c.classification,
-                c.c.severity_score, c.c.urgency_score,
-            ).where(c.c.case_id == case_id)
-        )
-        .mappings()
-        .one()
+    return cases_routing_inputs(conn, [case_id])[case_id]
+
+
+def cases_routing_inputs(
+    conn: sa.Connection, case_ids: Sequence[str], *, lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """:func:`case_routing_inputs` of many cases in two statements; absent cases are left out.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside the caller's transaction.
+    case_ids : sequence of str
+        The cases.
+    lock : bool, default False
+        Lock the case rows (``FOR UPDATE``, in ``case_id`` order, as
+        :func:`cleanapp_api.db.repositories.lock_case_rows` does) while reading them.
+
+    Returns
+    -------
+    dict of str to dict
+        ``case_id`` → ``{"case": ..., "reports": [...], "routed": bool}``: ``case`` and
+        ``reports`` as in :func:`case_routing_inputs`; ``routed`` whether the case has
+        anything routing wrote or routes (a target, an observation, an active plan or an
+        execution task). A case that is not routed has nothing a sync would write but its
+        scores and profile.
+    """
+    ids = sorted(set(case_ids))
+    if not ids:
+        return {}
+    stmt = _CASES_STMT.with_for_update(of=t.cases) if lock else _CASES_STMT
+    out: dict[str, dict[str, Any]] = {}
+    for case in conn.execute(stmt, {"routing_ids": ids}).mappings():
+        row = {k: case[k] for k in case if k != "routed"}
+        out[case["case_id"]] = {"case": row, "reports": [], "routed": bool(case["routed"])}
+    if out:
+        for report in conn.execute(_REPORTS_STMT, {"routing_ids": sorted(out)}).mappings():
+            out[report["case_id"]]["reports"].append(report)
+    return out
+
+
+def _cases_stmt() -> sa.Select[Any]:
+    c, et, o, p, x = (
+        t.cases, t.case_escalation_targets, t.case_contact_observations, t.case_notify_plans,
+        t.notify_execution_tasks,
     )  # fmt: skip
-    reports = (
-        conn.execute(
-            sa.select(
-                cr.c.seq,
-                cr.c.confidence,
-                r.c.reporter_id,
-                sa.func.coalesce(a.c.title, "").label("title"),
-                sa.func.coalesce(a.c.summary, "").label("summary"),
-                sa.func.coalesce(a.c.severity_level, 0.0).label("severity_level"),
-            )
-            .select_from(
-                cr.join(r, r.c.seq == cr.c.seq).join(
-                    a,
-                    sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language),
-                    isouter=True,
-                )
-            )
-            .where(cr.c.case_id == case_id)
-            .order_by(cr.c.seq)
-        )
-        .mappings()
-        .all()
+    routed = sa.or_(
+        sa.exists().where(et.c.case_id == c.c.case_id),
+        sa.exists().where(o.c.case_id == c.c.case_id),
+        sa.exists().where(p.c.case_id == c.c.case_id, p.c.status == "active"),
+        sa.exists().where(x.c.subject_kind == "case", x.c.subject_ref == c.c.case_id),
     )
-    return {"case": case, "reports": reports}
+    return (
+        sa.select(
+            c.c.case_id, c.c.title, c.c.summary, c.c.uncertainty_notes, c.c.classification,
+            c.c.severity_score, c.c.urgency_score, routed.label("routed"),
+        )
+        .where(c.c.case_id == sa.any_(sa.bindparam("routing_ids", type_=ARRAY_TEXT)))
+        .order_by(c.c.case_id)
+    )  # fmt: skip
+
+
+def _reports_stmt() -> sa.Select[Any]:
+    cr, r, a = t.case_reports, t.reports, t.report_analysis
+    return (
+        sa.select(
+            cr.c.case_id,
+            cr.c.seq,
+            cr.c.confidence,
+            r.c.reporter_id,
+            sa.func.coalesce(a.c.title, "").label("title"),
+            sa.func.coalesce(a.c.summary, "").label("summary"),
+            sa.func.coalesce(a.c.severity_level, 0.0).label("severity_level"),
+        )
+        .select_from(
+            cr.join(r, r.c.seq == cr.c.seq).join(
+                a,
+                sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language),
+                isouter=True,
+            )
+        )
+        .where(cr.c.case_id == sa.any_(sa.bindparam("routing_ids", type_=ARRAY_TEXT)))
+        .order_by(cr.c.case_id, cr.c.seq)
+    )
+
+
+# Built once: a sync runs in every write of a case, and building a select costs more than
+# running these small ones.
+_CASES_STMT: Final = _cases_stmt()
+_REPORTS_STMT: Final = _reports_stmt()
 
 
 def update_case_scores(
     conn: sa.Connection, case_id: str, *, confidence: float, exposure: float
 ) -> None:
     """Store a case's confidence and exposure (derived from evidence by the library)."""
-    c = t.cases
+    update_cases_scores(conn, {case_id: (confidence, exposure)})
+
+
+def update_cases_scores(conn: sa.Connection, scores: Mapping[str, tuple[float, float]]) -> None:
+    """Store many cases' ``(confidence, exposure)`` in one statement (``case_id`` order)."""
+    if not scores:
+        return
     conn.execute(
-        sa.update(c)
-        .where(c.c.case_id == case_id)
-        .values(confidence_score=confidence, exposure_score=exposure)
+        _SCORES_STMT,
+        [
+            {"s_case_id": case_id, "s_confidence": float(conf), "s_exposure": float(exp)}
+            for case_id, (conf, exp) in sorted(scores.items())
+        ],
     )
+
+
+_SCORES_STMT: Final = (
+    sa.update(t.cases)
+    .where(t.cases.c.case_id == sa.bindparam("s_case_id"))
+    .values(
+        confidence_score=sa.bindparam("s_confidence"),
+        exposure_score=sa.bindparam("s_exposure"),
+    )
+)
 
 
 def update_target_routing(
@@ -196,22 +273,41 @@ def upsert_profile(
     conn: sa.Connection, kind: str, ref: str, profile: RoutingProfile, now: datetime
 ) -> None:
     """Insert or replace a subject's routing profile."""
-    p = t.subject_routing_profiles
-    record = profile.to_record()
-    values = {
-        "subject_kind": kind,
-        "subject_ref": ref,
-        **{name: record[name] for name in _PROFILE_COLUMNS},
-        "context_json": profile.context(),
-        "refreshed_at": now,
-    }
-    stmt = pg_insert(p).values(**values)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[p.c.subject_kind, p.c.subject_ref],
-            set_={k: stmt.excluded[k] for k in values if k not in ("subject_kind", "subject_ref")},
+    upsert_profiles(conn, kind, {ref: profile}, now)
+
+
+def upsert_profiles(
+    conn: sa.Connection, kind: str, profiles: Mapping[str, RoutingProfile], now: datetime
+) -> None:
+    """Insert or replace the routing profiles of many subjects of one kind (one executemany)."""
+    if not profiles:
+        return
+    rows = []
+    for ref, profile in sorted(profiles.items()):
+        record = profile.to_record()
+        rows.append(
+            {
+                "subject_kind": kind,
+                "subject_ref": ref,
+                **{name: record[name] for name in _PROFILE_COLUMNS},
+                "context_json": profile.context(),
+                "refreshed_at": now,
+            }
         )
+    conn.execute(_PROFILE_STMT, rows)
+
+
+def _profile_stmt() -> Any:
+    p = t.subject_routing_profiles
+    names = ("subject_kind", "subject_ref", *_PROFILE_COLUMNS, "context_json", "refreshed_at")
+    stmt = pg_insert(p).values({name: sa.bindparam(name, type_=p.c[name].type) for name in names})
+    return stmt.on_conflict_do_update(
+        index_elements=[p.c.subject_kind, p.c.subject_ref],
+        set_={k: stmt.excluded[k] for k in names if k not in ("subject_kind", "subject_ref")},
     )
+
+
+_PROFILE_STMT: Final = _profile_stmt()
 
 
 def profile_row(conn: sa.Connection, kind: str, ref: str) -> sa.RowMapping | None:

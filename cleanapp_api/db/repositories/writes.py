@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import shapely
@@ -337,55 +339,15 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
     ids_list = sorted(set(case_ids))
     if not ids_list:
         return
-    c, cc, sc, cr, r, a = (
-        t.cases, t.case_clusters, t.saved_clusters, t.case_reports, t.reports, t.report_analysis,
-    )  # fmt: skip
-    ids = sa.bindparam("recompute_ids", ids_list, ARRAY_TEXT)
+    q = _recompute_statements()
+    ids = {"recompute_ids": ids_list}
     snapshots: dict[str, list[Any]] = {k: [] for k in ids_list}
-    for case_id, geometry_json, linked_at in conn.execute(
-        sa.select(cc.c.case_id, sc.c.geometry_json, cc.c.linked_at)
-        .select_from(cc.join(sc, sc.c.cluster_id == cc.c.cluster_id))
-        .where(cc.c.case_id == sa.any_(ids))
-        .order_by(cc.c.case_id, cc.c.linked_at, cc.c.cluster_id)
-    ):
+    for case_id, geometry_json, linked_at in conn.execute(q.snapshots, ids):
         snapshots[case_id].append((geometry_json, linked_at))
-    own: dict[str, Any] = {
-        case_id: geometry
-        for case_id, geometry in conn.execute(
-            sa.select(c.c.case_id, c.c.geometry_json).where(c.c.case_id == sa.any_(ids))
-        )
-    }
-    preferred = (
-        sa.select(a.c.severity_level)
-        .where(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
-        .scalar_subquery()
-    )
-    severity = sa.func.coalesce(preferred, 0.0)
-    linked = (
-        sa.select(cr.c.case_id, cr.c.seq, r.c.latitude, r.c.longitude, r.c.ts,
-                  severity.label("severity"))
-        .select_from(cr.join(r, r.c.seq == cr.c.seq))
-        .where(cr.c.case_id == sa.any_(ids))
-        .subquery()
-    )  # fmt: skip
-    stats = {
-        row.case_id: row
-        for row in conn.execute(
-            sa.select(
-                linked.c.case_id,
-                sa.func.count().label("n"),
-                sa.func.min(linked.c.ts).label("first"),
-                sa.func.max(linked.c.ts).label("last"),
-                sa.func.max(linked.c.severity).label("max"),
-                sa.func.avg(linked.c.severity).label("avg"),
-            ).group_by(linked.c.case_id)
-        )
-    }
+    own: dict[str, Any] = {case_id: geometry for case_id, geometry in conn.execute(q.own, ids)}
+    stats = {row.case_id: row for row in conn.execute(q.stats, ids)}
     rows: dict[str, list[Any]] = {k: [] for k in ids_list}
-    for row in conn.execute(
-        sa.select(linked.c.case_id, linked.c.seq, linked.c.latitude, linked.c.longitude,
-                  linked.c.ts, linked.c.severity).order_by(linked.c.case_id, linked.c.seq)
-    ):  # fmt: skip
+    for row in conn.execute(q.linked, ids):
         rows[row.case_id].append(row)
     updates = []
     for case_id in ids_list:
@@ -433,9 +395,60 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
         )
     if not updates:
         return
-    plain = [name for name in updates[0] if name not in ("b_case_id", "area_wkb")]
-    stmt = (
-        sa.update(c)
+    conn.execute(q.update, updates)
+
+
+@dataclass(frozen=True, slots=True)
+class _RecomputeStatements:
+    snapshots: sa.Select[Any]
+    own: sa.Select[Any]
+    stats: sa.Select[Any]
+    linked: sa.Select[Any]
+    update: sa.Update
+
+
+@functools.cache
+def _recompute_statements() -> _RecomputeStatements:
+    """Build the statements of :func:`recompute_many` once (every linking ingest runs them)."""
+    c, cc, sc, cr, r, a = (
+        t.cases, t.case_clusters, t.saved_clusters, t.case_reports, t.reports, t.report_analysis,
+    )  # fmt: skip
+    ids = sa.bindparam("recompute_ids", type_=ARRAY_TEXT)
+    preferred = (
+        sa.select(a.c.severity_level)
+        .where(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
+        .scalar_subquery()
+    )
+    severity = sa.func.coalesce(preferred, 0.0)
+    linked = (
+        sa.select(cr.c.case_id, cr.c.seq, r.c.latitude, r.c.longitude, r.c.ts,
+                  severity.label("severity"))
+        .select_from(cr.join(r, r.c.seq == cr.c.seq))
+        .where(cr.c.case_id == sa.any_(ids))
+        .subquery()
+    )  # fmt: skip
+    plain = (
+        "cluster_count", "last_cluster_at", "aggregate_geometry_json", "aggregate_bbox_json",
+        "linked_report_count", "anchor_report_seq", "anchor_lat", "anchor_lng",
+        "first_seen_at", "last_seen_at", "severity_score", "criticality_score",
+        "urgency_score", "trend_score",
+    )  # fmt: skip
+    return _RecomputeStatements(
+        snapshots=sa.select(cc.c.case_id, sc.c.geometry_json, cc.c.linked_at)
+        .select_from(cc.join(sc, sc.c.cluster_id == cc.c.cluster_id))
+        .where(cc.c.case_id == sa.any_(ids))
+        .order_by(cc.c.case_id, cc.c.linked_at, cc.c.cluster_id),
+        own=sa.select(c.c.case_id, c.c.geometry_json).where(c.c.case_id == sa.any_(ids)),
+        stats=sa.select(
+            linked.c.case_id,
+            sa.func.count().label("n"),
+            sa.func.min(linked.c.ts).label("first"),
+            sa.func.max(linked.c.ts).label("last"),
+            sa.func.max(linked.c.severity).label("max"),
+            sa.func.avg(linked.c.severity).label("avg"),
+        ).group_by(linked.c.case_id),
+        linked=sa.select(*linked.c).order_by(linked.c.case_id, linked.c.seq),
+        update=sa.update(c)
         .where(c.c.case_id == sa.bindparam("b_case_id"))
         .values(
             **{name: sa.bindparam(name, type_=_bind_type(c.c[name])) for name in plain},
@@ -443,9 +456,8 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
                 sa.bindparam("area_wkb", type_=sa.LargeBinary), 4326
             ),
             updated_at=sa.func.now(),
-        )
+        ),
     )
-    conn.execute(stmt, updates)
 
 
 def merge_case_into(conn: sa.Connection, source_id: str, target_id: str) -> None:
