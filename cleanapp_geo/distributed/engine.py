@@ -374,13 +374,16 @@ class _Plan:
         live = [p for p, s in enumerate(summaries) if s[1] > 0]
         near = {p: [q for q in live if q != p and _near(summaries[p], summaries[q])] for p in live}
         if isinstance(frame, list):
-            tasks = self._file_tasks(frame, live, near, footprints, side_m)
+            # Each file's cell keys, computed by its survey, are reused by its halo task.
+            keys = client.map(_attribute, surveys, attr="keys")
+            tasks = self._file_tasks(frame, live, near, footprints, keys, side_m)
         else:
+            keys = []
             tasks = self._frame_tasks(frame, live, near, footprints, side_m)
         futures = client.compute(tasks)
         show("partitions", futures)
         costs = client.gather(client.map(_attribute, futures, attr="costs"))
-        del surveys, footprints
+        del surveys, footprints, keys
         return futures, [{"partition": p, **c} for p, c in zip(live, costs, strict=True)]
 
     def _cell_options(self, index: int) -> dict[str, Any]:
@@ -397,6 +400,7 @@ class _Plan:
         live: list[int],
         near: dict[int, list[int]],
         footprints: list[Any],
+        keys: list[Any],
         side_m: float,
     ) -> list[Any]:
         """Tasks that read their GeoParquet file themselves: no frame outlives a task."""
@@ -405,7 +409,7 @@ class _Plan:
         filters = {"scope": self.area, "classification": self.classification, "side_m": side_m}
         halos = {
             q: delayed(cells.halo_file, nout=len(near[q]))(
-                parts[q], [footprints[p] for p in near[q]], **filters
+                parts[q], [footprints[p] for p in near[q]], **filters, keys=keys[q]
             )
             for q in live
             if near[q]
