@@ -259,7 +259,9 @@ def run_scale(
     memory_limit: str = "6GiB",
     log: Any = print,
 ) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from cleanapp_geo.distributed.cluster import local_cluster
 
     document: dict[str, Any] = {"hardware": hardware_block(), "load_start": load()}
     document["single"] = single_machine(single_n, seed=seed, log=log)
@@ -267,7 +269,7 @@ def run_scale(
     runs: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="cleanapp-scale-") as tmp,
-        LocalCluster(
+        local_cluster(  # Dask's profiler off, as cleanapp_geo.distributed's own cluster
             n_workers=2,
             threads_per_worker=1,
             processes=True,

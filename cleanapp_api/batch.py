@@ -10,8 +10,8 @@
 ``--input`` is a GeoParquet file, a directory of them or a glob; ``--output`` is a directory
 (a Parquet dataset) of GeoParquet parts in the hypotheses' order, written by the workers
 (read it back with ``geopandas.read_parquet``). Without ``--scheduler`` a ``LocalCluster``
-of ``--workers`` processes runs on this machine. Progress bars are Dask's own
-(``distributed.progress``), one per stage, shown when stderr is a terminal.
+of ``--workers`` processes runs on this machine (Dask's profiler off). Progress bars are
+Dask's own (``distributed.progress``), one per stage, shown when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -94,7 +94,10 @@ def _analyze(args: argparse.Namespace) -> int:
         client = dask.Client(args.scheduler)
         cluster = None
     else:
-        cluster = dask.LocalCluster(
+        from cleanapp_geo.distributed.cluster import local_cluster
+
+        # Our own cluster: Dask's profiler off (a --scheduler cluster is left as it is).
+        cluster = local_cluster(
             n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
         )
         client = dask.Client(cluster)

@@ -110,12 +110,17 @@ class Survey:
     seq_buckets : list of numpy.ndarray
         Every seq of the partition (in scope or not), split by ``seq % len(seq_buckets)``
         for the global uniqueness check.
+    keys : numpy.ndarray, optional
+        The cell key of every row of a file (in scope or not; -1 for a row without a
+        point), kept by :func:`survey_file` so that :func:`halo_file` need not compute
+        them again (8 bytes a row).
     """
 
     rows: int
     footprint: Footprint
     lon_lat_box: tuple[float, float, float, float]
     seq_buckets: list[np.ndarray] = field(repr=False)
+    keys: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def in_scope(self) -> int:
@@ -183,6 +188,7 @@ def survey_file(
         keep &= (values == classification.lower()).to_numpy(dtype=bool)
     seq = pd.to_numeric(light[SEQ], errors="coerce").to_numpy(dtype=np.float64)
     seq = seq[np.isfinite(seq)].astype(np.int64)
+    keys = cell_keys(lon, lat, side_m)  # every row's: halo_file reuses them
     lon, lat = lon[keep], lat[keep]
     box = (
         (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
@@ -191,9 +197,10 @@ def survey_file(
     )
     return Survey(
         len(light),
-        footprint(cell_keys(lon, lat, side_m)),
+        footprint(keys[keep]),
         box,
         [seq[seq % buckets == b] for b in range(buckets)],
+        keys,
     )
 
 
@@ -204,23 +211,27 @@ def halo_file(
     scope: Scope | None,
     classification: str | None,
     side_m: float,
+    keys: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, ...]:
     """:func:`halo_pieces` of a GeoParquet file: only the rows near a neighbour are decoded.
 
-    The points are read first; of the other columns only the row groups that hold a
-    report of the halo (all of them for a file of one row group).
+    The points are read first (or not at all when ``keys``, the cell key of every row
+    from :attr:`Survey.keys`, is given); of the other columns only the row groups that
+    hold a report of the halo (all of them for a file of one row group).
     """
     from cleanapp_geo.distributed.files import lon_lat
     from cleanapp_geo.schema import GEOMETRY
 
     several = len(part.row_groups()) > 2  # first rows of two groups or more, then the end
-    table = part.table([GEOMETRY]) if several else part.analysed_table()
-    lon, lat = lon_lat(table.column(GEOMETRY))
-    keys = cell_keys(lon, lat, side_m)
+    table = None if several else part.analysed_table()
+    if keys is None:
+        points = part.table([GEOMETRY]) if table is None else table
+        keys = cell_keys(*lon_lat(points.column(GEOMETRY)), side_m)
+        del points
     near = [halo_mask(keys, of) for of in footprints]
     rows = np.flatnonzero(np.logical_or.reduce([*near, np.zeros(len(keys), dtype=bool)]))
-    del lon, lat, keys
-    if several:
+    del keys, near
+    if table is None:
         frame, lon, lat, crs = part.reports(table=part.analysed_rows(rows))
     else:
         frame, lon, lat, crs = part.reports(rows, table)

@@ -37,6 +37,7 @@ from scipy.sparse.csgraph import connected_components
 
 from cleanapp_geo.analysis import _check_model, _reference_time
 from cleanapp_geo.distributed import cells
+from cleanapp_geo.distributed.cluster import local_cluster
 from cleanapp_geo.distributed.files import ParquetPart, parquet_parts
 from cleanapp_geo.distributed.halo import cell_side_m
 from cleanapp_geo.distributed.ordering import merge_ranges, sample_keys, split_by, splitters
@@ -122,7 +123,7 @@ def read_source(source: Any, *, npartitions: int | None = None) -> Any:
 @contextmanager
 def _client(client: Any) -> Iterator[tuple[Any, bool]]:
     """Yield the client: the given one, the current default one, or a temporary cluster."""
-    from distributed import Client, LocalCluster, get_client
+    from distributed import Client, get_client
 
     if client is not None:
         yield client, False
@@ -133,7 +134,7 @@ def _client(client: Any) -> Iterator[tuple[Any, bool]]:
     except ValueError:
         pass
     with (
-        LocalCluster(dashboard_address=":0") as cluster,  # type: ignore[no-untyped-call]
+        local_cluster(dashboard_address=":0") as cluster,
         Client(cluster) as local,  # type: ignore[no-untyped-call]
     ):
         yield local, True
@@ -166,7 +167,10 @@ def analyze(
         As in :func:`cleanapp_geo.analyze`.
     client : distributed.Client, optional
         The cluster. Default: the current client, else a temporary ``LocalCluster``
-        (the result is then gathered into this process before the cluster closes).
+        (the result is then gathered into this process before the cluster closes) whose
+        workers run without Dask's profiler
+        (:func:`~cleanapp_geo.distributed.cluster.local_cluster`). A given or current
+        client is used as it is configured.
     spatial_shuffle : bool, optional
         Shuffle the reports along a Hilbert curve first. Default: only when the
         partitions overlap heavily (:data:`OVERLAP_SHUFFLE`). Answers never depend on it.
@@ -370,13 +374,16 @@ class _Plan:
         live = [p for p, s in enumerate(summaries) if s[1] > 0]
         near = {p: [q for q in live if q != p and _near(summaries[p], summaries[q])] for p in live}
         if isinstance(frame, list):
-            tasks = self._file_tasks(frame, live, near, footprints, side_m)
+            # Each file's cell keys, computed by its survey, are reused by its halo task.
+            keys = client.map(_attribute, surveys, attr="keys")
+            tasks = self._file_tasks(frame, live, near, footprints, keys, side_m)
         else:
+            keys = []
             tasks = self._frame_tasks(frame, live, near, footprints, side_m)
         futures = client.compute(tasks)
         show("partitions", futures)
         costs = client.gather(client.map(_attribute, futures, attr="costs"))
-        del surveys, footprints
+        del surveys, footprints, keys
         return futures, [{"partition": p, **c} for p, c in zip(live, costs, strict=True)]
 
     def _cell_options(self, index: int) -> dict[str, Any]:
@@ -393,6 +400,7 @@ class _Plan:
         live: list[int],
         near: dict[int, list[int]],
         footprints: list[Any],
+        keys: list[Any],
         side_m: float,
     ) -> list[Any]:
         """Tasks that read their GeoParquet file themselves: no frame outlives a task."""
@@ -401,7 +409,7 @@ class _Plan:
         filters = {"scope": self.area, "classification": self.classification, "side_m": side_m}
         halos = {
             q: delayed(cells.halo_file, nout=len(near[q]))(
-                parts[q], [footprints[p] for p in near[q]], **filters
+                parts[q], [footprints[p] for p in near[q]], **filters, keys=keys[q]
             )
             for q in live
             if near[q]

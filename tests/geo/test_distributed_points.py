@@ -213,3 +213,35 @@ def test_halos_of_a_file_in_row_groups_equal_those_of_one_row_group(tmp_path):
     part = ParquetPart(str(groups))
     assert part.analysed_rows(rows).equals(part.analysed_table().take(rows))
     assert part.analysed_rows(np.empty(0, np.int64)).num_rows == 0
+
+
+@pytest.mark.parametrize("scope", [None, shapely.box(6.996, 45.997, 7.003, 46.002)])
+def test_halos_from_the_survey_keys_equal_halos_from_the_points(tmp_path, scope):
+    city = cg.make_reports(4_000, seed=11, mode="hard", center=(7.0, 46.0))
+    city.loc[city.index[:3], "classification"] = "digital"
+    sorted_city = city.iloc[np.argsort(city.geometry.y.to_numpy(), kind="stable")]
+    west, east = sorted_city.iloc[: len(city) // 2], sorted_city.iloc[len(city) // 2 :]
+    one, groups = tmp_path / "one.parquet", tmp_path / "groups.parquet"
+    west.to_parquet(one)
+    west.to_parquet(groups, row_group_size=250)
+    side_m = cell_side_m(150.0)
+    options = {"scope": scope, "classification": "physical", "side_m": side_m}
+    lon, lat = _xy(east)
+    neighbour = footprint(cell_keys(lon, lat, side_m))
+    for path in (one, groups):
+        part = ParquetPart(str(path))
+        survey = cells.survey_file(part, **options, buckets=2)
+        # the survey's footprint is that of the rows in scope, its keys every row's
+        frame = gpd.read_parquet(path)
+        kept = frame[(frame["classification"] == "physical").to_numpy()]
+        if scope is not None:
+            kept = kept[kept.geometry.within(scope).to_numpy()]
+        want = footprint(cell_keys(*_xy(kept), side_m))
+        np.testing.assert_array_equal(survey.footprint.keys, want.keys)
+        assert survey.keys is not None
+        np.testing.assert_array_equal(survey.keys, cell_keys(*_xy(frame), side_m))
+        expected = cells.halo_file(part, [neighbour], **options)
+        actual = cells.halo_file(part, [neighbour], **options, keys=survey.keys)
+        assert len(expected[0]) > 0
+        for want_piece, got in zip(expected, actual, strict=True):
+            pd.testing.assert_frame_equal(got, want_piece, check_exact=True)

@@ -36,6 +36,22 @@ def test_a_range_of_a_split_pickles_only_its_rows(ordered: OrderedTable) -> None
         assert len(pickle.dumps(piece)) < 0.3 * whole
 
 
+def test_a_range_travels_out_of_band_as_dask_sends_it(ordered: OrderedTable) -> None:
+    from distributed.protocol import deserialize, serialize
+
+    piece = split_by(ordered, splitters([ordered.keys], 4))[1]
+    buffers: list[pickle.PickleBuffer] = []
+    inline = pickle.dumps(piece, protocol=5, buffer_callback=buffers.append)
+    # The rows' IPC stream is a buffer of its own (not copied into the pickle's bytes).
+    assert len(inline) < 0.1 * sum(memoryview(b).nbytes for b in buffers)
+    restored = pickle.loads(inline, buffers=buffers)
+    assert restored.table.equals(piece.table)
+    header, frames = serialize(piece)
+    again = deserialize(header, frames)
+    assert again.table.equals(piece.table)
+    np.testing.assert_array_equal(again.keys, piece.keys)
+
+
 def test_dask_sizes_partition_results_by_their_contents(ordered: OrderedTable) -> None:
     piece = split_by(ordered, splitters([ordered.keys], 4))[0]
     assert sizeof(ordered) >= ordered.table.nbytes
