@@ -499,6 +499,24 @@ def eligible_cases(
     return [cases[int(k)] for k in keep]
 
 
+def eligible_cases_many(
+    cases: Sequence[Sequence[CaseFacts]], reference: pd.Timestamp, reopen_window_s: float
+) -> list[list[CaseFacts]]:
+    """Return :func:`eligible_cases` of each sequence of ``cases``, in one vectorised call."""
+    flat = [c for near in cases for c in near]
+    if not flat:
+        return [[] for _ in cases]
+    status = np.array([c.status for c in flat], dtype=object)
+    age_s = np.array([(reference - c.updated_at).total_seconds() for c in flat], dtype=float)
+    keep = eligible_statuses(status, age_s, reopen_window_s).tolist()
+    out = []
+    at = 0
+    for near in cases:
+        out.append([c for c, k in zip(near, keep[at : at + len(near)], strict=True) if k])
+        at += len(near)
+    return out
+
+
 def ranked_matches(
     report: ReportFacts,
     eligible: Sequence[CaseFacts],

@@ -55,7 +55,7 @@ from cleanapp_geo.ingest import (
     assemble_matches,
     case_bands_of,
     decide_ingest,
-    eligible_cases,
+    eligible_cases_many,
     evidence_bands_of,
 )
 from cleanapp_geo.matching import (
@@ -160,7 +160,7 @@ class BatchMatcher:
         self._auto_reopen = auto_reopen
         self._max_suggestions = max_suggestions
         reference = reference_time(now, reopen_window_s)
-        self._eligible = [eligible_cases(list(near), reference, reopen_window_s) for near in cases]
+        self._eligible = eligible_cases_many(cases, reference, reopen_window_s)
         self._last_look: dict[str, int] = {}  # case_id → last report that looks at it
         for i, near in enumerate(self._eligible):
             for case in near:
