@@ -29,6 +29,8 @@ from cleanapp_geo.ingest import (
     ReportFacts,
     ReportMatch,
     decide_ingest,
+    eligible_cases,
+    eligible_cases_many,
     match_report,
 )
 from cleanapp_geo.ingest_batch import BatchMatcher, match_batch
@@ -152,6 +154,18 @@ def test_report_case_scores_equal_case_scores_of_each_one_report_cluster(
         assert got.distance_m[p] == one.distance_m[0] or (
             math.isnan(got.distance_m[p]) and math.isnan(one.distance_m[0])
         )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(scenes(), max_size=4))
+def test_eligible_cases_of_many_reports_equal_one_report_at_a_time(
+    batch: list[tuple[ReportFacts, list[dict], list[ReportFacts]]],
+) -> None:
+    near = [[CaseFacts.from_record(r) for r in records] for _, records, _ in batch] + [[]]
+    window_s = 90 * 86_400.0
+    assert eligible_cases_many(near, NOW, window_s) == [
+        eligible_cases(cases, NOW, window_s) for cases in near
+    ]
 
 
 @settings(max_examples=60, deadline=None)
