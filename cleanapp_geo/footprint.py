@@ -43,7 +43,9 @@ __all__ = [
     "CaseFootprint",
     "InvalidFootprintError",
     "case_footprint",
+    "covering_area",
     "report_hull",
+    "snapshot_area",
     "snapshot_features",
 ]
 
@@ -205,6 +207,40 @@ def report_hull(
     return shapely.Polygon(
         np.column_stack((lon0 + ring[:, 0] / scale_x, lat0 + ring[:, 1] / _M_PER_DEG))
     )
+
+
+def snapshot_area(geometries: Iterable[object]) -> shapely.Geometry | None:
+    """Return the union of the snapshots' valid geometries (None: there are none).
+
+    The area :func:`case_footprint` starts from; a link does not change it, so a caller
+    that refreshes a case after each link computes it once (see :func:`covering_area`).
+    """
+    return _feature_area(snapshot_features(geometries))
+
+
+def covering_area(
+    area: shapely.Geometry | None,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    *,
+    buffer_m: float = CASE_BUFFER_M,
+) -> shapely.Geometry | None:
+    """Return ``case_footprint(geometries, lon, lat).area`` from ``snapshot_area(geometries)``.
+
+    The same area, without building the hull's GeoJSON Feature.
+
+    Examples
+    --------
+    >>> geoms, lon, lat = [], [8.5417, 8.5419], [47.3769, 47.3770]
+    >>> covering_area(snapshot_area(geoms), lon, lat).equals_exact(
+    ...     case_footprint(geoms, lon, lat).area, 0.0)
+    True
+    """
+    x, y = _coordinates(lon, lat)
+    if len(x) and (area is None or not bool(np.all(shapely.intersects_xy(area, x, y)))):
+        hull = report_hull(x, y, buffer_m=buffer_m)
+        area = hull if area is None else shapely.union(area, hull)
+    return area
 
 
 def case_footprint(

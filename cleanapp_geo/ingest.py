@@ -81,6 +81,7 @@ from cleanapp_geo.errors import CleanAppGeoError
 from cleanapp_geo.matching import (
     REOPEN_WINDOW_S,
     REOPENABLE_STATUSES,
+    CaseScores,
     ClusterFacts,
     SuggestedAction,
     case_scores,
@@ -498,6 +499,24 @@ def eligible_cases(
     return [cases[int(k)] for k in keep]
 
 
+def eligible_cases_many(
+    cases: Sequence[Sequence[CaseFacts]], reference: pd.Timestamp, reopen_window_s: float
+) -> list[list[CaseFacts]]:
+    """Return :func:`eligible_cases` of each sequence of ``cases``, in one vectorised call."""
+    flat = [c for near in cases for c in near]
+    if not flat:
+        return [[] for _ in cases]
+    status = np.array([c.status for c in flat], dtype=object)
+    age_s = np.array([(reference - c.updated_at).total_seconds() for c in flat], dtype=float)
+    keep = eligible_statuses(status, age_s, reopen_window_s).tolist()
+    out = []
+    at = 0
+    for near in cases:
+        out.append([c for c, k in zip(near, keep[at : at + len(near)], strict=True) if k])
+        at += len(near)
+    return out
+
+
 def ranked_matches(
     report: ReportFacts,
     eligible: Sequence[CaseFacts],
@@ -524,30 +543,66 @@ def ranked_matches(
         texts=[f"{c.title} {c.summary}" for c in eligible],
         cluster_counts=[c.cluster_count for c in eligible],
     )  # fmt: skip
-    case_cal, pair_cal = case_calibration(), pair_calibration()
+    case_score, case_p, case_bands = case_bands_of(scores)
+    pair_p, pair_bands = evidence_bands_of(evidence_score)
+    return assemble_matches(
+        eligible, scores, 0, case_score, case_p, case_bands,
+        evidence_score, pair_p, pair_bands, evidence_seq, evidence_reasons,
+    )  # fmt: skip
+
+
+def case_bands_of(scores: CaseScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the rounded case scores, their probabilities and bands (elementwise)."""
+    case_cal = case_calibration()
     case_score = np.round(scores.score, 12)
-    case_p = case_cal.probability(case_score)
-    case_bands = case_cal.bands(case_score)
+    return case_score, case_cal.probability(case_score), case_cal.bands(case_score)
+
+
+def evidence_bands_of(evidence_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated probabilities and bands of evidence scores (0: no evidence; elementwise)."""
+    pair_cal = pair_calibration()
     pair_p = np.where(evidence_score > 0, pair_cal.probability(evidence_score), 0.0)
     pair_bands = np.where(evidence_score > 0, pair_cal.bands(evidence_score), "new")
+    return pair_p, pair_bands
+
+
+def assemble_matches(
+    eligible: Sequence[CaseFacts],
+    scores: CaseScores,
+    offset: int,
+    case_score: np.ndarray,
+    case_p: np.ndarray,
+    case_bands: np.ndarray,
+    evidence_score: np.ndarray,
+    pair_p: np.ndarray,
+    pair_bands: np.ndarray,
+    evidence_seq: Sequence[int | None],
+    evidence_reasons: Sequence[Sequence[str]],
+) -> list[ReportMatch]:
+    """Build the ranked :class:`ReportMatch` list of :func:`ranked_matches` from arrays.
+
+    ``scores`` and the case arrays hold case ``k`` of ``eligible`` at ``offset + k`` (so
+    a batch keeps one set of arrays for all its reports); the evidence arrays at ``k``.
+    """
     out = []
     for k, case in enumerate(eligible):
-        case_band: MatchBand = case_bands[k]
+        at = offset + k
+        case_band: MatchBand = case_bands[at]
         evidence_band: MatchBand = pair_bands[k]
         band = max(case_band, evidence_band, key=_BAND_RANK.__getitem__)
-        reasons = list(scores.reasons(k))
+        reasons = scores.reasons(at)
         if evidence_seq[k] is not None:
             reasons.append(f"like report {evidence_seq[k]}")
             reasons.extend(r for r in evidence_reasons[k] if r not in reasons)
-        distance = float(scores.distance_m[k])
+        distance = float(scores.distance_m[at])
         out.append(
             ReportMatch(
                 case_id=case.case_id,
                 status=case.status,
                 suggested_action="reopen" if case.status in REOPENABLE_STATUSES else "attach",
                 band=band,
-                probability=float(max(case_p[k], pair_p[k])),
-                case_score=float(case_score[k]),
+                probability=float(max(case_p[at], pair_p[k])),
+                case_score=float(case_score[at]),
                 case_band=case_band,
                 evidence_score=float(evidence_score[k]),
                 evidence_band=evidence_band,

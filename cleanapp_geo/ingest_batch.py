@@ -36,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -51,14 +52,22 @@ from cleanapp_geo.ingest import (
     InvalidIngestError,
     ReportFacts,
     ReportMatch,
+    assemble_matches,
+    case_bands_of,
     decide_ingest,
-    eligible_cases,
-    ranked_matches,
+    eligible_cases_many,
+    evidence_bands_of,
 )
-from cleanapp_geo.matching import REOPEN_WINDOW_S, reference_time
+from cleanapp_geo.matching import (
+    REOPEN_WINDOW_S,
+    CaseScores,
+    reference_time,
+    report_case_scores,
+)
 from cleanapp_geo.model import DEFAULT_MODEL, SimilarityModel
 from cleanapp_geo.reports import reports_from_records
 from cleanapp_geo.similarity import reasons_from_bits, score_pairs
+from cleanapp_geo.text import DEFAULT_STOP_WORDS, tokenize
 
 __all__ = ["BatchDecision", "BatchMatcher", "ReportGroup", "match_batch", "unlinked_groups"]
 
@@ -151,7 +160,7 @@ class BatchMatcher:
         self._auto_reopen = auto_reopen
         self._max_suggestions = max_suggestions
         reference = reference_time(now, reopen_window_s)
-        self._eligible = [eligible_cases(list(near), reference, reopen_window_s) for near in cases]
+        self._eligible = eligible_cases_many(cases, reference, reopen_window_s)
         self._last_look: dict[str, int] = {}  # case_id → last report that looks at it
         for i, near in enumerate(self._eligible):
             for case in near:
@@ -198,6 +207,23 @@ class BatchMatcher:
         self._best, self._best_at = _best_evidence(
             score, self._right_seq, np.asarray(owner, dtype=np.int64), key
         )
+        self._pair_p, self._pair_bands = evidence_bands_of(self._best)
+        # The case scores of every (report, case) key in one call; a key whose case was
+        # refreshed during the batch is scored again before its report is decided.
+        self._key_report = np.repeat(np.arange(len(self.reports)), np.diff(self._key_start))
+        self._key_case = [case.case_id for near in self._eligible for case in near]
+        self._case_keys: dict[str, list[int]] = {}
+        for k, case_id in enumerate(self._key_case):
+            self._case_keys.setdefault(case_id, []).append(k)
+        stop = frozenset(DEFAULT_STOP_WORDS)
+        self._report_tokens = [
+            tokenize(r.display_title if r.display_title.strip() else "", stop_words=stop)
+            for r in self.reports
+        ]
+        self._case_tokens: dict[str, frozenset[str]] = {}
+        self._dirty = np.zeros(key, dtype=bool)
+        self._scores = self._case_scores(np.arange(key))
+        self._case_score, self._case_p, self._case_bands = case_bands_of(self._scores)
 
     def __len__(self) -> int:
         return len(self.reports)
@@ -212,6 +238,45 @@ class BatchMatcher:
             score = np.where(result["distance_m"] <= self._model.radius_gate_m, score, 0.0)
         return score, np.asarray(result["reasons"])
 
+    def _case_scores(self, keys: np.ndarray) -> CaseScores:
+        """:func:`report_case_scores` of ``keys`` with the cases' current facts."""
+        reports = [self.reports[r] for r in self._key_report[keys].tolist()]
+        cases = [self._facts.get(self._key_case[k]) or self._case_at(k) for k in keys.tolist()]
+        texts = [f"{c.title} {c.summary}" for c in cases]
+        stop = frozenset(DEFAULT_STOP_WORDS)
+        for text in texts:
+            if text not in self._case_tokens:
+                self._case_tokens[text] = tokenize(text, stop_words=stop)
+        return report_case_scores(
+            [r.seq for r in reports],
+            [r.longitude for r in reports],
+            [r.latitude for r in reports],
+            [self._report_tokens[r] for r in self._key_report[keys].tolist()],
+            report_seqs=[c.report_seqs for c in cases],
+            areas=[c.area for c in cases],
+            anchor_lon=[math.nan if c.anchor_longitude is None else c.anchor_longitude
+                        for c in cases],
+            anchor_lat=[math.nan if c.anchor_latitude is None else c.anchor_latitude
+                        for c in cases],
+            case_tokens=[self._case_tokens[t] for t in texts],
+            cluster_counts=[c.cluster_count for c in cases],
+        )  # fmt: skip
+
+    def _case_at(self, k: int) -> CaseFacts:
+        i = int(self._key_report[k])
+        return self._eligible[i][k - int(self._key_start[i])]
+
+    def _rescore(self, lo: int) -> None:
+        """Score again, in one call, every key from ``lo`` on whose case was refreshed."""
+        self._dirty[:lo] = False
+        keys = np.flatnonzero(self._dirty)
+        self._dirty[:] = False
+        fresh = self._case_scores(keys)
+        for name in ("score", "shared", "overlap_part", "distance_m", "similarity"):
+            getattr(self._scores, name)[keys] = getattr(fresh, name)
+        score, p, bands = case_bands_of(fresh)
+        self._case_score[keys], self._case_p[keys], self._case_bands[keys] = score, p, bands
+
     def decide(self, i: int) -> BatchDecision:
         """Match and decide report ``i`` (call in order, after applying the earlier ones)."""
         report = self.reports[i]
@@ -220,7 +285,10 @@ class BatchMatcher:
         if not near:
             return BatchDecision(report, (), decide_ingest((), **options))  # type: ignore[arg-type]
         lo, hi = int(self._key_start[i]), int(self._key_start[i + 1])
+        if self._dirty[lo:hi].any():
+            self._rescore(lo)
         ev_score = self._best[lo:hi].copy()
+        ev_changed = False
         ev_seq: list[int | None] = [None] * len(near)
         ev_reasons: list[list[str]] = [[] for _ in near]
         for k, at in enumerate(self._best_at[lo:hi].tolist()):
@@ -243,7 +311,15 @@ class BatchMatcher:
                     current is None or s > ev_score[k] or (s == ev_score[k] and seq < current)
                 ):
                     ev_score[k], ev_seq[k], ev_reasons[k] = s, seq, reasons_from_bits(int(b))
-        matches = ranked_matches(report, near, ev_score, ev_seq, ev_reasons)
+                    ev_changed = True
+        if ev_changed:
+            pair_p, pair_bands = evidence_bands_of(ev_score)
+        else:
+            pair_p, pair_bands = self._pair_p[lo:hi], self._pair_bands[lo:hi]
+        matches = assemble_matches(
+            near, self._scores, lo, self._case_score, self._case_p, self._case_bands,
+            ev_score, pair_p, pair_bands, ev_seq, ev_reasons,
+        )  # fmt: skip
         decision = decide_ingest(matches, **options)  # type: ignore[arg-type]
         return BatchDecision(report, tuple(matches), decision)
 
@@ -256,6 +332,8 @@ class BatchMatcher:
         self._added.setdefault(case_id, []).append(self._position[self.reports[i].seq])
         if facts is not None:
             self._facts[case_id] = facts
+            later = [k for k in self._case_keys.get(case_id, ()) if k >= self._key_start[i + 1]]
+            self._dirty[later] = True
 
 
 def match_batch(

@@ -108,6 +108,7 @@ __all__ = [
     "match_band",
     "match_cases",
     "reference_time",
+    "report_case_scores",
     "review_score",
 ]
 
@@ -504,6 +505,99 @@ def case_scores(
     )
 
 
+def report_case_scores(
+    report_seq: npt.ArrayLike,
+    report_lon: npt.ArrayLike,
+    report_lat: npt.ArrayLike,
+    report_tokens: Sequence[frozenset[str]],
+    *,
+    report_seqs: Sequence[Sequence[int]],
+    areas: Sequence[shapely.Geometry | None],
+    anchor_lon: npt.ArrayLike,
+    anchor_lat: npt.ArrayLike,
+    case_tokens: Sequence[frozenset[str]],
+    cluster_counts: npt.ArrayLike,
+) -> CaseScores:
+    """:func:`case_scores` of many (report, case) pairs, each report a cluster of its own.
+
+    Entry ``p`` equals ``case_scores`` of the cluster
+    ``ClusterFacts.from_points([report_seq[p]], [report_lon[p]], [report_lat[p]], [title])``
+    against case ``p`` alone, for all pairs in one vectorised call (a batch of new reports
+    and the cases near each of them).
+
+    Parameters
+    ----------
+    report_seq, report_lon, report_lat : array-like
+        Each pair's report (a report at (0, 0) has no location, as in
+        :meth:`ClusterFacts.from_points`).
+    report_tokens : sequence of frozenset of str
+        Each pair's report words (``ClusterFacts.tokens`` of its display title).
+    report_seqs, areas, anchor_lon, anchor_lat, cluster_counts
+        Each pair's case, as in :func:`case_scores`.
+    case_tokens : sequence of frozenset of str
+        Each pair's case words: ``tokenize`` of its title and summary, joined.
+
+    Returns
+    -------
+    CaseScores
+        One entry per pair.
+    """
+    seq = np.asarray(report_seq, dtype=np.int64)
+    n = len(seq)
+    x = np.asarray(report_lon, dtype=float)
+    y = np.asarray(report_lat, dtype=float)
+    located = ~((x == 0.0) & (y == 0.0))
+    sizes = np.fromiter((len(s) for s in report_seqs), dtype=np.int64, count=n)
+    shared = np.fromiter(
+        (_count(seqs, s) for s, seqs in zip(seq.tolist(), report_seqs, strict=True)),
+        dtype=np.int64, count=n,
+    )  # fmt: skip
+    denominator = np.maximum(np.maximum(sizes, 1), 1)
+    shared_part = _SHARED_WEIGHT * shared / denominator
+
+    area_array = np.empty(n, dtype=object)
+    area_array[:] = list(areas)
+    has_area = np.array([g is not None and not g.is_empty for g in area_array], dtype=bool)
+    overlap = np.zeros(n, dtype=float)
+    inside = has_area & located
+    if inside.any():
+        hit = shapely.intersects_xy(area_array[inside], x[inside], y[inside])
+        overlap[inside] = np.asarray(hit, dtype=float) / 1
+    overlap = np.clip(overlap, 0.0, 1.0)
+    overlap_part = np.minimum(_OVERLAP_CAP, _OVERLAP_WEIGHT * overlap)
+
+    lon, lat = _case_centres(
+        np.asarray(anchor_lon, dtype=float), np.asarray(anchor_lat, dtype=float), area_array
+    )
+    distance = np.full(n, np.nan)
+    if located.any():
+        distance[located] = haversine_m(x[located], y[located], lon[located], lat[located])
+    known = ~np.isnan(distance)
+    distance_part = np.zeros(n)
+    for limit_m, bonus, _ in reversed(_DISTANCE_STEPS):
+        distance_part[known & (distance <= limit_m)] = bonus
+    distance_part[known & (distance > _DISTANCE_STEPS[-1][0]) & (distance <= _FAR_STEP[0])] = (
+        _FAR_STEP[1]
+    )
+
+    similarity = np.array(
+        [_jaccard(a, b) for a, b in zip(report_tokens, case_tokens, strict=True)], dtype=float
+    )
+    language_part = _LANGUAGE_WEIGHT * similarity
+
+    clusters = np.asarray(cluster_counts, dtype=np.int64)
+    accretion = np.where(clusters > 1, np.minimum(_ACCRETION_CAP, _ACCRETION_STEP * clusters), 0.0)
+
+    raw = _BASE_SCORE + shared_part + overlap_part + distance_part + language_part + accretion
+    return CaseScores(
+        score=np.minimum(1.0, raw),
+        shared=shared,
+        overlap_part=overlap_part,
+        distance_m=distance,
+        similarity=similarity,
+    )
+
+
 def _overlap(cluster: ClusterFacts, areas: np.ndarray) -> np.ndarray:
     """IoU with the cluster's area, else the share of cluster points inside each area."""
     n = len(areas)
@@ -727,6 +821,13 @@ def _candidate(
         band=match_band(match_score),
         distance_m=None if math.isnan(distance) else float(distance),
     )
+
+
+def _count(values: Sequence[int], value: int) -> int:
+    """How often ``value`` is in ``values`` (a tuple or list; else any array-like)."""
+    if isinstance(values, tuple | list):
+        return values.count(value)
+    return int(np.count_nonzero(np.asarray(values, dtype=np.int64) == value))
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -65,7 +65,7 @@ from cleanapp_api.services.cases import status_payload
 from cleanapp_api.services.routing import sync_cases
 from cleanapp_api.settings import Settings
 from cleanapp_geo.cases import StatusChangeError, anchor_index, check_status_change
-from cleanapp_geo.footprint import case_footprint
+from cleanapp_geo.footprint import covering_area, snapshot_area
 from cleanapp_geo.ingest import (
     CaseFacts,
     IngestDecision,
@@ -355,6 +355,7 @@ class _Refresh:
         self._case_ids = list(case_ids)
         self._inputs: dict[str, ingest_repo.AggregateInputs] | None = None
         self._now: datetime | None = None
+        self._snapshot_areas: dict[str, shapely.Geometry | None] = {}
 
     def after_link(self, case: CaseFacts, report: ReportFacts, *, reopened: bool) -> CaseFacts:
         # Read once, the first time the batch needs it. Links still waiting in _Writes do
@@ -372,8 +373,11 @@ class _Refresh:
         inputs.timestamps.insert(at, report.ts.to_pydatetime())
         inputs.severities.insert(at, 0.0 if math.isnan(severity) else severity)
         best = anchor_index(inputs.severities, inputs.timestamps, inputs.seqs)
-        footprint = case_footprint(inputs.geometries, inputs.longitudes, inputs.latitudes)
-        area = footprint.area
+        if case.case_id not in self._snapshot_areas:  # a link does not change it
+            self._snapshot_areas[case.case_id] = snapshot_area(inputs.geometries)
+        area = covering_area(
+            self._snapshot_areas[case.case_id], inputs.longitudes, inputs.latitudes
+        )
         if area is not None:  # as the store gives it back
             area = shapely.from_wkb(shapely.to_wkb(area, output_dimension=2))
         return replace(

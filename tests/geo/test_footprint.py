@@ -15,7 +15,9 @@ from cleanapp_geo.footprint import (
     HULL_SOURCE,
     InvalidFootprintError,
     case_footprint,
+    covering_area,
     report_hull,
+    snapshot_area,
     snapshot_features,
 )
 
@@ -75,6 +77,25 @@ def test_hull_does_not_depend_on_report_order(
     b = report_hull(lon[order], lat[order])
     assert a is not None and b is not None
     assert shapely.equals_exact(a, b, tolerance=1e-9) or a.symmetric_difference(b).area < 1e-16
+
+
+@settings(max_examples=60, deadline=None)
+@given(point_sets(), st.sampled_from([[], [SQUARE], [None, SQUARE]]), st.integers(0, 3))
+def test_covering_area_is_the_footprint_area(
+    points: tuple[np.ndarray, np.ndarray], geometries: list[object], square_at: int
+) -> None:
+    """The area a store refresh computes from the cached snapshot area == the footprint's."""
+    lon, lat = points
+    if geometries and square_at:  # put the square around some of the reports
+        west, south = float(lon[0]) - 0.01 * square_at, float(lat[0]) - 0.01 * square_at
+        geometries = [{"type": "Polygon", "coordinates": [[
+            [west, south], [west + 0.02, south], [west + 0.02, south + 0.02],
+            [west, south + 0.02], [west, south]]]}]  # fmt: skip
+    expected = case_footprint(geometries, lon, lat).area
+    got = covering_area(snapshot_area(geometries), lon, lat)
+    assert (got is None) == (expected is None)
+    if got is not None:
+        assert shapely.to_wkb(got) == shapely.to_wkb(expected)
 
 
 def test_one_report_is_a_disc_of_the_buffer() -> None:

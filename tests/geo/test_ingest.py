@@ -29,12 +29,21 @@ from cleanapp_geo.ingest import (
     ReportFacts,
     ReportMatch,
     decide_ingest,
+    eligible_cases,
+    eligible_cases_many,
     match_report,
 )
-from cleanapp_geo.ingest_batch import match_batch
-from cleanapp_geo.matching import cases_frame, match_cases
+from cleanapp_geo.ingest_batch import BatchMatcher, match_batch
+from cleanapp_geo.matching import (
+    ClusterFacts,
+    case_scores,
+    cases_frame,
+    match_cases,
+    report_case_scores,
+)
 from cleanapp_geo.similarity import score_pairs
 from cleanapp_geo.streams import run_stream, stream_quality, synthetic_stream
+from cleanapp_geo.text import tokenize
 
 NOW = pd.Timestamp("2026-03-20T12:00:00Z")
 
@@ -101,6 +110,62 @@ def test_case_scores_equal_match_cases_of_a_one_report_cluster(
             assert match.suggested_action == reference[case_id].suggested_action
         else:
             assert match.case_score < 0.35
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(scenes(), min_size=1, max_size=4), st.booleans())
+def test_report_case_scores_equal_case_scores_of_each_one_report_cluster(
+    batch: list[tuple[ReportFacts, list[dict], list[ReportFacts]]], unlocated: bool
+) -> None:
+    """Many (report, case) pairs in one call == case_scores of each report's own cluster."""
+    pairs = []
+    for n, (new, records, _) in enumerate(batch):
+        if unlocated and n == 0:  # a report at (0, 0) has no location
+            new = dataclasses.replace(new, longitude=0.0, latitude=0.0)
+        pairs.extend((new, CaseFacts.from_record(r)) for r in records)
+    got = report_case_scores(
+        [r.seq for r, _ in pairs],
+        [r.longitude for r, _ in pairs],
+        [r.latitude for r, _ in pairs],
+        [tokenize(r.display_title) for r, _ in pairs],
+        report_seqs=[c.report_seqs for _, c in pairs],
+        areas=[c.area for _, c in pairs],
+        anchor_lon=[math.nan if c.anchor_longitude is None else c.anchor_longitude
+                    for _, c in pairs],
+        anchor_lat=[math.nan if c.anchor_latitude is None else c.anchor_latitude
+                    for _, c in pairs],
+        case_tokens=[tokenize(f"{c.title} {c.summary}") for _, c in pairs],
+        cluster_counts=[c.cluster_count for _, c in pairs],
+    )  # fmt: skip
+    for p, (report, case) in enumerate(pairs):
+        cluster = ClusterFacts.from_points(
+            [report.seq], [report.longitude], [report.latitude], [report.display_title]
+        )
+        one = case_scores(
+            cluster, report_seqs=[case.report_seqs], areas=[case.area],
+            anchor_lon=[math.nan if case.anchor_longitude is None else case.anchor_longitude],
+            anchor_lat=[math.nan if case.anchor_latitude is None else case.anchor_latitude],
+            texts=[f"{case.title} {case.summary}"], cluster_counts=[case.cluster_count],
+        )  # fmt: skip
+        assert got.score[p] == one.score[0]
+        assert got.reasons(p) == one.reasons(0)
+        for name in ("shared", "overlap_part", "similarity"):
+            assert getattr(got, name)[p] == getattr(one, name)[0]
+        assert got.distance_m[p] == one.distance_m[0] or (
+            math.isnan(got.distance_m[p]) and math.isnan(one.distance_m[0])
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(scenes(), max_size=4))
+def test_eligible_cases_of_many_reports_equal_one_report_at_a_time(
+    batch: list[tuple[ReportFacts, list[dict], list[ReportFacts]]],
+) -> None:
+    near = [[CaseFacts.from_record(r) for r in records] for _, records, _ in batch] + [[]]
+    window_s = 90 * 86_400.0
+    assert eligible_cases_many(near, NOW, window_s) == [
+        eligible_cases(cases, NOW, window_s) for cases in near
+    ]
 
 
 @settings(max_examples=60, deadline=None)
@@ -303,6 +368,63 @@ def test_a_batch_decides_as_one_report_after_the_other(seed: int, auto_reopen: b
     # Later reports saw earlier ones of the batch as evidence.
     attached = {b.report.seq for b in batch if b.decision.action == "attach"}
     assert any(m.evidence_seq in attached for b in batch for m in b.matches if m.evidence_seq)
+
+
+def _refreshed(case: CaseFacts, linked: list[ReportFacts], at: pd.Timestamp) -> CaseFacts:
+    """A case after a link, as a store would refresh it: open, anchor and area moved."""
+    points = shapely.multipoints([(r.longitude, r.latitude) for r in linked])
+    anchor = max(linked, key=lambda r: (r.severity_level, -r.seq))
+    return dataclasses.replace(
+        case, status="open", updated_at=at, anchor_longitude=anchor.longitude,
+        anchor_latitude=anchor.latitude, area=shapely.buffer(points, 2e-4),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("seed", "auto_reopen"), [(5, False), (6, True)])
+def test_a_batch_with_refreshed_cases_decides_as_one_report_after_the_other(
+    seed: int, auto_reopen: bool
+) -> None:
+    """BatchMatcher told each case's new facts after a link == match_report on those facts.
+
+    The batch scores every (report, case) pair once and scores again only the pairs of
+    cases refreshed during the batch; one report after the other scores each report alone.
+    """
+    stream = synthetic_stream(3_000, seed=seed)
+    rng = random.Random(seed)
+    cases = [
+        dataclasses.replace(c, status=rng.choice(["open", "open", "resolved"]),
+                            updated_at=NOW - pd.Timedelta(days=rng.choice([1, 10, 200])))
+        for c in stream.cases
+    ]  # fmt: skip
+    by_seq = {f.seq: f for f in stream.facts}
+    evidence = {c.case_id: [by_seq[s] for s in c.report_seqs] for c in cases}
+    reports = [stream.facts[p] for p in stream.stream[:400]]
+    near = [
+        [c for c in cases if any(abs(e.latitude - r.latitude) < 0.0025
+                                 and abs(e.longitude - r.longitude) < 0.0035
+                                 for e in evidence[c.case_id])]
+        for r in reports
+    ]  # fmt: skip
+    matcher = BatchMatcher(reports, near, evidence, now=NOW, auto_reopen=auto_reopen)
+    facts = {c.case_id: c for c in cases}
+    linked = {k: list(v) for k, v in evidence.items()}
+    refreshed = 0
+    for i, (report, around) in enumerate(zip(reports, near, strict=True)):
+        current = [facts[c.case_id] for c in around]
+        matches = match_report(report, current, linked, now=NOW)
+        decision = decide_ingest(matches, auto_reopen=auto_reopen)
+        item = matcher.decide(i)
+        assert (item.matches, item.decision) == (tuple(matches), decision)
+        if decision.action == "attach" and decision.case_id is not None:
+            case_id = decision.case_id
+            linked.setdefault(case_id, []).append(report)
+            new = None
+            if matcher.needed_later(i, case_id):
+                new = _refreshed(facts[case_id], linked[case_id], report.ts)
+                facts[case_id] = new
+                refreshed += 1
+            matcher.attached(i, case_id, new)
+    assert refreshed > 10  # the rescoring path was taken
 
 
 def test_a_batch_needs_one_case_list_per_report() -> None:
