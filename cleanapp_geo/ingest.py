@@ -111,8 +111,12 @@ __all__ = [
     "InvalidIngestError",
     "ReportFacts",
     "ReportMatch",
+    "assemble_matches",
+    "case_bands_of",
     "decide_ingest",
     "eligible_cases",
+    "eligible_cases_many",
+    "evidence_bands_of",
     "match_report",
     "ranked_matches",
 ]
