@@ -54,11 +54,18 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+import numpy as np
+import pandas as pd
+
+from cleanapp_geo.case_frames import InvalidCasesError
 from cleanapp_geo.errors import CleanAppGeoError
 
 __all__ = [
+    "ACTIVE_STATUSES",
     "ASSIGNABLE_STATUSES",
     "CASE_STATUSES",
+    "REOPENABLE_STATUSES",
+    "REOPEN_WINDOW_S",
     "STATUS_TRANSITIONS",
     "StatusChangeError",
     "anchor_index",
@@ -68,6 +75,8 @@ __all__ = [
     "case_urgency",
     "check_initial_status",
     "check_status_change",
+    "eligible_statuses",
+    "reference_time",
     "snapshot_fingerprint",
 ]
 
@@ -349,3 +358,58 @@ def snapshot_fingerprint(
         seqs = ",".join(str(s) for s in sorted({int(s) for s in report_seqs}))
         parts = (classification, f"seqs:{seqs}", summary)
     return hashlib.sha1("|".join(p.strip() for p in parts).encode()).hexdigest()
+
+
+# ======================================================================= matching
+
+#: Statuses of live cases: a matching cluster should be attached to them.
+ACTIVE_STATUSES: Final = ("open", "investigating", "escalated", "monitoring")
+#: Statuses of finished cases: a matching cluster suggests the incident recurred.
+REOPENABLE_STATUSES: Final = ("resolved", "closed")
+#: How long after its last update a resolved/closed case is still suggested (seconds).
+REOPEN_WINDOW_S: Final = 90 * 86_400.0
+
+
+def reference_time(now: pd.Timestamp | str | None, reopen_window_s: float) -> pd.Timestamp:
+    """Check ``reopen_window_s`` and return ``now`` (default: the current time) in UTC.
+
+    Raises
+    ------
+    InvalidCasesError
+        When the window is not a number >= 0 or ``now`` is naive.
+    """
+    if isinstance(reopen_window_s, bool) or not (
+        isinstance(reopen_window_s, int | float) and reopen_window_s >= 0
+    ):
+        raise InvalidCasesError(f"reopen_window_s must be a number >= 0, got {reopen_window_s!r}")
+    reference = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if reference.tzinfo is None:
+        raise InvalidCasesError(f"now must be timezone-aware, got {now!r}")
+    return reference.tz_convert("UTC")
+
+
+def eligible_statuses(status: np.ndarray, age_s: np.ndarray, reopen_window_s: float) -> np.ndarray:
+    """Which cases may match: active ones, and reopenable ones updated within the window.
+
+    Parameters
+    ----------
+    status : numpy.ndarray
+        Lower-case statuses.
+    age_s : numpy.ndarray
+        Seconds since each case was last updated.
+    reopen_window_s : float
+        The reopen window.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask.
+
+    Examples
+    --------
+    >>> eligible_statuses(np.array(["open", "resolved", "closed", "merged"]),
+    ...                   np.array([9e9, 10.0, 9e9, 0.0]), 3600.0).tolist()
+    [True, True, False, False]
+    """
+    active = np.isin(status, ACTIVE_STATUSES)
+    return active | (np.isin(status, REOPENABLE_STATUSES) & (age_s <= reopen_window_s))

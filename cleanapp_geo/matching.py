@@ -82,6 +82,13 @@ from cleanapp_geo.case_frames import (
     cases_frame,
     check_cases_frame,
 )
+from cleanapp_geo.cases import (
+    ACTIVE_STATUSES,
+    REOPEN_WINDOW_S,
+    REOPENABLE_STATUSES,
+    eligible_statuses,
+    reference_time,
+)
 from cleanapp_geo.hypotheses import format_timestamp
 from cleanapp_geo.reports import display_titles
 from cleanapp_geo.schema import CRS, SEQ, validate_reports
@@ -114,13 +121,6 @@ __all__ = [
 
 MatchBand = Literal["auto", "review", "new"]
 SuggestedAction = Literal["attach", "reopen"]
-
-#: Statuses of live cases: a matching cluster should be attached to them.
-ACTIVE_STATUSES: Final = ("open", "investigating", "escalated", "monitoring")
-#: Statuses of finished cases: a matching cluster suggests the incident recurred.
-REOPENABLE_STATUSES: Final = ("resolved", "closed")
-#: How long after its last update a resolved/closed case is still suggested (seconds).
-REOPEN_WINDOW_S: Final = 90 * 86_400.0
 
 #: Farthest centre distance that adds to the score; stores look cases up within it.
 MATCH_RADIUS_M: Final = 300.0
@@ -740,51 +740,6 @@ def match_cases(
         )
         for k in order.tolist()
     ]
-
-
-def reference_time(now: pd.Timestamp | str | None, reopen_window_s: float) -> pd.Timestamp:
-    """Check ``reopen_window_s`` and return ``now`` (default: the current time) in UTC.
-
-    Raises
-    ------
-    InvalidCasesError
-        When the window is not a number >= 0 or ``now`` is naive.
-    """
-    if isinstance(reopen_window_s, bool) or not (
-        isinstance(reopen_window_s, int | float) and reopen_window_s >= 0
-    ):
-        raise InvalidCasesError(f"reopen_window_s must be a number >= 0, got {reopen_window_s!r}")
-    reference = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    if reference.tzinfo is None:
-        raise InvalidCasesError(f"now must be timezone-aware, got {now!r}")
-    return reference.tz_convert("UTC")
-
-
-def eligible_statuses(status: np.ndarray, age_s: np.ndarray, reopen_window_s: float) -> np.ndarray:
-    """Which cases may match: active ones, and reopenable ones updated within the window.
-
-    Parameters
-    ----------
-    status : numpy.ndarray
-        Lower-case statuses.
-    age_s : numpy.ndarray
-        Seconds since each case was last updated.
-    reopen_window_s : float
-        The reopen window.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean mask.
-
-    Examples
-    --------
-    >>> eligible_statuses(np.array(["open", "resolved", "closed", "merged"]),
-    ...                   np.array([9e9, 10.0, 9e9, 0.0]), 3600.0).tolist()
-    [True, True, False, False]
-    """
-    active = np.isin(status, ACTIVE_STATUSES)
-    return active | (np.isin(status, REOPENABLE_STATUSES) & (age_s <= reopen_window_s))
 
 
 def _candidate(
