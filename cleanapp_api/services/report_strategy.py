@@ -133,11 +133,7 @@ def _report(conn: sa.Connection, key: ReportKey) -> sa.RowMapping:
     state = repo.report_states(conn, [int(row["seq"])]).get(int(row["seq"]))
     if state is None or not state.anchorable:
         raise NotFound(MSG_REPORT_NOT_FOUND)
-    conn.execute(
-        sa.select(
-            sa.func.pg_advisory_xact_lock(repo.advisory_lock_key("report-routing", row["seq"]))
-        )
-    )
+    repo.take_advisory_lock(conn, repo.advisory_lock_key("report-routing", row["seq"]))
     return row
 
 

@@ -24,6 +24,7 @@ from cleanapp_api.db.repositories.locks import (
     grown_bounds,
     lock_case_rows,
     lock_scope,
+    take_advisory_lock,
 )
 from cleanapp_api.db.repositories.reads import case_detail, cases_for_report
 from cleanapp_api.db.repositories.reports import ReportState, report_details, report_states
@@ -68,6 +69,7 @@ __all__ = [
     "recompute_many",
     "report_details",
     "report_states",
+    "take_advisory_lock",
     "target_key",
     "update_status",
 ]

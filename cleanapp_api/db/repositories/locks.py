@@ -11,6 +11,11 @@ ascending keys within each), so lockers never deadlock. Two creates over the sam
 or whose clusters could match each other's cases, therefore run one after the other, and
 the second one's re-match (inside its transaction, after the lock) sees the first one's
 case.
+
+Advisory locks belong to the whole database, not to a schema: every key is XORed in SQL
+with a hash of ``current_schema()`` (:func:`take_advisory_lock`), so two stores in
+different schemas of one database (a deployment per schema, tests and benchmarks in
+private schemas) never wait on each other's locks.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ __all__ = [
     "grown_bounds",
     "lock_case_rows",
     "lock_scope",
+    "take_advisory_lock",
 ]
 
 _LOCK_NAMESPACE: Final = "cleanapp_cases"
@@ -51,6 +57,29 @@ def advisory_lock_key(*parts: object) -> int:
         ":".join([_LOCK_NAMESPACE, *map(str, parts)]).encode(), digest_size=8
     ).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+#: SQL of a key in this schema's lock namespace (``#`` is bigint XOR).
+_IN_SCHEMA: Final = "# hashtextextended(coalesce(current_schema(), ''), 0)"
+
+
+def take_advisory_lock(conn: sa.Connection, key: int, *, shared: bool = False) -> None:
+    """Take a transaction-scoped advisory lock on ``key`` in this schema's namespace.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Inside the transaction (the lock lasts until it ends).
+    key : int
+        A key from :func:`advisory_lock_key`.
+    shared : bool, default False
+        Take the shared form (``pg_advisory_xact_lock_shared``).
+    """
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    conn.execute(
+        sa.text(f"SELECT {function}(CAST(:key AS BIGINT) {_IN_SCHEMA})"),
+        {"key": key},
+    )
 
 
 def _cell_keys(bounds: tuple[float, float, float, float]) -> list[int] | None:
@@ -106,18 +135,15 @@ def lock_scope(
     """
     global_key = advisory_lock_key("global")
     cells = _cell_keys(bounds) if bounds is not None else []
-    if cells is None:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(global_key)))
-        cells = []
-    else:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(global_key)))
+    take_advisory_lock(conn, global_key, shared=cells is not None)
+    cells = cells or []
     keys = cells + sorted(advisory_lock_key("seq", int(s)) for s in set(seqs))
     if keys:
         # unnest yields the array in order, so the locks are taken in ``keys`` order.
         conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k").bindparams(
-                sa.bindparam("keys", keys, ARRAY_BIGINT)
-            )
+            sa.text(
+                f"SELECT pg_advisory_xact_lock(k {_IN_SCHEMA}) FROM unnest(:keys) AS k"
+            ).bindparams(sa.bindparam("keys", keys, ARRAY_BIGINT))
         )
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from cleanapp_api.db import tables as t
-from cleanapp_api.db.repositories.locks import advisory_lock_key
+from cleanapp_api.db.repositories.locks import advisory_lock_key, take_advisory_lock
 
 __all__ = [
     "OPEN_DELIVERY_STATUSES",
@@ -51,7 +51,7 @@ class SendLockedError(Exception):
 
 def lock_case_escalations(conn: sa.Connection, case_id: str) -> None:
     """Take the case's escalation advisory lock for the transaction."""
-    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(advisory_lock_key("escalation", case_id))))
+    take_advisory_lock(conn, advisory_lock_key("escalation", case_id))
 
 
 def recent_send_times(
