@@ -478,31 +478,11 @@ def case_scores(
         distance = haversine_m(
             np.full(n, cluster.centre[0]), np.full(n, cluster.centre[1]), lon, lat
         )
-    known = ~np.isnan(distance)
-    distance_part = np.zeros(n)
-    for limit_m, bonus, _ in reversed(_DISTANCE_STEPS):
-        distance_part[known & (distance <= limit_m)] = bonus
-    distance_part[known & (distance > _DISTANCE_STEPS[-1][0]) & (distance <= _FAR_STEP[0])] = (
-        _FAR_STEP[1]
-    )
-
     stop = frozenset(stop_words)
     similarity = np.array(
         [_jaccard(cluster.tokens, tokenize(t, stop_words=stop)) for t in texts], dtype=float
     )
-    language_part = _LANGUAGE_WEIGHT * similarity
-
-    clusters = np.asarray(cluster_counts, dtype=np.int64)
-    accretion = np.where(clusters > 1, np.minimum(_ACCRETION_CAP, _ACCRETION_STEP * clusters), 0.0)
-
-    raw = _BASE_SCORE + shared_part + overlap_part + distance_part + language_part + accretion
-    return CaseScores(
-        score=np.minimum(1.0, raw),
-        shared=shared,
-        overlap_part=overlap_part,
-        distance_m=distance,
-        similarity=similarity,
-    )
+    return _scores(shared, shared_part, overlap_part, distance, similarity, cluster_counts)
 
 
 def report_case_scores(
@@ -572,22 +552,31 @@ def report_case_scores(
     distance = np.full(n, np.nan)
     if located.any():
         distance[located] = haversine_m(x[located], y[located], lon[located], lat[located])
+    similarity = np.array(
+        [_jaccard(a, b) for a, b in zip(report_tokens, case_tokens, strict=True)], dtype=float
+    )
+    return _scores(shared, shared_part, overlap_part, distance, similarity, cluster_counts)
+
+
+def _scores(
+    shared: np.ndarray,
+    shared_part: np.ndarray,
+    overlap_part: np.ndarray,
+    distance: np.ndarray,
+    similarity: np.ndarray,
+    cluster_counts: npt.ArrayLike,
+) -> CaseScores:
+    """Add the distance, language and accretion parts to the shared and overlap parts."""
     known = ~np.isnan(distance)
-    distance_part = np.zeros(n)
+    distance_part = np.zeros(len(distance))
     for limit_m, bonus, _ in reversed(_DISTANCE_STEPS):
         distance_part[known & (distance <= limit_m)] = bonus
     distance_part[known & (distance > _DISTANCE_STEPS[-1][0]) & (distance <= _FAR_STEP[0])] = (
         _FAR_STEP[1]
     )
-
-    similarity = np.array(
-        [_jaccard(a, b) for a, b in zip(report_tokens, case_tokens, strict=True)], dtype=float
-    )
     language_part = _LANGUAGE_WEIGHT * similarity
-
     clusters = np.asarray(cluster_counts, dtype=np.int64)
     accretion = np.where(clusters > 1, np.minimum(_ACCRETION_CAP, _ACCRETION_STEP * clusters), 0.0)
-
     raw = _BASE_SCORE + shared_part + overlap_part + distance_part + language_part + accretion
     return CaseScores(
         score=np.minimum(1.0, raw),

@@ -320,20 +320,7 @@ def _report_statement(shape: _QueryShape) -> sa.Select[Any]:
             )
             for i in range(n_boxes)
         ]
-        centre = sa.func.ST_SetSRID(
-            sa.func.ST_MakePoint(
-                sa.bindparam("centre_lon", type_=sa.Double),
-                sa.bindparam("centre_lat", type_=sa.Double),
-            ),
-            4326,
-        )
-        within = sa.func.ST_DWithin(
-            sa.func.geography(r.c.geom),
-            sa.func.geography(centre),
-            sa.bindparam("radius_m", type_=sa.Double),
-            sa.true(),
-        )
-        stmt = stmt.where(sa.or_(*boxes), within)
+        stmt = stmt.where(sa.or_(*boxes), _within_radius(r.c.geom))
     if any(tile):
         # A half-open box on the stored coordinates: west <= longitude < east, south <=
         # latitude < north (a missing side is open), so tiles partition the reports.
@@ -714,25 +701,30 @@ def _area_rows(
             return cursor.fetchall()
 
 
+def _within_radius(geom: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """Geodesic ``ST_DWithin`` of ``geom`` and the bound ``centre_lon/lat``, ``radius_m``."""
+    centre = sa.func.ST_SetSRID(
+        sa.func.ST_MakePoint(
+            sa.bindparam("centre_lon", type_=sa.Double),
+            sa.bindparam("centre_lat", type_=sa.Double),
+        ),
+        4326,
+    )
+    return sa.func.ST_DWithin(
+        sa.func.geography(geom),
+        sa.func.geography(centre),
+        sa.bindparam("radius_m", type_=sa.Double),
+        sa.true(),
+    )
+
+
 @functools.cache
 def _areas_statement(radius: bool, with_geometry: bool) -> sa.engine.Compiled:
     """Compile the areas query of a radius or a geometry once (values are bound per call)."""
     ar = t.areas
     ac = t.area_contacts
     if radius:
-        centre = sa.func.ST_SetSRID(
-            sa.func.ST_MakePoint(
-                sa.bindparam("centre_lon", type_=sa.Double),
-                sa.bindparam("centre_lat", type_=sa.Double),
-            ),
-            4326,
-        )
-        condition = sa.func.ST_DWithin(
-            sa.func.geography(ar.c.geom),
-            sa.func.geography(centre),
-            sa.bindparam("radius_m", type_=sa.Double),
-            sa.true(),
-        )
+        condition = _within_radius(ar.c.geom)
     else:
         other = sa.func.ST_GeomFromWKB(sa.bindparam("area_wkb", type_=sa.LargeBinary), 4326)
         condition = sa.func.ST_Intersects(ar.c.geom, other)
