@@ -127,22 +127,48 @@ def _members(table: HypothesisTable, positions: np.ndarray) -> tuple[np.ndarray,
 
 
 def _string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """int64 offsets and UTF-8 bytes of a ``large_string`` Arrow array."""
+    """Offsets (int32 or int64, as stored) and UTF-8 bytes of a string Arrow array."""
+    import pyarrow as pa
+
     _, offsets, data = values.buffers()
     n = len(values)
     start = values.offset
-    offsets_np = np.frombuffer(offsets, dtype=np.int64, count=n + 1, offset=8 * start)
-    data_np = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
-    return offsets_np, data_np
+    dtype = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    width = np.dtype(dtype).itemsize
+    offsets_np = np.frombuffer(offsets, dtype=dtype, count=n + 1, offset=width * start)
+    data_np = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else None
+    return offsets_np, np.zeros(1, np.uint8) if data_np is None else data_np
+
+
+def _blank(values: pa.Array) -> np.ndarray:
+    """Which strings are empty or whitespace only (as ``str.strip() == ""``).
+
+    Only strings that are empty or start with a space or a non-ASCII byte (possibly Unicode
+    whitespace) can be blank, so Arrow's trim runs on those alone: most titles start with
+    a letter, and trimming them all would write a second copy of every title.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    offsets, data = _string_buffers(values)
+    starts, stops = offsets[:-1], offsets[1:]
+    first = data[np.minimum(starts, len(data) - 1)]
+    maybe = (stops == starts) | (first <= 0x20) | (first >= 0x80)
+    blank = np.zeros(len(values), dtype=bool)
+    todo = np.flatnonzero(maybe)
+    if len(todo):
+        trimmed = pc.utf8_trim_whitespace(values.take(pa.array(todo)))
+        blank[todo] = np.asarray(pc.equal(trimmed, ""), dtype=bool)
+    return blank
 
 
 def hypothesis_id_array(titles: pa.Array, offsets: np.ndarray, member_seqs: np.ndarray) -> pa.Array:
-    """Hypothesis ids of many groups at once (compiled SHA-1).
+    """Hypothesis ids of many groups at once (compiled SHA-1, OpenSSL's where it loads).
 
     Parameters
     ----------
     titles : pyarrow.Array
-        ``large_string`` titles, one per hypothesis.
+        ``string`` or ``large_string`` titles, one per hypothesis.
     offsets, member_seqs : numpy.ndarray
         Hypothesis ``h`` has the seqs ``member_seqs[offsets[h]:offsets[h + 1]]``.
 
@@ -162,8 +188,15 @@ def hypothesis_id_array(titles: pa.Array, offsets: np.ndarray, member_seqs: np.n
     seqs = np.ascontiguousarray(member_seqs, dtype=np.int64)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
 
+    openssl = _hash_accel.openssl_sha1()
+
     def run(start: int, stop: int) -> None:
-        _hash_accel.hypothesis_ids(title_data, title_offsets, seqs, offsets, start, stop, out)
+        if openssl is None:
+            _hash_accel.hypothesis_ids(title_data, title_offsets, seqs, offsets, start, stop, out)
+        else:
+            _hash_accel.hypothesis_ids_openssl(
+                title_data, title_offsets, seqs, offsets, start, stop, out, *openssl
+            )
 
     if n < _THREADED_MIN_HYPOTHESES:
         run(0, n)
@@ -210,12 +243,13 @@ def _arrow_column(frame: pd.DataFrame, name: str) -> pa.ChunkedArray | None:
 
 
 def titles_arrow(table: HypothesisTable, positions: np.ndarray) -> pa.Array:
-    """Titles of the hypotheses at ``positions`` as ``large_string`` (as ``titles_at``).
+    """Titles of the hypotheses at ``positions`` as Arrow strings (as ``titles_at``).
 
     The representative's first non-blank of title, summary and description is taken
     column by column in Arrow (pandas' ``str.strip`` of Arrow strings is the same
     ``utf8_trim_whitespace`` kernel), so no Python string is made; only hypotheses
-    without any text are titled from their tokens in Python.
+    without any text are titled from their tokens in Python. The type is ``string``
+    when the reports' texts are (pandas' Arrow strings), else ``large_string``.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -225,17 +259,17 @@ def titles_arrow(table: HypothesisTable, positions: np.ndarray) -> pa.Array:
     if any(column is None for column in columns) or table.has_titles(positions):
         return pa.array(table.titles_at(positions), pa.large_string())
     rows = arrays.frame_position[table.representative_positions[positions]]
-    out = columns[0].take(pa.array(rows)).combine_chunks().cast(pa.large_string())  # type: ignore[union-attr]
-    blank = np.asarray(pc.equal(pc.utf8_trim_whitespace(out), ""), dtype=bool)
+    out = columns[0].take(pa.array(rows)).combine_chunks()  # type: ignore[union-attr]
+    blank = _blank(out)
     for column in columns[1:]:
         todo = np.flatnonzero(blank)
         if not len(todo):
             break
         candidates = column.take(pa.array(rows[todo])).combine_chunks()  # type: ignore[union-attr]
-        found = ~np.asarray(pc.equal(pc.utf8_trim_whitespace(candidates), ""), dtype=bool)
+        found = ~_blank(candidates)
         mask = np.zeros(len(out), dtype=bool)
         mask[todo[found]] = True
-        replacement = candidates.filter(pa.array(found)).cast(pa.large_string())
+        replacement = candidates.filter(pa.array(found)).cast(out.type)
         out = pc.replace_with_mask(out, pa.array(mask), replacement)
         blank[todo[found]] = False
     todo = np.flatnonzero(blank)
@@ -244,7 +278,7 @@ def titles_arrow(table: HypothesisTable, positions: np.ndarray) -> pa.Array:
         for h in positions[todo].tolist():
             members = table.member_positions[table.offsets[h] : table.offsets[h + 1]]
             fallback.append(title_from_tokens(arrays, members))
-        out = pc.replace_with_mask(out, pa.array(blank), pa.array(fallback, pa.large_string()))
+        out = pc.replace_with_mask(out, pa.array(blank), pa.array(fallback, out.type))
     return out
 
 
@@ -265,9 +299,9 @@ def wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
 
     records = np.empty(len(lon), dtype=_WKB_POINT)
     records["order"], records["type"], records["x"], records["y"] = 1, 1, lon, lat
-    offsets = (np.arange(len(lon) + 1) * _WKB_POINT.itemsize).astype(np.int32)
+    offsets = np.arange(len(lon) + 1, dtype=np.int32) * np.int32(_WKB_POINT.itemsize)
     return pa.BinaryArray.from_buffers(
-        pa.binary(), len(lon), [None, pa.py_buffer(offsets), pa.py_buffer(records.tobytes())]
+        pa.binary(), len(lon), [None, pa.py_buffer(offsets), pa.py_buffer(records.view(np.uint8))]
     )
 
 
@@ -316,15 +350,47 @@ def hypotheses_arrow(
         positions = np.arange(len(table), dtype=np.int64)
     positions = np.asarray(positions, dtype=np.int64)
     offsets, member_seqs = _members(table, positions)
+    if len(positions) < _THREADED_MIN_HYPOTHESES:
+        titles, ids = _titles_and_ids(table, positions, offsets, member_seqs)
+        rest = _other_columns(table, positions, offsets, member_seqs, geometry=geometry)
+    else:
+        # Titles (Arrow takes) and ids (compiled, GIL released) on a second thread while
+        # this one builds the other columns.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleanapp-export") as pool:
+            texts = pool.submit(_titles_and_ids, table, positions, offsets, member_seqs)
+            rest = _other_columns(table, positions, offsets, member_seqs, geometry=geometry)
+            titles, ids = texts.result()
+    columns = {"hypothesis_id": ids, "title": titles.cast(pa.string()), **rest}
+    if not geometry:
+        return pa.table(columns)
+    return pa.table(columns).replace_schema_metadata(geoparquet_metadata())
+
+
+def _titles_and_ids(
+    table: HypothesisTable, positions: np.ndarray, offsets: np.ndarray, member_seqs: np.ndarray
+) -> tuple[pa.Array, pa.Array]:
+    """Build the ``title`` and ``hypothesis_id`` columns (the ids hash the titles)."""
     titles = titles_arrow(table, positions)
+    return titles, hypothesis_id_array(titles, offsets, member_seqs)
+
+
+def _other_columns(
+    table: HypothesisTable,
+    positions: np.ndarray,
+    offsets: np.ndarray,
+    member_seqs: np.ndarray,
+    *,
+    geometry: bool,
+) -> dict[str, pa.Array]:
+    """Build the columns after ``title``, in order (``geometry`` last when asked for)."""
+    import pyarrow as pa
+
     representative = table.representative_positions[positions]
     classification = pa.DictionaryArray.from_arrays(
         pa.array(table.arrays.classification[representative]),
         pa.array(table.arrays.classification_labels.astype(str).tolist(), pa.string()),
     ).cast(pa.string())
     columns: dict[str, pa.Array] = {
-        "hypothesis_id": hypothesis_id_array(titles, offsets, member_seqs),
-        "title": titles.cast(pa.string()),
         "classification": classification,
         "representative_report_seq": pa.array(table.representative_report_seq[positions]),
         "report_seqs": pa.ListArray.from_arrays(
@@ -336,12 +402,11 @@ def hypotheses_arrow(
         "urgency_score": pa.array(table.urgency_score[positions], pa.float64()),
         "rationale": _rationale_array(table.reason_bits[positions]),
     }
-    if not geometry:
-        return pa.table(columns)
-    columns[GEOMETRY_COLUMN] = wkb_points(
-        table.arrays.lon[representative], table.arrays.lat[representative]
-    )
-    return pa.table(columns).replace_schema_metadata(geoparquet_metadata())
+    if geometry:
+        columns[GEOMETRY_COLUMN] = wkb_points(
+            table.arrays.lon[representative], table.arrays.lat[representative]
+        )
+    return columns
 
 
 def write_geoparquet(data: pa.Table, path: str | Path, *, row_group_size: int = 250_000) -> Path:

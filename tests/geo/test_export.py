@@ -51,6 +51,52 @@ def test_compiled_ids_equal_hashlib_ids(groups):
     assert ids == [cg.hypothesis_id(t, s) for t, s in groups]
 
 
+@given(
+    groups=st.lists(
+        st.tuples(
+            st.text(max_size=80),
+            st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=6),
+        ),
+        max_size=20,
+    )
+)
+def test_portable_and_openssl_ids_agree(groups):
+    # Both digests of the compiled ids, on the same payloads: OpenSSL's where libcrypto
+    # loads (the export's default), the portable numba loop everywhere.
+    from cleanapp_geo import _hash_accel
+
+    openssl = _hash_accel.openssl_sha1()
+    if openssl is None:
+        pytest.skip("libcrypto with SHA1_Init/Update/Final is not loadable here")
+    data = np.frombuffer("".join(t for t, _ in groups).encode() or b"\0", dtype=np.uint8)
+    title_offsets = np.zeros(len(groups) + 1, dtype=np.int32)
+    np.cumsum([len(t.encode()) for t, _ in groups], out=title_offsets[1:])
+    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum([len(s) for _, s in groups], out=offsets[1:])
+    seqs = np.array([s for _, ss in groups for s in ss], dtype=np.int64)
+    portable = np.zeros((len(groups), _hash_accel.ID_BYTES), dtype=np.uint8)
+    fast = np.ones_like(portable)
+    _hash_accel.hypothesis_ids(data, title_offsets, seqs, offsets, 0, len(groups), portable)
+    _hash_accel.hypothesis_ids_openssl(
+        data, title_offsets, seqs, offsets, 0, len(groups), fast, *openssl
+    )
+    assert [bytes(row).decode() for row in fast] == [cg.hypothesis_id(t, s) for t, s in groups]
+    assert np.array_equal(portable, fast)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(" \t\n\x0b\x1c\u00a0\u2003\u3000\u200bab"))))
+def test_blank_titles_are_those_arrow_trims_to_nothing(texts):
+    # The export checks only strings that may be blank (empty, or starting with a space or
+    # a non-ASCII byte); the answer is Arrow's trim of every string.
+    import pyarrow.compute as pc
+
+    from cleanapp_geo.export import _blank
+
+    values = pa.array(["x", *texts], pa.string()).slice(1)
+    expected = [s == "" for s in pc.utf8_trim_whitespace(values).to_pylist()]
+    assert _blank(values).tolist() == expected
+
+
 def test_compiled_ids_split_over_two_threads_equal_hashlib_ids():
     rng = np.random.default_rng(3)
     n = 250_000  # above the threaded size
