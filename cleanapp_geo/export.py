@@ -114,14 +114,29 @@ def select_hypotheses(
     return positions if limit is None else positions[:limit]
 
 
+def _rows_of(positions: np.ndarray) -> slice | np.ndarray:
+    """``positions`` as an index: a slice when they are ``0, 1, ..., n - 1``.
+
+    Indexing the table's arrays with the slice gives views, which Arrow wraps without a
+    copy; a whole table is exported that way (:func:`select_hypotheses` without
+    ``min_reports``).
+    """
+    n = len(positions)
+    if n and positions[0] == 0 and positions[-1] == n - 1 and (np.diff(positions) == 1).all():
+        return slice(0, n)
+    return positions
+
+
 def _members(table: HypothesisTable, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Offsets and member seqs of the hypotheses at ``positions`` (vectorised gather)."""
+    rows = _rows_of(positions)
+    if isinstance(rows, slice):  # a prefix: plain slices
+        offsets = table.offsets[: rows.stop + 1] - table.offsets[0]
+        return offsets, table.member_seqs[table.offsets[0] : table.offsets[rows.stop]]
     starts = table.offsets[positions]
     sizes = table.offsets[positions + 1] - starts
     offsets = np.zeros(len(positions) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
-    if len(positions) and positions[-1] == len(positions) - 1:  # a prefix: a plain slice
-        return offsets, table.member_seqs[: offsets[-1]]
     within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], sizes)
     return offsets, table.member_seqs[np.repeat(starts, sizes) + within]
 
@@ -385,22 +400,23 @@ def _other_columns(
     """Build the columns after ``title``, in order (``geometry`` last when asked for)."""
     import pyarrow as pa
 
-    representative = table.representative_positions[positions]
+    rows = _rows_of(positions)
+    representative = table.representative_positions[rows]
     classification = pa.DictionaryArray.from_arrays(
         pa.array(table.arrays.classification[representative]),
         pa.array(table.arrays.classification_labels.astype(str).tolist(), pa.string()),
     ).cast(pa.string())
     columns: dict[str, pa.Array] = {
         "classification": classification,
-        "representative_report_seq": pa.array(table.representative_report_seq[positions]),
+        "representative_report_seq": pa.array(table.representative_report_seq[rows]),
         "report_seqs": pa.ListArray.from_arrays(
             pa.array(offsets.astype(np.int32)), pa.array(member_seqs, pa.int64())
         ),
-        "report_count": pa.array(table.report_count[positions].astype(np.int64)),
-        "confidence": pa.array(table.confidence[positions], pa.float64()),
-        "severity_score": pa.array(table.severity_score[positions], pa.float64(), from_pandas=True),
-        "urgency_score": pa.array(table.urgency_score[positions], pa.float64()),
-        "rationale": _rationale_array(table.reason_bits[positions]),
+        "report_count": pa.array(np.asarray(table.report_count[rows], dtype=np.int64)),
+        "confidence": pa.array(table.confidence[rows], pa.float64()),
+        "severity_score": pa.array(table.severity_score[rows], pa.float64(), from_pandas=True),
+        "urgency_score": pa.array(table.urgency_score[rows], pa.float64()),
+        "rationale": _rationale_array(table.reason_bits[rows]),
     }
     if geometry:
         columns[GEOMETRY_COLUMN] = wkb_points(

@@ -128,6 +128,21 @@ def test_arrow_rows_equal_the_wire_hypotheses(reports, model, limit, min_reports
     assert wire == expected
 
 
+def test_arrow_rows_follow_the_positions_given(city):
+    # Any positions, in any order: a permutation that starts at 0 and ends at the last
+    # hypothesis is not the table's prefix.
+    from cleanapp_geo.export import hypotheses_arrow
+
+    result = analysed(city)
+    everything = hypotheses_arrow(result.table).to_pylist()
+    n = len(everything)
+    swapped = np.arange(n)
+    swapped[[1, 2]] = [2, 1]
+    for positions in (swapped, np.arange(n)[::-1].copy(), np.array([0, 5, n - 1])):
+        rows = hypotheses_arrow(result.table, positions).to_pylist()
+        assert rows == [everything[p] for p in positions]
+
+
 def test_filters_pick_the_first_hypotheses_of_enough_reports(city):
     result = analysed(city)
     counts = result.table.report_count
