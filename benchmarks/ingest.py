@@ -35,6 +35,11 @@ Measured, in one run:
   precision of the ``auto`` attaches (linked to their own incident's case) and the share
   of the incident reports attached to their case or suggested for it. Floors: >= 0.98 and
   >= 0.90.
+* **CPU per ingest** in both ingest phases (:mod:`benchmarks.cpu_accounting`): the
+  milliseconds of CPU of the service's processes, this process (the load client) and the
+  service's PostgreSQL backends per request, beside the budget at the offered rate
+  (``nproc / rate``: 10 ms at 200/s on 2 cores). CPU time moves much less than wall time
+  on the shared machine: the number to compare before and after a change.
 
 The machine is shared (other sessions run tests on the same two cores): the load average
 is printed before and after each phase. Results: a table on stdout and a JSON document
@@ -63,7 +68,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 import cleanapp_geo.io as cio
-from benchmarks.service import JWT_SECRET, server
+from benchmarks.cpu_accounting import CpuSample, cpu_per_request_ms, with_application_name
+from benchmarks.cpu_accounting import sample as cpu_sample
+from benchmarks.service import JWT_SECRET, service_process
 from cleanapp_api import db
 from cleanapp_api.auth import issue_access_token
 from cleanapp_api.db import repositories as repo
@@ -427,14 +434,30 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
         points = np.column_stack(
             [prepared.arriving.geometry.x.to_numpy(), prepared.arriving.geometry.y.to_numpy()]
         )[rng.permutation(len(prepared.arriving))]
-        with server(url, args.workers) as service_url:
-            log(f"ingest: {n_ingest} reports at {args.rate:g}/s (open loop)")
+        probe_engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with service_process(with_application_name(url), args.workers) as service:
+            service_url = service.base_url
+
+            def probe() -> CpuSample:
+                return cpu_sample(service.pid, probe_engine)
+
             bodies = [ingest_body(row) for row in by_route.itertuples(index=False)]
             log(f"ingest: {n_seq} reports one after the other")
+            before = probe()
             doc["ingest_sequential"] = sequential(service_url, token, bodies[:n_seq])
+            doc["ingest_sequential"]["cpu_ms_per_request"] = cpu_per_request_ms(
+                before, probe(), max(1, n_seq)
+            )
+            log(f"ingest: {n_ingest} reports at {args.rate:g}/s (open loop)")
+            before = probe()
             doc["ingest"] = open_loop(service_url, token, bodies[n_seq:], args.rate)
+            doc["ingest"]["cpu_ms_per_request"] = cpu_per_request_ms(
+                before, probe(), max(1, len(bodies) - n_seq)
+            )
+            doc["ingest"]["cpu_budget_ms"] = (os.cpu_count() or 1) / args.rate * 1e3
             log(f"nearby: {args.nearby_requests} requests")
             doc["nearby"] = nearby(service_url, points, args.nearby_requests)
+        probe_engine.dispose()
         log(f"file load: {len(by_file)} reports")
         with tempfile.TemporaryDirectory() as tmp:
             doc["file_load"] = file_load(engine, by_file, Path(tmp))
@@ -497,6 +520,16 @@ def format_table(doc: dict[str, Any]) -> str:
         f"ingest: offered {i['offered_rate_per_s']:g}/s, achieved {i['achieved_rate_per_s']:.0f}/s"
         f", statuses {i['statuses']}; nearby returned {n['nearby']['mean_cases']:.1f} cases "
         "on average",
+        *(
+            f"CPU per ingest, {name}: service {cpu['service_ms']:.1f} ms, client "
+            f"{cpu['client_ms']:.1f} ms, PostgreSQL {cpu['postgres_ms']:.1f} ms, total "
+            f"{cpu['total_ms']:.1f} ms (budget at {i['offered_rate_per_s']:g}/s on "
+            f"{os.cpu_count()} cores: {i['cpu_budget_ms']:.1f} ms)"
+            for name, cpu in (
+                ("one at a time", q["cpu_ms_per_request"]),
+                ("open loop", i["cpu_ms_per_request"]),
+            )
+        ),
         f"file load of {f['reports']:,} reports: {f['reports_per_s']:.0f} reports/s "
         f"(store {f['store_s']:.1f} s = {f['store_only_reports_per_s']:.0f}/s, "
         f"match {f['match_s']:.1f} s = {f['match_only_reports_per_s']:.0f}/s; "
