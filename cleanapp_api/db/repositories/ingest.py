@@ -85,7 +85,27 @@ def store_report(
         owner = conn.execute(sa.select(r.c.seq).where(r.c.public_id == public_id)).scalar()
         if owner is not None and owner != seq:
             raise StoredReportConflict(f"public_id {public_id} belongs to report {owner}")
-    inserted = conn.execute(_report_insert(tuple(sorted(report))), dict(report)).scalar()
+    rows = [{**row, "seq": seq} for row in analyses]
+    groups = _by_columns(rows)
+    values = {**report, "preferred_language": _preferred_language(rows)} if rows else dict(report)
+    first = next(iter(groups.items()), None)
+    # One statement for the report and its analyses (the common case: every analysis
+    # with the same columns): the report insert and the analyses insert as data-modifying
+    # CTEs. The report's preferred language is stored with it; the insert trigger of
+    # report_analysis keeps its own choice when the two differ (it only replaces a
+    # language that ranks after a new one), so the column ends as before.
+    if first is not None:
+        names, group = first
+        params = dict(values)
+        for i, row in enumerate(group):
+            params.update({f"a{i}_{name}": row[name] for name in names})
+        inserted = conn.execute(
+            _report_and_analyses_insert(tuple(sorted(values)), names, len(group)), params
+        ).scalar()
+        rest = list(groups.items())[1:]
+    else:
+        inserted = conn.execute(_report_insert(tuple(sorted(values))), values).scalar()
+        rest = []
     if inserted is None:
         stored = conn.execute(
             sa.select(r.c.public_id, r.c.ts, r.c.latitude, r.c.longitude).where(r.c.seq == seq)
@@ -101,12 +121,19 @@ def store_report(
             if mine != theirs
         ]
         if differs:
+            # The analyses the statement added go with the transaction this error ends.
             raise StoredReportConflict(
                 f"report {seq} is already stored with another {', '.join(differs)}"
             )
-    for names, rows in _by_columns([{**row, "seq": seq} for row in analyses]).items():
-        conn.execute(_analysis_insert(names), rows)
+    for names, group in rest:
+        conn.execute(_analysis_insert(names), group)
     return inserted is not None
+
+
+def _preferred_language(analyses: Sequence[Mapping[str, Any]]) -> str:
+    """Return the language migration 0003's trigger prefers: ``en`` (any case), else the least."""
+    languages = [str(row["language"]) for row in analyses]
+    return min(languages, key=lambda code: (code.lower() != "en", code.lower(), code))
 
 
 def _by_columns(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -127,6 +154,31 @@ def _report_insert(names: tuple[str, ...]) -> Any:
         .on_conflict_do_nothing(index_elements=[r.c.seq])
         .returning(r.c.seq)
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _report_and_analyses_insert(
+    report_names: tuple[str, ...], analysis_names: tuple[str, ...], n_analyses: int
+) -> Any:
+    r, a = t.reports, t.report_analysis
+    report = (
+        pg.insert(r)
+        .values({name: sa.bindparam(name, type_=r.c[name].type) for name in report_names})
+        .on_conflict_do_nothing(index_elements=[r.c.seq])
+        .returning(r.c.seq)
+        .cte("new_report")
+    )
+    rows = [
+        {name: sa.bindparam(f"a{i}_{name}", type_=a.c[name].type) for name in analysis_names}
+        for i in range(n_analyses)
+    ]
+    analyses = (
+        pg.insert(a)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[a.c.seq, a.c.language])
+        .cte("new_analyses")
+    )
+    return sa.select(report.c.seq).add_cte(analyses)
 
 
 @functools.lru_cache(maxsize=64)
