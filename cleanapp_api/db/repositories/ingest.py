@@ -29,13 +29,17 @@ __all__ = [
     "box_margin",
     "case_evidence",
     "case_records",
+    "check_public_id",
     "expand_box",
     "fact_columns",
     "insert_audits",
     "link_many",
+    "near_cases_lateral",
     "nearby_case_records",
     "pair_evidence",
     "preferred_join",
+    "preferred_language",
+    "records_of",
     "report_bounds",
     "report_fact_rows",
     "store_report",
@@ -81,13 +85,10 @@ def store_report(
     r = t.reports
     seq = int(report["seq"])
     public_id = report.get("public_id")
-    if public_id:
-        owner = conn.execute(sa.select(r.c.seq).where(r.c.public_id == public_id)).scalar()
-        if owner is not None and owner != seq:
-            raise StoredReportConflict(f"public_id {public_id} belongs to report {owner}")
+    check_public_id(conn, seq, public_id)
     rows = [{**row, "seq": seq} for row in analyses]
     groups = _by_columns(rows)
-    values = {**report, "preferred_language": _preferred_language(rows)} if rows else dict(report)
+    values = {**report, "preferred_language": preferred_language(rows)} if rows else dict(report)
     first = next(iter(groups.items()), None)
     # One statement for the report and its analyses (the common case: every analysis
     # with the same columns): the report insert and the analyses insert as data-modifying
@@ -130,10 +131,19 @@ def store_report(
     return inserted is not None
 
 
-def _preferred_language(analyses: Sequence[Mapping[str, Any]]) -> str:
+def preferred_language(analyses: Sequence[Mapping[str, Any]]) -> str:
     """Return the language migration 0003's trigger prefers: ``en`` (any case), else the least."""
     languages = [str(row["language"]) for row in analyses]
     return min(languages, key=lambda code: (code.lower() != "en", code.lower(), code))
+
+
+def check_public_id(conn: sa.Connection, seq: int, public_id: str | None) -> None:
+    """Raise :class:`StoredReportConflict` when ``public_id`` belongs to another report."""
+    if public_id:
+        r = t.reports
+        owner = conn.execute(sa.select(r.c.seq).where(r.c.public_id == public_id)).scalar()
+        if owner is not None and owner != seq:
+            raise StoredReportConflict(f"public_id {public_id} belongs to report {owner}")
 
 
 def _by_columns(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -334,19 +344,38 @@ def nearby_case_records(
         "active": list(active_statuses), "reopenable": list(reopenable_statuses),
         "since": reopen_since, "case_limit": limit, "batch": [int(s) for s in seqs],
     }  # fmt: skip
-    return _records(conn.execute(_nearby_stmt(), params).mappings())
+    return records_of(conn.execute(_nearby_stmt(), params).mappings())
 
 
 @functools.cache
 def _nearby_stmt() -> sa.Select[Any]:
-    c, r = t.cases, t.reports
-    point = sa.func.geography(r.c.geom)
+    r = t.reports
+    near_cases = near_cases_lateral(r, r.c.geom)
+    return (
+        sa.select(r.c.seq.label("report_seq"), *near_cases.c)
+        .select_from(r.join(near_cases, sa.true()))
+        .where(r.c.seq == sa.any_(sa.bindparam("batch", type_=ARRAY_BIGINT)))
+        .order_by(r.c.seq, near_cases.c.updated_at.desc(), near_cases.c.case_id)
+    )
+
+
+def near_cases_lateral(source: sa.FromClause, point: sa.ColumnElement[Any]) -> sa.Lateral:
+    """Return the cases of :func:`nearby_case_records` near ``point`` (of ``source``).
+
+    A LATERAL subquery correlated to ``source`` (one probe per row of it), with the
+    columns of :func:`nearby_case_records` but ``report_seq``, the area as ``area_wkb``,
+    most recently updated first. Bound parameters: ``dlon``, ``dlat``, ``radius_m``,
+    ``active``, ``reopenable``, ``since``, ``case_limit``.
+    """
+    c = t.cases
+    geography = sa.func.geography(point)
     radius = sa.bindparam("radius_m", type_=sa.Double)
-    box = expand_box(r.c.geom, (0.0, 0.0))
+    box = expand_box(point, (0.0, 0.0))
     near = sa.or_(
         *(
             sa.and_(
-                column.op("&&")(box), sa.func.ST_DWithin(sa.func.geography(column), point, radius)
+                column.op("&&")(box),
+                sa.func.ST_DWithin(sa.func.geography(column), geography, radius),
             )
             for column in (c.c.anchor_geom, c.c.aggregate_geom)
         )
@@ -362,7 +391,7 @@ def _nearby_stmt() -> sa.Select[Any]:
             c.c.updated_at, c.c.aggregate_geom, c.c.merged_into_case_id,
         )
         .where(near)
-        .correlate(r)
+        .correlate(source)
         .offset(0)
         .lateral("probe")
     )  # fmt: skip
@@ -375,7 +404,7 @@ def _nearby_stmt() -> sa.Select[Any]:
     )  # as matchable_status, on the probe's rows
     # One indexed probe of the cases per report (LATERAL), whatever the planner knows of
     # the batch's reports (a file's reports are not analysed yet when they are matched).
-    near_cases = (
+    return (
         sa.select(
             probe.c.case_id, probe.c.title, probe.c.status, probe.c.classification,
             probe.c.summary, probe.c.anchor_lat, probe.c.anchor_lng, probe.c.cluster_count,
@@ -387,12 +416,6 @@ def _nearby_stmt() -> sa.Select[Any]:
         .limit(sa.bindparam("case_limit", type_=sa.Integer))
         .lateral("near_cases")
     )  # fmt: skip
-    return (
-        sa.select(r.c.seq.label("report_seq"), *near_cases.c)
-        .select_from(r.join(near_cases, sa.true()))
-        .where(r.c.seq == sa.any_(sa.bindparam("batch", type_=ARRAY_BIGINT)))
-        .order_by(r.c.seq, near_cases.c.updated_at.desc(), near_cases.c.case_id)
-    )
 
 
 def _case_columns() -> list[sa.ColumnElement[Any]]:
@@ -404,7 +427,7 @@ def _case_columns() -> list[sa.ColumnElement[Any]]:
     ]  # fmt: skip
 
 
-def _records(rows: Iterable[sa.RowMapping]) -> list[dict[str, Any]]:
+def records_of(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Return the records with each area decoded once per distinct WKB."""
     areas: dict[bytes, shapely.Geometry] = {}
     records = []
@@ -433,7 +456,7 @@ def case_records(conn: sa.Connection, case_ids: Sequence[str]) -> list[dict[str,
         .where(c.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)))
         .order_by(c.c.case_id)
     )
-    return _records(conn.execute(stmt).mappings())
+    return records_of(conn.execute(stmt).mappings())
 
 
 def case_evidence(
