@@ -16,6 +16,7 @@ from typing import Any
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import ARRAY_BIGINT, ARRAY_TEXT
@@ -359,7 +360,7 @@ def _nearby_stmt() -> sa.Select[Any]:
     )
 
 
-def near_cases_lateral(source: sa.FromClause, point: sa.ColumnElement[Any]) -> sa.Lateral:
+def near_cases_lateral(source: sa.FromClause, point: sa.ColumnElement[Any]) -> LateralFromClause:
     """Return the cases of :func:`nearby_case_records` near ``point`` (of ``source``).
 
     A LATERAL subquery correlated to ``source`` (one probe per row of it), with the
@@ -427,7 +428,7 @@ def _case_columns() -> list[sa.ColumnElement[Any]]:
     ]  # fmt: skip
 
 
-def records_of(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def records_of(rows: Iterable[Any]) -> list[dict[str, Any]]:
     """Return the records with each area decoded once per distinct WKB."""
     areas: dict[bytes, shapely.Geometry] = {}
     records = []
