@@ -27,6 +27,7 @@ __all__ = [
     "AggregateInputs",
     "StoredReportConflict",
     "aggregate_inputs",
+    "analysis_rows",
     "box_margin",
     "case_evidence",
     "case_records",
@@ -179,17 +180,28 @@ def _report_and_analyses_insert(
         .returning(r.c.seq)
         .cte("new_report")
     )
-    rows = [
-        {name: sa.bindparam(f"a{i}_{name}", type_=a.c[name].type) for name in analysis_names}
-        for i in range(n_analyses)
-    ]
     analyses = (
         pg.insert(a)
-        .values(rows)
+        .from_select(list(analysis_names), analysis_rows(analysis_names, n_analyses))
         .on_conflict_do_nothing(index_elements=[a.c.seq, a.c.language])
         .cte("new_analyses")
     )
     return sa.select(report.c.seq).add_cte(analyses)
+
+
+def analysis_rows(names: tuple[str, ...], n_rows: int) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    """``SELECT`` of ``n_rows`` rows of ``report_analysis`` columns bound as ``a{i}_{name}``.
+
+    The rows of a multi-row insert as ``INSERT ... SELECT``: SQLAlchemy caches the compiled
+    form of that, not of a multi-row ``VALUES`` (compiled anew at every execution).
+    """
+    a = t.report_analysis
+    rows = [
+        sa.select(*(sa.bindparam(f"a{i}_{name}", type_=a.c[name].type).label(name)
+                    for name in names))
+        for i in range(n_rows)
+    ]  # fmt: skip
+    return rows[0] if n_rows == 1 else sa.union_all(*rows)
 
 
 @functools.lru_cache(maxsize=64)

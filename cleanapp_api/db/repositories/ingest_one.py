@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories.ingest import (
+    analysis_rows,
     box_margin,
     check_public_id,
     near_cases_lateral,
@@ -175,13 +176,7 @@ def _statement(
     )  # fmt: skip
     added = (
         pg.insert(a)
-        .values(
-            [
-                {name: sa.bindparam(f"a{i}_{name}", type_=a.c[name].type)
-                 for name in analysis_names}
-                for i in range(n_analyses)
-            ]
-        )
+        .from_select(list(analysis_names), analysis_rows(analysis_names, n_analyses))
         .on_conflict_do_nothing(index_elements=[a.c.seq, a.c.language])
         .returning(
             a.c.language, a.c.is_valid, a.c.severity_level, a.c.classification,
