@@ -703,7 +703,7 @@ def ingest_report(
     now = datetime.now(UTC)
     options = replace(MatchOptions.from_settings(settings), now=now)
     with engine.begin() as conn:
-        repo.lock_scope(conn, seqs=[report["seq"]], bounds=bounds)
+        repo.lock_scope(conn, seqs=[report["seq"]], bounds=bounds, generic_plans=True)
         # A new report comes back from its insert with its facts and the cases near it
         # (one statement); one stored before takes the statements of a re-ingest.
         new_report = ingest_one.store_new_report(
