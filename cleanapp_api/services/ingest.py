@@ -14,7 +14,10 @@ One transaction per report (per batch for loads)
    incident, and creates over the same area, run one after the other, so every one sees
    the links the others made.
 2. The report and its analyses are stored (idempotent on ``seq``; a stored report with
-   another timestamp or location is 409).
+   another timestamp or location is 409). A new report is stored and read back with the
+   cases near it in one statement
+   (:func:`cleanapp_api.db.repositories.ingest_one.store_new_report`); the ingest's
+   transaction runs with generic plans (see ``lock_scope``).
 3. A report already linked to a case is not matched again (re-ingesting links once).
    Otherwise the cases near it (an indexed lookup within
    :data:`cleanapp_geo.matching.MATCH_RADIUS_M`) and their linked reports within the
@@ -700,10 +703,10 @@ def ingest_report(
     require_service(user)
     report, analyses = parse_ingest(body)
     bounds = (report["longitude"], report["latitude"], report["longitude"], report["latitude"])
-    now = datetime.now(UTC)
-    options = replace(MatchOptions.from_settings(settings), now=now)
     with engine.begin() as conn:
         repo.lock_scope(conn, seqs=[report["seq"]], bounds=bounds, generic_plans=True)
+        now = datetime.now(UTC)  # after the locks, as match_reports takes it
+        options = replace(MatchOptions.from_settings(settings), now=now)
         # A new report comes back from its insert with its facts and the cases near it
         # (one statement); one stored before takes the statements of a re-ingest.
         new_report = ingest_one.store_new_report(
