@@ -338,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         "--sequential-requests", type=int, default=300, help="ingests one at a time first"
     )
     ingest.add_argument("--workers", type=int, default=2, help="service worker processes")
+    ingest.add_argument(
+        "--client", choices=("raw", "httpx"), default="raw",
+        help="open-loop client: raw (lean HTTP/1.1, benchmarks.raw_http) or httpx",
+    )  # fmt: skip
     ingest.add_argument("--seed", type=int, default=1)
     ingest.add_argument("--database-url")
     ingest.add_argument("--json", help="the JSON document (a .md table beside it)")

@@ -2,7 +2,8 @@
 
     python -m benchmarks ingest [--reports 1m] [--cases 10000] [--rate 200] [--seconds 30]
                                 [--file-reports 20000] [--nearby-requests 1000]
-                                [--workers 2] [--seed 1] [--database-url URL] [--json PATH]
+                                [--workers 2] [--client raw|httpx] [--seed 1]
+                                [--database-url URL] [--json PATH]
 
 Set-up (in a private schema of the database: ``--database-url``, else ``DATABASE_URL``,
 else ``TEST_DATABASE_URL``, else the local ``cleanapp_test``): a synthetic hard-mode city
@@ -21,7 +22,10 @@ Measured, in one run:
   ``--workers`` processes, in a subprocess), by an **open-loop** client in this process:
   request ``k`` is sent at ``t0 + k / rate`` whether or not the earlier ones have
   answered, and its latency counts from that scheduled time (queueing included). The
-  first second is warm-up. Floor: p99 <= 25 ms at 200 reports/s.
+  first second is warm-up. Floor: p99 <= 25 ms at 200 reports/s. The client
+  (``--client``) is :mod:`benchmarks.raw_http` by default, a lean HTTP/1.1 client on
+  keep-alive connections: it shares the two measured cores, and httpx's ``AsyncClient``
+  spent 4-9 ms of CPU per request there (``--client httpx`` measures with it).
 * **ingest, one at a time**: ``--sequential-requests`` more reports posted one after the
   other (closed loop) before the load: the service time without queueing, beside it.
 * **nearby**: ``GET /api/v4/cases/nearby`` (radius 500 m) at random report points, one
@@ -35,6 +39,11 @@ Measured, in one run:
   precision of the ``auto`` attaches (linked to their own incident's case) and the share
   of the incident reports attached to their case or suggested for it. Floors: >= 0.98 and
   >= 0.90.
+* **CPU per ingest** in both ingest phases (:mod:`benchmarks.cpu_accounting`): the
+  milliseconds of CPU of the service's processes, this process (the load client) and the
+  service's PostgreSQL backends per request, beside the budget at the offered rate
+  (``nproc / rate``: 10 ms at 200/s on 2 cores). CPU time moves much less than wall time
+  on the shared machine: the number to compare before and after a change.
 
 The machine is shared (other sessions run tests on the same two cores): the load average
 is printed before and after each phase. Results: a table on stdout and a JSON document
@@ -50,7 +59,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,7 +72,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 import cleanapp_geo.io as cio
-from benchmarks.service import JWT_SECRET, server
+from benchmarks.cpu_accounting import CpuSample, cpu_per_request_ms, with_application_name
+from benchmarks.cpu_accounting import sample as cpu_sample
+from benchmarks.raw_http import RawClient
+from benchmarks.service import JWT_SECRET, service_process
 from cleanapp_api import db
 from cleanapp_api.auth import issue_access_token
 from cleanapp_api.db import repositories as repo
@@ -214,49 +226,70 @@ def ingest_body(row: Any) -> dict[str, Any]:
 
 
 def open_loop(
-    base_url: str, token: str, bodies: list[dict[str, Any]], rate: float
+    base_url: str, token: str, bodies: list[dict[str, Any]], rate: float, *, client: str = "raw"
 ) -> dict[str, Any]:
-    """Send ``bodies`` at ``rate`` per second whatever the answers; time from the schedule."""
+    """Send ``bodies`` at ``rate`` per second whatever the answers; time from the schedule.
+
+    ``client``: ``raw`` (:class:`benchmarks.raw_http.RawClient`, a lean HTTP/1.1 client:
+    the load client shares the measured cores) or ``httpx`` (``httpx.AsyncClient``).
+    """
 
     async def run() -> tuple[list[float], list[float], dict[int | str, int], float]:
         latencies: list[float] = []
         warm: list[float] = []
         statuses: dict[int | str, int] = {}
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits,
-                                     headers=headers) as http:  # fmt: skip
+        post: Callable[[dict[str, Any]], Awaitable[int]]
+        if client == "raw":
+            raw = RawClient(base_url, headers, max_connections=256)
+
+            async def post(body: dict[str, Any]) -> int:
+                return (await raw.post_json("/api/v4/reports", body)).status_code
+
+            errors: tuple[type[Exception], ...] = (ConnectionError,)
+        else:
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+            http = httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits,
+                                     headers=headers)  # fmt: skip
             (await http.get("/healthz")).raise_for_status()
-            loop = asyncio.get_running_loop()
-            t0 = loop.time() + 0.05
 
-            async def send(k: int, body: dict[str, Any]) -> None:
-                scheduled = t0 + k / rate
-                try:
-                    response = await http.post("/api/v4/reports", json=body)
-                except httpx.TransportError as exc:
-                    # A connection the server closed while idle (keep-alive timeout) or
-                    # reset: counted, not fatal, so one lost connection does not end the run.
-                    name = type(exc).__name__
-                    statuses[name] = statuses.get(name, 0) + 1
-                    return
-                elapsed = loop.time() - scheduled
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                (warm if k / rate < _WARMUP_S else latencies).append(elapsed)
+            async def post(body: dict[str, Any]) -> int:
+                return (await http.post("/api/v4/reports", json=body)).status_code
 
-            tasks = []
-            for k, body in enumerate(bodies):
-                delay = t0 + k / rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(send(k, body)))
-            await asyncio.gather(*tasks)
-            return latencies, warm, statuses, loop.time() - t0
+            errors = (httpx.TransportError,)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time() + 0.05
+
+        async def send(k: int, body: dict[str, Any]) -> None:
+            scheduled = t0 + k / rate
+            try:
+                status: int | str = await post(body)
+            except errors as exc:
+                # A connection the server closed while idle (keep-alive timeout) or
+                # reset: counted, not fatal, so one lost connection does not end the run.
+                status = type(exc).__name__
+                statuses[status] = statuses.get(status, 0) + 1
+                return
+            elapsed = loop.time() - scheduled
+            statuses[status] = statuses.get(status, 0) + 1
+            (warm if k / rate < _WARMUP_S else latencies).append(elapsed)
+
+        tasks = []
+        for k, body in enumerate(bodies):
+            delay = t0 + k / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(k, body)))
+        await asyncio.gather(*tasks)
+        wall_s = loop.time() - t0
+        await (raw.aclose() if client == "raw" else http.aclose())
+        return latencies, warm, statuses, wall_s
 
     before = _load()
     latencies, warm, statuses, wall_s = asyncio.run(run())
     return {
         **_percentiles(latencies),
+        "client": client,
         "offered_rate_per_s": rate,
         "sent": len(bodies),
         "warmup_requests": len(warm),
@@ -407,7 +440,8 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
             "seconds": args.seconds, "file_reports": args.file_reports,
             "nearby_requests": args.nearby_requests, "workers": args.workers, "seed": args.seed,
             "sequential_requests": args.sequential_requests,
-            "client": "open-loop asyncio httpx in the benchmark process (same 2 cores)",
+            "client": f"open-loop asyncio {args.client} client in the benchmark process "
+                      "(same 2 cores)",
             "load_average_start": _load(),
         },
     }  # fmt: skip
@@ -427,14 +461,32 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
         points = np.column_stack(
             [prepared.arriving.geometry.x.to_numpy(), prepared.arriving.geometry.y.to_numpy()]
         )[rng.permutation(len(prepared.arriving))]
-        with server(url, args.workers) as service_url:
-            log(f"ingest: {n_ingest} reports at {args.rate:g}/s (open loop)")
+        probe_engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with service_process(with_application_name(url), args.workers) as service:
+            service_url = service.base_url
+
+            def probe() -> CpuSample:
+                return cpu_sample(service.pid, probe_engine)
+
             bodies = [ingest_body(row) for row in by_route.itertuples(index=False)]
             log(f"ingest: {n_seq} reports one after the other")
+            before = probe()
             doc["ingest_sequential"] = sequential(service_url, token, bodies[:n_seq])
-            doc["ingest"] = open_loop(service_url, token, bodies[n_seq:], args.rate)
+            doc["ingest_sequential"]["cpu_ms_per_request"] = cpu_per_request_ms(
+                before, probe(), max(1, n_seq)
+            )
+            log(f"ingest: {n_ingest} reports at {args.rate:g}/s (open loop)")
+            before = probe()
+            doc["ingest"] = open_loop(
+                service_url, token, bodies[n_seq:], args.rate, client=args.client
+            )
+            doc["ingest"]["cpu_ms_per_request"] = cpu_per_request_ms(
+                before, probe(), max(1, len(bodies) - n_seq)
+            )
+            doc["ingest"]["cpu_budget_ms"] = (os.cpu_count() or 1) / args.rate * 1e3
             log(f"nearby: {args.nearby_requests} requests")
             doc["nearby"] = nearby(service_url, points, args.nearby_requests)
+        probe_engine.dispose()
         log(f"file load: {len(by_file)} reports")
         with tempfile.TemporaryDirectory() as tmp:
             doc["file_load"] = file_load(engine, by_file, Path(tmp))
@@ -497,6 +549,16 @@ def format_table(doc: dict[str, Any]) -> str:
         f"ingest: offered {i['offered_rate_per_s']:g}/s, achieved {i['achieved_rate_per_s']:.0f}/s"
         f", statuses {i['statuses']}; nearby returned {n['nearby']['mean_cases']:.1f} cases "
         "on average",
+        *(
+            f"CPU per ingest, {name}: service {cpu['service_ms']:.1f} ms, client "
+            f"{cpu['client_ms']:.1f} ms, PostgreSQL {cpu['postgres_ms']:.1f} ms, total "
+            f"{cpu['total_ms']:.1f} ms (budget at {i['offered_rate_per_s']:g}/s on "
+            f"{os.cpu_count()} cores: {i['cpu_budget_ms']:.1f} ms)"
+            for name, cpu in (
+                ("one at a time", q["cpu_ms_per_request"]),
+                ("open loop", i["cpu_ms_per_request"]),
+            )
+        ),
         f"file load of {f['reports']:,} reports: {f['reports_per_s']:.0f} reports/s "
         f"(store {f['store_s']:.1f} s = {f['store_only_reports_per_s']:.0f}/s, "
         f"match {f['match_s']:.1f} s = {f['match_only_reports_per_s']:.0f}/s; "

@@ -190,6 +190,14 @@ class BatchMatcher:
                         owner.append(key)
                 key += 1
         self._key_start[len(self.reports)] = key
+        self._key_case = [case.case_id for near in self._eligible for case in near]
+        self._case_keys: dict[str, list[int]] = {}
+        self._dirty = np.zeros(key, dtype=bool)
+        if not key:
+            # No report has a case to match (e.g. one report far from every case; 18 % of
+            # the ingests of the ingest benchmark): every decision is "none", so nothing
+            # is scored or tokenised.
+            return
         everyone = self._everyone
         self._arrays = PairArrays.from_values(
             lon=[r.longitude for r in everyone],
@@ -211,8 +219,6 @@ class BatchMatcher:
         # The case scores of every (report, case) key in one call; a key whose case was
         # refreshed during the batch is scored again before its report is decided.
         self._key_report = np.repeat(np.arange(len(self.reports)), np.diff(self._key_start))
-        self._key_case = [case.case_id for near in self._eligible for case in near]
-        self._case_keys: dict[str, list[int]] = {}
         for k, case_id in enumerate(self._key_case):
             self._case_keys.setdefault(case_id, []).append(k)
         stop = frozenset(DEFAULT_STOP_WORDS)
@@ -221,7 +227,6 @@ class BatchMatcher:
             for r in self.reports
         ]
         self._case_tokens: dict[str, frozenset[str]] = {}
-        self._dirty = np.zeros(key, dtype=bool)
         self._scores = self._case_scores(np.arange(key))
         self._case_score, self._case_p, self._case_bands = case_bands_of(self._scores)
 

@@ -14,7 +14,10 @@ One transaction per report (per batch for loads)
    incident, and creates over the same area, run one after the other, so every one sees
    the links the others made.
 2. The report and its analyses are stored (idempotent on ``seq``; a stored report with
-   another timestamp or location is 409).
+   another timestamp or location is 409). A new report is stored and read back with the
+   cases near it in one statement
+   (:func:`cleanapp_api.db.repositories.ingest_one.store_new_report`); the ingest's
+   transaction runs with generic plans (see ``lock_scope``).
 3. A report already linked to a case is not matched again (re-ingesting links once).
    Otherwise the cases near it (an indexed lookup within
    :data:`cleanapp_geo.matching.MATCH_RADIUS_M`) and their linked reports within the
@@ -53,7 +56,9 @@ import sqlalchemy as sa
 from cleanapp_api.db import repositories as repo
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories import ingest as ingest_repo
+from cleanapp_api.db.repositories import ingest_one
 from cleanapp_api.db.repositories import suggestions as suggestion_repo
+from cleanapp_api.db.repositories.ingest_one import NewReport
 from cleanapp_api.domain_errors import InvalidRequest
 from cleanapp_api.matching_schemas import (
     IngestCaseJSON,
@@ -258,7 +263,11 @@ def _linked_cases(conn: sa.Connection, seqs: Sequence[int]) -> dict[int, str]:
 
 
 def match_reports(
-    conn: sa.Connection, seqs: Sequence[int], options: MatchOptions
+    conn: sa.Connection,
+    seqs: Sequence[int],
+    options: MatchOptions,
+    *,
+    new_report: NewReport | None = None,
 ) -> list[MatchOutcome]:
     """Match stored reports, one after the other, inside the caller's transaction.
 
@@ -274,6 +283,10 @@ def match_reports(
         Stored reports.
     options : MatchOptions
         Reopen window, auto-reopen, reference time.
+    new_report : NewReport, optional
+        What :func:`~cleanapp_api.db.repositories.ingest_one.store_new_report` read of
+        the one report of ``seqs`` when it stored it (with ``options.now``'s reopen
+        window): its facts and cases are not read again.
 
     Returns
     -------
@@ -285,19 +298,28 @@ def match_reports(
     if not wanted:
         return []
     now = options.now or datetime.now(UTC)
-    rows = {int(r.seq): r for r in ingest_repo.report_fact_rows(conn, wanted)}
+    if new_report is not None and (wanted != [new_report.facts.seq] or options.now is None):
+        raise ValueError("new_report is one report of seqs, read with options.now")
+    rows: dict[int, Any]
+    if new_report is None:
+        rows = {int(r.seq): r for r in ingest_repo.report_fact_rows(conn, wanted)}
+    else:
+        rows = {new_report.facts.seq: new_report.facts}
     linked = {s: row.linked_case_id for s, row in rows.items() if row.linked_case_id is not None}
     todo = [s for s in wanted if s in rows and s not in linked and rows[s].visible]
     top = max((abs(float(rows[s].latitude)) for s in todo), default=0.0)
-    records = ingest_repo.nearby_case_records(
-        conn,
-        todo,
-        radius_m=MATCH_RADIUS_M,
-        active_statuses=ACTIVE_STATUSES,
-        reopenable_statuses=REOPENABLE_STATUSES,
-        reopen_since=now - timedelta(seconds=options.reopen_window_s),
-        max_abs_lat=top,
-    )
+    if new_report is not None:
+        records = new_report.near if todo else []
+    else:
+        records = ingest_repo.nearby_case_records(
+            conn,
+            todo,
+            radius_m=MATCH_RADIUS_M,
+            active_statuses=ACTIVE_STATUSES,
+            reopenable_statuses=REOPENABLE_STATUSES,
+            reopen_since=now - timedelta(seconds=options.reopen_window_s),
+            max_abs_lat=top,
+        )
     near: dict[int, list[CaseFacts]] = {}
     for record in records:
         near.setdefault(int(record["report_seq"]), []).append(CaseFacts.from_record(record))
@@ -682,9 +704,22 @@ def ingest_report(
     report, analyses = parse_ingest(body)
     bounds = (report["longitude"], report["latitude"], report["longitude"], report["latitude"])
     with engine.begin() as conn:
-        repo.lock_scope(conn, seqs=[report["seq"]], bounds=bounds)
-        stored = ingest_repo.store_report(conn, report, analyses)
-        outcome = match_reports(conn, [report["seq"]], MatchOptions.from_settings(settings))[0]
+        repo.lock_scope(conn, seqs=[report["seq"]], bounds=bounds, generic_plans=True)
+        now = datetime.now(UTC)  # after the locks, as match_reports takes it
+        options = replace(MatchOptions.from_settings(settings), now=now)
+        # A new report comes back from its insert with its facts and the cases near it
+        # (one statement); one stored before takes the statements of a re-ingest.
+        new_report = ingest_one.store_new_report(
+            conn,
+            report,
+            analyses,
+            radius_m=MATCH_RADIUS_M,
+            active_statuses=ACTIVE_STATUSES,
+            reopenable_statuses=REOPENABLE_STATUSES,
+            reopen_since=now - timedelta(seconds=options.reopen_window_s),
+        )
+        stored = new_report is not None or ingest_repo.store_report(conn, report, analyses)
+        outcome = match_reports(conn, [report["seq"]], options, new_report=new_report)[0]
         if outcome.action == "none" and not stored:
             total, first = suggestion_repo.open_suggestion_count(conn, outcome.seq)
             if total:

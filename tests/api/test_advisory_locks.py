@@ -47,3 +47,35 @@ def test_a_lock_in_one_schema_does_not_block_another_schema(db_engine: sa.Engine
     finally:
         with db_engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {other} CASCADE"))
+
+
+def _locks(conn: sa.Connection) -> list[tuple[str, bool]]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT mode, granted FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid() ORDER BY mode"
+        )
+    )
+    return [(str(mode), bool(granted)) for mode, granted in rows]
+
+
+@pytest.mark.parametrize("generic_plans", [False, True])
+def test_lock_scope_takes_its_locks_in_one_statement_and_plans_as_asked(
+    db_engine: sa.Engine, generic_plans: bool
+) -> None:
+    """Shared global + exclusive cells and seqs (a point); plan_cache_mode for the transaction."""
+    with db_engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+        conn.commit()
+        repo.lock_scope(conn, seqs=[7, 8], bounds=(8.54, 47.37, 8.54, 47.37),
+                        generic_plans=generic_plans)  # fmt: skip
+        locks = _locks(conn)
+        assert locks[-1] == ("ShareLock", True) and len(locks) >= 4  # global, >= 1 cell, 2 seqs
+        assert {mode for mode, _ in locks[:-1]} == {"ExclusiveLock"}
+        mode = conn.execute(sa.text("SELECT current_setting('plan_cache_mode')")).scalar()
+        assert mode == ("force_generic_plan" if generic_plans else "auto")
+        conn.commit()
+        # Both end with the transaction.
+        assert _locks(conn) == []
+        assert conn.execute(sa.text("SELECT current_setting('plan_cache_mode')")).scalar() == "auto"
+        conn.commit()

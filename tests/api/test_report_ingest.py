@@ -391,6 +391,44 @@ def test_only_service_tokens_ingest_and_a_stored_seq_keeps_its_place(
         409, {"error": "report 7 is already stored with another latitude"})  # fmt: skip
 
 
+def _languages(engine: sa.Engine, seq: int) -> tuple[str | None, list[str]]:
+    r, a = t.reports, t.report_analysis
+    with engine.connect() as conn:
+        preferred = conn.execute(sa.select(r.c.preferred_language).where(r.c.seq == seq))
+        stored = conn.execute(sa.select(a.c.language).where(a.c.seq == seq))
+        return preferred.scalar_one(), sorted(stored.scalars())
+
+
+def test_a_report_and_its_analyses_are_stored_with_the_preferred_language(
+    api: TestClient[Any], clean_db: sa.Engine, service: dict[str, str]
+) -> None:
+    """One statement stores both; the preferred language is the trigger's rule's."""
+
+    def analyses(*languages: str) -> list[dict[str, Any]]:
+        return [{**body(8)["analysis"][0], "language": code} for code in languages]
+
+    first = {**body(8), "analysis": analyses("fr", "de")}
+    assert api.post(REPORTS, json=first, headers=service).status_code == 201
+    assert _languages(clean_db, 8) == ("de", ["de", "fr"])
+    # A stored report: a new language is added and preferred when it ranks first ...
+    again = {**body(8), "analysis": analyses("fr", "EN")}
+    assert api.post(REPORTS, json=again, headers=service).status_code == 200
+    assert _languages(clean_db, 8) == ("EN", ["EN", "de", "fr"])
+    # ... and a conflicting one stores nothing of its analyses.
+    moved = {**body(8, north_m=500), "analysis": analyses("it")}
+    assert api.post(REPORTS, json=moved, headers=service).status_code == 409
+    assert _languages(clean_db, 8) == ("EN", ["EN", "de", "fr"])
+    assert api.post(REPORTS, json={**body(9), "analysis": analyses("pt", "EN", "en")},
+                    headers=service).status_code == 201  # fmt: skip
+    # "EN" or "en" by the database's collation: the trigger's own rule decides.
+    with clean_db.connect() as conn:
+        rule = conn.execute(
+            sa.text("SELECT language FROM report_analysis WHERE seq = 9 ORDER BY "
+                    "lower(language) <> 'en', lower(language), language LIMIT 1")
+        ).scalar_one()  # fmt: skip
+    assert _languages(clean_db, 9) == (rule, sorted(["EN", "en", "pt"]))
+
+
 # =========================================================================== concurrency
 
 

@@ -427,6 +427,37 @@ def test_a_batch_with_refreshed_cases_decides_as_one_report_after_the_other(
     assert refreshed > 10  # the rescoring path was taken
 
 
+def test_one_report_batches_decide_as_match_report() -> None:
+    """POST /reports makes a batch of one report: == match_report, with or without cases.
+
+    Every third report is given no case (the matcher then scores nothing); a batch of
+    only such reports decides "none" for each, as the reference does.
+    """
+    stream = synthetic_stream(2_000, seed=7)
+    by_seq = {f.seq: f for f in stream.facts}
+    evidence = {c.case_id: [by_seq[s] for s in c.report_seqs] for c in stream.cases}
+    reports = [stream.facts[p] for p in stream.stream[:150]]
+    near = [
+        [] if k % 3 == 0 else
+        [c for c in stream.cases if any(abs(e.latitude - r.latitude) < 0.0025
+                                        and abs(e.longitude - r.longitude) < 0.0035
+                                        for e in evidence[c.case_id])]
+        for k, r in enumerate(reports)
+    ]  # fmt: skip
+    seen = set()
+    for report, around in zip(reports, near, strict=True):
+        (item,) = match_batch([report], [around], evidence, now=NOW)
+        matches = match_report(report, around, evidence, now=NOW)
+        assert (item.matches, item.decision) == (tuple(matches), decide_ingest(matches))
+        seen.add((bool(around), item.decision.action))
+    assert {(False, "none"), (True, "attach")} <= seen
+    lonely = [r for r, around in zip(reports, near, strict=True) if not around]
+    batch = match_batch(lonely, [[] for _ in lonely], evidence, now=NOW)
+    assert [(b.report, b.matches, b.decision) for b in batch] == [
+        (r, (), decide_ingest(())) for r in lonely
+    ]
+
+
 def test_a_batch_needs_one_case_list_per_report() -> None:
     report = ReportFacts(seq=1, longitude=8.5, latitude=47.3, ts=NOW)
     with pytest.raises(InvalidIngestError, match="one sequence per report"):

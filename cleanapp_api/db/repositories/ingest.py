@@ -16,6 +16,7 @@ from typing import Any
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import ARRAY_BIGINT, ARRAY_TEXT
@@ -26,16 +27,21 @@ __all__ = [
     "AggregateInputs",
     "StoredReportConflict",
     "aggregate_inputs",
+    "analysis_rows",
     "box_margin",
     "case_evidence",
     "case_records",
+    "check_public_id",
     "expand_box",
     "fact_columns",
     "insert_audits",
     "link_many",
+    "near_cases_lateral",
     "nearby_case_records",
     "pair_evidence",
     "preferred_join",
+    "preferred_language",
+    "records_of",
     "report_bounds",
     "report_fact_rows",
     "store_report",
@@ -81,11 +87,28 @@ def store_report(
     r = t.reports
     seq = int(report["seq"])
     public_id = report.get("public_id")
-    if public_id:
-        owner = conn.execute(sa.select(r.c.seq).where(r.c.public_id == public_id)).scalar()
-        if owner is not None and owner != seq:
-            raise StoredReportConflict(f"public_id {public_id} belongs to report {owner}")
-    inserted = conn.execute(_report_insert(tuple(sorted(report))), dict(report)).scalar()
+    check_public_id(conn, seq, public_id)
+    rows = [{**row, "seq": seq} for row in analyses]
+    groups = _by_columns(rows)
+    values = {**report, "preferred_language": preferred_language(rows)} if rows else dict(report)
+    first = next(iter(groups.items()), None)
+    # One statement for the report and its analyses (the common case: every analysis
+    # with the same columns): the report insert and the analyses insert as data-modifying
+    # CTEs. The report's preferred language is stored with it; the insert trigger of
+    # report_analysis keeps its own choice when the two differ (it only replaces a
+    # language that ranks after a new one), so the column ends as before.
+    if first is not None:
+        names, group = first
+        params = dict(values)
+        for i, row in enumerate(group):
+            params.update({f"a{i}_{name}": row[name] for name in names})
+        inserted = conn.execute(
+            _report_and_analyses_insert(tuple(sorted(values)), names, len(group)), params
+        ).scalar()
+        rest = list(groups.items())[1:]
+    else:
+        inserted = conn.execute(_report_insert(tuple(sorted(values))), values).scalar()
+        rest = []
     if inserted is None:
         stored = conn.execute(
             sa.select(r.c.public_id, r.c.ts, r.c.latitude, r.c.longitude).where(r.c.seq == seq)
@@ -101,12 +124,28 @@ def store_report(
             if mine != theirs
         ]
         if differs:
+            # The analyses the statement added go with the transaction this error ends.
             raise StoredReportConflict(
                 f"report {seq} is already stored with another {', '.join(differs)}"
             )
-    for names, rows in _by_columns([{**row, "seq": seq} for row in analyses]).items():
-        conn.execute(_analysis_insert(names), rows)
+    for names, group in rest:
+        conn.execute(_analysis_insert(names), group)
     return inserted is not None
+
+
+def preferred_language(analyses: Sequence[Mapping[str, Any]]) -> str:
+    """Return the language migration 0003's trigger prefers: ``en`` (any case), else the least."""
+    languages = [str(row["language"]) for row in analyses]
+    return min(languages, key=lambda code: (code.lower() != "en", code.lower(), code))
+
+
+def check_public_id(conn: sa.Connection, seq: int, public_id: str | None) -> None:
+    """Raise :class:`StoredReportConflict` when ``public_id`` belongs to another report."""
+    if public_id:
+        r = t.reports
+        owner = conn.execute(sa.select(r.c.seq).where(r.c.public_id == public_id)).scalar()
+        if owner is not None and owner != seq:
+            raise StoredReportConflict(f"public_id {public_id} belongs to report {owner}")
 
 
 def _by_columns(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -127,6 +166,42 @@ def _report_insert(names: tuple[str, ...]) -> Any:
         .on_conflict_do_nothing(index_elements=[r.c.seq])
         .returning(r.c.seq)
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _report_and_analyses_insert(
+    report_names: tuple[str, ...], analysis_names: tuple[str, ...], n_analyses: int
+) -> Any:
+    r, a = t.reports, t.report_analysis
+    report = (
+        pg.insert(r)
+        .values({name: sa.bindparam(name, type_=r.c[name].type) for name in report_names})
+        .on_conflict_do_nothing(index_elements=[r.c.seq])
+        .returning(r.c.seq)
+        .cte("new_report")
+    )
+    analyses = (
+        pg.insert(a)
+        .from_select(list(analysis_names), analysis_rows(analysis_names, n_analyses))
+        .on_conflict_do_nothing(index_elements=[a.c.seq, a.c.language])
+        .cte("new_analyses")
+    )
+    return sa.select(report.c.seq).add_cte(analyses)
+
+
+def analysis_rows(names: tuple[str, ...], n_rows: int) -> sa.Select[Any] | sa.CompoundSelect[Any]:
+    """``SELECT`` of ``n_rows`` rows of ``report_analysis`` columns bound as ``a{i}_{name}``.
+
+    The rows of a multi-row insert as ``INSERT ... SELECT``: SQLAlchemy caches the compiled
+    form of that, not of a multi-row ``VALUES`` (compiled anew at every execution).
+    """
+    a = t.report_analysis
+    rows = [
+        sa.select(*(sa.bindparam(f"a{i}_{name}", type_=a.c[name].type).label(name)
+                    for name in names))
+        for i in range(n_rows)
+    ]  # fmt: skip
+    return rows[0] if n_rows == 1 else sa.union_all(*rows)
 
 
 @functools.lru_cache(maxsize=64)
@@ -282,19 +357,38 @@ def nearby_case_records(
         "active": list(active_statuses), "reopenable": list(reopenable_statuses),
         "since": reopen_since, "case_limit": limit, "batch": [int(s) for s in seqs],
     }  # fmt: skip
-    return _records(conn.execute(_nearby_stmt(), params).mappings())
+    return records_of(conn.execute(_nearby_stmt(), params).mappings())
 
 
 @functools.cache
 def _nearby_stmt() -> sa.Select[Any]:
-    c, r = t.cases, t.reports
-    point = sa.func.geography(r.c.geom)
+    r = t.reports
+    near_cases = near_cases_lateral(r, r.c.geom)
+    return (
+        sa.select(r.c.seq.label("report_seq"), *near_cases.c)
+        .select_from(r.join(near_cases, sa.true()))
+        .where(r.c.seq == sa.any_(sa.bindparam("batch", type_=ARRAY_BIGINT)))
+        .order_by(r.c.seq, near_cases.c.updated_at.desc(), near_cases.c.case_id)
+    )
+
+
+def near_cases_lateral(source: sa.FromClause, point: sa.ColumnElement[Any]) -> LateralFromClause:
+    """Return the cases of :func:`nearby_case_records` near ``point`` (of ``source``).
+
+    A LATERAL subquery correlated to ``source`` (one probe per row of it), with the
+    columns of :func:`nearby_case_records` but ``report_seq``, the area as ``area_wkb``,
+    most recently updated first. Bound parameters: ``dlon``, ``dlat``, ``radius_m``,
+    ``active``, ``reopenable``, ``since``, ``case_limit``.
+    """
+    c = t.cases
+    geography = sa.func.geography(point)
     radius = sa.bindparam("radius_m", type_=sa.Double)
-    box = expand_box(r.c.geom, (0.0, 0.0))
+    box = expand_box(point, (0.0, 0.0))
     near = sa.or_(
         *(
             sa.and_(
-                column.op("&&")(box), sa.func.ST_DWithin(sa.func.geography(column), point, radius)
+                column.op("&&")(box),
+                sa.func.ST_DWithin(sa.func.geography(column), geography, radius),
             )
             for column in (c.c.anchor_geom, c.c.aggregate_geom)
         )
@@ -310,7 +404,7 @@ def _nearby_stmt() -> sa.Select[Any]:
             c.c.updated_at, c.c.aggregate_geom, c.c.merged_into_case_id,
         )
         .where(near)
-        .correlate(r)
+        .correlate(source)
         .offset(0)
         .lateral("probe")
     )  # fmt: skip
@@ -323,7 +417,7 @@ def _nearby_stmt() -> sa.Select[Any]:
     )  # as matchable_status, on the probe's rows
     # One indexed probe of the cases per report (LATERAL), whatever the planner knows of
     # the batch's reports (a file's reports are not analysed yet when they are matched).
-    near_cases = (
+    return (
         sa.select(
             probe.c.case_id, probe.c.title, probe.c.status, probe.c.classification,
             probe.c.summary, probe.c.anchor_lat, probe.c.anchor_lng, probe.c.cluster_count,
@@ -335,12 +429,6 @@ def _nearby_stmt() -> sa.Select[Any]:
         .limit(sa.bindparam("case_limit", type_=sa.Integer))
         .lateral("near_cases")
     )  # fmt: skip
-    return (
-        sa.select(r.c.seq.label("report_seq"), *near_cases.c)
-        .select_from(r.join(near_cases, sa.true()))
-        .where(r.c.seq == sa.any_(sa.bindparam("batch", type_=ARRAY_BIGINT)))
-        .order_by(r.c.seq, near_cases.c.updated_at.desc(), near_cases.c.case_id)
-    )
 
 
 def _case_columns() -> list[sa.ColumnElement[Any]]:
@@ -352,7 +440,7 @@ def _case_columns() -> list[sa.ColumnElement[Any]]:
     ]  # fmt: skip
 
 
-def _records(rows: Iterable[sa.RowMapping]) -> list[dict[str, Any]]:
+def records_of(rows: Iterable[Any]) -> list[dict[str, Any]]:
     """Return the records with each area decoded once per distinct WKB."""
     areas: dict[bytes, shapely.Geometry] = {}
     records = []
@@ -381,7 +469,7 @@ def case_records(conn: sa.Connection, case_ids: Sequence[str]) -> list[dict[str,
         .where(c.c.case_id == sa.any_(sa.bindparam("case_ids", list(case_ids), ARRAY_TEXT)))
         .order_by(c.c.case_id)
     )
-    return _records(conn.execute(stmt).mappings())
+    return records_of(conn.execute(stmt).mappings())
 
 
 def case_evidence(
