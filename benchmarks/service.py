@@ -21,10 +21,12 @@ Cases (each a bounded number of requests after 3 warm-ups):
   on p99; the response is about 10 MB of JSON);
 * the same two with ``"model": "upstream"``, and ``analyze_10k`` with gzip, for reference;
 * ``concurrent_analyze_30``: **throughput** -- ``--clients`` (20) concurrent keep-alive
-  clients (one asyncio ``httpx`` client, in this process: the load client runs on the same
-  two cores as the server) posting a small scope holding about 30 reports, against the
-  service with ``--workers`` worker processes (default: one per core) and, as the same-run
-  baseline, with one worker. Floor: >= 150 req/s with p99 <= 250 ms.
+  clients (in this process, so the load client runs on the same two cores as the server;
+  ``--client raw``, the default, is :class:`benchmarks.raw_http.RawClient`, about 0.3 ms
+  of CPU per request; ``--client httpx`` one ``httpx.AsyncClient``, about 2 ms) posting a
+  small scope holding about 30 reports, against the service with ``--workers`` worker
+  processes (default: one per core) and, as the same-run baseline, with one worker.
+  Floor: >= 150 req/s with p99 <= 250 ms.
 
 Same-run baselines: the in-process library time on the same reports (``cg.analyze`` of the
 frame ``read_reports`` returns, median of 5) and ``read_reports`` alone, so the table shows
@@ -61,6 +63,7 @@ import cleanapp_geo as cg
 import cleanapp_geo.io as cio
 from benchmarks.cpu_accounting import CpuSample, cpu_per_request_ms, with_application_name
 from benchmarks.cpu_accounting import sample as cpu_sample
+from benchmarks.raw_http import RawClient
 from cleanapp_api import db
 from cleanapp_geo.synthetic import make_reports
 
@@ -204,6 +207,7 @@ def concurrent_load(
     clients: int,
     requests: int,
     probe: Callable[[], CpuSample] | None = None,
+    client: str = "raw",
 ) -> dict[str, Any]:
     """``clients`` concurrent keep-alive clients post ``body`` until ``requests`` are answered.
 
@@ -211,6 +215,9 @@ def concurrent_load(
     the load average while it ran. Every answer must be 200. Bounded by ``requests``. With
     ``probe`` (see :mod:`benchmarks.cpu_accounting`), also the CPU milliseconds per
     request of the service, this client and PostgreSQL (``cpu_ms_per_request``).
+    ``client``: ``raw`` (:class:`benchmarks.raw_http.RawClient`, about a tenth of httpx's
+    CPU per request) or ``httpx`` (``httpx.AsyncClient``). Both ask for gzip, as browsers
+    do, so the service compresses its answers either way.
     """
     samples: list[CpuSample] = []
     import asyncio
@@ -218,34 +225,53 @@ def concurrent_load(
     async def run() -> tuple[list[float], float]:
         times: list[float] = []
         remaining = [requests]
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
-            for _ in range(clients):  # warm every connection and worker
-                (await http.post(path, json=body)).raise_for_status()
+        if client == "raw":
+            raw = RawClient(base_url, {"Accept-Encoding": "gzip"}, max_connections=clients)
 
-            async def client() -> None:
+            async def post() -> int:
+                return (await raw.post_json(path, body)).status_code
+
+            close: Callable[[], Any] = raw.aclose
+        else:
+            limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+            http = httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits)
+
+            async def post() -> int:
+                return (await http.post(path, json=body)).status_code
+
+            close = http.aclose
+        try:
+            # Warm every connection and worker.
+            for status in await asyncio.gather(*(post() for _ in range(clients))):
+                if status != 200:
+                    raise RuntimeError(f"{path} -> {status}")
+
+            async def one_client() -> None:
                 while remaining[0] > 0:
                     remaining[0] -= 1
                     start = time.perf_counter()
-                    response = await http.post(path, json=body)
+                    status = await post()
                     times.append(time.perf_counter() - start)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{path} -> {response.status_code}")
+                    if status != 200:
+                        raise RuntimeError(f"{path} -> {status}")
 
             if probe is not None:
                 samples.append(probe())
             start = time.perf_counter()
-            await asyncio.gather(*(client() for _ in range(clients)))
+            await asyncio.gather(*(one_client() for _ in range(clients)))
             wall_s = time.perf_counter() - start
             if probe is not None:
                 samples.append(probe())
             return times, wall_s
+        finally:
+            await close()
 
     load_before = os.getloadavg()[0]
     times, wall_s = asyncio.run(run())
     result = {
         **_percentiles(times),
         "clients": clients,
+        "client": client,
         "wall_s": wall_s,
         "throughput_rps": len(times) / wall_s,
         "load_average_1min_before": round(load_before, 2),
@@ -341,7 +367,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             with service_process(with_application_name(url), workers) as service:
                 throughput[f"workers_{workers}"] = concurrent_load(
                     service.base_url, "/api/v3/clusters/analyze", tiny,
-                    clients=args.clients, requests=args.concurrent_requests,
+                    clients=args.clients, requests=args.concurrent_requests, client=args.client,
                     probe=partial(cpu_sample, service.pid, probe_engine),
                 )  # fmt: skip
         probe_engine.dispose()
@@ -450,7 +476,8 @@ def print_table(doc: dict[str, Any]) -> None:
         )
     for name, t in doc["throughput"].items():
         print(
-            f"concurrent analyze (~{CONCURRENT_SCOPE_REPORTS} reports), {t['clients']} clients, "
+            f"concurrent analyze (~{CONCURRENT_SCOPE_REPORTS} reports), {t['clients']} clients "
+            f"({t.get('client', 'httpx')} client), "
             f"{name}: {t['throughput_rps']:.0f} req/s, p50 {t['p50_ms']:.1f} ms, "
             f"p99 {t['p99_ms']:.1f} ms (load average {t['load_average_1min_before']} -> "
             f"{t['load_average_1min_after']})"
@@ -491,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-requests", type=int, default=30)
     parser.add_argument("--concurrent-requests", type=int, default=1200)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument(
+        "--client", choices=("raw", "httpx"), default="raw",
+        help="load client of the concurrent case: the lean raw HTTP/1.1 one or httpx",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the private schema")
