@@ -262,8 +262,9 @@ def analyze(
     if scope is not None:
         frame = scope_reports(frame, scope)
     if classification:
-        wanted = classification.lower()
-        frame = frame[frame[CLASSIFICATION].str.lower() == wanted]
+        kept = (frame[CLASSIFICATION].str.lower() == classification.lower()).to_numpy(bool)
+        if not kept.all():  # a frame read by classification keeps every row: no copy
+            frame = frame[kept]
     scope_classification = classification or _DEFAULT_CLASSIFICATION
     clock = _lap(timings, "scope", clock)
 

@@ -67,6 +67,7 @@ from cleanapp_geo.schema import (
     CLASSIFICATION,
     CRS,
     DESCRIPTION,
+    GEOMETRY,
     INFERRED_CONTACT_EMAILS,
     LANGUAGE,
     PUBLIC_ID,
@@ -553,8 +554,11 @@ def _report_frame(rows: Sequence[Sequence[Any]]) -> gpd.GeoDataFrame:
     points = shapely.points(values("longitude"), values("latitude"))
     # The database guarantees the contract (unique seq, coordinate and severity ranges,
     # non-null text and timestamps), so the frame is built directly, without re-validation.
-    frame = pd.DataFrame({c: data[c] for c in REPORT_COLUMNS if c in data})
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, crs=_crs()).array, crs=_crs())
+    columns = {c: data[c] for c in REPORT_COLUMNS if c in data}
+    columns[GEOMETRY] = gpd.array.from_shapely(points, crs=_crs())
+    # Naming the geometry column (which carries the CRS) builds the frame in a third of the
+    # time of passing a geometry array and a CRS (no CRS comparisons, no column insert).
+    return gpd.GeoDataFrame(columns, geometry=GEOMETRY)
 
 
 @functools.cache
