@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.io.connect import Connectable, connection
-from cleanapp_geo.io.read import read_analyses, read_areas
+from cleanapp_geo.io.read import _PSYCOPG_DIALECT, read_analyses, read_areas
 from cleanapp_geo.scope import RadiusScope
 from cleanapp_geo.targets import (
     DEFAULT_SUGGESTION_LIMIT,
@@ -85,8 +85,16 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
     keys = sorted({k for k in map(brand_key, set(brands)) if k})  # names repeat
     rows: Sequence[Any] = []
     if keys:
+        compiled = _brand_contacts_compiled()
         with connection(con) as conn:
-            rows = conn.execute(_brand_contacts_statement(), {"keys": keys}).all()
+            raw = conn.connection.driver_connection
+            if raw is None:  # pragma: no cover - a live connection always has one
+                raise RuntimeError("the SQLAlchemy connection has no DBAPI connection")
+            # The driver's tuples (the columns need no result processing): SQLAlchemy's
+            # execution path cost more than the query for the few brands of a scope.
+            with raw.cursor(binary=True) as cursor:
+                cursor.execute(str(compiled), compiled.construct_params({"keys": keys}))
+                rows = cursor.fetchall()
     values = list(zip(*rows, strict=True)) if rows else [()] * len(BRAND_CONTACT_COLUMNS)
     return pd.DataFrame(
         {
@@ -98,6 +106,12 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
             for name, column in zip(BRAND_CONTACT_COLUMNS, values, strict=True)
         }
     )
+
+
+@functools.cache
+def _brand_contacts_compiled() -> sa.engine.Compiled:
+    """Compile :func:`_brand_contacts_statement` for the psycopg driver, once."""
+    return _brand_contacts_statement().compile(dialect=_PSYCOPG_DIALECT)
 
 
 @functools.cache

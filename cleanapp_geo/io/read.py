@@ -479,7 +479,23 @@ def _tune_read(conn: sa.Connection) -> None:
     rows also sort faster in memory. ``set_config(..., true)`` lasts until the end of the
     current transaction (the caller's, when ``con`` is a connection in a transaction).
     """
-    conn.execute(_TUNE_STATEMENT)
+    if not conn.in_transaction():
+        conn.begin()  # what conn.execute would do (autobegin): the caller commits or ends it
+    raw = conn.connection.driver_connection
+    if raw is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("the SQLAlchemy connection has no DBAPI connection")
+    # Straight to the driver: SQLAlchemy's execution path costs more than the statement.
+    with raw.cursor() as cursor:
+        cursor.execute(_tune_sql())
+
+
+@functools.cache
+def _tune_sql() -> str:
+    """Return the SQL of :data:`_TUNE_STATEMENT` with its constant values inlined (once)."""
+    compiled = _TUNE_STATEMENT.compile(
+        dialect=_PSYCOPG_DIALECT, compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled)
 
 
 @functools.lru_cache(maxsize=256)
