@@ -17,7 +17,14 @@ from strategies import report_frames
 import cleanapp_geo as cg
 from cleanapp_geo.arrays import _classification_codes, _codes, prepare_reports
 from cleanapp_geo.reports import display_titles, display_titles_at
-from cleanapp_geo.schema import CLASSIFICATION, DESCRIPTION, SUMMARY, TITLE, arrow_text
+from cleanapp_geo.schema import (
+    CLASSIFICATION,
+    DESCRIPTION,
+    SUMMARY,
+    TITLE,
+    arrow_text,
+    classification_mask,
+)
 
 _TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 # Letters whose lower case differs between Unicode tables and Python, whitespace that
@@ -106,3 +113,16 @@ def test_prepared_codes_match_pandas(frame: pd.DataFrame, scope: str | None) -> 
         assert arrays.category.tolist() == category
     titles = arrays.title_text(np.arange(len(arrays)))
     assert titles.tolist() == _reference_titles(frame.iloc[order]).tolist()
+
+
+@given(columns, st.sampled_from(["physical", "digital", "PHYSICAL", "İ", "ß", "σ", ""]))
+def test_classification_mask_matches_pandas(values: list[str], classification: str) -> None:
+    for dtype in (_TEXT_DTYPE, object):
+        series = pd.Series(values, dtype=dtype)
+        expected = (series.str.lower() == classification.lower()).to_numpy(bool)
+        mask = classification_mask(series, classification)
+        assert mask.dtype == bool
+        assert mask.tolist() == expected.tolist()
+    with_missing = pd.Series([*values, None], dtype=_TEXT_DTYPE)  # the pandas path
+    expected = (with_missing.str.lower() == classification.lower()).to_numpy(bool)
+    assert classification_mask(with_missing, classification).tolist() == expected.tolist()
