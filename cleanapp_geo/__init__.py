@@ -73,6 +73,7 @@ from cleanapp_geo.targets import (
     is_valid_email,
     merge_targets,
     suggest_targets,
+    suggest_targets_from_records,
 )
 from cleanapp_geo.text import tokenize
 
@@ -132,6 +133,7 @@ __all__ = [
     "similarity_edges",
     "streams",
     "suggest_targets",
+    "suggest_targets_from_records",
     "synthetic",
     "targets",
     "tokenize",

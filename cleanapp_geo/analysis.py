@@ -37,7 +37,7 @@ from cleanapp_geo.hypotheses import (
     group_hypotheses,
 )
 from cleanapp_geo.model import DEFAULT_MODEL, SimilarityModel
-from cleanapp_geo.schema import CLASSIFICATION, validate_reports
+from cleanapp_geo.schema import CLASSIFICATION, classification_mask, validate_reports
 from cleanapp_geo.scope import Scope, scope_reports
 from cleanapp_geo.similarity import edges_frame, scored_edges
 
@@ -262,8 +262,9 @@ def analyze(
     if scope is not None:
         frame = scope_reports(frame, scope)
     if classification:
-        wanted = classification.lower()
-        frame = frame[frame[CLASSIFICATION].str.lower() == wanted]
+        kept = classification_mask(frame[CLASSIFICATION], classification)
+        if not kept.all():  # a frame read by classification keeps every row: no copy
+            frame = frame[kept]
     scope_classification = classification or _DEFAULT_CLASSIFICATION
     clock = _lap(timings, "scope", clock)
 

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Final, Protocol
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from scipy.spatial import cKDTree
 
-from cleanapp_geo.reports import display_titles
+from cleanapp_geo.reports import display_titles_at
 from cleanapp_geo.schema import (
     BRAND_DISPLAY_NAME,
     CATEGORY,
@@ -26,6 +28,7 @@ from cleanapp_geo.schema import (
     SUMMARY,
     TITLE,
     TS,
+    arrow_text,
 )
 from cleanapp_geo.text import TextFeatures, jaccard_pairs, tokenize
 
@@ -291,7 +294,7 @@ class ReportArrays:
         numpy.ndarray
             Object array of titles ("" when all three are blank).
         """
-        return display_titles(self.titles.iloc[self.frame_position[positions]])
+        return display_titles_at(self.titles, self.frame_position[positions])
 
 
 def _tokenize_later(
@@ -378,7 +381,7 @@ def prepare_reports(
     )
     lon, lat = lon[order], lat[order]
     xyz = sphere_xyz(lon, lat)
-    class_codes, class_labels = pd.factorize(resolved_classification(reports, classification))
+    class_codes, class_labels, class_known = _classification_codes(reports, classification)
     brand_codes = _codes(reports[BRAND_DISPLAY_NAME])
     category = (
         _codes(reports[CATEGORY])
@@ -392,9 +395,9 @@ def prepare_reports(
         lon=lon,
         lat=lat,
         xyz=xyz,
-        classification=class_codes.astype(np.int64)[order],
-        classification_labels=np.asarray(class_labels, dtype=object),
-        classification_known=(reports[CLASSIFICATION] != "").to_numpy(dtype=bool)[order],
+        classification=class_codes[order],
+        classification_labels=class_labels,
+        classification_known=class_known[order],
         severity=reports[SEVERITY_LEVEL].to_numpy(dtype=np.float64)[order],
         brand=brand_codes[order],
         category=category[order],
@@ -406,11 +409,39 @@ def prepare_reports(
     )
 
 
+def _classification_codes(
+    reports: pd.DataFrame, classification: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """int64 codes and labels of :func:`resolved_classification`; whether each is known."""
+    array = arrow_text(reports[CLASSIFICATION])
+    if array is None:
+        factors = pd.factorize(resolved_classification(reports, classification))
+        known = (reports[CLASSIFICATION] != "").to_numpy(dtype=bool)
+        return factors[0].astype(np.int64), np.asarray(factors[1], dtype=object), known
+    # The same values as resolved_classification, encoded as pandas.factorize encodes them
+    # (Arrow's dictionary encoding: codes in order of first appearance).
+    blank = pc.equal(array, "")
+    fallback = pa.scalar(classification or _DEFAULT_CLASSIFICATION, type=array.type)
+    codes, labels = _factorized(pc.if_else(blank, fallback, array))
+    return codes, labels, ~blank.to_numpy(zero_copy_only=False)
+
+
+def _factorized(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """int64 codes (order of first appearance) and object labels of a text array."""
+    encoded = array.dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+
+
 def _codes(values: pd.Series) -> np.ndarray:
     """int64 codes of the lowercased values; -1 for the empty string (unknown)."""
-    codes, labels = pd.factorize(values.str.lower())
-    codes = codes.astype(np.int64)
-    empty = np.flatnonzero(np.asarray(labels, dtype=object) == "")
+    array = arrow_text(values)
+    if array is None:
+        factors = pd.factorize(values.str.lower())
+        codes, labels = factors[0].astype(np.int64), np.asarray(factors[1], dtype=object)
+    else:  # what .str.lower() and pandas.factorize compute, without pandas objects
+        codes, labels = _factorized(pc.utf8_lower(array))
+    empty = np.flatnonzero(labels == "")
     if len(empty):
         codes[codes == empty[0]] = -1
     return codes

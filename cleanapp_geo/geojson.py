@@ -241,7 +241,8 @@ def _ring_array(ring: Sequence[Any], r: int, p: int, where: str) -> np.ndarray:
                 f"got {short_repr(position)} (are the coordinates nested too shallowly?)"
             )
         for value in position:
-            if not is_number(value):
+            # JSON numbers decode to exactly float or int: skip the ABC check for them.
+            if type(value) is not float and type(value) is not int and not is_number(value):
                 hint = (
                     " (are the coordinates nested too deeply?)"
                     if isinstance(value, list | tuple)

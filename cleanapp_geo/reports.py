@@ -8,6 +8,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from cleanapp_geo.errors import InvalidReportsError
@@ -23,11 +25,13 @@ from cleanapp_geo.schema import (
     SUMMARY,
     TEXT_COLUMNS,
     TITLE,
+    arrow_text,
     validate_reports,
 )
 
 __all__ = [
     "display_titles",
+    "display_titles_at",
     "reports_from_features",
     "reports_from_records",
     "select_preferred_analysis",
@@ -255,11 +259,32 @@ def display_titles(reports: pd.DataFrame) -> np.ndarray:
     numpy.ndarray
         Object array of titles, "" where all three are blank.
     """
-    result = np.full(len(reports), "", dtype=object)
-    unset = np.ones(len(result), dtype=bool)
+    return display_titles_at(reports, None)
+
+
+def display_titles_at(reports: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray:
+    """:func:`display_titles` of the rows at positions ``rows`` (all rows when None).
+
+    Arrow-backed text columns are read with :mod:`pyarrow.compute` (the kernels the
+    pandas ``.str`` methods call), without building pandas objects: for a small frame
+    most of the cost of the pandas calls is their own overhead.
+    """
+    n = len(reports) if rows is None else len(rows)
+    result = np.full(n, "", dtype=object)
+    unset = np.ones(n, dtype=bool)
     for column in (TITLE, SUMMARY, DESCRIPTION):
-        values = reports[column]
-        take = unset & (values.str.strip() != "").to_numpy(dtype=bool)
-        result[take] = values.to_numpy(dtype=object)[take]
+        series = reports[column]
+        array = arrow_text(series)
+        if array is not None:
+            if rows is not None:
+                array = array.take(pa.array(rows, type=pa.int64()))
+            blank = pc.equal(pc.utf8_trim_whitespace(array), "")
+            take = unset & ~blank.to_numpy(zero_copy_only=False)
+            values = array.to_numpy(zero_copy_only=False)
+        else:
+            values_series = series if rows is None else series.iloc[rows]
+            take = unset & (values_series.str.strip() != "").to_numpy(dtype=bool)
+            values = values_series.to_numpy(dtype=object)
+        result[take] = values[take]
         unset &= ~take
     return result

@@ -62,7 +62,7 @@ from cleanapp_geo.matching import (
     cases_frame,
     match_cases,
 )
-from cleanapp_geo.schema import CLASSIFICATION, SEQ
+from cleanapp_geo.schema import CLASSIFICATION, SEQ, classification_mask
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -297,7 +297,7 @@ def _analysis_response(
     :data:`~cleanapp_api.streaming.STREAM_MIN_ITEMS` reports or hypotheses on, the answer is
     a :class:`~cleanapp_api.streaming.StreamedJSON` (the same JSON, written in batches).
     """
-    kept = (frame[CLASSIFICATION].str.lower() == classification).to_numpy()  # as cg.analyze
+    kept = classification_mask(frame[CLASSIFICATION], classification)  # as cg.analyze
     analysed = frame if kept.all() else frame[kept]  # read by classification: all, no copy
     polygon = area.to_polygon() if isinstance(area, cg.RadiusScope) else area
     seqs = analysed[SEQ].tolist()
@@ -334,7 +334,7 @@ def _analysis_response(
         model=model_name,
         reports=[] if large else details,
         stats=ClusterStatsJSON(**result.stats.to_dict()),
-        hypotheses=[] if large else [HypothesisJSON(**h.to_dict()) for h in result.hypotheses],
+        hypotheses=[] if large else [HypothesisJSON(**r) for r in result.table.to_records()],
         suggested_targets=targets,
         candidate_cases=[candidate_json(c) for c in candidates],
     )

@@ -28,15 +28,17 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import sqlalchemy as sa
 
 import cleanapp_geo as cg
 from cleanapp_api.schemas import ReportWithAnalysis
-from cleanapp_geo.io.contacts import read_brand_contacts, suggest_stored_targets
-from cleanapp_geo.io.read import read_area_contacts
-from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target, report_brands
+from cleanapp_geo.io.contacts import (
+    read_area_contact_rows,
+    read_brand_contact_records,
+    suggest_stored_targets,
+)
+from cleanapp_geo.targets import EscalationTarget, merge_targets, normalize_target
 
 __all__ = [
     "SUGGESTED_TARGETS_LIMIT",
@@ -117,23 +119,19 @@ def suggest_targets_for_details(
     list of dict
         Target objects as :func:`suggest_targets` returns them, best first.
     """
-    rows = [analysis for item in details for analysis in item.analysis]
-    analyses = pd.DataFrame(
-        {
-            "seq": np.fromiter((a.seq for a in rows), dtype=np.int64, count=len(rows)),
-            "language": [a.language for a in rows],
-            "brand_name": [a.brand_name for a in rows],
-            "brand_display_name": [a.brand_display_name for a in rows],
-            "inferred_contact_emails": [a.inferred_contact_emails for a in rows],
-        }
-    )
-    brands = {a.brand_name for a in rows} | {a.brand_display_name for a in rows}
+    rows = [
+        (a.seq, a.language, a.brand_name, a.brand_display_name, a.inferred_contact_emails)
+        for item in details
+        for a in item.analysis
+    ]
+    brands = {row[2] for row in rows} | {row[3] for row in rows}
     brands.discard("")
-    targets = cg.suggest_targets(
-        report_brands(analyses),
-        areas=read_area_contacts(conn, area),
-        brand_contacts=read_brand_contacts(conn, brands),
-        analyses=analyses,
+    # Plain rows, not frames: for a small scope the DataFrames cost more than the
+    # suggestion (same targets, tests/geo/test_targets_records.py).
+    targets = cg.suggest_targets_from_records(
+        rows,
+        areas=read_area_contact_rows(conn, area),
+        brand_contacts=read_brand_contact_records(conn, brands),
         limit=limit,
     )
     return [target.to_record() for target in targets]

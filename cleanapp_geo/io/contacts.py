@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.io.connect import Connectable, connection
-from cleanapp_geo.io.read import read_analyses, read_areas
+from cleanapp_geo.io.read import _PSYCOPG_DIALECT, _area_rows, read_analyses, read_areas
 from cleanapp_geo.scope import RadiusScope
 from cleanapp_geo.targets import (
     DEFAULT_SUGGESTION_LIMIT,
@@ -46,6 +46,8 @@ from cleanapp_geo.targets import (
 __all__ = [
     "BRAND_CONTACT_COLUMNS",
     "TargetSources",
+    "read_area_contact_rows",
+    "read_brand_contact_records",
     "read_brand_contacts",
     "read_target_sources",
     "suggest_stored_targets",
@@ -82,11 +84,7 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
         The columns of :data:`BRAND_CONTACT_COLUMNS` (``emails`` a list of str), ordered by
         ``brand_key``, ``role``, ``organization``, then id.
     """
-    keys = sorted({k for k in map(brand_key, set(brands)) if k})  # names repeat
-    rows: Sequence[Any] = []
-    if keys:
-        with connection(con) as conn:
-            rows = conn.execute(_brand_contacts_statement(), {"keys": keys}).all()
+    rows = _brand_contact_rows(con, brands)
     values = list(zip(*rows, strict=True)) if rows else [()] * len(BRAND_CONTACT_COLUMNS)
     return pd.DataFrame(
         {
@@ -98,6 +96,77 @@ def read_brand_contacts(con: Connectable, brands: Iterable[str]) -> pd.DataFrame
             for name, column in zip(BRAND_CONTACT_COLUMNS, values, strict=True)
         }
     )
+
+
+def read_brand_contact_records(con: Connectable, brands: Iterable[str]) -> list[dict[str, Any]]:
+    """Load the rows of :func:`read_brand_contacts` as records, without a DataFrame.
+
+    Parameters
+    ----------
+    con : sqlalchemy.Engine or sqlalchemy.Connection
+        The store.
+    brands : iterable of str
+        Brand names or keys (see :func:`read_brand_contacts`).
+
+    Returns
+    -------
+    list of dict
+        One dict per row with the keys of :data:`BRAND_CONTACT_COLUMNS` (``emails`` a list
+        of str, the other values str), in the order of :func:`read_brand_contacts`: its
+        ``to_dict("records")``.
+    """
+    return [
+        {
+            name: list(v or ()) if name == "emails" else str(v)
+            for name, v in zip(BRAND_CONTACT_COLUMNS, row, strict=True)
+        }
+        for row in _brand_contact_rows(con, brands)
+    ]
+
+
+def read_area_contact_rows(con: Connectable, geometry: Geometry) -> list[tuple[Any, ...]]:
+    """Load the rows of :func:`cleanapp_geo.io.read.read_area_contacts` as tuples.
+
+    Parameters
+    ----------
+    con : sqlalchemy.Engine or sqlalchemy.Connection
+        The store.
+    geometry : shapely geometry, RadiusScope, GeoJSON mapping or str
+        As for :func:`cleanapp_geo.io.read.read_areas`.
+
+    Returns
+    -------
+    list of tuple
+        ``(area_id, name, description, emails)`` (``emails`` a sorted list of the consented
+        contact emails), ordered by ``name`` then ``area_id``.
+    """
+    return [
+        (int(row[0]), str(row[1]), str(row[2]), list(row[3]))
+        for row in _area_rows(con, geometry, with_geometry=False)
+    ]
+
+
+def _brand_contact_rows(con: Connectable, brands: Iterable[str]) -> Sequence[Any]:
+    """Fetch the driver's rows of the ``brand_contacts`` of some brands (none without keys)."""
+    keys = sorted({k for k in map(brand_key, set(brands)) if k})  # names repeat
+    if not keys:
+        return []
+    compiled = _brand_contacts_compiled()
+    with connection(con) as conn:
+        raw = conn.connection.driver_connection
+        if raw is None:  # pragma: no cover - a live connection always has one
+            raise RuntimeError("the SQLAlchemy connection has no DBAPI connection")
+        # The driver's tuples (the columns need no result processing): SQLAlchemy's
+        # execution path cost more than the query for the few brands of a scope.
+        with raw.cursor(binary=True) as cursor:
+            cursor.execute(str(compiled), compiled.construct_params({"keys": keys}))
+            return cursor.fetchall()
+
+
+@functools.cache
+def _brand_contacts_compiled() -> sa.engine.Compiled:
+    """Compile :func:`_brand_contacts_statement` for the psycopg driver, once."""
+    return _brand_contacts_statement().compile(dialect=_PSYCOPG_DIALECT)
 
 
 @functools.cache

@@ -57,6 +57,7 @@ from cleanapp_geo.targets.suggest import (
     inferred_contact_targets,
     report_brands,
     suggest_targets,
+    suggest_targets_from_records,
     targets_frame,
 )
 from cleanapp_geo.targets.target import (
@@ -130,6 +131,7 @@ __all__ = [
     "parse_email_list",
     "report_brands",
     "suggest_targets",
+    "suggest_targets_from_records",
     "target_key",
     "targets_frame",
     "validate_target",

@@ -122,8 +122,10 @@ def merge_targets(
         by_key.setdefault(target.endpoint_key, []).append(target)
     merged: dict[str, EscalationTarget] = {}
     for key, group in by_key.items():
-        # Highest confidence first; ties by content, so the input order never matters.
-        group.sort(key=lambda t: (-t.confidence_score, repr(astuple(t))))
+        # Highest confidence first; ties by content, so the input order never matters (a
+        # single target needs no order: its content key, a deep copy, is not built).
+        if len(group) > 1:
+            group.sort(key=lambda t: (-t.confidence_score, repr(astuple(t))))
         primary = group[0]
         for other in group[1:]:
             primary = _merge_pair(primary, other)

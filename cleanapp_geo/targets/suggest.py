@@ -16,7 +16,7 @@ Network discovery (OpenStreetMap, places directories, crawling) plugs in through
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -57,6 +57,7 @@ __all__ = [
     "inferred_contact_targets",
     "report_brands",
     "suggest_targets",
+    "suggest_targets_from_records",
     "targets_frame",
 ]
 
@@ -105,8 +106,13 @@ def area_contact_targets(areas: pd.DataFrame | None) -> list[EscalationTarget]:
         return []
     names = areas["name"].astype(str).tolist()
     ids = areas["area_id"].tolist() if "area_id" in areas.columns else [None] * len(names)
+    return _area_targets(zip(names, ids, areas["emails"].tolist(), strict=True))
+
+
+def _area_targets(areas: Iterable[tuple[str, Any, Any]]) -> list[EscalationTarget]:
+    """:func:`area_contact_targets` of ``(name, area_id or None, emails)`` triples."""
     out: list[EscalationTarget] = []
-    for name, area_id, emails in zip(names, ids, areas["emails"].tolist(), strict=True):
+    for name, area_id, emails in areas:
         label = f"'{name}'" + (f" (area {area_id})" if area_id is not None else "")
         for raw in emails if isinstance(emails, list | tuple | np.ndarray) else ():
             email = normalize_email(str(raw))
@@ -161,6 +167,11 @@ def inferred_contact_targets(analyses: pd.DataFrame | None) -> list[EscalationTa
         return []
     seqs = analyses[SEQ].tolist() if SEQ in analyses.columns else list(range(len(analyses)))
     texts = analyses[INFERRED_CONTACT_EMAILS].fillna("").astype(str).tolist()
+    return _inferred_targets(seqs, texts)
+
+
+def _inferred_targets(seqs: Sequence[int], texts: Sequence[str]) -> list[EscalationTarget]:
+    """:func:`inferred_contact_targets` of the seqs and texts (``""`` for none)."""
     named: dict[str, set[int]] = {}
     parsed: dict[str, tuple[str, ...]] = {}  # the same few texts repeat across reports
     for seq, text in zip(seqs, texts, strict=True):
@@ -226,12 +237,27 @@ def brand_contact_targets(
     names = reports.get(BRAND_NAME, pd.Series([""] * len(reports), index=reports.index))
     displays = reports.get(BRAND_DISPLAY_NAME, pd.Series([""] * len(reports), index=reports.index))
     seqs = reports[SEQ].tolist() if SEQ in reports.columns else list(range(len(reports)))
+    return _brand_targets(
+        seqs,
+        names.fillna("").astype(str).tolist(),
+        displays.fillna("").astype(str).tolist(),
+        [{str(k): v for k, v in row.items()} for row in brand_contacts.to_dict("records")],
+    )
+
+
+def _brand_targets(
+    seqs: Sequence[int],
+    names: Sequence[str],
+    displays: Sequence[str],
+    brand_contacts: Sequence[Mapping[str, Any]],
+) -> list[EscalationTarget]:
+    """:func:`brand_contact_targets` of one brand per report and the contact records."""
+    if not seqs or not brand_contacts:
+        return []
     naming: dict[str, set[int]] = {}
     shown: dict[str, dict[str, int]] = {}
     keys: dict[str, str] = {}  # brand_key of each distinct name
-    for seq, name, display in zip(
-        seqs, names.fillna("").astype(str), displays.fillna("").astype(str), strict=True
-    ):
+    for seq, name, display in zip(seqs, names, displays, strict=True):
         if not name and not display:
             continue
         for text in (name, display):
@@ -244,9 +270,9 @@ def brand_contact_targets(
                 counts[display.strip()] = counts.get(display.strip(), 0) + 1
     if not naming:
         return []
-    n_reports = len(reports)
+    n_reports = len(seqs)
     out: list[EscalationTarget] = []
-    for row in brand_contacts.to_dict("records"):
+    for row in brand_contacts:
         key = brand_key(str(row.get("brand_key") or ""))
         if key not in naming:
             continue
@@ -325,26 +351,33 @@ def report_brands(analyses: pd.DataFrame) -> pd.DataFrame:
     >>> report_brands(analyses).to_dict("list")
     {'seq': [1, 2], 'brand_name': ['migros', ''], 'brand_display_name': ['Migros', '']}
     """
-    best: dict[int, tuple[tuple[bool, bool, str], str, str]] = {}
-    for seq, language, name, display in zip(
+    seqs, names, displays = _report_brands(
         analyses[SEQ].tolist(),
         analyses[LANGUAGE].tolist(),
         analyses[BRAND_NAME].tolist(),
         analyses[BRAND_DISPLAY_NAME].tolist(),
-        strict=True,
-    ):
+    )
+    return pd.DataFrame(
+        {
+            SEQ: pd.Series(seqs, dtype=np.int64),
+            BRAND_NAME: pd.Series(names, dtype=str),
+            BRAND_DISPLAY_NAME: pd.Series(displays, dtype=str),
+        }
+    )
+
+
+def _report_brands(
+    seqs: Sequence[int], languages: Sequence[Any], names: Sequence[str], displays: Sequence[str]
+) -> tuple[list[int], list[str], list[str]]:
+    """:func:`report_brands` of the analysis columns: seqs (sorted), names, display names."""
+    best: dict[int, tuple[tuple[bool, bool, str], str, str]] = {}
+    for seq, language, name, display in zip(seqs, languages, names, displays, strict=True):
         rank = (name == "" and display == "", str(language).lower() != "en", str(language))
         seen = best.get(seq)
         if seen is None or rank < seen[0]:
             best[seq] = (rank, name, display)
-    seqs = sorted(best)
-    return pd.DataFrame(
-        {
-            SEQ: pd.Series(seqs, dtype=np.int64),
-            BRAND_NAME: pd.Series([best[s][1] for s in seqs], dtype=str),
-            BRAND_DISPLAY_NAME: pd.Series([best[s][2] for s in seqs], dtype=str),
-        }
-    )
+    chosen = sorted(best)
+    return chosen, [best[s][1] for s in chosen], [best[s][2] for s in chosen]
 
 
 def suggest_targets(
@@ -405,6 +438,62 @@ def suggest_targets(
         *brand_contact_targets(reports, brand_contacts),
         *inferred_contact_targets(analyses if analyses is not None else reports),
         *existing,
+    ]
+    return visible_targets(candidates, limit=limit)
+
+
+def suggest_targets_from_records(
+    analyses: Sequence[Sequence[Any]],
+    *,
+    areas: Sequence[Sequence[Any]] = (),
+    brand_contacts: Sequence[Mapping[str, Any]] = (),
+    limit: int = DEFAULT_SUGGESTION_LIMIT,
+) -> tuple[EscalationTarget, ...]:
+    """:func:`suggest_targets` of plain rows: the same targets without building frames.
+
+    For the few reports of a small scope, building the DataFrames :func:`suggest_targets`
+    takes cost more than the suggestion; this reads the same values from tuples and gives
+    the same targets in the same order as ``suggest_targets(report_brands(analyses),
+    areas=areas, brand_contacts=brand_contacts, analyses=analyses, limit=limit)`` of the
+    frames of these rows.
+
+    Parameters
+    ----------
+    analyses : sequence of tuple
+        Every analysis row of the reports as ``(seq, language, brand_name,
+        brand_display_name, inferred_contact_emails)``; names are str (``""`` for none),
+        ``inferred_contact_emails`` a str or None.
+    areas : sequence of tuple
+        ``(area_id, name, description, emails)`` of the areas intersecting the scope
+        (:func:`cleanapp_geo.io.read.read_area_contact_rows`), ``emails`` a list of str.
+    brand_contacts : sequence of mapping
+        Brand contact records with str values and an ``emails`` list
+        (:func:`cleanapp_geo.io.contacts.read_brand_contact_records`).
+    limit : int, default 8
+        Maximum number of targets.
+
+    Returns
+    -------
+    tuple of EscalationTarget
+        As :func:`suggest_targets`.
+
+    Examples
+    --------
+    >>> [t.email for t in suggest_targets_from_records(
+    ...     [(1, "en", "", "", "ops@acme.com")], areas=[(3, "Adliswil", "", ["bau@adliswil.ch"])])]
+    ['bau@adliswil.ch']
+    """
+    seqs = [int(row[0]) for row in analyses]
+    report_seqs, names, displays = _report_brands(
+        seqs,
+        [row[1] for row in analyses],
+        [row[2] for row in analyses],
+        [row[3] for row in analyses],
+    )
+    candidates = [
+        *_area_targets((str(row[1]), row[0], row[3]) for row in areas),
+        *_brand_targets(report_seqs, names, displays, brand_contacts),
+        *_inferred_targets(seqs, [row[4] or "" for row in analyses]),
     ]
     return visible_targets(candidates, limit=limit)
 

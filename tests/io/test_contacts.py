@@ -12,6 +12,8 @@ import cleanapp_geo.io as cio
 from cleanapp_geo.io import tables as t
 from cleanapp_geo.io.contacts import (
     BRAND_CONTACT_COLUMNS,
+    read_area_contact_rows,
+    read_brand_contact_records,
     read_brand_contacts,
     read_target_sources,
     suggest_stored_targets,
@@ -152,3 +154,18 @@ def test_suggest_stored_targets(store: sa.Engine) -> None:
     ]
     assert [x.email for x in suggest_stored_targets(store, FAR, [3])] == ["far@elsewhere.ch"]
     assert suggest_stored_targets(store, None, []) == ()
+
+
+def test_contact_rows_equal_the_frames(store: sa.Engine) -> None:
+    """The row readers of the lean target path give the frames' values, in their order."""
+    _seed(store)
+    brands = ["  MIGROS ", "coop", "unknown", ""]
+    records = read_brand_contact_records(store, brands)
+    assert records == read_brand_contacts(store, brands).to_dict("records")
+    assert [r["brand_key"] for r in records] == ["coop", "migros"]
+    assert read_brand_contact_records(store, [""]) == []
+    for scope in (shapely.box(8.524, 47.304, 8.527, 47.307), RadiusScope(8.525, 47.305, 500.0)):
+        rows = read_area_contact_rows(store, scope)
+        frame = cio.read_area_contacts(store, scope)
+        assert rows == list(frame.itertuples(index=False, name=None))
+        assert [r[1] for r in rows] == ["Adliswil", "Schulhaus Kopfholz"]
