@@ -53,6 +53,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from cleanapp_api.db import direct
 from cleanapp_api.db import repositories as repo
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories import ingest as ingest_repo
@@ -658,12 +659,7 @@ def match_stored_reports(
 def _answer(conn: sa.Connection, outcome: MatchOutcome, stored: bool) -> IngestResponse:
     case = None
     if outcome.case_id is not None:
-        c = t.cases
-        case = conn.execute(
-            sa.select(c.c.case_id, c.c.title, c.c.status, c.c.linked_report_count).where(
-                c.c.case_id == outcome.case_id
-            )
-        ).first()
+        case = direct.execute(conn, _ANSWER_CASE, {"answer_case_id": outcome.case_id}).first()
     return IngestResponse(
         seq=outcome.seq,
         stored=stored,
@@ -677,6 +673,11 @@ def _answer(conn: sa.Connection, outcome: MatchOutcome, stored: bool) -> IngestR
             suggestion_count=outcome.suggestion_count,
         ),
     )
+
+
+_ANSWER_CASE: Final = sa.select(
+    t.cases.c.case_id, t.cases.c.title, t.cases.c.status, t.cases.c.linked_report_count
+).where(t.cases.c.case_id == sa.bindparam("answer_case_id", type_=t.cases.c.case_id.type))
 
 
 def ingest_report(
