@@ -197,7 +197,10 @@ def executemany(conn: sa.Connection, statement: Any, params: Sequence[Mapping[st
     values = [_params(plan, p) for p in params]
     with _cursor(conn) as cursor:
         try:
-            cursor.executemany(plan.sql, values)
+            if len(values) == 1:  # as SQLAlchemy does: no pipeline for one parameter set
+                cursor.execute(plan.sql, values[0])
+            else:
+                cursor.executemany(plan.sql, values)
         except conn.dialect.loaded_dbapi.Error as error:
             raise _wrapped(conn, plan, values, error) from error
 
