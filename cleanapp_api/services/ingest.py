@@ -53,6 +53,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from cleanapp_api.db import direct
 from cleanapp_api.db import repositories as repo
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories import ingest as ingest_repo
@@ -340,7 +341,8 @@ def match_reports(
     stale: set[str] = set()  # cases linked to: their aggregates are recomputed at the end
     latest = {c.case_id: c for cases in near.values() for c in cases}
     refresh = _Refresh(conn, case_ids)
-    writes = _Writes(conn, case_ids)
+    # A report stored by this transaction has no suggestion to supersede yet.
+    writes = _Writes(conn, case_ids, new_seq=None if new_report is None else new_report.facts.seq)
     for i in range(len(matcher)):
         item = matcher.decide(i)
         outcome = _apply(writes, item.report, item.decision)
@@ -421,8 +423,11 @@ class _Writes:
     Suggestions are written at once (their ids go into the audit payloads).
     """
 
-    def __init__(self, conn: sa.Connection, case_ids: Sequence[str]) -> None:
+    def __init__(
+        self, conn: sa.Connection, case_ids: Sequence[str], *, new_seq: int | None = None
+    ) -> None:
         self.conn = conn
+        self._new_seq = new_seq
         self._case_ids = list(case_ids)
         self._status: dict[str, str] | None = None
         self._links: list[dict[str, Any]] = []
@@ -453,7 +458,8 @@ class _Writes:
         self._links.append({"case_id": case_id, "seq": seq, "confidence": confidence})
 
     def supersede(self, seq: int, note: str) -> None:
-        self._superseded[seq] = note
+        if seq != self._new_seq:  # stored in this transaction: no suggestion of it exists
+            self._superseded[seq] = note
 
     def flush(self) -> None:
         ingest_repo.link_many(self.conn, self._links, reason=AUTO_LINK_REASON)
@@ -658,12 +664,7 @@ def match_stored_reports(
 def _answer(conn: sa.Connection, outcome: MatchOutcome, stored: bool) -> IngestResponse:
     case = None
     if outcome.case_id is not None:
-        c = t.cases
-        case = conn.execute(
-            sa.select(c.c.case_id, c.c.title, c.c.status, c.c.linked_report_count).where(
-                c.c.case_id == outcome.case_id
-            )
-        ).first()
+        case = direct.execute(conn, _ANSWER_CASE, {"answer_case_id": outcome.case_id}).first()
     return IngestResponse(
         seq=outcome.seq,
         stored=stored,
@@ -677,6 +678,11 @@ def _answer(conn: sa.Connection, outcome: MatchOutcome, stored: bool) -> IngestR
             suggestion_count=outcome.suggestion_count,
         ),
     )
+
+
+_ANSWER_CASE: Final = sa.select(
+    t.cases.c.case_id, t.cases.c.title, t.cases.c.status, t.cases.c.linked_report_count
+).where(t.cases.c.case_id == sa.bindparam("answer_case_id", type_=t.cases.c.case_id.type))
 
 
 def ingest_report(

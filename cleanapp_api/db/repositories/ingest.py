@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.sql.selectable import LateralFromClause
 
+from cleanapp_api.db import direct
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import ARRAY_BIGINT, ARRAY_TEXT
 from cleanapp_api.db.repositories.locks import grown_bounds
@@ -544,7 +545,7 @@ def pair_evidence(
     *,
     radius_m: float,
     max_abs_lat: float | None = None,
-) -> list[sa.RowMapping]:
+) -> list[Any]:
     """Linked reports of each pair's case within ``radius_m`` of the pair's report.
 
     ``pairs``: ``(seq, case_id)``, a new report and a case near it. The rows of
@@ -553,7 +554,8 @@ def pair_evidence(
     and only for the cases near that report, so a batch gets what each of its reports would
     get alone. Each ``(case_id, seq)`` once, by ``case_id`` then ``seq``.
 
-    Columns: ``case_id`` and those of :func:`report_fact_rows` (without ``visible``).
+    Columns: ``case_id`` and those of :func:`report_fact_rows` (without ``visible``), as
+    attributes of named tuples.
     """
     if not pairs:
         return []
@@ -563,10 +565,10 @@ def pair_evidence(
         "dlon": margin[0], "dlat": margin[1], "ev_radius": radius_m,
         "pair_seqs": [int(seq) for seq, _ in pairs], "pair_cases": [c for _, c in pairs],
     }  # fmt: skip
-    out: list[sa.RowMapping] = []
-    for row in conn.execute(_pair_evidence_stmt(), params).mappings():
+    out: list[Any] = []
+    for row in direct.execute(conn, _pair_evidence_stmt(), params):
         # A link near two reports of the batch comes twice, one after the other.
-        if not out or (out[-1]["case_id"], out[-1]["seq"]) != (row["case_id"], row["seq"]):
+        if not out or (out[-1].case_id, out[-1].seq) != (row.case_id, row.seq):
             out.append(row)
     return out
 
@@ -691,7 +693,8 @@ def link_many(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, reason:
     """
     if not rows:
         return
-    conn.execute(
+    direct.executemany(
+        conn,
         _LINK_STMT,
         [
             {"l_case_id": r["case_id"], "l_seq": int(r["seq"]), "l_reason": reason,
@@ -723,15 +726,23 @@ def insert_audits(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> Non
 
     Each row: ``case_id``, ``event_type``, ``actor_user_id``, ``payload_json``.
     """
-    if rows:
-        conn.execute(sa.insert(t.case_audit_events), [dict(r) for r in rows])
+    direct.executemany(conn, _AUDIT_STMT, rows)
+
+
+_AUDIT_STMT = sa.insert(t.case_audit_events).values(
+    {
+        **{name: sa.bindparam(name) for name in ("case_id", "event_type", "actor_user_id")},
+        "payload_json": sa.bindparam("payload_json", type_=t.case_audit_events.c.payload_json.type),
+    }
+)
 
 
 def supersede_many(conn: sa.Connection, notes: Mapping[int, str], *, user_id: str) -> None:
     """Close every open suggestion of the reports of ``notes`` (seq → decision note)."""
     if not notes:
         return
-    conn.execute(
+    direct.execute(
+        conn,
         _supersede_stmt(),
         {"sup_seqs": [int(k) for k in notes], "sup_notes": list(notes.values()),
          "sup_user": user_id},

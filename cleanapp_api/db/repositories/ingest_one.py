@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from cleanapp_api.db import direct
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories.ingest import (
     analysis_rows,
@@ -137,8 +138,8 @@ def store_new_report(
             "reopenable": list(reopenable_statuses), "since": reopen_since, "case_limit": limit,
         }
     )  # fmt: skip
-    result = conn.execute(_statement(tuple(sorted(values)), names, len(rows)), params)
-    found = list(result.mappings())
+    statement = _statement(tuple(sorted(values)), names, len(rows))
+    found = direct.execute(conn, statement, params).mappings()
     if not found:
         return None
     first = found[0]

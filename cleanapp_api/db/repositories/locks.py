@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from cleanapp_api.db import direct
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import (
     ARRAY_BIGINT,
@@ -151,7 +152,8 @@ def lock_scope(
     # One statement (an ingest takes these locks many times a second): unnest yields the
     # keys in order, so the locks are taken in the one global order, the global lock
     # first (shared when the cells stand for the neighbourhood, else exclusive).
-    conn.execute(
+    direct.execute(
+        conn,
         _LOCK_SCOPE_GENERIC if generic_plans else _LOCK_SCOPE,
         {"keys": keys, "global_shared": cells is not None},
     )
@@ -197,7 +199,7 @@ def lock_case_rows(conn: sa.Connection, case_ids: Iterable[str]) -> dict[str, An
     ids = sorted(set(case_ids))
     if not ids:
         return {}
-    return {row.case_id: row for row in conn.execute(_LOCK_CASES, {"ids": ids})}
+    return {row.case_id: row for row in direct.execute(conn, _LOCK_CASES, {"ids": ids})}
 
 
 _LOCK_CASES: Final = (  # built once: every case write runs it

@@ -21,6 +21,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from cleanapp_api.db import direct
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import ARRAY_TEXT
 from cleanapp_geo.routing import (
@@ -120,13 +121,14 @@ def cases_routing_inputs(
     ids = sorted(set(case_ids))
     if not ids:
         return {}
-    stmt = _CASES_STMT.with_for_update(of=t.cases) if lock else _CASES_STMT
+    stmt = _CASES_STMT_LOCKED if lock else _CASES_STMT
     out: dict[str, dict[str, Any]] = {}
-    for case in conn.execute(stmt, {"routing_ids": ids}).mappings():
+    for case in direct.execute(conn, stmt, {"routing_ids": ids}).mappings():
         row = {k: case[k] for k in case if k != "routed"}
         out[case["case_id"]] = {"case": row, "reports": [], "routed": bool(case["routed"])}
     if out:
-        for report in conn.execute(_REPORTS_STMT, {"routing_ids": sorted(out)}).mappings():
+        reports = direct.execute(conn, _REPORTS_STMT, {"routing_ids": sorted(out)}).mappings()
+        for report in reports:
             out[report["case_id"]]["reports"].append(report)
     return out
 
@@ -179,6 +181,7 @@ def _reports_stmt() -> sa.Select[Any]:
 # Built once: a sync runs in every write of a case, and building a select costs more than
 # running these small ones.
 _CASES_STMT: Final = _cases_stmt()
+_CASES_STMT_LOCKED: Final = _CASES_STMT.with_for_update(of=t.cases)
 _REPORTS_STMT: Final = _reports_stmt()
 
 
@@ -193,7 +196,8 @@ def update_cases_scores(conn: sa.Connection, scores: Mapping[str, tuple[float, f
     """Store many cases' ``(confidence, exposure)`` in one statement (``case_id`` order)."""
     if not scores:
         return
-    conn.execute(
+    direct.executemany(
+        conn,
         _SCORES_STMT,
         [
             {"s_case_id": case_id, "s_confidence": float(conf), "s_exposure": float(exp)}
@@ -294,7 +298,7 @@ def upsert_profiles(
                 "refreshed_at": now,
             }
         )
-    conn.execute(_PROFILE_STMT, rows)
+    direct.executemany(conn, _PROFILE_STMT, rows)
 
 
 def _profile_stmt() -> Any:

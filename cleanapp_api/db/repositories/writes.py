@@ -11,6 +11,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from cleanapp_api.db import direct
 from cleanapp_api.db import tables as t
 from cleanapp_api.db.repositories._shared import (
     ARRAY_TEXT,
@@ -342,12 +343,12 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
     q = _recompute_statements()
     ids = {"recompute_ids": ids_list}
     snapshots: dict[str, list[Any]] = {k: [] for k in ids_list}
-    for case_id, geometry_json, linked_at in conn.execute(q.snapshots, ids):
+    for case_id, geometry_json, linked_at in direct.execute(conn, q.snapshots, ids):
         snapshots[case_id].append((geometry_json, linked_at))
-    own: dict[str, Any] = {case_id: geometry for case_id, geometry in conn.execute(q.own, ids)}
-    stats = {row.case_id: row for row in conn.execute(q.stats, ids)}
+    own: dict[str, Any] = dict(iter(direct.execute(conn, q.own, ids)))
+    stats = {row.case_id: row for row in direct.execute(conn, q.stats, ids)}
     rows: dict[str, list[Any]] = {k: [] for k in ids_list}
-    for row in conn.execute(q.linked, ids):
+    for row in direct.execute(conn, q.linked, ids):
         rows[row.case_id].append(row)
     updates = []
     for case_id in ids_list:
@@ -395,7 +396,7 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
         )
     if not updates:
         return
-    conn.execute(q.update, updates)
+    direct.executemany(conn, q.update, updates)
 
 
 @dataclass(frozen=True, slots=True)
