@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from cleanapp_api.reuseport import reuseport_available, serve_workers
 from cleanapp_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ def serve(
         Level of the uvicorn and ``cleanapp_api`` loggers.
     workers : int, optional
         Worker processes sharing the port (default: :func:`default_workers`, one per core).
+        On Linux, more than one run under :func:`cleanapp_api.reuseport.serve_workers`,
+        each with its own ``SO_REUSEPORT`` socket, restarted when one dies.
         Each has its own pool, rate-limit buckets and reconciler loop (the reconciler's
         row locks keep them from driving one send twice).
 
@@ -75,19 +78,24 @@ def serve(
         If the environment is incomplete or invalid.
     """
     Settings.from_env()
-    uvicorn.run(
-        "cleanapp_api.serve:create_served_app",
-        factory=True,
-        workers=workers or default_workers(),
-        host=host,
-        port=port,
-        log_level=log_level,
-        log_config=_log_config(log_level),
-        lifespan="on",
-        ws="none",
-        server_header=False,
-        proxy_headers=True,
-    )
+    config: dict[str, Any] = {
+        "app": "cleanapp_api.serve:create_served_app",
+        "factory": True,
+        "log_level": log_level,
+        "log_config": _log_config(log_level),
+        "lifespan": "on",
+        "ws": "none",
+        "server_header": False,
+        "proxy_headers": True,
+    }
+    workers = workers or default_workers()
+    if workers > 1 and reuseport_available():
+        # Each worker on its own SO_REUSEPORT socket: the kernel spreads the connections
+        # (cleanapp_api.reuseport); uvicorn's workers share one socket and one of them
+        # may take a whole burst of keep-alive connections.
+        serve_workers(config, host=host, port=port, workers=workers)
+        return
+    uvicorn.run(**config, workers=workers, host=host, port=port)
 
 
 def freeze_startup_objects() -> None:
