@@ -143,6 +143,23 @@ def test_arrow_rows_follow_the_positions_given(city):
         assert rows == [everything[p] for p in positions]
 
 
+def test_large_exports_built_in_halves_on_threads_equal_the_serial_table(city, monkeypatch):
+    # From _THREADED_MIN_HYPOTHESES on, the titles and ids of each half are built on a
+    # thread of their own (two chunks per text column): same rows as the serial path.
+    from cleanapp_geo import export
+
+    result = analysed(city)
+    serial = export.hypotheses_arrow(result.table)
+    rows = serial.to_pylist()
+    n = len(result.table)
+    monkeypatch.setattr(export, "_THREADED_MIN_HYPOTHESES", 10)
+    for positions in (np.arange(n), np.arange(n)[::-1].copy(), np.arange(1, n, 3)):
+        threaded = export.hypotheses_arrow(result.table, positions)
+        assert threaded.column("title").num_chunks == 2
+        assert threaded.to_pylist() == [rows[p] for p in positions]
+    assert export.hypotheses_arrow(result.table).equals(serial)
+
+
 def test_filters_pick_the_first_hypotheses_of_enough_reports(city):
     result = analysed(city)
     counts = result.table.report_count
