@@ -263,6 +263,20 @@ def _linked_cases(conn: sa.Connection, seqs: Sequence[int]) -> dict[int, str]:
     return linked
 
 
+def _near_case_terms(options: MatchOptions, now: datetime) -> dict[str, Any]:
+    """Which cases count as near a report at ``now``: radius and matchable statuses.
+
+    One set of terms for both reads of the cases near a report (a new report's
+    store-and-read statement and :func:`ingest_repo.nearby_case_records`).
+    """
+    return {
+        "radius_m": MATCH_RADIUS_M,
+        "active_statuses": ACTIVE_STATUSES,
+        "reopenable_statuses": REOPENABLE_STATUSES,
+        "reopen_since": now - timedelta(seconds=options.reopen_window_s),
+    }
+
+
 def match_reports(
     conn: sa.Connection,
     seqs: Sequence[int],
@@ -313,13 +327,7 @@ def match_reports(
         records = new_report.near if todo else []
     else:
         records = ingest_repo.nearby_case_records(
-            conn,
-            todo,
-            radius_m=MATCH_RADIUS_M,
-            active_statuses=ACTIVE_STATUSES,
-            reopenable_statuses=REOPENABLE_STATUSES,
-            reopen_since=now - timedelta(seconds=options.reopen_window_s),
-            max_abs_lat=top,
+            conn, todo, **_near_case_terms(options, now), max_abs_lat=top
         )
     near: dict[int, list[CaseFacts]] = {}
     for record in records:
@@ -716,13 +724,7 @@ def ingest_report(
         # A new report comes back from its insert with its facts and the cases near it
         # (one statement); one stored before takes the statements of a re-ingest.
         new_report = ingest_one.store_new_report(
-            conn,
-            report,
-            analyses,
-            radius_m=MATCH_RADIUS_M,
-            active_statuses=ACTIVE_STATUSES,
-            reopenable_statuses=REOPENABLE_STATUSES,
-            reopen_since=now - timedelta(seconds=options.reopen_window_s),
+            conn, report, analyses, **_near_case_terms(options, now)
         )
         stored = new_report is not None or ingest_repo.store_report(conn, report, analyses)
         outcome = match_reports(conn, [report["seq"]], options, new_report=new_report)[0]

@@ -419,12 +419,7 @@ def near_cases_lateral(source: sa.FromClause, point: sa.ColumnElement[Any]) -> L
     # One indexed probe of the cases per report (LATERAL), whatever the planner knows of
     # the batch's reports (a file's reports are not analysed yet when they are matched).
     return (
-        sa.select(
-            probe.c.case_id, probe.c.title, probe.c.status, probe.c.classification,
-            probe.c.summary, probe.c.anchor_lat, probe.c.anchor_lng, probe.c.cluster_count,
-            probe.c.linked_report_count, probe.c.updated_at,
-            sa.func.ST_AsBinary(probe.c.aggregate_geom).label("area_wkb"),
-        )
+        sa.select(*_case_columns(probe))
         .where(probe.c.merged_into_case_id.is_(None), status_ok)
         .order_by(probe.c.updated_at.desc(), probe.c.case_id)
         .limit(sa.bindparam("case_limit", type_=sa.Integer))
@@ -432,8 +427,8 @@ def near_cases_lateral(source: sa.FromClause, point: sa.ColumnElement[Any]) -> L
     )  # fmt: skip
 
 
-def _case_columns() -> list[sa.ColumnElement[Any]]:
-    c = t.cases
+def _case_columns(c: sa.FromClause = t.cases) -> list[sa.ColumnElement[Any]]:
+    """Return the columns of a case record (of ``cases`` or a subquery of its columns)."""
     return [
         c.c.case_id, c.c.title, c.c.status, c.c.classification, c.c.summary, c.c.anchor_lat,
         c.c.anchor_lng, c.c.cluster_count, c.c.linked_report_count, c.c.updated_at,
@@ -510,20 +505,12 @@ def _evidence_stmt() -> sa.Select[Any]:
         sa.select(sa.literal(1))
         .where(
             new.c.seq == sa.any_(sa.bindparam("batch", type_=ARRAY_BIGINT)),
-            new.c.geom.op("&&")(expand_box(r.c.geom, (0.0, 0.0))),
-            sa.func.ST_DWithin(
-                sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
-                sa.bindparam("ev_radius", type_=sa.Double),
-            ),
+            _within_evidence_radius(new, r),
         )
         .exists()
     )  # fmt: skip
     links = (
-        sa.select(
-            cr.c.case_id, r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level,
-            a.c.classification, a.c.brand_display_name, a.c.title, a.c.summary,
-            a.c.description,
-        )
+        sa.select(*_evidence_columns())
         .select_from(
             cr.join(r, r.c.seq == cr.c.seq).outerjoin(
                 a, sa.and_(a.c.seq == r.c.seq, a.c.language == r.c.preferred_language)
@@ -536,6 +523,27 @@ def _evidence_stmt() -> sa.Select[Any]:
         sa.select(*links.c)
         .select_from(ids.join(links, sa.true()))
         .order_by(links.c.case_id, links.c.seq)
+    )
+
+
+def _evidence_columns() -> list[sa.ColumnElement[Any]]:
+    """Return the columns of an evidence row: the case and its linked report's facts."""
+    cr, r, a = t.case_reports, t.reports, t.report_analysis
+    return [
+        cr.c.case_id, r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level,
+        a.c.classification, a.c.brand_display_name, a.c.title, a.c.summary, a.c.description,
+    ]  # fmt: skip
+
+
+def _within_evidence_radius(new: sa.FromClause, linked: sa.FromClause) -> sa.ColumnElement[bool]:
+    """Return whether a linked report is within ``ev_radius`` m of a new one (box, geodesic)."""
+    return sa.and_(
+        new.c.geom.op("&&")(expand_box(linked.c.geom, (0.0, 0.0))),
+        sa.func.ST_DWithin(
+            sa.func.geography(new.c.geom),
+            sa.func.geography(linked.c.geom),
+            sa.bindparam("ev_radius", type_=sa.Double),
+        ),
     )
 
 
@@ -589,11 +597,7 @@ def _pair_evidence_stmt() -> sa.Select[Any]:
         .render_derived(name="pairs")
     )
     links = (
-        sa.select(
-            cr.c.case_id, r.c.seq, r.c.longitude, r.c.latitude, r.c.ts, a.c.severity_level,
-            a.c.classification, a.c.brand_display_name, a.c.title, a.c.summary,
-            a.c.description,
-        )
+        sa.select(*_evidence_columns())
         .select_from(
             new.join(cr, cr.c.case_id == given.c.case_id)
             .join(r, r.c.seq == cr.c.seq)
@@ -601,11 +605,7 @@ def _pair_evidence_stmt() -> sa.Select[Any]:
         )
         .where(
             new.c.seq == given.c.seq,
-            new.c.geom.op("&&")(expand_box(r.c.geom, (0.0, 0.0))),
-            sa.func.ST_DWithin(
-                sa.func.geography(new.c.geom), sa.func.geography(r.c.geom),
-                sa.bindparam("ev_radius", type_=sa.Double),
-            ),
+            _within_evidence_radius(new, r),
         )
         .lateral("links")
     )  # fmt: skip
