@@ -152,78 +152,88 @@ def token_ids(
     n_docs = offsets.shape[1] - 1
     mask = np.uint64(len(slots) - 1)
     dedupe = len(mark) > 0
+    # The counters live in locals during the pass (stored back at the end): kept in
+    # registers, not re-read from memory at every token.
+    n_codes = counters[C_CODES]
+    arena_used = counters[C_ARENA]
+    n_out = counters[C_OUT]
+    n_non_ascii = counters[C_NON_ASCII]
+    stopped = n_docs
     for d in range(first_doc, n_docs):
         doc_bytes = 0
         for c in range(n_columns):
             doc_bytes += offsets[c, d + 1] - offsets[c, d]
-        if 2 * (counters[C_CODES] + doc_bytes + 1) > len(slots) or (
-            counters[C_ARENA] + doc_bytes > len(arena)
-        ):
-            return d
+        if 2 * (n_codes + doc_bytes + 1) > len(slots) or arena_used + doc_bytes > len(arena):
+            stopped = d
+            break
         doc = doc_base + d
         for c in range(n_columns):
             lo = offsets[c, d]
             hi = offsets[c, d + 1]
             if ascii_cells_only:
-                ascii_only = True
-                for k in range(lo, hi):
-                    if data[k] >= 128:
-                        ascii_only = False
-                        break
-                if not ascii_only:
-                    non_ascii[counters[C_NON_ASCII]] = d * n_columns + c
-                    counters[C_NON_ASCII] += 1
+                high = np.uint8(0)
+                for k in range(lo, hi):  # no early exit: the loop is vectorised
+                    high |= data[k]
+                if high >= 128:
+                    non_ascii[n_non_ascii] = d * n_columns + c
+                    n_non_ascii += 1
                     continue
-            start = -1
-            h = _FNV_OFFSET
-            for k in range(lo, hi + 1):
-                ch = kind[data[k]] if k < hi else np.uint8(0)
-                if ch != 0:
-                    if start < 0:
-                        start = k
-                        h = _FNV_OFFSET
+            k = lo
+            while k < hi:
+                ch = kind[data[k]]
+                if ch == 0:
+                    k += 1
+                    continue
+                start = k
+                h = _FNV_OFFSET
+                while True:  # the token's bytes, hashed as they are read
                     h = (h ^ np.uint64(ch)) * _FNV_PRIME
-                    continue
-                if start < 0:
-                    continue
+                    k += 1
+                    if k >= hi:
+                        break
+                    ch = kind[data[k]]
+                    if ch == 0:
+                        break
                 length = k - start
-                if length >= min_chars:
-                    # The token's id (inlined: a compiled call with array arguments costs
-                    # more than the lookup).
-                    slot = h & mask
-                    while True:
-                        code = slots[slot]
-                        if code < 0:
-                            code = counters[C_CODES]
-                            counters[C_CODES] = code + 1
-                            slots[slot] = code
-                            code_hash[code] = h
-                            at = counters[C_ARENA]
-                            for t in range(length):
-                                arena[at + t] = kind[data[start + t]]
-                            arena_start[code] = at
-                            arena_length[code] = length
-                            counters[C_ARENA] = at + length
-                            break
-                        if code_hash[code] == h and arena_length[code] == length:
-                            at = arena_start[code]
-                            same = True
-                            for t in range(length):
-                                if arena[at + t] != kind[data[start + t]]:
-                                    same = False
-                                    break
-                            if same:
+                if length < min_chars:
+                    continue
+                # The token's id (inlined: a compiled call with array arguments costs
+                # more than the lookup).
+                slot = h & mask
+                while True:
+                    code = slots[slot]
+                    if code < 0:
+                        code = n_codes
+                        n_codes += 1
+                        slots[slot] = code
+                        code_hash[code] = h
+                        for t in range(length):
+                            arena[arena_used + t] = kind[data[start + t]]
+                        arena_start[code] = arena_used
+                        arena_length[code] = length
+                        arena_used += length
+                        break
+                    if code_hash[code] == h and arena_length[code] == length:
+                        at = arena_start[code]
+                        same = True
+                        for t in range(length):
+                            if arena[at + t] != kind[data[start + t]]:
+                                same = False
                                 break
-                        slot = (slot + np.uint64(1)) & mask
-                    if code >= n_stop and not (dedupe and mark[code] == doc):
-                        if dedupe:
-                            mark[code] = doc
-                        at = counters[C_OUT]
-                        out_docs[at] = doc
-                        out_codes[at] = code
-                        counters[C_OUT] = at + 1
-                start = -1
-    return n_docs
+                        if same:
+                            break
+                    slot = (slot + np.uint64(1)) & mask
+                if code >= n_stop and not (dedupe and mark[code] == doc):
+                    if dedupe:
+                        mark[code] = doc
+                    out_docs[n_out] = doc
+                    out_codes[n_out] = code
+                    n_out += 1
+    counters[C_CODES] = n_codes
+    counters[C_ARENA] = arena_used
+    counters[C_OUT] = n_out
+    counters[C_NON_ASCII] = n_non_ascii
+    return stopped
 
 
 @numba.njit(cache=True, nogil=True)
