@@ -41,7 +41,8 @@ Measured, in one run:
   >= 0.90.
 * **CPU per ingest** in both ingest phases (:mod:`benchmarks.cpu_accounting`): the
   milliseconds of CPU of the service's processes, this process (the load client) and the
-  service's PostgreSQL backends per request, beside the budget at the offered rate
+  service's PostgreSQL backends per request (those that ended during the phase too, read by
+  :class:`~benchmarks.cpu_accounting.BackendTracker`), beside the budget at the offered rate
   (``nproc / rate``: 10 ms at 200/s on 2 cores). CPU time moves much less than wall time
   on the shared machine: the number to compare before and after a change.
 
@@ -72,7 +73,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 import cleanapp_geo.io as cio
-from benchmarks.cpu_accounting import CpuSample, cpu_per_request_ms, with_application_name
+from benchmarks.cpu_accounting import (
+    BackendTracker,
+    CpuSample,
+    cpu_per_request_ms,
+    with_application_name,
+)
 from benchmarks.cpu_accounting import sample as cpu_sample
 from benchmarks.raw_http import RawClient
 from benchmarks.service import JWT_SECRET, service_process
@@ -470,18 +476,22 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
 
             bodies = [ingest_body(row) for row in by_route.itertuples(index=False)]
             log(f"ingest: {n_seq} reports one after the other")
-            before = probe()
-            doc["ingest_sequential"] = sequential(service_url, token, bodies[:n_seq])
+            with BackendTracker(probe_engine) as tracker:
+                before = probe()
+                doc["ingest_sequential"] = sequential(service_url, token, bodies[:n_seq])
+                after = probe()
             doc["ingest_sequential"]["cpu_ms_per_request"] = cpu_per_request_ms(
-                before, probe(), max(1, n_seq)
+                before, after, max(1, n_seq), tracker
             )
             log(f"ingest: {n_ingest} reports at {args.rate:g}/s (open loop)")
-            before = probe()
-            doc["ingest"] = open_loop(
-                service_url, token, bodies[n_seq:], args.rate, client=args.client
-            )
+            with BackendTracker(probe_engine) as tracker:
+                before = probe()
+                doc["ingest"] = open_loop(
+                    service_url, token, bodies[n_seq:], args.rate, client=args.client
+                )
+                after = probe()
             doc["ingest"]["cpu_ms_per_request"] = cpu_per_request_ms(
-                before, probe(), max(1, len(bodies) - n_seq)
+                before, after, max(1, len(bodies) - n_seq), tracker
             )
             doc["ingest"]["cpu_budget_ms"] = (os.cpu_count() or 1) / args.rate * 1e3
             log(f"nearby: {args.nearby_requests} requests")
@@ -551,7 +561,8 @@ def format_table(doc: dict[str, Any]) -> str:
         "on average",
         *(
             f"CPU per ingest, {name}: service {cpu['service_ms']:.1f} ms, client "
-            f"{cpu['client_ms']:.1f} ms, PostgreSQL {cpu['postgres_ms']:.1f} ms, total "
+            f"{cpu['client_ms']:.1f} ms, PostgreSQL {cpu['postgres_ms']:.1f} ms (of which "
+            f"backends closed during the phase {cpu.get('postgres_closed_ms', 0.0):.1f}), total "
             f"{cpu['total_ms']:.1f} ms (budget at {i['offered_rate_per_s']:g}/s on "
             f"{os.cpu_count()} cores: {i['cpu_budget_ms']:.1f} ms)"
             for name, cpu in (

@@ -8,7 +8,8 @@
   socket timeouts) created in the lifespan and disposed at shutdown, in ``app.state.engine``
   and injectable as ``db_engine`` (annotations in :mod:`cleanapp_api.dependencies`). Database
   work runs on worker threads (``anyio.to_thread``), which also keeps the library's CPU-heavy,
-  synchronous code (GeoDataFrame loaders, scoring) off the event loop;
+  synchronous code (GeoDataFrame loaders, scoring) off the event loop; ``POST /reports``
+  takes at most ``INGEST_CONCURRENCY`` of them at once (``app.state.ingest_limiter``);
 * the escalation reconciler (:func:`~cleanapp_api.escalation.sending.recover_sends`), a
   lifespan task every ``ESCALATION_RECOVERY_INTERVAL_S`` when an email service is configured;
 * authentication (``app.state.authenticator``; the ``current_user`` dependency, see
@@ -138,6 +139,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     engine = create_db_engine(settings)
     store = DbTokenStore(engine) if settings.auth_token_store == "db" else None
     app.state.engine = engine
+    # POST /reports at most this many at once per process (Settings.ingest_concurrency).
+    app.state.ingest_limiter = anyio.CapacityLimiter(settings.ingest_concurrency)
     app.state.authenticator = Authenticator(settings.jwt_secret, store)
     try:
         async with anyio.create_task_group() as tasks:

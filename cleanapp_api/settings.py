@@ -35,6 +35,9 @@ default: the case's editors), ``ESCALATION_RECOVERY_INTERVAL_S`` (period of the 
 reconciler, 10) and ``ESCALATION_RECOVERY_GRACE_S`` (age of an unsettled send before the
 reconciler takes it, 5). ``DATABASE_STATEMENT_TIMEOUT_S`` (5) bounds every statement and lock
 wait, ``DATABASE_POOL_TIMEOUT_S`` (5) the wait for a pooled connection.
+``INGEST_CONCURRENCY`` (4) is how many ``POST /reports`` of one worker process run at once;
+more wait their turn in the worker's event loop, holding no thread, pooled connection or
+lock.
 
 Contact discovery (``docs/routing.md``) reads ``DISCOVERY_ENABLED`` (``1``/``true``: refreshing
 a case's targets asks OpenStreetMap and official websites; off by default, so nothing leaves
@@ -119,6 +122,7 @@ ENV_VARS = (
     "ESCALATION_RECOVERY_GRACE_S",
     "DATABASE_STATEMENT_TIMEOUT_S",
     "DATABASE_POOL_TIMEOUT_S",
+    "INGEST_CONCURRENCY",
     "DISCOVERY_ENABLED",
     "NOMINATIM_URL",
     "OVERPASS_URL",
@@ -187,6 +191,9 @@ class Settings:
         Statement and lock timeout of every database call (503 beyond).
     database_pool_timeout_s : float, default 5
         Longest wait for a pooled connection (503 beyond).
+    ingest_concurrency : int, default 4
+        ``POST /reports`` running at once in one worker process (on worker threads, each
+        with a pooled connection and the ingest's locks); more wait in the event loop.
     discovery_enabled : bool, default False
         Whether refreshing targets runs network contact discovery.
     nominatim_url, overpass_url : str
@@ -247,6 +254,7 @@ class Settings:
     escalation_recovery_grace_s: float = 5.0
     database_statement_timeout_s: float = 5.0
     database_pool_timeout_s: float = 5.0
+    ingest_concurrency: int = 4
     discovery_enabled: bool = False
     nominatim_url: str = DEFAULT_NOMINATIM_URL
     overpass_url: str = DEFAULT_OVERPASS_URL
@@ -343,6 +351,7 @@ class Settings:
             ("ESCALATION_MAX_TARGETS", self.escalation_max_targets),
             ("ESCALATION_MAX_CC", self.escalation_max_cc),
             ("DISCOVERY_MAX_REQUESTS", self.discovery_max_requests),
+            ("INGEST_CONCURRENCY", self.ingest_concurrency),
         ):
             if isinstance(count, bool) or not (isinstance(count, int) and count >= 1):
                 problems.append(f"{name} must be an integer >= 1, got {count!r}")
@@ -449,6 +458,7 @@ class Settings:
                  "a positive number"),
                 ("DISCOVERY_BUDGET_S", "discovery_budget_s", float, "a positive number"),
                 ("DISCOVERY_MAX_REQUESTS", "discovery_max_requests", int, "an integer >= 1"),
+                ("INGEST_CONCURRENCY", "ingest_concurrency", int, "an integer >= 1"),
             )
         )  # fmt: skip
         if get("AUTO_REOPEN") is not None:
@@ -519,6 +529,7 @@ class Settings:
             f"escalation_recovery_grace_s={self.escalation_recovery_grace_s!r}",
             f"database_statement_timeout_s={self.database_statement_timeout_s!r}",
             f"database_pool_timeout_s={self.database_pool_timeout_s!r}",
+            f"ingest_concurrency={self.ingest_concurrency!r}",
             f"discovery_enabled={self.discovery_enabled!r}",
             f"nominatim_url={self.nominatim_url!r}",
             f"overpass_url={self.overpass_url!r}",

@@ -10,6 +10,7 @@ from functools import partial
 
 import anyio.to_thread
 from litestar import Controller, Response, get, post
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody
 
@@ -59,10 +60,16 @@ class ReportsController(Controller):
         db_engine: DbEngine,
         settings: AppSettings,
         current_user: CurrentUser,
+        state: State,
     ) -> Response[IngestResponse]:
         """Store a report and say which case it joined (or was suggested for)."""
+        # At most INGEST_CONCURRENCY at once per process; the rest wait here, holding no
+        # thread, pooled connection or advisory lock (an ingest locks its neighbourhood
+        # for its whole transaction, so a crowd of them inside the database mostly waits
+        # on each other's locks while their threads contend for the GIL).
         answer, stored = await anyio.to_thread.run_sync(
-            partial(ingest.ingest_report, db_engine, settings, data, current_user)
+            partial(ingest.ingest_report, db_engine, settings, data, current_user),
+            limiter=state.ingest_limiter,
         )
         return Response(answer, status_code=201 if stored else 200)
 

@@ -33,6 +33,18 @@ def test_defaults() -> None:
     assert not s.cors_allow_all
     assert s.email_service_url is None
     assert s.internal_admin_token is None
+    assert s.ingest_concurrency == 4
+
+
+@pytest.mark.parametrize(("value", "ok"), [("1", True), ("16", True), ("0", False),
+                                           ("-2", False), ("many", False)])  # fmt: skip
+def test_ingest_concurrency(value: str, ok: bool) -> None:
+    env = {**VALID, "INGEST_CONCURRENCY": value}
+    if ok:
+        assert Settings.from_env(env).ingest_concurrency == int(value)
+    else:
+        with pytest.raises(SettingsError, match="INGEST_CONCURRENCY must be an integer >= 1"):
+            Settings.from_env(env)
 
 
 def test_every_variable_is_read() -> None:

@@ -87,6 +87,11 @@ def test_textual_sql_named_rows_and_scalar(db_engine: sa.Engine) -> None:
 def test_driver_errors_are_sqlalchemy_errors(db_engine: sa.Engine) -> None:
     with db_engine.connect() as conn, pytest.raises(sa.exc.DataError):
         direct.execute(conn, sa.text("SELECT 1 / CAST(:z AS int)"), {"z": 0})
+    with db_engine.connect() as conn:  # the connection's kept cursor serves on after an error
+        with pytest.raises(sa.exc.DataError):
+            direct.execute(conn, sa.text("SELECT 1 / CAST(:z AS int)"), {"z": 0})
+        conn.rollback()
+        assert direct.execute(conn, _TEXT, {"a": 3}).scalar() == 3
     with db_engine.connect() as conn, pytest.raises(sa.exc.InvalidRequestError, match="'a'"):
         direct.execute(conn, _TEXT, {})  # a value missing: SQLAlchemy's own message
 
@@ -104,3 +109,38 @@ def test_disabled_goes_through_connection_execute(db_engine: sa.Engine) -> None:
     finally:
         direct.ENABLED = True
     assert ours == theirs
+
+
+_fragment = st.sampled_from(["SELECT ", "a, ", "'x' || ", "%%", " LIKE '%%a'", "(", ")", "\n"])
+_placeholder = st.sampled_from(["a", "b", "c_1", "a"]).map(lambda name: f"%({name})s")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_fragment | _placeholder, max_size=12))
+def test_server_sql_is_psycopgs_own_conversion(pieces: list[str]) -> None:
+    # The SQL sent is the SQL psycopg would send for the same statement (so the same
+    # prepared statements on the server); psycopg's converter is private, hence only here.
+    from psycopg._queries import _query2pg_nocache
+
+    sql = "".join(pieces)
+    ours, order = direct.server_sql(sql)
+    theirs, _, their_order, _ = _query2pg_nocache(sql.encode(), "utf-8")
+    assert ours.encode() == theirs
+    assert list(order) == (their_order or [])
+
+
+@pytest.mark.parametrize("sql", ["SELECT %s", "SELECT %(a)b", "SELECT 5 % 2"])
+def test_server_sql_refuses_other_placeholders(sql: str) -> None:
+    with pytest.raises(ValueError, match="placeholders"):
+        direct.server_sql(sql)
+
+
+def test_executemany_one_and_many_parameter_sets(db_engine: sa.Engine) -> None:
+    insert = sa.text("INSERT INTO tmp_direct (k, v) VALUES (:k, :v)")
+    with db_engine.connect() as conn:
+        conn.execute(sa.text("CREATE TEMP TABLE tmp_direct (k int, v text)"))
+        direct.executemany(conn, insert, [{"k": 1, "v": "one"}])
+        direct.executemany(conn, insert, [{"k": 2, "v": "two"}, {"k": 3, "v": "50 %"}])
+        rows = conn.execute(sa.text("SELECT k, v FROM tmp_direct ORDER BY k")).all()
+        conn.rollback()
+    assert [tuple(r) for r in rows] == [(1, "one"), (2, "two"), (3, "50 %")]

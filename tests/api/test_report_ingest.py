@@ -13,6 +13,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -471,3 +472,56 @@ def test_concurrent_ingests_of_one_incident_end_in_one_case_whose_counts_equal_i
     assert sorted(r.json()["case"]["report_count"] for r in answers.values()) == list(
         range(3, 3 + len(seqs))
     )
+
+
+def test_ingests_beyond_the_concurrency_limit_wait_outside_the_database(
+    db_settings: Settings, clean_db: sa.Engine, case_id: str, service: dict[str, str]
+) -> None:
+    # INGEST_CONCURRENCY=1: twelve ingests sent at once all succeed, one after the other,
+    # and never two of the service's sessions hold or wait for the ingest's locks at once.
+    name = "ingest-limit-test"
+    url = sa.engine.make_url(db_settings.database_url)
+    url = url.update_query_dict({"application_name": name})
+    settings = replace(db_settings, database_url=url.render_as_string(hide_password=False),
+                       ingest_concurrency=1)  # fmt: skip
+    lockers = sa.text(
+        "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+        " WHERE l.locktype = 'advisory' AND a.application_name = :name"
+    )
+    seen: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        with clean_db.connect() as conn:
+            while not done.is_set():
+                seen.append(int(conn.execute(lockers, {"name": name}).scalar_one()))
+                conn.rollback()
+
+    seqs = list(range(200, 212))
+    barrier = threading.Barrier(len(seqs))
+    answers: dict[int, Any] = {}
+
+    def send(http_url: str, k: int, seq: int) -> None:
+        angle = 2 * math.pi * k / len(seqs)
+        payload = body(seq, north_m=25 * math.sin(angle), east_m=25 * math.cos(angle))
+        with httpx.Client(base_url=http_url, timeout=60) as http:
+            barrier.wait()
+            answers[seq] = http.post(REPORTS, json=payload, headers=service)
+
+    with serve_thread(create_app(settings)) as http_url:
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        threads = [threading.Thread(target=send, args=(http_url, k, s))
+                   for k, s in enumerate(seqs)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        done.set()
+        watcher.join(timeout=30)
+    assert sorted(r.status_code for r in answers.values()) == [201] * len(seqs)
+    assert {r.json()["case"]["case_id"] for r in answers.values()} == {case_id}
+    assert sorted(r.json()["case"]["report_count"] for r in answers.values()) == list(
+        range(3, 3 + len(seqs))
+    )
+    assert max(seen) == 1  # the watcher saw the ingests inside the database, one at a time
