@@ -24,8 +24,10 @@ Measured, in one run:
   answered, and its latency counts from that scheduled time (queueing included). The
   first second is warm-up. Floor: p99 <= 25 ms at 200 reports/s. The client
   (``--client``) is :mod:`benchmarks.raw_http` by default, a lean HTTP/1.1 client on
-  keep-alive connections: it shares the two measured cores, and httpx's ``AsyncClient``
-  spent 4-9 ms of CPU per request there (``--client httpx`` measures with it).
+  keep-alive connections (64, opened first and used in turn, as many phones would spread
+  over the service's workers): it shares the two measured cores, and httpx's
+  ``AsyncClient`` spent 4-9 ms of CPU per request there (``--client httpx`` measures with
+  it).
 * **ingest, one at a time**: ``--sequential-requests`` more reports posted one after the
   other (closed loop) before the load: the service time without queueing, beside it.
 * **nearby**: ``GET /api/v4/cases/nearby`` (radius 500 m) at random report points, one
@@ -101,6 +103,11 @@ FLOORS = {
 }
 _CASES_PER_TRANSACTION = 250
 _WARMUP_S = 1.0
+#: Keep-alive connections of the open loop's raw client, used in turn: reports come from
+#: many phones, each on its own connection, and the kernel gives each connection to one
+#: service worker (SO_REUSEPORT); reusing the latest connection sent most of the load to
+#: one worker (at 80/s on 100k: 5.67 vs 0.56 s of worker CPU).
+OPEN_LOOP_CONNECTIONS = 64
 Log = Callable[[str], None]
 
 
@@ -237,7 +244,8 @@ def open_loop(
     """Send ``bodies`` at ``rate`` per second whatever the answers; time from the schedule.
 
     ``client``: ``raw`` (:class:`benchmarks.raw_http.RawClient`, a lean HTTP/1.1 client:
-    the load client shares the measured cores) or ``httpx`` (``httpx.AsyncClient``).
+    the load client shares the measured cores; :data:`OPEN_LOOP_CONNECTIONS` keep-alive
+    connections used in turn) or ``httpx`` (``httpx.AsyncClient``).
     """
 
     async def run() -> tuple[list[float], list[float], dict[int | str, int], float]:
@@ -248,6 +256,7 @@ def open_loop(
         post: Callable[[dict[str, Any]], Awaitable[int]]
         if client == "raw":
             raw = RawClient(base_url, headers, max_connections=256)
+            await raw.open(OPEN_LOOP_CONNECTIONS)  # many phones, not one: see RawClient
 
             async def post(body: dict[str, Any]) -> int:
                 return (await raw.post_json("/api/v4/reports", body)).status_code
@@ -447,7 +456,7 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
             "nearby_requests": args.nearby_requests, "workers": args.workers, "seed": args.seed,
             "sequential_requests": args.sequential_requests,
             "client": f"open-loop asyncio {args.client} client in the benchmark process "
-                      "(same 2 cores)",
+                      f"(same 2 cores; raw: {OPEN_LOOP_CONNECTIONS} connections in turn)",
             "load_average_start": _load(),
         },
     }  # fmt: skip

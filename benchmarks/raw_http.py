@@ -12,7 +12,9 @@ length or chunked. Latencies and statuses mean what they mean with httpx.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,10 +34,15 @@ class RawResponse:
 class RawClient:
     """Keep-alive connections to one ``http://host:port``; at most ``max_connections``.
 
-    A request takes an idle connection, else opens one (waiting for one to be free when
-    ``max_connections`` are open). A connection the server closed is dropped; the request
-    on it raises :class:`ConnectionError` (the caller counts it, as an httpx transport
-    error).
+    A request takes the idle connection that has waited longest, else opens one (waiting
+    for one to be free when ``max_connections`` are open): connections are used in turn,
+    not the last one over and over. Against a service whose workers each listen on their
+    own ``SO_REUSEPORT`` socket, the kernel gives each *connection* to one worker, so a
+    client that reused its most recent connection sent most of a light load to one worker
+    (as if one phone sent every report); :meth:`open` a number of connections first to
+    spread the load as many clients would. A connection the server closed is dropped; the
+    request on it raises :class:`ConnectionError` (the caller counts it, as an httpx
+    transport error).
     """
 
     def __init__(self, base_url: str, headers: dict[str, str], max_connections: int = 256):
@@ -43,8 +50,13 @@ class RawClient:
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
         self._head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = deque()
         self._slots = asyncio.Semaphore(max_connections)
+
+    async def open(self, count: int) -> None:
+        """Open ``count`` keep-alive connections now (idle, used in turn by requests)."""
+        for _ in range(count):
+            self._idle.append(await asyncio.open_connection(self._host, self._port))
 
     async def post_json(self, path: str, body: Any) -> RawResponse:
         """``POST path`` with ``body`` as JSON; return the status and the body."""
@@ -55,7 +67,7 @@ class RawClient:
         ).encode() + payload
         async with self._slots:
             if self._idle:
-                reader, writer = self._idle.pop()
+                reader, writer = self._idle.popleft()
             else:
                 reader, writer = await asyncio.open_connection(self._host, self._port)
             try:
@@ -71,6 +83,9 @@ class RawClient:
         """Close every idle connection."""
         for _, writer in self._idle:
             writer.close()
+        for _, writer in self._idle:
+            with contextlib.suppress(OSError):  # a connection the server reset
+                await writer.wait_closed()
         self._idle.clear()
 
 
