@@ -328,7 +328,7 @@ def _bind_type(column: sa.Column[Any]) -> Any:
 
 
 def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
-    """:func:`recompute_aggregates` of many cases in five statements (a batch's links).
+    """:func:`recompute_aggregates` of many cases in three statements (a batch's links).
 
     Parameters
     ----------
@@ -343,10 +343,13 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
     q = _recompute_statements()
     ids = {"recompute_ids": ids_list}
     snapshots: dict[str, list[Any]] = {k: [] for k in ids_list}
-    for case_id, geometry_json, linked_at in direct.execute(conn, q.snapshots, ids):
-        snapshots[case_id].append((geometry_json, linked_at))
-    own: dict[str, Any] = dict(iter(direct.execute(conn, q.own, ids)))
-    stats = {row.case_id: row for row in direct.execute(conn, q.stats, ids)}
+    own: dict[str, Any] = {}
+    for case_id, geometry_json, cluster_id, snapshot_json, linked_at in direct.execute(
+        conn, q.cases, ids
+    ):
+        own[case_id] = geometry_json
+        if cluster_id is not None:  # the outer join's row of a case without snapshots
+            snapshots[case_id].append((snapshot_json, linked_at))
     rows: dict[str, list[Any]] = {k: [] for k in ids_list}
     for row in direct.execute(conn, q.linked, ids):
         rows[row.case_id].append(row)
@@ -368,10 +371,10 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
         footprint = case_footprint(
             geometries, [x.longitude for x in linked_rows], [x.latitude for x in linked_rows]
         )
-        stat = stats.get(case_id)
-        n = 0 if stat is None else int(stat.n)
-        max_severity = 0.0 if stat is None else float(stat.max or 0.0)
-        avg_severity = 0.0 if stat is None else float(stat.avg or 0.0)
+        stat = _linked_stats(linked_rows)
+        n = 0 if stat is None else stat.n
+        max_severity = 0.0 if stat is None else stat.max
+        avg_severity = 0.0 if stat is None else stat.avg
         updates.append(
             {
                 "b_case_id": case_id,
@@ -400,10 +403,39 @@ def recompute_many(conn: sa.Connection, case_ids: Sequence[str]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class _LinkedStats:
+    n: int
+    first: Any
+    last: Any
+    max: float
+    avg: float
+
+
+def _linked_stats(rows: Sequence[Any]) -> _LinkedStats | None:
+    """``count``, ``min``/``max`` of ``ts``, ``max``/``avg`` of severity of a case's links.
+
+    What the recompute's ``GROUP BY case_id`` statement gave, from the rows it reads anyway
+    (one statement fewer per recompute). ``avg`` is PostgreSQL's for ``float8``: the plain
+    sum, in row order (``seq``), divided by the count (a loop, not ``sum``: Python 3.12's
+    ``sum`` of floats compensates its rounding, PostgreSQL's does not).
+    """
+    if not rows:
+        return None
+    total = 0.0
+    for row in rows:
+        total += row.severity
+    return _LinkedStats(
+        n=len(rows),
+        first=min(row.ts for row in rows),
+        last=max(row.ts for row in rows),
+        max=max(row.severity for row in rows),
+        avg=total / len(rows),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class _RecomputeStatements:
-    snapshots: sa.Select[Any]
-    own: sa.Select[Any]
-    stats: sa.Select[Any]
+    cases: sa.Select[Any]
     linked: sa.Select[Any]
     update: sa.Update
 
@@ -435,19 +467,22 @@ def _recompute_statements() -> _RecomputeStatements:
         "urgency_score", "trend_score",
     )  # fmt: skip
     return _RecomputeStatements(
-        snapshots=sa.select(cc.c.case_id, sc.c.geometry_json, cc.c.linked_at)
-        .select_from(cc.join(sc, sc.c.cluster_id == cc.c.cluster_id))
-        .where(cc.c.case_id == sa.any_(ids))
-        .order_by(cc.c.case_id, cc.c.linked_at, cc.c.cluster_id),
-        own=sa.select(c.c.case_id, c.c.geometry_json).where(c.c.case_id == sa.any_(ids)),
-        stats=sa.select(
-            linked.c.case_id,
-            sa.func.count().label("n"),
-            sa.func.min(linked.c.ts).label("first"),
-            sa.func.max(linked.c.ts).label("last"),
-            sa.func.max(linked.c.severity).label("max"),
-            sa.func.avg(linked.c.severity).label("avg"),
-        ).group_by(linked.c.case_id),
+        # Each case's own geometry and its snapshots (a row without cluster_id when it has
+        # none) in one statement.
+        cases=sa.select(
+            c.c.case_id,
+            c.c.geometry_json,
+            cc.c.cluster_id,
+            sc.c.geometry_json.label("snapshot_json"),
+            cc.c.linked_at,
+        )
+        .select_from(
+            c.outerjoin(
+                cc.join(sc, sc.c.cluster_id == cc.c.cluster_id), cc.c.case_id == c.c.case_id
+            )
+        )
+        .where(c.c.case_id == sa.any_(ids))
+        .order_by(c.c.case_id, cc.c.linked_at, cc.c.cluster_id),
         linked=sa.select(*linked.c).order_by(linked.c.case_id, linked.c.seq),
         update=sa.update(c)
         .where(c.c.case_id == sa.bindparam("b_case_id"))
