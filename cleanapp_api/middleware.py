@@ -310,9 +310,9 @@ class EdgeMiddleware:
                 # The names present, lower-cased, gathered once: each ``name in headers``
                 # decodes and lower-cases every header of the message.
                 present = {name.lower() for name, _ in headers.headers}
-                for name, value in _SECURITY_HEADERS_RAW:
-                    if name not in present:
-                        headers.headers.append((name, value))  # what headers[name] = value adds
+                for raw_header in _SECURITY_HEADERS_RAW:
+                    if raw_header[0] not in present:
+                        headers.headers.append(raw_header)  # what headers[name] = value adds
                 if private:
                     headers["Cache-Control"] = "no-store"
                 docs_html = is_docs and content_type.startswith("text/html")
