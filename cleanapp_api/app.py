@@ -4,12 +4,13 @@
 
 * configuration (:class:`~cleanapp_api.settings.Settings`, from the environment by default),
   kept in ``app.state.settings`` and injectable as the ``settings`` dependency;
-* a SQLAlchemy engine (psycopg 3, synchronous, ``pool_pre_ping``, statement, lock, pool and
-  socket timeouts) created in the lifespan and disposed at shutdown, in ``app.state.engine``
-  and injectable as ``db_engine`` (annotations in :mod:`cleanapp_api.dependencies`). Database
-  work runs on worker threads (``anyio.to_thread``), which also keeps the library's CPU-heavy,
-  synchronous code (GeoDataFrame loaders, scoring) off the event loop; ``POST /reports``
-  takes at most ``INGEST_CONCURRENCY`` of them at once (``app.state.ingest_limiter``);
+* a SQLAlchemy engine (psycopg 3, synchronous, a connection pinged on checkout when it may
+  be dead, statement, lock, pool and socket timeouts) created in the lifespan and disposed
+  at shutdown, in ``app.state.engine`` and injectable as ``db_engine`` (annotations in
+  :mod:`cleanapp_api.dependencies`). Database work runs on worker threads
+  (``anyio.to_thread``), which also keeps the library's CPU-heavy, synchronous code
+  (GeoDataFrame loaders, scoring) off the event loop; ``POST /reports`` takes at most
+  ``INGEST_CONCURRENCY`` of them at once (``app.state.ingest_limiter``);
 * the escalation reconciler (:func:`~cleanapp_api.escalation.sending.recover_sends`), a
   lifespan task every ``ESCALATION_RECOVERY_INTERVAL_S`` when an email service is configured;
 * authentication (``app.state.authenticator``; the ``current_user`` dependency, see

@@ -86,6 +86,12 @@ SECURITY_HEADERS: Final = (
     ("Referrer-Policy", "no-referrer"),
 )
 
+#: :data:`SECURITY_HEADERS` and the API's Content-Security-Policy as ASGI header tuples.
+_SECURITY_HEADERS_RAW: Final = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS
+)
+_CSP_RAW: Final = (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode("latin-1"))
+
 
 class TokenBucketLimiter:
     """Per-key token buckets: ``rate_per_s`` tokens per second, at most ``burst`` stored.
@@ -301,14 +307,17 @@ class EdgeMiddleware:
                     content_type = "application/json"
                     headers["content-type"] = content_type
                     headers["content-length"] = str(len(body))
-                for name, value in SECURITY_HEADERS:
-                    if name not in headers:
-                        headers[name] = value
+                # The names present, lower-cased, gathered once: each ``name in headers``
+                # decodes and lower-cases every header of the message.
+                present = {name.lower() for name, _ in headers.headers}
+                for raw_header in _SECURITY_HEADERS_RAW:
+                    if raw_header[0] not in present:
+                        headers.headers.append(raw_header)  # what headers[name] = value adds
                 if private:
                     headers["Cache-Control"] = "no-store"
                 docs_html = is_docs and content_type.startswith("text/html")
-                if not docs_html and "content-security-policy" not in headers:
-                    headers["Content-Security-Policy"] = API_CONTENT_SECURITY_POLICY
+                if not docs_html and b"content-security-policy" not in present:
+                    headers.headers.append(_CSP_RAW)
                 if origin and "access-control-allow-origin" not in headers:
                     self._add_cors_headers(headers, origin)
                 await send(message)

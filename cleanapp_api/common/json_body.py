@@ -50,8 +50,10 @@ _STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _CONTROL_ESCAPE: Final = re.compile(
     rb"(?<!\\)(?:\\\\)*\\u(000[0-8bBcCeEfF]|001[0-9a-fA-F])",
 )
-_OPEN: Final = (ord("["), ord("{"))
-_CLOSE: Final = (ord("]"), ord("}"))
+#: Depth step of each byte value: +1 for ``[`` and ``{``, -1 for ``]`` and ``}``, else 0.
+_STEP: Final = np.zeros(256, dtype=np.int32)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
 
 
 def json_depth(body: bytes) -> int:
@@ -65,8 +67,7 @@ def json_depth(body: bytes) -> int:
     if body.count(b"[") + body.count(b"{") == 0:
         return 0
     outside = _STRING.sub(b'""', body) if b'"' in body else body
-    codes = np.frombuffer(outside, dtype=np.uint8)
-    step = np.isin(codes, _OPEN).astype(np.int32) - np.isin(codes, _CLOSE).astype(np.int32)
+    step = _STEP[np.frombuffer(outside, dtype=np.uint8)]  # one table lookup per byte
     return int(np.cumsum(step).max(initial=0))
 
 

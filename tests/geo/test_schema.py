@@ -41,6 +41,11 @@ def test_offsets_are_converted_to_utc():
         (lambda f: f.assign(ts=f["ts"].dt.tz_localize(None)), "naive timestamps"),
         (lambda f: f.assign(ts=["2026-03-10T10:00:00", "2026-03-10T10:00:00Z"]), "naive"),
         (
+            lambda f: f.assign(ts=f["ts"].where(f["seq"] != 2)),  # UTC dtype with a NaT
+            r"'ts' has missing values at seq \[2\]",
+        ),
+        (lambda f: f.set_crs(None, allow_override=True), "CRS EPSG:4326, got None"),
+        (
             lambda f: f.set_geometry(gpd.GeoSeries([shapely.box(0, 0, 1, 1)] * 2, crs=4326)),
             r"must be a Point.*seq \[1, 2\]",
         ),

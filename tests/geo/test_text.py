@@ -87,3 +87,16 @@ def test_ordered_features_equal_take_of_the_permutation(texts, seed):
 def test_order_must_be_a_permutation():
     with pytest.raises(ValueError, match="permutation of the 3 texts"):
         TextFeatures.from_texts(["a b", "c", "d"], order=np.array([0, 0, 1]))
+
+
+@given(rows=st.lists(st.tuples(TEXTS, TEXTS | st.none(), TEXTS), max_size=15))
+def test_a_frame_is_tokenized_as_its_cells_joined_per_row(rows):
+    import pandas as pd
+
+    # Two columns share a name: each column is read by position.
+    frame = pd.DataFrame(rows, columns=["title", "summary", "title"], dtype=object)
+    features = TextFeatures.from_texts(frame)
+    joined = [" ".join(cell or "" for cell in row) for row in rows]
+    assert features.n_reports == len(rows)
+    for k, text in enumerate(joined):
+        assert features.tokens(k) == tokenize(text)
