@@ -203,7 +203,6 @@ def _scale(args: argparse.Namespace) -> int:
         city_reports=parse_size(args.city_reports),
         seed=args.seed,
         memory_limit=args.memory_limit,
-        touch_memory=not args.no_touch_memory,
         log=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     table = format_table(document)
@@ -321,11 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     scale.add_argument("--city-reports", default="1m", help="reports per city file")
     scale.add_argument("--seed", type=int, default=1)
     scale.add_argument("--memory-limit", default="6GiB", help="per worker (Dask spills above)")
-    scale.add_argument(
-        "--no-touch-memory",
-        action="store_true",
-        help="skip writing the free memory once before measuring (the VM's first-touch cost)",
-    )
     scale.add_argument("--json", help="write the JSON document here (and a .md table beside it)")
     scale.set_defaults(func=_scale)
 

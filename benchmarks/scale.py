@@ -32,7 +32,7 @@ import pandas as pd
 import cleanapp_geo as cg
 
 from .cases import reset_peak_rss, rss_mb
-from .hardware import hardware_block, touch_free_memory
+from .hardware import hardware_block
 
 #: Reports per city (one GeoParquet file, one partition).
 CITY_REPORTS = 1_000_000
@@ -257,7 +257,6 @@ def run_scale(
     city_reports: int = CITY_REPORTS,
     seed: int = 1,
     memory_limit: str = "6GiB",
-    touch_memory: bool = True,
     log: Any = print,
 ) -> dict[str, Any]:
     from distributed import Client
@@ -265,10 +264,6 @@ def run_scale(
     from cleanapp_geo.distributed.cluster import local_cluster
 
     document: dict[str, Any] = {"hardware": hardware_block(), "load_start": load()}
-    if touch_memory:  # see touch_free_memory: no case pays for the VM's first touch
-        document["memory_touch"] = touch_free_memory()
-        touched = document["memory_touch"]
-        log(f"touched {touched['touched_gib']} GiB of free memory in {touched['seconds']} s")
     document["single"] = single_machine(single_n, seed=seed, log=log)
     gc.collect()
     runs: dict[str, Any] = {}
@@ -333,21 +328,6 @@ def _row(cells: list[Any]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _touch_line(touch: dict[str, Any] | None) -> str:
-    if touch is None:
-        return (
-            "Free memory not touched first (--no-touch-memory): a case may pay for the "
-            "VM's first touch of its pages."
-        )
-    per_gib = touch["per_gib_s"]
-    slowest = f", slowest GiB {max(per_gib):.2f} s" if per_gib else ""
-    return (
-        f"Before measuring, {touch['touched_gib']} GiB of free memory were written once "
-        f"({touch['seconds']} s{slowest}; a never-used page costs this VM about 3 s per GiB "
-        "the first time, see benchmarks.hardware.touch_free_memory)."
-    )
-
-
 def format_table(document: dict[str, Any]) -> str:
     hw = document["hardware"]
     s = document["single"]
@@ -356,7 +336,6 @@ def format_table(document: dict[str, Any]) -> str:
         f"{hw['cpu_model']}, nproc {hw['nproc']}, {hw['mem_total_gb']} GB RAM; commit "
         f"{hw['git_commit'][:10]}{' (dirty)' if hw['git_dirty'] else ''}; load average at "
         f"start {document['load_start']}, at end {document['load_end']}",
-        _touch_line(document.get("memory_touch")),
         "",
         "## One machine: streaming results",
         "",
