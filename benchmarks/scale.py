@@ -117,6 +117,33 @@ def single_machine(n: int, *, seed: int, log: Any) -> dict[str, Any]:
     return out
 
 
+def baseline_again(n: int, *, seed: int, log: Any) -> float:
+    """The one-machine 1M ``analyze`` once more, after the Dask runs (same data, fresh frame).
+
+    The host's price for memory drifts within minutes on the benchmark VM (free page
+    reporting, see benchmarks/README), so the 10M floor compares the Dask time with the
+    mean of this baseline measured before and after it, not with one side alone.
+    """
+    log(f"single machine again: {n:,} reports")
+    frame = cg.make_reports(n, seed=seed, mode="hard")
+    cg.analyze(frame.head(2_000), now=NOW)
+    gc.collect()
+    clock = time.perf_counter()
+    cg.analyze(frame, now=NOW)
+    seconds = time.perf_counter() - clock
+    log(f"  analyze {seconds:.2f} s")
+    return seconds
+
+
+def baseline_s(single: dict[str, Any]) -> float:
+    """Seconds of the one-machine analysis per million reports (mean of before and after)."""
+    times = [
+        single["analyze_s"],
+        *([single["analyze_after_s"]] if "analyze_after_s" in single else []),
+    ]
+    return sum(times) / len(times) * 1_000_000 / single["reports"]
+
+
 # --- 2. Dask ----------------------------------------------------------------------------------
 
 
@@ -286,6 +313,9 @@ def run_scale(
             client, city_reports=city_reports, seed=seed, workdir=Path(tmp), log=log
         )
     document["dask"] = runs
+    if runs:
+        gc.collect()
+        document["single"]["analyze_after_s"] = baseline_again(single_n, seed=seed, log=log)
     document["load_end"] = load()
     document["floors"] = floors(document)
     if runs:
@@ -299,11 +329,14 @@ def floors(document: dict[str, Any]) -> list[dict[str, Any]]:
         _floor("1M to_arrow() of all hypotheses ≤ 0.5 s", single["to_arrow_s"], 0.5),
         _floor("1M to_parquet() ≤ 1 s", single["to_parquet_s"], 1.0),
     ]
-    scale = single["analyze_s"] * 1_000_000 / single["reports"]
+    scale = baseline_s(single)
     for run in document["dask"].values():
         millions = run["reports"] / 1e6
         budget = 1.5 * millions * scale
-        name = f"{millions:g}M on 2 workers: time ≤ 1.5 × {millions:g} × 1M analyze"
+        name = (
+            f"{millions:g}M on 2 workers: time ≤ 1.5 × {millions:g} × 1M analyze "
+            "(mean of before and after)"
+        )
         out.append(_floor(name, run["analyze_s"], budget))
         peak = max(run["worker_peak_mb"].values()) / GIB
         out.append(_floor(f"{millions:g}M: peak memory per worker ≤ 4 GiB", peak, 4.0))
@@ -356,7 +389,10 @@ def format_table(document: dict[str, Any]) -> str:
             [
                 f"{s['reports']:,}",
                 f"{s['hypotheses']:,}",
-                f"{s['analyze_s']:.2f} s",
+                f"{s['analyze_s']:.2f} s"
+                + (
+                    f" (after Dask: {s['analyze_after_s']:.2f} s)" if "analyze_after_s" in s else ""
+                ),
                 f"{s['to_arrow_s']:.3f} s",
                 f"{s['to_parquet_s']:.3f} s",
                 f"{s['to_dict_s']:.2f} s",
@@ -377,7 +413,7 @@ def format_table(document: dict[str, Any]) -> str:
                 "write",
                 "hypotheses",
                 "worker peaks",
-                "analyze / 1M analyze",
+                "analyze / 1M analyze (mean of before, after)",
                 "load (before → after)",
             ]
         ),
@@ -386,7 +422,7 @@ def format_table(document: dict[str, Any]) -> str:
     for run in document["dask"].values():
         st = run["stages_s"]
         peaks = ", ".join(f"{v / GIB:.2f}" for v in run["worker_peak_mb"].values())
-        ratio = run["analyze_s"] / (s["analyze_s"] * 1_000_000 / s["reports"])
+        ratio = run["analyze_s"] / baseline_s(s)
         stages = "/".join(f"{st[k]:.1f}" for k in ("survey", "partitions", "border", "order"))
         lines.append(
             _row(
