@@ -106,7 +106,7 @@ _WARMUP_S = 1.0
 #: Keep-alive connections of the open loop's raw client, used in turn: reports come from
 #: many phones, each on its own connection, and the kernel gives each connection to one
 #: service worker (SO_REUSEPORT); reusing the latest connection sent most of the load to
-#: one worker (at 80/s on 100k: 5.67 vs 0.56 s of worker CPU).
+#: one worker (at 80/s on 100k: 5.67 vs 0.56 s of worker CPU). Fewer below 32/s offered.
 OPEN_LOOP_CONNECTIONS = 64
 Log = Callable[[str], None]
 
@@ -256,7 +256,9 @@ def open_loop(
         post: Callable[[dict[str, Any]], Awaitable[int]]
         if client == "raw":
             raw = RawClient(base_url, headers, max_connections=256)
-            await raw.open(OPEN_LOOP_CONNECTIONS)  # many phones, not one: see RawClient
+            # Many phones, not one (see RawClient); each connection used at least every 2 s,
+            # well within the server's keep-alive (uvicorn closes one idle for 5 s).
+            await raw.open(max(1, min(OPEN_LOOP_CONNECTIONS, int(2 * rate))))
 
             async def post(body: dict[str, Any]) -> int:
                 return (await raw.post_json("/api/v4/reports", body)).status_code
