@@ -32,34 +32,34 @@ def city():
     return cg.make_reports(3_000, seed=5, mode="hard")
 
 
-@given(
-    groups=st.lists(
+def _title_groups(max_title_chars):
+    """Hypotheses as (title, member seqs) pairs."""
+    return st.lists(
         st.tuples(
-            st.text(max_size=40),
+            st.text(max_size=max_title_chars),
             st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=6),
         ),
         max_size=20,
     )
-)
+
+
+def _members(groups):
+    """The int64 member offsets and seqs of ``groups`` (the ids' member layout)."""
+    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum([len(s) for _, s in groups], out=offsets[1:])
+    seqs = np.array([s for _, ss in groups for s in ss], dtype=np.int64)
+    return offsets, seqs
+
+
+@given(groups=_title_groups(40))
 def test_compiled_ids_equal_hashlib_ids(groups):
     titles = pa.array([t for t, _ in groups], pa.large_string())
-    sizes = [len(s) for _, s in groups]
-    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    seqs = np.array([s for _, ss in groups for s in ss], dtype=np.int64)
+    offsets, seqs = _members(groups)
     ids = hypothesis_id_array(titles, offsets, seqs).to_pylist()
     assert ids == [cg.hypothesis_id(t, s) for t, s in groups]
 
 
-@given(
-    groups=st.lists(
-        st.tuples(
-            st.text(max_size=80),
-            st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=6),
-        ),
-        max_size=20,
-    )
-)
+@given(groups=_title_groups(80))
 def test_portable_and_openssl_ids_agree(groups):
     # Both digests of the compiled ids, on the same payloads: OpenSSL's where libcrypto
     # loads (the export's default), the portable numba loop everywhere.
@@ -71,9 +71,7 @@ def test_portable_and_openssl_ids_agree(groups):
     data = np.frombuffer("".join(t for t, _ in groups).encode() or b"\0", dtype=np.uint8)
     title_offsets = np.zeros(len(groups) + 1, dtype=np.int32)
     np.cumsum([len(t.encode()) for t, _ in groups], out=title_offsets[1:])
-    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
-    np.cumsum([len(s) for _, s in groups], out=offsets[1:])
-    seqs = np.array([s for _, ss in groups for s in ss], dtype=np.int64)
+    offsets, seqs = _members(groups)
     portable = np.zeros((len(groups), _hash_accel.ID_BYTES), dtype=np.uint8)
     fast = np.ones_like(portable)
     _hash_accel.hypothesis_ids(data, title_offsets, seqs, offsets, 0, len(groups), portable)
